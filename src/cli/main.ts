@@ -1,0 +1,42 @@
+import { isSyncabelError } from "../errors.js";
+import { processIO, type CliIO, type CommandRun } from "./io.js";
+
+/** Subcommand -> module under ./commands (loaded lazily so `syncabel --help` stays fast). */
+const COMMANDS: Readonly<Record<string, { module: string; summary: string }>> = {
+  kb: { module: "kb", summary: "kb build TERMS -o KB.sqlite | kb info KB.sqlite" },
+  link: { module: "link", summary: "link marked sentences (args, or lines/JSONL on stdin) -> JSONL" },
+  "link-docs": { module: "link-docs", summary: "link every gold mention of a dataset" },
+  eval: { module: "eval", summary: "score predictions against gold (Recall@k, CIs)" },
+  model: { module: "model", summary: "model random -o DIR: write a random-weight test model" },
+  synth: { module: "synth", summary: "generate synthetic training sentences for KB concepts" },
+  "sft-data": { module: "sft-data", summary: "build fine-tuning prompt/completion data" },
+  serve: { module: "serve", summary: "HTTP linking service on localhost" },
+};
+
+function usage(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: syncabel <command> [options]\n\ncommands:\n${rows.join("\n")}\n\nRun 'syncabel <command> --help' for a command's options.\n`;
+}
+
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.stderr.write(`syncabel: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  const mod = (await import(`./commands/${command.module}.js`)) as { run: CommandRun };
+  try {
+    return await mod.run(rest, io);
+  } catch (e) {
+    if (isSyncabelError(e)) {
+      io.stderr.write(`syncabel ${name}: ${e.message} [${e.code}]\n`);
+      return e.code === "CLI_USAGE" ? 2 : 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,44 @@
+import type { ErrorCode, ErrorDetails } from "../errors.js";
+
+/** Code reported when a generated name is not a KB name of the mention's group. */
+export const NO_CODE = "NO_CODE";
+
+/** One ranked answer for a mention: the wire format of `sample()` (conventions, section 6). */
+export interface Beam {
+  readonly mention: string;
+  readonly semantic_group: string;
+  readonly pred_concept_name: string;
+  readonly pred_concept_code: string;
+  /** exp(length-normalised log-probability) for generative linkers; cosine for the lexical one. */
+  readonly beam_score: number;
+  /** Every code of the predicted name (a name may belong to several concepts); [] for NO_CODE. */
+  readonly pred_concept_codes: readonly string[];
+}
+
+export interface SentenceError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details: ErrorDetails;
+}
+
+/** Result for one input sentence: its beams, best first, or the error that stopped it alone. */
+export type SampleResult =
+  | { readonly sentence: string; readonly beams: readonly Beam[]; readonly error?: undefined }
+  | { readonly sentence: string; readonly beams?: undefined; readonly error: SentenceError };
+
+export interface SampleOptions {
+  /** Restrict outputs to KB names of the mention's group (default true). */
+  readonly constrained?: boolean;
+  /** Beams for generative linkers, candidates for the lexical one (default 5). */
+  readonly num_beams?: number;
+  /** Sentences per model batch (default 8). */
+  readonly batch_size?: number;
+  readonly max_new_tokens?: number;
+}
+
+/** Anything that links marked sentences: generative (model), lexical (TF-IDF), hybrid. */
+export interface Linker {
+  readonly kind: string;
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]>;
+  close(): Promise<void>;
+}

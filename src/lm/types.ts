@@ -1,0 +1,59 @@
+/**
+ * The small interfaces every model backend implements. Decoding (src/decode) only talks to these.
+ */
+
+/** What decoding and trie building need from a tokenizer. */
+export interface TextTokenizer {
+  /** Token ids of `text`. With `addSpecialTokens` the checkpoint's own BOS/EOS rules apply. */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  readonly eosTokenId: number;
+  readonly bosTokenId: number | null;
+  readonly padTokenId: number | null;
+  /** Id of `<SEP>` when the tokenizer has it. */
+  readonly sepTokenId: number | null;
+  /** Size of the id space (base vocabulary + added tokens). */
+  readonly vocabSize: number;
+  /** Stable hash of the tokenizer files: tries built with one tokenizer are keyed by it. */
+  readonly fingerprint: string;
+}
+
+/**
+ * Decoding state of a batch of rows (beams) held by a backend: its KV cache and the attention mask.
+ * Opaque to callers; only the backend that made it may read it.
+ */
+export interface DecodeState {
+  /** Number of rows (sequences) in the state. */
+  readonly rows: number;
+  dispose(): void;
+}
+
+/** Log-probabilities of the next token for every row: row-major [rows, vocabSize]. */
+export interface NextTokenLogProbs {
+  readonly rows: number;
+  readonly vocabSize: number;
+  readonly data: Float32Array;
+}
+
+export interface StepResult {
+  readonly state: DecodeState;
+  readonly logProbs: NextTokenLogProbs;
+}
+
+/** A causal language model that decodes with a KV cache. */
+export interface CausalLM {
+  readonly vocabSize: number;
+  /**
+   * Run ragged prompts (left-padded internally) and return, for each prompt, the log-softmax over the full
+   * vocabulary at its last position, plus the state for further steps.
+   */
+  prefill(prompts: readonly (readonly number[])[]): Promise<StepResult>;
+  /**
+   * One decoding step. Row i of the new state continues row `parents[i]` of `state` with token `tokens[i]`
+   * (this both reorders/selects the KV cache by beam and appends). `state` is consumed.
+   */
+  step(state: DecodeState, parents: Int32Array, tokens: Int32Array): Promise<StepResult>;
+  /** Cumulative milliseconds spent inside the model runtime (for the overhead figure of benchmarks). */
+  readonly forwardMs: number;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,16 @@
+/**
+ * The SynCABEL text cleaning (conventions, section 1), applied to document text before marking and to
+ * every KB name: brackets and braces are reserved for the markup, so they become parentheses.
+ */
+export function cleanText(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    switch (ch) {
+      case "\u00a0": out += " "; break;
+      case "[": case "{": out += "("; break;
+      case "]": case "}": out += ")"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}

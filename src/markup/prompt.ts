@@ -1,0 +1,27 @@
+import { SyncabelError } from "../errors.js";
+import type { MarkedSentence } from "./marked-sentence.js";
+
+/** The separator special token added to the tokenizer at fine-tuning time. */
+export const SEP_TOKEN = "<SEP>";
+
+/** The copula that ends the prompt and roots every trie (conventions, section 2). */
+export const VERB_BY_LANGUAGE: Readonly<Record<string, string>> = { es: "es", fr: "est", en: "is" };
+
+export function verbFor(language: string, override?: string): string {
+  if (override !== undefined && override !== "") return override;
+  const verb = VERB_BY_LANGUAGE[language];
+  if (verb === undefined) {
+    throw new SyncabelError("LINKER_INVALID_OPTIONS", `no verb known for language ${JSON.stringify(language)}: use es, fr or en, or give the verb`, { language });
+  }
+  return verb;
+}
+
+/** `{marked sentence}<SEP>[{mention}] {verb}` — no chat template. */
+export function buildPrompt(sentence: Pick<MarkedSentence, "marked" | "mention">, verb: string): string {
+  return `${sentence.marked}${SEP_TOKEN}[${sentence.mention}] ${verb}`;
+}
+
+/** The training completion for one or several (composite) target names, without the EOS token. */
+export function buildCompletionText(names: readonly string[]): string {
+  return names.map((n) => ` ${n}`).join(SEP_TOKEN);
+}

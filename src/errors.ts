@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   KB_EMPTY: "the knowledge base has no names",
   // token tries
   TRIE_INVALID: "serialised trie bytes are corrupt or of another version",
+  TRIE_BUILD_FAILED: "the names of a group cannot be placed in one token trie",
   // models and tokenizers
   MODEL_FILE_MISSING: "a file of the model folder is missing",
   MODEL_CONFIG_INVALID: "the model configuration is invalid or unsupported",

@@ -6,7 +6,7 @@
 export interface KbEntry {
   readonly name: string;
   readonly group: string;
-  /** Every code of this (name, group), sorted. */
+  /** Every code of this (name, group), sorted (numerically when all are digits, see src/kb/disambiguate.ts). */
   readonly codes: readonly string[];
   /** The code reported for the name (deterministic disambiguation, conventions section 5). */
   readonly code: string;

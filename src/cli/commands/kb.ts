@@ -1,0 +1,92 @@
+/**
+ * `syncabel kb build TERMS.tsv|.jsonl -o KB.sqlite` and `syncabel kb info KB.sqlite [--json]`.
+ */
+import { parseArgs } from "node:util";
+import { SyncabelError } from "../../errors.js";
+import { buildKnowledgeBase, type BuildReport } from "../../kb/build.js";
+import type { GazetteerFormat } from "../../kb/gazetteer.js";
+import { openKnowledgeBase } from "../../kb/sqlite-kb.js";
+import type { CliIO } from "../io.js";
+
+const SKIPPED_SHOWN = 20;
+
+export const usage = `usage:
+  syncabel kb build TERMS.tsv|TERMS.jsonl -o KB.sqlite [--format tsv|jsonl] [--json]
+      Build the knowledge-base index. TSV needs a header with code, term (or name) and group (or label)
+      columns, in any order; optional preferred, semantic_type, definition. JSONL: one object per line
+      with the same keys. Rows missing a field are skipped and reported with their line number.
+  syncabel kb info KB.sqlite [--json]
+      Concepts, names and groups of a built index.
+`;
+
+function groupLines(groups: Readonly<Record<string, { readonly names: number; readonly concepts: number }>>): string[] {
+  return Object.entries(groups).map(([g, s]) => `  ${g}: ${s.names} names, ${s.concepts} concepts`);
+}
+
+function printBuild(report: BuildReport, io: CliIO): void {
+  const out: string[] = [
+    `read ${report.rowsRead} rows from ${report.input}: kept ${report.rowsKept}, skipped ${report.rowsSkipped}, duplicates merged ${report.duplicatesMerged}`,
+    `wrote ${report.output}: ${report.concepts} concepts, ${report.names} names (${report.ambiguousNames} with several codes) in ${report.seconds.toFixed(2)} s`,
+    ...groupLines(report.groups),
+  ];
+  io.stdout.write(`${out.join("\n")}\n`);
+  if (report.rowsSkipped > 0) {
+    const shown = report.skipped.slice(0, SKIPPED_SHOWN).map((s) => `  ${s.file}:${s.line}: ${s.reason}`);
+    const more = report.rowsSkipped - shown.length;
+    io.stderr.write(`skipped rows:\n${shown.join("\n")}\n${more > 0 ? `  ... and ${more} more\n` : ""}`);
+  }
+}
+
+async function build(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { output: { type: "string", short: "o" }, format: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new SyncabelError("CLI_USAGE", `kb build needs exactly one terminology file\n${usage}`);
+  if (values.output === undefined) throw new SyncabelError("CLI_USAGE", `kb build needs -o KB.sqlite\n${usage}`);
+  const format = values.format;
+  if (format !== undefined && format !== "tsv" && format !== "jsonl") throw new SyncabelError("CLI_USAGE", `--format must be tsv or jsonl, not ${JSON.stringify(format)}`);
+  const report = await buildKnowledgeBase(positionals[0], values.output, { format: format as GazetteerFormat | undefined });
+  if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
+  else printBuild(report, io);
+  return 0;
+}
+
+async function info(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) {
+    io.stdout.write(usage);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new SyncabelError("CLI_USAGE", `kb info needs exactly one KB index file\n${usage}`);
+  const kb = openKnowledgeBase(positionals[0]);
+  try {
+    const stats = kb.stats();
+    if (values.json) io.stdout.write(`${JSON.stringify({ path: positionals[0], ...stats })}\n`);
+    else io.stdout.write(`${[`${positionals[0]}: ${stats.concepts} concepts, ${stats.names} names, ${Object.keys(stats.groups).length} groups`, ...groupLines(stats.groups)].join("\n")}\n`);
+  } finally {
+    kb.close();
+  }
+  return 0;
+}
+
+export async function run(args: string[], io: CliIO): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === "--help" || sub === "-h") {
+    io.stdout.write(usage);
+    return sub === undefined ? 2 : 0;
+  }
+  try {
+    if (sub === "build") return await build(rest, io);
+    if (sub === "info") return await info(rest, io);
+  } catch (e) {
+    if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw new SyncabelError("CLI_USAGE", `${e.message}\n${usage}`);
+    throw e;
+  }
+  throw new SyncabelError("CLI_USAGE", `unknown kb subcommand ${JSON.stringify(sub)}\n${usage}`);
+}

@@ -1,0 +1,18 @@
+/** What constrained decoding needs from a token trie (src/trie/TokenTrie satisfies it). */
+export interface PrefixTrie {
+  readonly root: number;
+  /** Child node reached by `token`, or -1. */
+  child(node: number, token: number): number;
+  /** Sorted token ids of the children of `node`. */
+  childTokens(node: number): Int32Array;
+}
+
+/**
+ * Per-sentence decoding constraint (GENRE-style prefix_allowed_tokens_fn, conventions section 3), tracked as a
+ * trie node per beam instead of re-walking the prefix at every step.
+ */
+export interface TrieConstraint {
+  readonly trie: PrefixTrie;
+  /** Multiple-answers mode: `<SEP>` is allowed wherever EOS is, and restarts at the trie root. */
+  readonly sepTokenId?: number | null;
+}

@@ -1,0 +1,24 @@
+import { NO_CODE } from "../linker/types.js";
+
+/** Separator of the codes of a composite mention (one mention, several concepts). */
+export const COMPOSITE_SEPARATOR = "+";
+
+/** The codes of a (possibly composite) code string, trimmed, de-duplicated and sorted. */
+export function codeSet(code: string): string[] {
+  const parts = code.split(COMPOSITE_SEPARATOR).map((c) => c.trim()).filter((c) => c !== "");
+  return [...new Set(parts)].sort();
+}
+
+/**
+ * Canonical form of a code string: composite codes compare as sets, so `b+a` and `a+b` are equal.
+ * An empty string stays empty (no code at all).
+ */
+export function canonicalCode(code: string): string {
+  return codeSet(code).join(COMPOSITE_SEPARATOR);
+}
+
+/** True when the code is NO_CODE or a composite with a NO_CODE part: such gold can never be matched. */
+export function hasNoCode(code: string): boolean {
+  const set = codeSet(code);
+  return set.length === 0 || set.includes(NO_CODE);
+}

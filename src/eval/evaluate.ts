@@ -1,0 +1,187 @@
+import { SyncabelError } from "../errors.js";
+import { NO_CODE } from "../linker/types.js";
+import { bootstrapIntervals, type DocTally } from "./bootstrap.js";
+import { canonicalCode, codeSet, hasNoCode } from "./codes.js";
+import type { EvalOptions, EvalReport, GoldMention, Prediction, ScoreRow } from "./types.js";
+
+export const DEFAULT_RESAMPLES = 1000;
+export const DEFAULT_SEED = 20240601;
+export const DEFAULT_CONFIDENCE = 0.95;
+
+/** The key mentions are matched and de-duplicated on. */
+export function mentionKey(m: { doc: string; label: string; start: number; end: number }): string {
+  return `${m.doc}\u0000${m.label}\u0000${m.start}\u0000${m.end}`;
+}
+
+/** 1-based rank of the gold code among the distinct canonical predicted codes, Infinity when absent. */
+export function goldRank(goldCode: string, predicted: readonly string[]): number {
+  const gold = canonicalCode(goldCode);
+  const seen = new Set<string>();
+  for (const raw of predicted) {
+    const c = canonicalCode(raw);
+    if (seen.has(c)) continue;
+    seen.add(c);
+    if (c === gold) return seen.size;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+function distinctCount(codes: readonly string[]): number {
+  return new Set(codes.map(canonicalCode)).size;
+}
+
+function validate(m: GoldMention | Prediction, what: string, index: number): void {
+  if (typeof m.doc !== "string" || typeof m.label !== "string" || !Number.isFinite(m.start) || !Number.isFinite(m.end)) {
+    throw new SyncabelError("EVAL_INVALID_INPUT", `${what} #${index + 1} lacks a document, label or numeric offsets`, { index });
+  }
+}
+
+interface Scored {
+  readonly doc: number;
+  readonly label: string;
+  readonly seen?: boolean;
+  readonly rank: number;
+}
+
+/**
+ * Score ranked predictions against gold mentions (conventions, section 8): exact code match with composite codes
+ * compared as sets, gold NO_CODE excluded, mentions de-duplicated on (document, label, start, end), Recall@k as
+ * "the gold code is among the first k distinct predicted codes", document-level percentile bootstrap intervals.
+ */
+export function evaluate(gold: readonly GoldMention[], predictions: readonly Prediction[], options: EvalOptions = {}): EvalReport {
+  const resamples = options.resamples ?? DEFAULT_RESAMPLES;
+  const seed = options.seed ?? DEFAULT_SEED;
+  const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
+  if (!Number.isInteger(resamples) || resamples < 0) throw new SyncabelError("EVAL_INVALID_INPUT", `resamples must be a non-negative integer, got ${resamples}`);
+  if (!(confidence > 0 && confidence < 1)) throw new SyncabelError("EVAL_INVALID_INPUT", `confidence must lie in (0, 1), got ${confidence}`);
+
+  const predByKey = new Map<string, Prediction>();
+  let predictionDuplicates = 0;
+  predictions.forEach((p, i) => {
+    validate(p, "prediction", i);
+    const key = mentionKey(p);
+    if (predByKey.has(key)) predictionDuplicates++;
+    else predByKey.set(key, p);
+  });
+
+  const ks = options.ks ?? defaultKs(predByKey.values());
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) {
+    throw new SyncabelError("EVAL_INVALID_INPUT", `cut-offs k must be positive integers, got ${JSON.stringify(ks)}`);
+  }
+
+  const goldKeys = new Set<string>();
+  const docIndex = new Map<string, number>();
+  const scored: Scored[] = [];
+  let goldDuplicates = 0;
+  let goldNoCode = 0;
+  let withoutPrediction = 0;
+  let predictionsOfNoCode = 0;
+  let withPrediction = 0;
+  let topNoCode = 0;
+  gold.forEach((g, i) => {
+    validate(g, "gold mention", i);
+    const key = mentionKey(g);
+    if (goldKeys.has(key)) {
+      goldDuplicates++;
+      return;
+    }
+    goldKeys.add(key);
+    const prediction = predByKey.get(key);
+    if (hasNoCode(g.code)) {
+      goldNoCode++;
+      if (prediction) predictionsOfNoCode++;
+      return;
+    }
+    if (!prediction) {
+      withoutPrediction++;
+      if (options.onlyPredicted) return;
+    } else {
+      withPrediction++;
+      if (prediction.codes.length > 0 && canonicalCode(prediction.codes[0]) === NO_CODE) topNoCode++;
+    }
+    let doc = docIndex.get(g.doc);
+    if (doc === undefined) {
+      doc = docIndex.size;
+      docIndex.set(g.doc, doc);
+    }
+    const seen = options.trainCodes ? codeSet(g.code).every((c) => options.trainCodes!.has(c)) : undefined;
+    scored.push({ doc, label: g.label, seen, rank: prediction ? goldRank(g.code, prediction.codes) : Number.POSITIVE_INFINITY });
+  });
+  let predictionsWithoutGold = 0;
+  for (const key of predByKey.keys()) if (!goldKeys.has(key)) predictionsWithoutGold++;
+
+  // Subsets to score: overall, each label, seen / unseen.
+  const labels = [...new Set(scored.map((s) => s.label))].sort();
+  const subsets: { name: string; test: (s: Scored) => boolean }[] = [
+    { name: "overall", test: () => true },
+    ...labels.map((l) => ({ name: `label:${l}`, test: (s: Scored) => s.label === l })),
+  ];
+  if (options.trainCodes) {
+    subsets.push({ name: "seen", test: (s) => s.seen === true }, { name: "unseen", test: (s) => s.seen === false });
+  }
+  const documents = docIndex.size;
+  const tallies: DocTally[] = subsets.map((sub) => {
+    const n = new Float64Array(documents);
+    const hits = ks.map(() => new Float64Array(documents));
+    for (const s of scored) {
+      if (!sub.test(s)) continue;
+      n[s.doc] += 1;
+      ks.forEach((k, ki) => {
+        if (s.rank <= k) hits[ki][s.doc] += 1;
+      });
+    }
+    return { n, hits };
+  });
+  const intervals = resamples > 0 && documents > 0 ? bootstrapIntervals(tallies, documents, { resamples, seed, confidence }) : undefined;
+  const rows = tallies.map((t, ti) => toRow(t, ks, intervals?.[ti]));
+
+  const byLabel: Record<string, ScoreRow> = {};
+  labels.forEach((l, i) => (byLabel[l] = rows[1 + i]));
+  const report: EvalReport = {
+    ks: [...ks],
+    only_predicted: options.onlyPredicted ?? false,
+    counts: {
+      gold_rows: gold.length,
+      gold_duplicates: goldDuplicates,
+      gold_no_code: goldNoCode,
+      gold_without_prediction: withoutPrediction,
+      scored: scored.length,
+      documents,
+      prediction_rows: predictions.length,
+      prediction_duplicates: predictionDuplicates,
+      predictions_without_gold: predictionsWithoutGold,
+      predictions_of_no_code_gold: predictionsOfNoCode,
+    },
+    no_code_rate: withPrediction === 0 ? 0 : topNoCode / withPrediction,
+    overall: rows[0],
+    by_label: byLabel,
+    ...(options.trainCodes ? { seen: rows[1 + labels.length], unseen: rows[2 + labels.length] } : {}),
+    bootstrap: { resamples, seed, confidence, unit: "document" },
+    ...(options.elapsedSeconds !== undefined && options.elapsedSeconds > 0
+      ? { mentions_per_second: predByKey.size / options.elapsedSeconds }
+      : {}),
+  };
+  return report;
+}
+
+function defaultKs(predictions: Iterable<Prediction>): number[] {
+  let max = 1;
+  for (const p of predictions) max = Math.max(max, distinctCount(p.codes));
+  return Array.from({ length: max }, (_, i) => i + 1);
+}
+
+function toRow(t: DocTally, ks: readonly number[], intervals: [number, number][] | undefined): ScoreRow {
+  let n = 0;
+  for (const v of t.n) n += v;
+  const hits: Record<string, number> = {};
+  const recall: Record<string, number> = {};
+  const ci: Record<string, readonly [number, number]> = {};
+  ks.forEach((k, ki) => {
+    let h = 0;
+    for (const v of t.hits[ki]) h += v;
+    hits[k] = h;
+    recall[k] = n === 0 ? 0 : h / n;
+    if (intervals && n > 0) ci[k] = intervals[ki];
+  });
+  return intervals && n > 0 ? { n, hits, recall, ci } : { n, hits, recall };
+}

@@ -1,0 +1,171 @@
+/**
+ * The KnowledgeBase over a built index file. Opened read-only (cheap: nothing is loaded but the group list);
+ * only `putArtifact` writes, through a short-lived second connection.
+ */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import Database from "better-sqlite3";
+import { SyncabelError } from "../errors.js";
+import { KB_FORMAT_TAG, KB_SCHEMA_VERSION } from "./schema.js";
+import type { ConceptCard, KbEntry, KbStats, KnowledgeBase } from "./types.js";
+
+const PAGE = 2000;
+
+interface NameRow {
+  grp: string;
+  name: string;
+  code: string;
+  codes: string;
+}
+
+function toEntry(r: NameRow): KbEntry {
+  return { name: r.name, group: r.grp, code: r.code, codes: JSON.parse(r.codes) as string[] };
+}
+
+function invalid(path: string, problem: string, cause?: unknown): SyncabelError {
+  return new SyncabelError("KB_INDEX_INVALID", `${path}: ${problem} (rebuild it with 'syncabel kb build')`, { path }, { cause });
+}
+
+export class SqliteKnowledgeBase implements KnowledgeBase {
+  private readonly db: Database.Database;
+  private readonly groupStats: ReadonlyMap<string, { names: number; concepts: number }>;
+  private readonly groupList: readonly string[];
+  private readonly stmts: {
+    lookup: Database.Statement;
+    page: Database.Statement;
+    firstPage: Database.Statement;
+    namesOfCode: Database.Statement;
+    concept: Database.Statement;
+    codesFirst: Database.Statement;
+    codesPage: Database.Statement;
+    artifact: Database.Statement;
+    conceptCount: Database.Statement;
+    nameCount: Database.Statement;
+  };
+
+  constructor(readonly path: string) {
+    if (!existsSync(path) || !statSync(path).isFile()) throw invalid(path, "KB index file not found");
+    try {
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch (e) {
+      throw invalid(path, `cannot open the KB index: ${(e as Error).message}`, e);
+    }
+    try {
+      const meta = new Map((this.db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+      if (meta.get("format") !== KB_FORMAT_TAG) throw invalid(path, "not a syncabel KB index");
+      const version = meta.get("schema_version");
+      if (version !== String(KB_SCHEMA_VERSION)) {
+        throw invalid(path, `KB index schema version ${version ?? "?"}, this syncabel reads version ${KB_SCHEMA_VERSION}`);
+      }
+      const groups = this.db.prepare("SELECT grp, names, concepts FROM groups ORDER BY grp").all() as { grp: string; names: number; concepts: number }[];
+      this.groupStats = new Map(groups.map((g) => [g.grp, { names: g.names, concepts: g.concepts }]));
+      this.groupList = groups.map((g) => g.grp);
+      this.stmts = {
+        lookup: this.db.prepare("SELECT grp, name, code, codes FROM names WHERE grp = ? AND name = ?"),
+        firstPage: this.db.prepare(`SELECT grp, name, code, codes FROM names WHERE grp = ? ORDER BY name LIMIT ${PAGE}`),
+        page: this.db.prepare(`SELECT grp, name, code, codes FROM names WHERE grp = ? AND name > ? ORDER BY name LIMIT ${PAGE}`),
+        namesOfCode: this.db.prepare("SELECT grp, name FROM code_names WHERE code = ? ORDER BY ord"),
+        concept: this.db.prepare("SELECT code, title, groups, semantic_types, definitions, names FROM concepts WHERE code = ?"),
+        codesFirst: this.db.prepare(`SELECT code FROM concepts ORDER BY code LIMIT ${PAGE}`),
+        codesPage: this.db.prepare(`SELECT code FROM concepts WHERE code > ? ORDER BY code LIMIT ${PAGE}`),
+        artifact: this.db.prepare("SELECT bytes FROM artifacts WHERE key = ?"),
+        conceptCount: this.db.prepare("SELECT COUNT(*) AS n FROM concepts"),
+        nameCount: this.db.prepare("SELECT COUNT(*) AS n FROM names"),
+      };
+    } catch (e) {
+      this.db.close();
+      if (e instanceof SyncabelError) throw e;
+      throw invalid(path, `corrupt or not a KB index: ${(e as Error).message}`, e);
+    }
+  }
+
+  groups(): readonly string[] {
+    return this.groupList;
+  }
+
+  hasGroup(group: string): boolean {
+    return this.groupStats.has(group);
+  }
+
+  /** Names of a group in SQLite BINARY order (UTF-8 bytes = code-point order), fetched page by page. */
+  *entriesOfGroup(group: string): Iterable<KbEntry> {
+    let rows = this.stmts.firstPage.all(group) as NameRow[];
+    while (rows.length > 0) {
+      for (const r of rows) yield toEntry(r);
+      if (rows.length < PAGE) return;
+      rows = this.stmts.page.all(group, rows[rows.length - 1].name) as NameRow[];
+    }
+  }
+
+  lookup(name: string, group: string): KbEntry | undefined {
+    const r = this.stmts.lookup.get(group, name.trim()) as NameRow | undefined;
+    return r === undefined ? undefined : toEntry(r);
+  }
+
+  namesOfCode(code: string): readonly { readonly name: string; readonly group: string }[] {
+    return (this.stmts.namesOfCode.all(code) as { grp: string; name: string }[]).map((r) => ({ name: r.name, group: r.grp }));
+  }
+
+  concept(code: string): ConceptCard | undefined {
+    const r = this.stmts.concept.get(code) as
+      | { code: string; title: string; groups: string; semantic_types: string; definitions: string; names: string }
+      | undefined;
+    if (r === undefined) return undefined;
+    return {
+      code: r.code,
+      title: r.title,
+      groups: JSON.parse(r.groups) as string[],
+      semanticTypes: JSON.parse(r.semantic_types) as string[],
+      definitions: JSON.parse(r.definitions) as string[],
+      names: JSON.parse(r.names) as string[],
+    };
+  }
+
+  /** Codes in SQLite BINARY (byte) order. */
+  *codes(): Iterable<string> {
+    let rows = this.stmts.codesFirst.all() as { code: string }[];
+    while (rows.length > 0) {
+      for (const r of rows) yield r.code;
+      if (rows.length < PAGE) return;
+      rows = this.stmts.codesPage.all(rows[rows.length - 1].code) as { code: string }[];
+    }
+  }
+
+  stats(): KbStats {
+    const groups: Record<string, { names: number; concepts: number }> = {};
+    for (const [g, s] of this.groupStats) groups[g] = { ...s };
+    return {
+      concepts: (this.stmts.conceptCount.get() as { n: number }).n,
+      names: (this.stmts.nameCount.get() as { n: number }).n,
+      groups,
+    };
+  }
+
+  getArtifact(key: string): Uint8Array | undefined {
+    const r = this.stmts.artifact.get(key) as { bytes: Buffer } | undefined;
+    return r === undefined ? undefined : new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+  }
+
+  /** Store a derived blob (replacing any under the key). Throws IO_ERROR when the file is not writable. */
+  putArtifact(key: string, bytes: Uint8Array): void {
+    let writer: Database.Database | undefined;
+    try {
+      writer = new Database(this.path, { fileMustExist: true });
+      writer.pragma("busy_timeout = 5000");
+      writer.prepare("INSERT OR REPLACE INTO artifacts (key, bytes) VALUES (?, ?)").run(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch (e) {
+      throw new SyncabelError("IO_ERROR", `${this.path}: cannot store artifact ${JSON.stringify(key)}: ${(e as Error).message}`, { path: this.path, key }, { cause: e });
+    } finally {
+      writer?.close();
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Open a built KB index read-only. Missing, corrupt or other-version files throw KB_INDEX_INVALID. */
+export function openKnowledgeBase(path: string): SqliteKnowledgeBase {
+  return new SqliteKnowledgeBase(resolve(path));
+}

@@ -1,0 +1,123 @@
+import { SyncabelError } from "../errors.js";
+import { beamSearch, type BeamSearchInput, type Hypothesis } from "../decode/beam-search.js";
+import type { TrieConstraint } from "../decode/prefix-trie.js";
+import type { KnowledgeBase } from "../kb/types.js";
+import type { CausalLM, TextTokenizer } from "../lm/types.js";
+import { buildPrompt, parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
+import { loadOrBuildKbTries } from "../trie/kb-tries.js";
+import type { TokenTrie } from "../trie/token-trie.js";
+import { errorResult } from "./sentence-results.js";
+import { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult } from "./types.js";
+
+export interface GenerativeLinkerParts {
+  readonly kb: KnowledgeBase;
+  readonly lm: CausalLM;
+  readonly tokenizer: TextTokenizer;
+  /** The copula ending every prompt (`es`, `est`, `is`). */
+  readonly verb: string;
+  /** Multiple-answers mode: `<SEP>` may join several names (composite mentions, as for SPACCC). */
+  readonly multipleAnswers?: boolean;
+  /** Close the KB and the model with the linker (default true). */
+  readonly owns?: boolean;
+}
+
+interface Parsed {
+  readonly index: number;
+  readonly sentence: MarkedSentence;
+  readonly input: BeamSearchInput;
+}
+
+/**
+ * The SynCABEL linker: prompt `{sentence}<SEP>[{mention}] {verb}`, beam search (trie-constrained to the mention's
+ * group by default), generated names mapped to codes by exact lookup in the group (conventions, sections 2-6).
+ */
+export class GenerativeLinker implements Linker {
+  readonly kind = "generative";
+  private tries: Map<string, TokenTrie> | undefined;
+  private readonly groups: ReadonlySet<string>;
+
+  constructor(private readonly parts: GenerativeLinkerParts) {
+    this.groups = new Set(parts.kb.groups());
+    if (parts.multipleAnswers && parts.tokenizer.sepTokenId === null) {
+      throw new SyncabelError("LINKER_INVALID_OPTIONS", `multiple-answers mode needs a ${SEP_TOKEN} token in the tokenizer`);
+    }
+  }
+
+  /** Per-group tries, built once per (KB, tokenizer, verb) and cached in the KB index file. */
+  private triesByGroup(): Map<string, TokenTrie> {
+    this.tries ??= loadOrBuildKbTries(this.parts.kb, this.parts.tokenizer, this.parts.verb);
+    return this.tries;
+  }
+
+  async sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
+    const constrained = options.constrained ?? true;
+    const numBeams = options.num_beams ?? 5;
+    const batchSize = options.batch_size ?? 8;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
+    const tries = constrained ? this.triesByGroup() : undefined;
+    const { tokenizer, verb } = this.parts;
+    const sep = this.parts.multipleAnswers ? tokenizer.sepTokenId : null;
+
+    const results: SampleResult[] = new Array(sentences.length);
+    const parsed: Parsed[] = [];
+    sentences.forEach((text, index) => {
+      try {
+        const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
+        const prompt = tokenizer.encode(buildPrompt(sentence, verb), { addSpecialTokens: true });
+        let constraint: TrieConstraint | undefined;
+        if (tries) {
+          const trie = tries.get(sentence.group);
+          if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
+          constraint = { trie, sepTokenId: sep };
+        }
+        parsed.push({ index, sentence, input: { prompt, constraint } });
+      } catch (e) {
+        results[index] = errorResult(text, e);
+      }
+    });
+
+    for (let start = 0; start < parsed.length; start += batchSize) {
+      const batch = parsed.slice(start, start + batchSize);
+      const outputs = await beamSearch(this.parts.lm, batch.map((p) => p.input), {
+        numBeams,
+        maxNewTokens: options.max_new_tokens ?? 128,
+        eosTokenId: tokenizer.eosTokenId,
+      });
+      batch.forEach((p, i) => {
+        const out = outputs[i];
+        const text = sentences[p.index];
+        results[p.index] = out.error ? errorResult(text, out.error) : { sentence: text, beams: out.hypotheses.map((h) => this.toBeam(p.sentence, h)) };
+      });
+    }
+    return results;
+  }
+
+  /** Generated tokens -> names (split on `<SEP>`) -> codes by exact lookup in the mention's group. */
+  private toBeam(sentence: MarkedSentence, h: Hypothesis): Beam {
+    const { tokenizer, kb } = this.parts;
+    const sep = tokenizer.sepTokenId;
+    const parts: number[][] = [[]];
+    for (const t of h.tokens) {
+      if (this.parts.multipleAnswers && t === sep) parts.push([]);
+      else parts[parts.length - 1].push(t);
+    }
+    const names = parts.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
+    const entries = names.map((n) => kb.lookup(n, sentence.group));
+    const known = entries.every((e) => e !== undefined);
+    return {
+      mention: sentence.mention,
+      semantic_group: sentence.group,
+      pred_concept_name: names.join(SEP_TOKEN),
+      pred_concept_code: known ? entries.map((e) => e!.code).join("+") : NO_CODE,
+      beam_score: Math.exp(h.score),
+      pred_concept_codes: known ? [...new Set(entries.flatMap((e) => e!.codes))] : [],
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.parts.owns ?? true) {
+      await this.parts.lm.dispose();
+      this.parts.kb.close();
+    }
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Link every gold mention of a dataset with any Linker and write the predictions, resumably.
+ *
+ * Resumption design (no sidecar file):
+ * - Rows go to `<out>.partial` (appended); only a finished run renames it to `<out>`, so `<out>` is
+ *   never half-written.
+ * - Each document's rows are formatted first, then appended with ONE write and fsynced, in dataset order.
+ * - A document is "done" iff the file holds a contiguous group of exactly as many complete, parseable
+ *   rows for it as the dataset has mentions. On start, the existing `<out>.partial` (else `<out>`) is
+ *   scanned from the top: groups are accepted while they are complete; the file is truncated right
+ *   after the last accepted group. A kill mid-write leaves either a torn last line or a short group:
+ *   both are cut and that document is linked again. So no document is lost or duplicated.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from "node:fs";
+import type { Writable } from "node:stream";
+import { Progress } from "../cli/progress.js";
+import { SyncabelError, asSyncabelError } from "../errors.js";
+import { predictionJsonlLine, predictionTsvHeader, predictionTsvRow, type PredictionRecord } from "../data/predictions-writer.js";
+import { quotedTsvFields } from "../data/tsv.js";
+import type { Dataset, Document } from "../data/types.js";
+import { buildMarkedSentence, SegmentationCache } from "../markup/sentence-builder.js";
+import type { Beam, Linker, SentenceError } from "./types.js";
+
+export type PredictionFormat = "tsv" | "jsonl";
+
+export interface LinkDocumentsOptions {
+  readonly outPath: string;
+  readonly format: PredictionFormat;
+  /** Sentences per linker call (documents are grouped until a batch is full; default 32). */
+  readonly batchSize?: number;
+  readonly numBeams?: number;
+  readonly constrained?: boolean;
+  /** Segmentation language when a document has none (default "es"). */
+  readonly language?: string;
+  /** A progress bar (tty) or plain lines on this stream. */
+  readonly progress?: { readonly stream: Writable; readonly tty: boolean };
+  /** Stop cleanly between documents; the output stays resumable. */
+  readonly signal?: AbortSignal;
+  /** Called after each document's rows are on disk. */
+  readonly onDocumentWritten?: (documentId: string, rows: number) => void;
+  /** Gold KB name for the `annotation` column. */
+  readonly annotate?: (code: string, label: string) => string | undefined;
+}
+
+export interface LinkDocumentsResult {
+  readonly outPath: string;
+  /** Documents linked by this run / found already done. */
+  readonly linkedDocuments: number;
+  readonly skippedDocuments: number;
+  readonly mentions: number;
+  /** Mentions of this run that got an error instead of beams. */
+  readonly mentionErrors: number;
+  readonly aborted: boolean;
+}
+
+export function partialPathFor(outPath: string): string {
+  return `${outPath}.partial`;
+}
+
+/** The document id of one output line, or undefined if the line is not a complete, valid row. */
+function rowDocument(line: string, format: PredictionFormat, columns: number): string | undefined {
+  if (format === "jsonl") {
+    try {
+      const v = JSON.parse(line) as { document?: unknown };
+      return typeof v.document === "string" ? v.document : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const f = quotedTsvFields(line);
+  return f.length === columns ? f[0] : undefined;
+}
+
+/**
+ * Scan an existing output: the byte length of its valid prefix (whole documents only) and the ids of
+ * those documents.
+ */
+function scanExisting(path: string, dataset: Dataset, format: PredictionFormat): { keepBytes: number; done: Set<string> } {
+  const expected = new Map(dataset.documents.map((d) => [d.id, d.mentions.length]));
+  const buf = readFileSync(path);
+  const done = new Set<string>();
+  const columns = predictionTsvHeader().split("\t").length;
+  let pos = 0;
+  if (format === "tsv") {
+    const nl = buf.indexOf(10);
+    if (nl < 0 || buf.subarray(0, nl).toString("utf8") !== predictionTsvHeader()) {
+      if (buf.length > 0 && nl >= 0) {
+        throw new SyncabelError("IO_ERROR", `${path} exists but is not a syncabel predictions TSV of this layout (its header differs): remove it or choose another output`, { file: path });
+      }
+      return { keepBytes: 0, done };
+    }
+    pos = nl + 1;
+  }
+  let keepBytes = pos;
+  let current: string | undefined;
+  let count = 0;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0) break; // torn last line
+    const doc = rowDocument(buf.subarray(pos, nl).toString("utf8"), format, columns);
+    if (doc === undefined) break;
+    if (doc !== current) {
+      if (current !== undefined) break; // the previous group ended short (it would have been accepted below)
+      if (done.has(doc) || !expected.has(doc)) break;
+      current = doc;
+      count = 0;
+    }
+    count++;
+    pos = nl + 1;
+    if (count === expected.get(current)) {
+      done.add(current);
+      keepBytes = pos;
+      current = undefined;
+    } else if (count > (expected.get(current) ?? 0)) break;
+  }
+  return { keepBytes, done };
+}
+
+function toSentenceError(e: unknown): SentenceError {
+  const err = asSyncabelError(e, "MARKUP_BAD_OFFSETS");
+  return { code: err.code, message: err.message, details: err.details };
+}
+
+interface Job {
+  readonly doc: Document;
+  /** Per mention: its marked sentence, or why it could not be built. */
+  readonly sentences: (string | undefined)[];
+  readonly buildErrors: (SentenceError | undefined)[];
+}
+
+export async function linkDocuments(dataset: Dataset, linker: Linker, options: LinkDocumentsOptions): Promise<LinkDocumentsResult> {
+  const { outPath, format } = options;
+  const batchSize = Math.max(1, options.batchSize ?? 32);
+  const partial = partialPathFor(outPath);
+  const source = existsSync(partial) ? partial : existsSync(outPath) ? outPath : undefined;
+  let done = new Set<string>();
+  if (source !== undefined) {
+    const scan = scanExisting(source, dataset, format);
+    done = scan.done;
+    truncateSync(source, scan.keepBytes);
+    if (source !== partial) renameSync(source, partial);
+  }
+  const fd = openSync(partial, "a");
+  const append = (text: string): void => {
+    const bytes = Buffer.from(text, "utf8");
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off);
+    fsyncSync(fd);
+  };
+  const todo = dataset.documents.filter((d) => !done.has(d.id));
+  const totalMentions = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
+  const progress = options.progress === undefined ? undefined : new Progress({ total: totalMentions, label: "link-docs", stream: options.progress.stream, tty: options.progress.tty, unit: "mentions" });
+  const skippedMentions = totalMentions - todo.reduce((a, d) => a + d.mentions.length, 0);
+  if (skippedMentions > 0) progress?.tick(skippedMentions, `(${done.size} documents already done)`);
+  const cache = new SegmentationCache();
+  let linkedDocuments = 0;
+  let mentions = 0;
+  let mentionErrors = 0;
+  let aborted = false;
+  try {
+    if (source === undefined || (format === "tsv" && readFileSync(partial).length === 0)) {
+      if (format === "tsv") append(`${predictionTsvHeader()}\n`);
+    }
+    let i = 0;
+    while (i < todo.length) {
+      if (options.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      // Gather whole documents until the batch is full.
+      const jobs: Job[] = [];
+      let n = 0;
+      while (i < todo.length && (jobs.length === 0 || n + (todo[i] as Document).mentions.length <= batchSize)) {
+        const doc = todo[i] as Document;
+        const sentences: (string | undefined)[] = [];
+        const buildErrors: (SentenceError | undefined)[] = [];
+        for (const m of doc.mentions) {
+          try {
+            sentences.push(buildMarkedSentence(doc, m, { language: doc.language ?? options.language ?? "es", cache }).sentence);
+            buildErrors.push(undefined);
+          } catch (e) {
+            sentences.push(undefined);
+            buildErrors.push(toSentenceError(e));
+          }
+        }
+        jobs.push({ doc, sentences, buildErrors });
+        n += doc.mentions.length;
+        i++;
+      }
+      const flat = jobs.flatMap((j) => j.sentences.filter((s): s is string => s !== undefined));
+      let results: Awaited<ReturnType<Linker["sample"]>> = [];
+      let batchError: SentenceError | undefined;
+      if (flat.length > 0) {
+        try {
+          results = await linker.sample(flat, { num_beams: options.numBeams ?? 5, constrained: options.constrained ?? true, batch_size: batchSize });
+        } catch (e) {
+          batchError = toSentenceError(e); // one failed call marks its mentions, never the run
+        }
+      }
+      let k = 0;
+      for (const job of jobs) {
+        if (options.signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        const lines: string[] = [];
+        job.doc.mentions.forEach((m, idx) => {
+          const sentence = job.sentences[idx];
+          let beams: readonly Beam[] = [];
+          let error: SentenceError | undefined;
+          if (sentence === undefined) {
+            error = job.buildErrors[idx];
+          } else {
+            const r = results[k++];
+            if (batchError !== undefined) error = batchError;
+            else if (r === undefined) error = { code: "MODEL_RUNTIME", message: "the linker returned fewer results than sentences", details: {} };
+            else if (r.error !== undefined) error = r.error;
+            else beams = r.beams;
+          }
+          if (error !== undefined) mentionErrors++;
+          const annotation = m.codes.length > 0 && options.annotate ? m.codes.map((c) => options.annotate?.(c, m.label) ?? "").join("<SEP>") : undefined;
+          const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }) };
+          lines.push(format === "tsv" ? predictionTsvRow(record) : predictionJsonlLine(record));
+        });
+        if (lines.length > 0) append(`${lines.join("\n")}\n`);
+        linkedDocuments++;
+        mentions += lines.length;
+        options.onDocumentWritten?.(job.doc.id, lines.length);
+        progress?.tick(lines.length);
+      }
+      if (aborted) break;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  progress?.finish(aborted ? "(interrupted: re-run to resume)" : "");
+  if (!aborted) renameSync(partial, outPath);
+  return { outPath: aborted ? partial : outPath, linkedDocuments, skippedDocuments: done.size, mentions, mentionErrors, aborted };
+}

@@ -1,0 +1,45 @@
+import { SyncabelError } from "../errors.js";
+import { openKnowledgeBase } from "../kb/index.js";
+import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
+import { loadTokenizer } from "../lm/tokenizer.js";
+import { verbFor } from "../markup/index.js";
+import { GenerativeLinker } from "./generative-linker.js";
+import { TfidfLinker } from "./tfidf-linker.js";
+import type { Linker } from "./types.js";
+
+export interface OpenLinkerOptions {
+  /** Path of a KB index file (`syncabel kb build`). */
+  readonly kb: string;
+  /** Model folder (config.json, tokenizer files, onnx/model.onnx). Without it the lexical linker is used. */
+  readonly model?: string;
+  /** es | fr | en: chooses the prompt verb (default es). */
+  readonly language?: string;
+  /** Override the prompt verb. */
+  readonly verb?: string;
+  readonly linker?: "generative" | "tfidf";
+  /** `<SEP>`-joined composite answers (default: on when the tokenizer has `<SEP>`). */
+  readonly multipleAnswers?: boolean;
+  readonly threads?: number;
+}
+
+/** Open a linker from paths: the generative linker with a model, the TF-IDF lexical linker without. */
+export async function openLinker(options: OpenLinkerOptions): Promise<Linker> {
+  const kind = options.linker ?? (options.model ? "generative" : "tfidf");
+  const kb = openKnowledgeBase(options.kb);
+  try {
+    if (kind === "tfidf") {
+      // The lexical index lives in memory once loaded: the KB file is not needed any more.
+      const linker = TfidfLinker.fromKnowledgeBase(kb);
+      kb.close();
+      return linker;
+    }
+    if (!options.model) throw new SyncabelError("LINKER_INVALID_OPTIONS", "the generative linker needs a model folder (--model DIR)");
+    const verb = verbFor(options.language ?? "es", options.verb);
+    const tokenizer = await loadTokenizer(options.model);
+    const lm = await loadOnnxCausalLM(options.model, { threads: options.threads });
+    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? tokenizer.sepTokenId !== null });
+  } catch (e) {
+    kb.close();
+    throw e;
+  }
+}

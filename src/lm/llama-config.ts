@@ -1,0 +1,145 @@
+/**
+ * The Llama architecture hyper-parameters, read from a Hugging Face `config.json` (model_type "llama").
+ * Field names are the camelCase forms of the HF keys (hidden_size -> hiddenSize, ...).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SyncabelError } from "../errors.js";
+
+export interface LlamaConfig {
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numHiddenLayers: number;
+  readonly numAttentionHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly vocabSize: number;
+  readonly rmsNormEps: number;
+  readonly ropeTheta: number;
+  readonly maxPositionEmbeddings: number;
+  /** Per-head width: `head_dim` when given, else hidden_size / num_attention_heads. */
+  readonly headDim: number;
+  readonly bosTokenId: number | null;
+  /** HF allows one id or a list (Llama-3-Instruct lists two); always a list here, possibly empty. */
+  readonly eosTokenIds: readonly number[];
+  readonly padTokenId: number | null;
+  readonly tieWordEmbeddings: boolean;
+  /** `rope_scaling` as given (null when absent). Only null / rope_type "default" is plain RoPE. */
+  readonly ropeScaling: Readonly<Record<string, unknown>> | null;
+}
+
+function fail(source: string, problem: string): SyncabelError {
+  return new SyncabelError("MODEL_CONFIG_INVALID", `${source}: ${problem}`, { file: source });
+}
+
+/**
+ * Validate a parsed `config.json` object. `source` names the file in error messages.
+ */
+export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw fail(source, "config is not a JSON object");
+  const c = json as Record<string, unknown>;
+  if (c.model_type !== "llama") {
+    throw fail(source, `model_type is ${JSON.stringify(c.model_type)}, only "llama" is supported`);
+  }
+  const posInt = (key: string, fallback?: number): number => {
+    const v = c[key] ?? fallback;
+    if (!Number.isSafeInteger(v) || (v as number) <= 0) {
+      throw fail(source, `${key} must be a positive integer, got ${JSON.stringify(c[key])}`);
+    }
+    return v as number;
+  };
+  const posNum = (key: string, fallback: number): number => {
+    const v = c[key] ?? fallback;
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      throw fail(source, `${key} must be a positive number, got ${JSON.stringify(c[key])}`);
+    }
+    return v;
+  };
+  const tokenId = (key: string): number | null => {
+    const v = c[key];
+    if (v === undefined || v === null) return null;
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw fail(source, `${key} must be a token id, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+
+  const hiddenSize = posInt("hidden_size");
+  const numAttentionHeads = posInt("num_attention_heads");
+  const numKeyValueHeads = posInt("num_key_value_heads", numAttentionHeads);
+  const vocabSize = posInt("vocab_size");
+  if (numAttentionHeads % numKeyValueHeads !== 0) {
+    throw fail(source, `num_attention_heads (${numAttentionHeads}) is not a multiple of num_key_value_heads (${numKeyValueHeads})`);
+  }
+  let headDim: number;
+  if (c.head_dim !== undefined && c.head_dim !== null) {
+    headDim = posInt("head_dim");
+  } else {
+    if (hiddenSize % numAttentionHeads !== 0) {
+      throw fail(source, `hidden_size (${hiddenSize}) is not a multiple of num_attention_heads (${numAttentionHeads})`);
+    }
+    headDim = hiddenSize / numAttentionHeads;
+  }
+  if (headDim % 2 !== 0) throw fail(source, `head_dim (${headDim}) must be even for rotary embeddings`);
+
+  const eosRaw = c.eos_token_id;
+  let eosTokenIds: number[];
+  if (eosRaw === undefined || eosRaw === null) eosTokenIds = [];
+  else if (Array.isArray(eosRaw)) eosTokenIds = eosRaw.map((v: unknown, i) => {
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw fail(source, `eos_token_id[${i}] must be a token id, got ${JSON.stringify(v)}`);
+    return v as number;
+  });
+  else eosTokenIds = [tokenId("eos_token_id") as number];
+  const idsToCheck: [string, number | null][] = [
+    ["bos_token_id", tokenId("bos_token_id")],
+    ["pad_token_id", tokenId("pad_token_id")],
+    ...eosTokenIds.map((id): [string, number] => ["eos_token_id", id]),
+  ];
+  for (const [key, id] of idsToCheck) {
+    if (id !== null && id >= vocabSize) throw fail(source, `${key} ${id} is outside the vocabulary (vocab_size ${vocabSize})`);
+  }
+
+  const tie = c.tie_word_embeddings ?? false;
+  if (typeof tie !== "boolean") throw fail(source, `tie_word_embeddings must be a boolean, got ${JSON.stringify(tie)}`);
+  const ropeScaling = c.rope_scaling ?? null;
+  if (ropeScaling !== null && (typeof ropeScaling !== "object" || Array.isArray(ropeScaling))) {
+    throw fail(source, `rope_scaling must be an object or null`);
+  }
+  if (c.hidden_act !== undefined && c.hidden_act !== "silu") {
+    throw fail(source, `hidden_act ${JSON.stringify(c.hidden_act)} is not supported (only "silu")`);
+  }
+
+  return {
+    hiddenSize,
+    intermediateSize: posInt("intermediate_size"),
+    numHiddenLayers: posInt("num_hidden_layers"),
+    numAttentionHeads,
+    numKeyValueHeads,
+    vocabSize,
+    rmsNormEps: posNum("rms_norm_eps", 1e-6),
+    ropeTheta: posNum("rope_theta", 10000),
+    maxPositionEmbeddings: posInt("max_position_embeddings", 2048),
+    headDim,
+    bosTokenId: tokenId("bos_token_id"),
+    eosTokenIds,
+    padTokenId: tokenId("pad_token_id"),
+    tieWordEmbeddings: tie,
+    ropeScaling: ropeScaling as Record<string, unknown> | null,
+  };
+}
+
+/** Read and validate `<dir>/config.json`. */
+export function loadLlamaConfig(dir: string): LlamaConfig {
+  const path = join(dir, "config.json");
+  if (!existsSync(path)) throw new SyncabelError("MODEL_FILE_MISSING", `${path}: config.json not found`, { file: path });
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw fail(path, `not valid JSON (${(e as Error).message})`);
+  }
+  return parseLlamaConfig(json, path);
+}
+
+/** Whether `rope_scaling` leaves plain RoPE (what the reference and the generated graph implement). */
+export function isPlainRope(config: LlamaConfig): boolean {
+  const s = config.ropeScaling;
+  return s === null || s.rope_type === "default" || s.type === "default";
+}

@@ -1,16 +1,17 @@
 import { isSyncabelError } from "../errors.js";
 import { processIO, type CliIO, type CommandRun } from "./io.js";
 
-/** Subcommand -> module under ./commands (loaded lazily so `syncabel --help` stays fast). */
-const COMMANDS: Readonly<Record<string, { module: string; summary: string }>> = {
-  kb: { module: "kb", summary: "kb build TERMS -o KB.sqlite | kb info KB.sqlite" },
-  link: { module: "link", summary: "link marked sentences (args, or lines/JSONL on stdin) -> JSONL" },
-  "link-docs": { module: "link-docs", summary: "link every gold mention of a dataset" },
-  eval: { module: "eval", summary: "score predictions against gold (Recall@k, CIs)" },
-  model: { module: "model", summary: "model random -o DIR: write a random-weight test model" },
-  synth: { module: "synth", summary: "generate synthetic training sentences for KB concepts" },
-  "sft-data": { module: "sft-data", summary: "build fine-tuning prompt/completion data" },
-  serve: { module: "serve", summary: "HTTP linking service on localhost" },
+type CommandModule = { run: CommandRun };
+
+/** Subcommands, loaded lazily so `syncabel --help` stays fast (static paths, so bundlers and Vite see them). */
+const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; summary: string }>> = {
+  kb: { load: () => import("./commands/kb.js"), summary: "kb build TERMS -o KB.sqlite | kb info KB.sqlite" },
+  link: { load: () => import("./commands/link.js"), summary: "link marked sentences (args, or lines/JSONL on stdin) -> JSONL" },
+  "link-docs": { load: () => import("./commands/link-docs.js"), summary: "link every gold mention of a dataset" },
+  eval: { load: () => import("./commands/eval.js"), summary: "score predictions against gold (Recall@k, CIs)" },
+  model: { load: () => import("./commands/model.js"), summary: "model random -o DIR: write a random-weight test model" },
+  synth: { load: () => import("./commands/synth.js"), summary: "generate synthetic training sentences for KB concepts" },
+  "sft-data": { load: () => import("./commands/sft-data.js"), summary: "build fine-tuning prompt/completion data" },
 };
 
 function usage(): string {
@@ -29,7 +30,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stderr.write(`syncabel: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return 2;
   }
-  const mod = (await import(`./commands/${command.module}.js`)) as { run: CommandRun };
+  const mod = await command.load();
   try {
     return await mod.run(rest, io);
   } catch (e) {

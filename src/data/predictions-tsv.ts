@@ -4,9 +4,13 @@
  * Prediction_score?, Prediction_beam_score?, Predicted_code`. Columns are found by name (any order, extra
  * columns ignored); fields may be CSV-quoted (the authors wrote them with a CSV writer).
  *
- * Several beams: a file may hold several rows for the same mention (filename, label, start_span, end_span);
- * they are read as that mention's ranked answers, ordered by a `beam` / `rank` column when present (0- or
- * 1-based), else by file order. A bad row is reported as a problem and skipped; the rest are read.
+ * Several beams, two layouts (both supported):
+ * - syncabel's own writer (src/data/predictions-writer.ts): one row per mention, `Predicted_code` = best beam,
+ *   and every beam best first in JSON-array columns `Predicted_codes_topk` / `Prediction_beam_scores_topk`;
+ *   an `error` column says why a mention has no prediction (then `Predicted_code` is NO_CODE);
+ * - several rows for the same mention (filename, label, start_span, end_span): that mention's ranked answers,
+ *   ordered by a `beam` / `rank` column when present, else by file order.
+ * A bad row is reported as a problem and skipped; the rest are read.
  */
 import { readFileSync } from "node:fs";
 import { SyncabelError } from "../errors.js";
@@ -31,8 +35,14 @@ export interface PredictionRow {
   readonly predictionScore?: number;
   readonly beamScore?: number;
   readonly predictedCode: string;
-  /** Rank of this beam among the mention's rows (0-based) when the file says it. */
+  /** Rank of this beam among the mention's rows when the file says it. */
   readonly rank?: number;
+  /** Every beam's code, best first (`Predicted_codes_topk`), when the file has it. */
+  readonly topCodes?: readonly string[];
+  /** Every beam's score, same order (`Prediction_beam_scores_topk`). */
+  readonly topScores?: readonly number[];
+  /** Why the linker gave no prediction (`error` column), when it says. */
+  readonly error?: string;
 }
 
 export interface PredictionsProblem {
@@ -61,6 +71,19 @@ function optionalNumber(raw: string | undefined): number | undefined {
   if (raw === undefined || raw.trim() === "") return undefined;
   const v = Number(raw);
   return Number.isFinite(v) ? v : undefined;
+}
+
+/** A JSON array field of the given element type, or undefined when absent/empty; throws a message when malformed. */
+function jsonArray<T>(raw: string | undefined, column: string, ok: (x: unknown) => x is T): T[] | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error(`${column} is not a JSON array: ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  if (!Array.isArray(value) || !value.every(ok)) throw new Error(`${column} must be a JSON array of ${column.includes("score") ? "numbers" : "strings"}`);
+  return value;
 }
 
 function optionalText(raw: string | undefined): string | undefined {
@@ -121,6 +144,16 @@ export function parsePredictionsTsv(text: string, file: string): PredictionsFile
     }
     const rankRaw = rankCol === undefined ? undefined : f[rankCol];
     const rank = optionalNumber(rankRaw);
+    let topCodes: string[] | undefined;
+    let topScores: number[] | undefined;
+    try {
+      topCodes = jsonArray(get("Predicted_codes_topk"), "Predicted_codes_topk", (x): x is string => typeof x === "string");
+      topScores = jsonArray(get("Prediction_beam_scores_topk"), "Prediction_beam_scores_topk", (x): x is number => typeof x === "number");
+    } catch (e) {
+      problem((e as Error).message);
+      continue;
+    }
+    const error = get("error")?.trim();
     rows.push({
       line: lineNo,
       filename,
@@ -137,6 +170,9 @@ export function parsePredictionsTsv(text: string, file: string): PredictionsFile
       beamScore: optionalNumber(get("Prediction_beam_score")),
       predictedCode,
       ...(rank === undefined ? {} : { rank }),
+      ...(topCodes === undefined || topCodes.length === 0 ? {} : { topCodes }),
+      ...(topScores === undefined || topScores.length === 0 ? {} : { topScores }),
+      ...(error ? { error } : {}),
     });
   }
   return { rows, problems, columns };

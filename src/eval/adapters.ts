@@ -34,8 +34,9 @@ export function codesOfDataset(dataset: Dataset): Set<string> {
 }
 
 /**
- * Predictions from the rows of a predictions file: rows of one mention (same filename, label, offsets) are its
- * ranked answers, ordered by their `rank` when given, else by line.
+ * Predictions from the rows of a predictions file: a row's beams are its `Predicted_codes_topk` when present, else
+ * its `Predicted_code`; rows of one mention (same filename, label, offsets) are concatenated in `rank`, else line,
+ * order.
  */
 export function predictionsFromRows(rows: readonly PredictionRow[]): Prediction[] {
   const groups = new Map<string, PredictionRow[]>();
@@ -49,13 +50,17 @@ export function predictionsFromRows(rows: readonly PredictionRow[]): Prediction[
   for (const g of groups.values()) {
     const ranked = [...g].sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0) || a.line - b.line);
     const first = ranked[0];
-    const scores = ranked.map((r) => r.beamScore ?? r.predictionScore);
+    // A row's beams: its top-k list when the file has one (syncabel's writer), else its one Predicted_code.
+    const codes = ranked.flatMap((r) => r.topCodes ?? [r.predictedCode]);
+    const scores = ranked.flatMap((r): (number | undefined)[] =>
+      r.topCodes ? (r.topScores?.length === r.topCodes.length ? [...r.topScores] : r.topCodes.map(() => undefined)) : [r.beamScore ?? r.predictionScore],
+    );
     out.push({
       doc: first.filename,
       label: first.label,
       start: first.start,
       end: first.end,
-      codes: ranked.map((r) => r.predictedCode),
+      codes,
       ...(scores.every((s): s is number => s !== undefined) ? { scores } : {}),
     });
   }

@@ -3,9 +3,9 @@
  * ~1M-row gazetteer never has to fit in JS memory; the index is written to a temp file and renamed at the end.
  */
 import { existsSync, renameSync, rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { SyncabelError, asSyncabelError } from "../errors.js";
+import { SyncabelError } from "../errors.js";
 import { tempPathFor } from "../io/atomic-write.js";
 import { chooseReportedCode, sortCodes } from "./disambiguate.js";
 import { guessFormat, readGazetteer, type GazetteerFormat, type GazetteerRow } from "./gazetteer.js";
@@ -72,6 +72,9 @@ export async function buildKnowledgeBase(inputPath: string, outPath: string, opt
   const started = performance.now();
   const format = options.format ?? guessFormat(inputPath);
   const output = resolve(outPath);
+  if (!existsSync(dirname(output))) {
+    throw new SyncabelError("IO_ERROR", `cannot write the KB index ${output}: folder ${dirname(output)} does not exist`, { path: output });
+  }
   const tmp = tempPathFor(output);
   const stagingPath = `${tmp}.staging`;
   let staging: Database.Database | undefined;
@@ -227,7 +230,8 @@ export async function buildKnowledgeBase(inputPath: string, outPath: string, opt
     };
   } catch (e) {
     out?.close();
-    throw asSyncabelError(e, "IO_ERROR");
+    if (e instanceof SyncabelError) throw e;
+    throw new SyncabelError("IO_ERROR", `building the KB index ${output} from ${inputPath} failed: ${(e as Error).message}`, { path: output }, { cause: e });
   } finally {
     staging?.close();
     rmSync(stagingPath, { force: true });

@@ -14,7 +14,15 @@ export interface ReferenceLlama {
    * Log-softmax over the full vocabulary at every position of ONE unpadded sequence (positions 0..n-1):
    * element t is log p(next token | ids[0..t]), a Float32Array of length vocabSize.
    */
-  logProbs(ids: readonly number[]): Float32Array[];
+  logProbs(ids: readonly number[], options?: ReferenceOptions): Float32Array[];
+}
+
+export interface ReferenceOptions {
+  /**
+   * Only positions >= `from` get their log-probabilities (the vocabulary projection dominates the cost); the
+   * result then has `ids.length - from` entries, for positions from..n-1. Default 0.
+   */
+  readonly from?: number;
 }
 
 interface Layer {
@@ -111,7 +119,7 @@ export function loadReferenceLlama(dir: string): ReferenceLlama {
   const finalNorm = get("model.norm.weight", [H]);
   const lmHead = config.tieWordEmbeddings ? embed : get("lm_head.weight", [V, H]);
 
-  const logProbs = (ids: readonly number[]): Float32Array[] => {
+  const logProbs = (ids: readonly number[], options: ReferenceOptions = {}): Float32Array[] => {
     const n = ids.length;
     const hidden: Float64Array[] = ids.map((id) => {
       if (!Number.isInteger(id) || id < 0 || id >= V) {
@@ -166,7 +174,7 @@ export function loadReferenceLlama(dir: string): ReferenceLlama {
         for (let i = 0; i < H; i++) hidden[t][i] += down[i];
       }
     }
-    return hidden.map((h) => {
+    return hidden.slice(options.from ?? 0).map((h) => {
       const logits = matVec(lmHead, rmsNorm(h, finalNorm, config.rmsNormEps), V);
       let max = -Infinity;
       for (const v of logits) max = Math.max(max, v);

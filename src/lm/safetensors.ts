@@ -116,11 +116,13 @@ function readExactly(fd: number, length: number, position: number): Buffer {
 
 /** Convert raw little-endian bytes of `dtype` into float32 values. */
 function toFloat32(bytes: Buffer, dtype: SafetensorsDtype, count: number): Float32Array {
+  if (dtype === "F32" && LITTLE_ENDIAN) {
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + count * 4));
+  }
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === "F32") {
-    if (LITTLE_ENDIAN) out.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + count * 4)));
-    else for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
   } else if (dtype === "BF16") {
     // bfloat16 is the top half of a float32.
     const u32 = new Uint32Array(out.buffer);

@@ -55,3 +55,33 @@ describe("predictions TSV reader", () => {
     expect(r.gold.map((g) => g.code)).toEqual(["a+b", "new", "keep"]);
   });
 });
+
+describe("predictions TSV written by syncabel link-docs", () => {
+  it("reads every beam from the top-k JSON columns, written by the project's own writer", async () => {
+    const { PREDICTION_TSV_COLUMNS, predictionTsvHeader, predictionTsvRow } = await import("../../src/data/predictions-writer.js");
+    expect(PREDICTION_TSV_COLUMNS).toContain("Predicted_codes_topk");
+    const mention = { id: "T1", label: "SINTOMA", fragments: [{ start: 0, end: 3 }], text: 'to"s', codes: ["9"] };
+    const beams = [
+      { mention: 'to"s', semantic_group: "SINTOMA", pred_concept_name: "tos", pred_concept_code: "1", beam_score: 0.7, pred_concept_codes: ["1"] },
+      { mention: 'to"s', semantic_group: "SINTOMA", pred_concept_name: "tos seca", pred_concept_code: "9", beam_score: 0.2, pred_concept_codes: ["9"] },
+    ];
+    const text = [
+      predictionTsvHeader(),
+      predictionTsvRow({ document: "d", mention, sentence: '[to"s]{SINTOMA}', beams }),
+      predictionTsvRow({ document: "d", mention: { ...mention, fragments: [{ start: 5, end: 8 }] }, sentence: "", beams: [], error: { code: "MARKUP_BAD_OFFSETS", message: "bad", details: {} } }),
+    ].join("\n");
+    const f = parsePredictionsTsv(text, "ours.tsv");
+    expect(f.problems).toEqual([]);
+    expect(f.rows[0]).toMatchObject({ predictedCode: "1", topCodes: ["1", "9"], topScores: [0.7, 0.2], code: "9" });
+    expect(f.rows[1]).toMatchObject({ predictedCode: "NO_CODE", error: "MARKUP_BAD_OFFSETS: bad" });
+    const preds = predictionsFromRows(f.rows);
+    expect(preds[0]).toMatchObject({ codes: ["1", "9"], scores: [0.7, 0.2] });
+    expect(preds[1].codes).toEqual(["NO_CODE"]);
+  });
+
+  it("reports a malformed top-k column as a problem of that row", () => {
+    const f = parsePredictionsTsv("filename\tlabel\tstart_span\tend_span\tPredicted_code\tPredicted_codes_topk\nd\tL\t0\t3\t1\t[1,\nd\tL\t4\t5\t1\t\n", "p.tsv");
+    expect(f.problems.map((p) => p.line)).toEqual([2]);
+    expect(f.rows).toHaveLength(1);
+  });
+});

@@ -72,6 +72,8 @@ describe("buildKnowledgeBase from TSV", () => {
   it("fails with KB_EMPTY when no row is usable, and with KB_FILE_INVALID on a missing file", async () => {
     await expect(buildKnowledgeBase(write("empty.tsv", "code\tterm\tgroup\n\tx\tG\n"), join(dir, "kb.sqlite"))).rejects.toMatchObject({ code: "KB_EMPTY" });
     await expect(buildKnowledgeBase(join(dir, "nope.tsv"), join(dir, "kb.sqlite"))).rejects.toMatchObject({ code: "KB_FILE_INVALID" });
+    const terms = write("ok.tsv", "code\tterm\tgroup\n1\tuno\tG\n");
+    await expect(buildKnowledgeBase(terms, join(dir, "no-such-folder", "kb.sqlite"))).rejects.toMatchObject({ code: "IO_ERROR", message: expect.stringContaining("no-such-folder") });
   });
 });
 

@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PassThrough } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import type { CliIO } from "../../src/cli/io.js";
+import { run } from "../../src/cli/commands/eval.js";
+
+function captureIO(): { io: CliIO; out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let o = "";
+  let e = "";
+  stdout.on("data", (d) => (o += String(d)));
+  stderr.on("data", (d) => (e += String(d)));
+  return { io: { stdin: new PassThrough(), stdout, stderr, isTTY: false, env: {} }, out: () => o, err: () => e };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "syncabel-eval-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("syncabel eval (small files)", () => {
+  it("prints a Markdown table, writes JSON and an SVG with reference rows", async () => {
+    mkdirSync(join(dir, "texts"));
+    writeFileSync(join(dir, "texts", "d1.txt"), "tos y fiebre alta");
+    writeFileSync(join(dir, "texts", "d2.txt"), "dolor");
+    writeFileSync(
+      join(dir, "gold.tsv"),
+      "filename\tlabel\tstart_span\tend_span\tspan\tcode\nd1\tSINTOMA\t0\t3\ttos\t1\nd1\tSINTOMA\t6\t12\tfiebre\t2+3\nd1\tSINTOMA\t6\t12\tfiebre\t2+3\nd2\tSINTOMA\t0\t5\tdolor\tNO_CODE\n",
+    );
+    writeFileSync(join(dir, "pred.tsv"), "filename\tlabel\tstart_span\tend_span\tPredicted_code\nd1\tSINTOMA\t0\t3\t1\n");
+    const c = captureIO();
+    const code = await run(
+      ["--gold", join(dir, "gold.tsv"), "--predictions", join(dir, "pred.tsv"), "--json", join(dir, "r.json"), "--plot", join(dir, "r.svg"), "--reference", "paper <x>=66.3", "--seconds", "0.5"],
+      c.io,
+    );
+    expect(code).toBe(0);
+    expect(c.out()).toMatch(/\| overall \| 2 \| 50\.0/);
+    expect(c.out()).toMatch(/1 gold mentions had no prediction \(counted as misses\)/);
+    const json = JSON.parse(readFileSync(join(dir, "r.json"), "utf8"));
+    expect(json.overall.recall["1"]).toBe(0.5);
+    expect(json.counts).toMatchObject({ gold_duplicates: 1, gold_no_code: 1, gold_without_prediction: 1 });
+    expect(json.mentions_per_second).toBe(2);
+    const svg = readFileSync(join(dir, "r.svg"), "utf8");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("paper &lt;x&gt; = 66.3");
+    expect((svg.match(/<circle /g) ?? []).length).toBe(2); // overall + SINTOMA
+
+    const only = captureIO();
+    await run(["--gold", join(dir, "gold.tsv"), "--predictions", join(dir, "pred.tsv"), "--only-predicted"], only.io);
+    expect(only.out()).toMatch(/\| overall \| 1 \| 100\.0/);
+  });
+
+  it("rejects bad flags with CLI_USAGE", async () => {
+    await expect(run(["--gold", "g"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
+    await expect(run(["--gold", "g", "--predictions", "p", "--k", "0"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
+    await expect(run(["--gold", "g", "--predictions", "p", "--reference", "nonum"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
+  });
+});
+
+const SHARED = fileURLToPath(new URL("../../../shared/data/spaccc/", import.meta.url));
+const HAVE_SPACCC = existsSync(join(SHARED, "test-dev.tsv")) && existsSync(join(SHARED, "predictions"));
+
+describe.skipIf(!HAVE_SPACCC)("syncabel eval reproduces the published SPACCC dev-half Recall@1 (needs ../shared/data)", () => {
+  const cases: [string, number, number, number][] = [
+    ["Llama_guided_with_SynCABEL", 66.3, 4058, 37],
+    ["Llama_guided_without_SynCABEL", 62.9, 4058, 37],
+    ["arboEL", 49.0, 3899, 196],
+  ];
+  for (const [name, published, scored, unpredicted] of cases) {
+    it(`${name}: ${published}`, async () => {
+      const out = join(dir, `${name}.json`);
+      const c = captureIO();
+      const code = await run(["--gold", join(SHARED, "test-dev.tsv"), "--predictions", join(SHARED, "predictions", `${name}.test-dev.tsv`), "--only-predicted", "--resamples", "200", "--json", out], c.io);
+      expect(code).toBe(0);
+      const json = JSON.parse(readFileSync(out, "utf8"));
+      expect(Math.abs(100 * json.overall.recall["1"] - published)).toBeLessThanOrEqual(0.05);
+      expect(json.counts.scored).toBe(scored);
+      expect(json.counts.gold_without_prediction).toBe(unpredicted);
+      expect(Object.keys(json.by_label).sort()).toEqual(["ENFERMEDAD", "PROCEDIMIENTO", "SINTOMA"]);
+      const [lo, hi] = json.overall.ci["1"];
+      expect(lo).toBeLessThan(json.overall.recall["1"]);
+      expect(hi).toBeGreaterThan(json.overall.recall["1"]);
+    });
+  }
+});
+if (!HAVE_SPACCC) console.warn(`skipping the SPACCC reproduction: no data at ${SHARED}`);

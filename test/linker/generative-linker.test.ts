@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildKnowledgeBase, openKnowledgeBase } from "../../src/kb/index.js";
+import type { KnowledgeBase } from "../../src/kb/types.js";
+import { GenerativeLinker } from "../../src/linker/generative-linker.js";
+import { NO_CODE, type Beam, type SampleResult } from "../../src/linker/types.js";
+import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
+import { loadReferenceLlama, type ReferenceLlama } from "../../src/lm/reference-llama.js";
+import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
+import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
+import { makeTinyModel } from "../support/tiny-model.js";
+
+// ~30 disease names (some prefixes of others, one name shared by two codes) and a few symptoms.
+const DISEASES: [string, string][] = [
+  ["100", "diabetes"], ["101", "diabetes mellitus"], ["102", "diabetes mellitus tipo 2"], ["103", "diabetes insípida"],
+  ["104", "hipertensión arterial"], ["105", "hipertensión pulmonar"], ["106", "embolia pulmonar"], ["107", "neumonía"],
+  ["108", "neumonía bacteriana"], ["109", "asma"], ["110", "asma bronquial"], ["111", "insuficiencia cardiaca"],
+  ["112", "insuficiencia renal"], ["113", "cirrosis hepática"], ["114", "hepatitis"], ["115", "apendicitis aguda"],
+  ["116", "anemia"], ["117", "anemia ferropénica"], ["118", "tuberculosis"], ["119", "gripe"], ["120", "migraña"],
+  ["121", "epilepsia"], ["122", "obesidad"], ["123", "artritis reumatoide"], ["124", "lupus"], ["125", "melanoma"],
+  ["126", "linfoma"], ["127", "gastritis"], ["128", "pancreatitis"], ["129", "sepsis"], ["130", "sepsis"],
+];
+const SYMPTOMS: [string, string][] = [["200", "fiebre"], ["201", "tos"], ["202", "cefalea"]];
+
+const SENTENCES = [
+  "El paciente con [embolia pulmonar masiva]{ENFERMEDAD} presentó signos de dificultad respiratoria.",
+  "Antecedentes de [diabetes]{ENFERMEDAD} mal controlada.",
+  "Refiere [fiebre alta]{SINTOMA} desde hace tres días.",
+  "Se diagnosticó [neumonía]{ENFERMEDAD} basal derecha.",
+  "Presenta [dolor] torácico y [tos]{SINTOMA}.",
+  "Cuadro compatible con [hepatitis aguda]{ENFERMEDAD}.",
+  "Sin [cefalea]{SINTOMA} ni vómitos.",
+  "Ingresa por [insuficiencia cardiaca descompensada]{ENFERMEDAD}.",
+  "Ingresa por [sepsis]{ENFERMEDAD} de origen urinario.",
+];
+
+function beamsOf(r: SampleResult): readonly Beam[] {
+  if (r.error) throw new Error(`unexpected error: ${r.error.message}`);
+  return r.beams;
+}
+
+describe("generative linker on a random-weight Llama", () => {
+  let model: { dir: string; cleanup: () => void };
+  let work: string;
+  let kb: KnowledgeBase;
+  let lm: OnnxCausalLM;
+  let tok: HfTokenizer;
+  let ref: ReferenceLlama;
+  let linker: GenerativeLinker;
+
+  beforeAll(async () => {
+    model = await makeTinyModel({ seed: 23 });
+    work = mkdtempSync(join(tmpdir(), "syncabel-linker-"));
+    const rows = [...DISEASES.map(([c, n]) => `${c}\t${n}\tENFERMEDAD`), ...SYMPTOMS.map(([c, n]) => `${c}\t${n}\tSINTOMA`)];
+    writeFileSync(join(work, "terms.tsv"), `code\tterm\tgroup\n${rows.join("\n")}\n`);
+    await buildKnowledgeBase(join(work, "terms.tsv"), join(work, "kb.sqlite"));
+    kb = openKnowledgeBase(join(work, "kb.sqlite"));
+    lm = await loadOnnxCausalLM(model.dir, { threads: 2 });
+    tok = await loadTokenizer(model.dir);
+    ref = loadReferenceLlama(model.dir);
+    linker = new GenerativeLinker({ kb, lm, tokenizer: tok, verb: "es", owns: false });
+  });
+  afterAll(async () => {
+    await lm?.dispose();
+    kb?.close();
+    model?.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Brute force: the reference model's length-normalised log-prob of " es {name}" + EOS after the prompt. */
+  function bruteForce(sentence: string, names: readonly string[]): { name: string; score: number }[] {
+    const prompt = tok.encode(buildPrompt(parseMarkedSentence(sentence), "es"));
+    return names
+      .map((name) => {
+        const target = [...tok.encode(` es ${name}`, { addSpecialTokens: false }).slice(1), tok.eosTokenId];
+        const seq = [...prompt, ...target];
+        const lps = ref.logProbs(seq.slice(0, -1), { from: prompt.length - 1 });
+        let sum = 0;
+        target.forEach((t, j) => (sum += lps[j][t]));
+        return { name, score: sum / target.length };
+      })
+      .sort((a, b) => b.score - a.score);
+  }
+
+  it("with num_beams >= names, returns every name of the group ranked as brute-force scoring ranks them", async () => {
+    const names = [...new Set(DISEASES.map(([, n]) => n))];
+    const sentence = SENTENCES[0];
+    const [result] = await linker.sample([sentence], { num_beams: names.length + 2 });
+    const beams = beamsOf(result);
+    const expected = bruteForce(sentence, names);
+    expect(beams.map((b) => b.pred_concept_name).sort()).toEqual([...names].sort());
+    beams.forEach((b, i) => {
+      expect(Math.abs(Math.log(b.beam_score) - expected[i].score)).toBeLessThan(1e-4);
+      // Same rank, unless two names score within numerical noise of each other.
+      if (b.pred_concept_name !== expected[i].name) {
+        const other = expected.find((e) => e.name === b.pred_concept_name)!;
+        expect(Math.abs(other.score - expected[i].score)).toBeLessThan(1e-5);
+      }
+    });
+    for (let i = 1; i < beams.length; i++) expect(beams[i].beam_score).toBeLessThanOrEqual(beams[i - 1].beam_score);
+  });
+
+  it("returns fewer beams than asked when the group has fewer names, never -inf padding", async () => {
+    const [result] = await linker.sample([SENTENCES[2]], { num_beams: 8 });
+    const beams = beamsOf(result);
+    expect(beams.map((b) => b.pred_concept_name).sort()).toEqual(SYMPTOMS.map(([, n]) => n).sort());
+    for (const b of beams) expect(b.beam_score).toBeGreaterThan(0);
+  });
+
+  it("constrained outputs are KB names of the mention's group mapped to their codes", async () => {
+    const results = await linker.sample(SENTENCES, { num_beams: 5 });
+    const codesOf = new Map<string, string[]>();
+    for (const [c, n] of [...DISEASES, ...SYMPTOMS]) codesOf.set(n, [...(codesOf.get(n) ?? []), c]);
+    results.forEach((r, i) => {
+      if (i === 4) return; // the malformed sentence
+      const group = parseMarkedSentence(SENTENCES[i]).group;
+      const names = new Set((group === "SINTOMA" ? SYMPTOMS : DISEASES).map(([, n]) => n));
+      const beams = beamsOf(r);
+      expect(beams.length).toBe(Math.min(5, names.size));
+      for (const b of beams) {
+        expect(names.has(b.pred_concept_name)).toBe(true);
+        expect(b.semantic_group).toBe(group);
+        expect([...b.pred_concept_codes].sort()).toEqual(codesOf.get(b.pred_concept_name)!.sort());
+        expect(b.pred_concept_codes).toContain(b.pred_concept_code);
+        expect(b.beam_score).toBeGreaterThan(0);
+        expect(b.beam_score).toBeLessThanOrEqual(1);
+      }
+    });
+    // "sepsis" has codes 129 and 130: the reported code is the deterministic lowest.
+    expect(kb.lookup("sepsis", "ENFERMEDAD")?.code).toBe("129");
+  });
+
+  it("unconstrained output that is not a KB name gets NO_CODE; one that is gets its code", async () => {
+    const [free] = await linker.sample([SENTENCES[1]], { constrained: false, num_beams: 3, max_new_tokens: 3 });
+    const beams = beamsOf(free);
+    expect(beams.length).toBeGreaterThan(0);
+    for (const b of beams) {
+      const entry = kb.lookup(b.pred_concept_name, "ENFERMEDAD");
+      expect(b.pred_concept_code).toBe(entry ? entry.code : NO_CODE);
+    }
+    expect(beams.some((b) => b.pred_concept_code === NO_CODE)).toBe(true);
+    // A KB that contains the generated text as a name maps it.
+    const top = beams[0].pred_concept_name;
+    const dir = mkdtempSync(join(tmpdir(), "syncabel-kb2-"));
+    try {
+      writeFileSync(join(dir, "t.jsonl"), `${JSON.stringify({ code: "999", term: top, group: "ENFERMEDAD" })}\n`);
+      await buildKnowledgeBase(join(dir, "t.jsonl"), join(dir, "kb.sqlite"));
+      const kb2 = openKnowledgeBase(join(dir, "kb.sqlite"));
+      const other = new GenerativeLinker({ kb: kb2, lm, tokenizer: tok, verb: "es", owns: false });
+      const [again] = await other.sample([SENTENCES[1]], { constrained: false, num_beams: 3, max_new_tokens: 3 });
+      const found = beamsOf(again).find((b) => b.pred_concept_name === top);
+      expect(found?.pred_concept_code).toBe(kb2.lookup(top, "ENFERMEDAD") ? "999" : NO_CODE);
+      kb2.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("unconstrained greedy search (1 beam) follows the reference model's argmax", async () => {
+    const [r] = await linker.sample([SENTENCES[3]], { constrained: false, num_beams: 1, max_new_tokens: 4 });
+    const prompt = tok.encode(buildPrompt(parseMarkedSentence(SENTENCES[3]), "es"));
+    const seq = [...prompt];
+    for (let t = 0; t < 4; t++) {
+      const lp = ref.logProbs(seq)[seq.length - 1];
+      let best = 0;
+      for (let i = 1; i < lp.length; i++) if (lp[i] > lp[best]) best = i;
+      if (best === tok.eosTokenId) break;
+      seq.push(best);
+    }
+    expect(beamsOf(r)[0].pred_concept_name).toBe(tok.decode(seq.slice(prompt.length), { skipSpecialTokens: true }).trim());
+  });
+
+  it("gives identical results for batch sizes 1 and 8 and across runs", async () => {
+    const a = await linker.sample(SENTENCES, { num_beams: 4, batch_size: 1 });
+    const b = await linker.sample(SENTENCES, { num_beams: 4, batch_size: 8 });
+    const c = await linker.sample(SENTENCES, { num_beams: 4, batch_size: 8 });
+    const names = (rs: SampleResult[]) => rs.map((r) => (r.error ? r.error.code : r.beams.map((x) => `${x.pred_concept_name}|${x.pred_concept_code}`)));
+    expect(names(b)).toEqual(names(a));
+    expect(c).toEqual(b);
+    a.forEach((r, i) => r.beams?.forEach((x, j) => expect(Math.abs(x.beam_score - b[i].beams![j].beam_score)).toBeLessThan(1e-6)));
+  });
+
+  it("reports each malformed sentence with its own error and links the rest of the batch", async () => {
+    const bad: [string, string][] = [
+      ["Paciente sin marcas.", "MARKUP_NO_BRACKETS"],
+      ["Paciente con [fiebre] alta.", "MARKUP_NO_GROUP"],
+      ["Paciente con [fiebre alta{SINTOMA}.", "MARKUP_UNBALANCED"],
+      ["Paciente con [fiebre [alta]]{SINTOMA}.", "MARKUP_NESTED"],
+      ["Paciente con [ ]{SINTOMA}.", "MARKUP_EMPTY_MENTION"],
+      ["Paciente con [fiebre]{HALLAZGO}.", "MARKUP_UNKNOWN_GROUP"],
+    ];
+    const batch = [SENTENCES[1], ...bad.map(([s]) => s), SENTENCES[6]];
+    const results = await linker.sample(batch, { num_beams: 2, batch_size: 3 });
+    expect(results).toHaveLength(batch.length);
+    expect(beamsOf(results[0]).length).toBe(2);
+    expect(beamsOf(results[results.length - 1]).length).toBe(2);
+    bad.forEach(([s, code], i) => {
+      const r = results[i + 1];
+      expect(r.sentence).toBe(s);
+      expect(r.error?.code).toBe(code);
+      expect(r.error?.message).toContain(s.slice(0, 12));
+    });
+  });
+
+  it("multiple-answers mode joins KB names with <SEP> and their codes with +", async () => {
+    const multi = new GenerativeLinker({ kb, lm, tokenizer: tok, verb: "es", multipleAnswers: true, owns: false });
+    const [r] = await multi.sample([SENTENCES[0]], { num_beams: 6, max_new_tokens: 24 });
+    const names = new Set(DISEASES.map(([, n]) => n));
+    const beams = beamsOf(r);
+    const coded = beams.filter((b) => b.pred_concept_code !== NO_CODE);
+    expect(coded.length).toBeGreaterThan(0);
+    for (const b of coded) {
+      const parts = b.pred_concept_name.split("<SEP>");
+      for (const p of parts) expect(names.has(p)).toBe(true);
+      expect(b.pred_concept_code.split("+")).toEqual(parts.map((p) => kb.lookup(p, "ENFERMEDAD")!.code));
+    }
+    // A NO_CODE beam can only be one cut by max_new_tokens inside a name: every complete part is a name.
+    for (const b of beams.filter((x) => x.pred_concept_code === NO_CODE)) {
+      const parts = b.pred_concept_name.split("<SEP>");
+      for (const p of parts.slice(0, -1)) expect(names.has(p)).toBe(true);
+      expect([...names].some((n) => n.startsWith(parts[parts.length - 1]))).toBe(true);
+    }
+  });
+});

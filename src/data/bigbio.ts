@@ -10,6 +10,7 @@ import { checkFragments } from "./offsets.js";
 import { ProblemLog } from "./problems.js";
 import { readTextFile, splitLines } from "./read-text.js";
 import type { Dataset, Document, Mention, ReadOptions, Span } from "./types.js";
+import { goldCodesOf } from "./gold-codes.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -119,9 +120,9 @@ function readRecord(v: Json, path: string, line: number | undefined, index: numb
       log.error("DATA_OFFSET_MISMATCH", path, where, `entity ${eid}: ${check.reason}`, id);
       return;
     }
-    const codes = (Array.isArray(e.normalized) ? e.normalized : [])
-      .map((n) => (isObject(n) && (typeof n.db_id === "string" || typeof n.db_id === "number") ? String(n.db_id) : ""))
-      .filter((c) => c !== "" && c !== "NO_CODE" && c !== "-1");
+    const codes = goldCodesOf(
+      (Array.isArray(e.normalized) ? e.normalized : []).map((n) => (isObject(n) && (typeof n.db_id === "string" || typeof n.db_id === "number") ? String(n.db_id) : "")),
+    );
     mentions.push({ id: eid, label, fragments, text: fragments.map((f) => text.slice(f.start, f.end)).join(" "), codes, source: line === undefined ? `${path}#${index + 1}` : `${path}:${line}` });
   });
   return { id, text, mentions, ...(language === undefined ? {} : { language }) };

@@ -13,13 +13,11 @@ import { checkFragments } from "./offsets.js";
 import { ProblemLog } from "./problems.js";
 import { readTextFile, splitLines } from "./read-text.js";
 import type { Dataset, Document, Mention, ReadOptions, Span } from "./types.js";
+import { goldCodesOf } from "./gold-codes.js";
 
 /** `SNOMED:123` -> `123`; `C0011849` stays. Composite `a+b` / `a|b` -> several codes. */
 export function parseBratCodes(field: string): string[] {
-  return field
-    .split(/[+|]/)
-    .map((c) => c.trim().replace(/^[A-Za-z][A-Za-z0-9_-]*:(?=\S)/, ""))
-    .filter((c) => c !== "" && c !== "NO_CODE" && c !== "-1");
+  return goldCodesOf(field.split(/[+|]/).map((c) => c.trim().replace(/^[A-Za-z][A-Za-z0-9_-]*:(?=\S)/, "")));
 }
 
 function annFiles(path: string): string[] {

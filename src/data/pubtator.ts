@@ -8,10 +8,11 @@ import { checkFragments, parseInteger } from "./offsets.js";
 import { ProblemLog } from "./problems.js";
 import { readTextFile, splitLines } from "./read-text.js";
 import type { Dataset, Document, Mention, ReadOptions } from "./types.js";
+import { goldCodesOf } from "./gold-codes.js";
 
 /** Codes of a PubTator id field: `a|b` composite, `-1` or empty none. */
 export function parsePubtatorCodes(field: string): string[] {
-  return field.split("|").map((c) => c.trim()).filter((c) => c !== "" && c !== "-1");
+  return goldCodesOf(field.split("|"));
 }
 
 export async function readPubtator(path: string, options: ReadOptions = {}): Promise<Dataset> {

@@ -12,14 +12,14 @@ import { ProblemLog } from "./problems.js";
 import { readTextFile, splitLines } from "./read-text.js";
 import { plainTsvFields } from "./tsv.js";
 import type { Dataset, Document, Mention, ReadOptions } from "./types.js";
+import { goldCodesOf } from "./gold-codes.js";
 
 export const SPACCC_COLUMNS = ["filename", "label", "start_span", "end_span", "span", "code"] as const;
 export const NO_CODE = "NO_CODE";
 
 /** Gold codes of a SPACCC `code` field: `a+b` is composite; `NO_CODE` (or empty) means none. */
 export function parseSpacccCodes(field: string): string[] {
-  const codes = field.split("+").map((c) => c.trim()).filter((c) => c !== "" && c !== NO_CODE);
-  return codes;
+  return goldCodesOf(field.split("+"));
 }
 
 interface PendingMention {

@@ -39,7 +39,7 @@ async function benchDecode(sentenceCount: number, batchSize: number, numBeams: n
     const kb = openKnowledgeBase(join(work, "kb.sqlite"));
     const tokenizer = await loadTokenizer(modelDir);
     const lm = await loadOnnxCausalLM(modelDir);
-    const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es", multipleAnswers: true });
+    const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es" });
     const rows = readPredictionsTsv(join(SHARED, "predictions", "Llama_guided_with_SynCABEL.test-dev.tsv")).rows;
     const sentences = rows.map((r) => r.sentence).filter((s): s is string => typeof s === "string").slice(0, sentenceCount + batchSize);
     const options = { num_beams: numBeams, batch_size: batchSize };
@@ -50,15 +50,16 @@ async function benchDecode(sentenceCount: number, batchSize: number, numBeams: n
     const warmupSeconds = (performance.now() - trieStart) / 1000;
 
     const timed = sentences.slice(batchSize, batchSize + sentenceCount);
-    const perBatch: { seconds: number; forwardShare: number }[] = [];
+    const perBatch: { seconds: number; forwardShare: number; normalizeShare: number }[] = [];
     let beams = 0;
     let generated = 0;
     for (let i = 0; i < timed.length; i += batchSize) {
       const f0 = lm.forwardMs;
+      const n0 = lm.normalizeMs;
       const t0 = performance.now();
       const results = await linker.sample(timed.slice(i, i + batchSize), options);
       const wall = performance.now() - t0;
-      perBatch.push({ seconds: wall / 1000, forwardShare: (lm.forwardMs - f0) / wall });
+      perBatch.push({ seconds: wall / 1000, forwardShare: (lm.forwardMs - f0) / wall, normalizeShare: (lm.normalizeMs - n0) / wall });
       for (const r of results) {
         beams += r.beams?.length ?? 0;
         generated += r.beams?.[0] ? tokenizer.encode(` ${r.beams[0].pred_concept_name}`, { addSpecialTokens: false }).length : 0;
@@ -76,6 +77,7 @@ async function benchDecode(sentenceCount: number, batchSize: number, numBeams: n
       mentions_per_second: +(timed.length / totalSeconds).toFixed(2),
       median_batch_seconds: +median(perBatch.map((b) => b.seconds)).toFixed(3),
       share_outside_forward_median: +median(overhead).toFixed(3),
+      share_in_vocab_normalisation_median: +median(perBatch.map((b) => b.normalizeShare)).toFixed(3),
       share_outside_forward_total: +(1 - perBatch.reduce((a, b) => a + b.seconds * b.forwardShare, 0) / totalSeconds).toFixed(3),
       beams_per_sentence: +(beams / timed.length).toFixed(2),
       mean_top_name_tokens: +(generated / timed.length).toFixed(2),

@@ -141,7 +141,9 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
       const k = 2 * numBeams;
       const top: Candidate[] = [];
       s.running.forEach((beam, b) => {
-        const row = logProbs.data.subarray(beam.row * vocab, (beam.row + 1) * vocab);
+        // Hugging Face scores: log-softmax over the full vocabulary, the constraint applied after (no renormalising).
+        const row = logProbs.logits.subarray(beam.row * vocab, (beam.row + 1) * vocab);
+        const base = beam.score - logProbs.logZ[beam.row];
         const c = s.input.constraint;
         if (c) {
           const allowed = c.trie.childTokens(beam.node);
@@ -149,22 +151,22 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
           for (let i = 0; i < allowed.length; i++) {
             const t = allowed[i];
             if (t === eos) eosAllowed = true;
-            const lp = row[t];
-            if (lp !== -Infinity) pushTop(top, k, { score: beam.score + lp, beam: b, token: t, flat: b * vocab + t });
+            const logit = row[t];
+            if (logit !== -Infinity) pushTop(top, k, { score: base + logit, beam: b, token: t, flat: b * vocab + t });
           }
           const sep = c.sepTokenId;
           if (eosAllowed && sep !== undefined && sep !== null && row[sep] !== -Infinity) {
-            pushTop(top, k, { score: beam.score + row[sep], beam: b, token: sep, flat: b * vocab + sep });
+            pushTop(top, k, { score: base + row[sep], beam: b, token: sep, flat: b * vocab + sep });
           }
         } else {
           // Only this row's own top k can enter the prompt's top k.
           let floor = -Infinity;
           const local: Candidate[] = [];
           for (let t = 0; t < vocab; t++) {
-            const lp = row[t];
-            if (lp > floor || (local.length < k && lp !== -Infinity)) {
-              pushTop(local, k, { score: beam.score + lp, beam: b, token: t, flat: b * vocab + t });
-              if (local.length === k) floor = local[k - 1].score - beam.score;
+            const logit = row[t];
+            if (logit > floor || (local.length < k && logit !== -Infinity)) {
+              pushTop(local, k, { score: base + logit, beam: b, token: t, flat: b * vocab + t });
+              if (local.length === k) floor = local[k - 1].score - base;
             }
           }
           for (const c of local) pushTop(top, k, c);

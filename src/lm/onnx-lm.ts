@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
-import { logSoftmaxRowsInPlace } from "./log-softmax.js";
+import { LogNormalizer } from "./log-normalizer.js";
 import type { CausalLM, DecodeState, NextTokenLogProbs, StepResult } from "./types.js";
 
 export interface OnnxModelOptions {
@@ -49,9 +49,11 @@ interface CacheLayout {
  */
 export class OnnxCausalLM implements CausalLM {
   private forwardTime = 0;
+  private normalizeTime = 0;
 
   private constructor(
     private readonly session: ort.InferenceSession,
+    private readonly normalizer: LogNormalizer,
     readonly vocabSize: number,
     private readonly layout: CacheLayout,
     private readonly padId: number,
@@ -113,11 +115,17 @@ export class OnnxCausalLM implements CausalLM {
     if (vocab === undefined) throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks vocab_size`, { path: configPath });
     const pad = num("pad_token_id") ?? 0;
     const layout: CacheLayout = { layers: pastNames.length / 2, kvHeads, headDim, pastNames, presentNames };
-    return new OnnxCausalLM(session, vocab, layout, pad, session.inputNames.includes("position_ids"), session.inputNames.includes("use_cache_branch"));
+    const normalizer = await LogNormalizer.create(options.threads ?? availableParallelism());
+    return new OnnxCausalLM(session, normalizer, vocab, layout, pad, session.inputNames.includes("position_ids"), session.inputNames.includes("use_cache_branch"));
   }
 
   get forwardMs(): number {
     return this.forwardTime;
+  }
+
+  /** Milliseconds spent normalising logits (log-sum-exp over the vocabulary), outside the model's forward. */
+  get normalizeMs(): number {
+    return this.normalizeTime;
   }
 
   async prefill(prompts: readonly (readonly number[])[]): Promise<StepResult> {
@@ -145,7 +153,7 @@ export class OnnxCausalLM implements CausalLM {
       const from = (r * length + length - 1) * this.vocabSize;
       last.set(logits.subarray(from, from + this.vocabSize), r * this.vocabSize);
     }
-    return { state: new OnnxDecodeState(rows, length, mask, next, kv), logProbs: this.toLogProbs(last, rows) };
+    return { state: new OnnxDecodeState(rows, length, mask, next, kv), logProbs: await this.toLogProbs(last, rows) };
   }
 
   async step(state: DecodeState, parents: Int32Array, tokens: Int32Array): Promise<StepResult> {
@@ -172,11 +180,12 @@ export class OnnxCausalLM implements CausalLM {
     const kv = this.gatherRows(state, parents);
     state.dispose();
     const out = await this.run(rows, 1, ids, positions, past, kv, mask);
-    return { state: new OnnxDecodeState(rows, total, mask, next, out.kv), logProbs: this.toLogProbs(out.logits, rows) };
+    return { state: new OnnxDecodeState(rows, total, mask, next, out.kv), logProbs: await this.toLogProbs(out.logits, rows) };
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
+    await this.normalizer.dispose();
   }
 
   /** Select/reorder cache rows by beam: row r of the result is row parents[r] of the state. */
@@ -236,12 +245,14 @@ export class OnnxCausalLM implements CausalLM {
     return { kv: present, logits };
   }
 
-  private toLogProbs(logits: Float32Array, rows: number): NextTokenLogProbs {
+  private async toLogProbs(logits: Float32Array, rows: number): Promise<NextTokenLogProbs> {
     if (logits.length !== rows * this.vocabSize) {
       throw new SyncabelError("MODEL_CONFIG_INVALID", `logits have ${logits.length / rows} entries per row, config.json says vocab_size ${this.vocabSize}`);
     }
-    logSoftmaxRowsInPlace(logits, rows, this.vocabSize);
-    return { rows, vocabSize: this.vocabSize, data: logits };
+    const started = performance.now();
+    const logZ = await this.normalizer.logZ(logits, rows, this.vocabSize);
+    this.normalizeTime += performance.now() - started;
+    return { rows, vocabSize: this.vocabSize, logits, logZ };
   }
 }
 

@@ -28,11 +28,16 @@ export interface DecodeState {
   dispose(): void;
 }
 
-/** Log-probabilities of the next token for every row: row-major [rows, vocabSize]. */
+/**
+ * Next-token distribution of every row, as raw logits (row-major [rows, vocabSize]) plus each row's log-sum-exp:
+ * log p(t | row) = logits[row * vocabSize + t] - logZ[row] (a log-softmax over the full vocabulary, left lazy so
+ * that decoding reads only the entries it needs).
+ */
 export interface NextTokenLogProbs {
   readonly rows: number;
   readonly vocabSize: number;
-  readonly data: Float32Array;
+  readonly logits: Float32Array;
+  readonly logZ: Float32Array;
 }
 
 export interface StepResult {

@@ -57,7 +57,7 @@ export class LocalGenerator implements Generator {
       let result = await this.lm.prefill([prompt]);
       for (;;) {
         const { logProbs } = result;
-        const token = sampleTopP(logProbs.data, 0, logProbs.vocabSize, request.temperature, request.topP, random);
+        const token = sampleTopP(logProbs.logits, 0, logProbs.vocabSize, request.temperature, request.topP, random);
         if (this.stop.has(token)) {
           finishReason = "stop";
           result.state.dispose();

@@ -1,5 +1,6 @@
 /**
- * Temperature + nucleus (top-p) sampling from one row of full-vocabulary log-probabilities, as Hugging Face
+ * Temperature + nucleus (top-p) sampling from one row of full-vocabulary logits (or log-probabilities: any per-row
+ * shift gives the same draw), as Hugging Face
  * `generate(do_sample=True, temperature, top_p)` does: scale by 1/T, renormalise, keep the smallest set of
  * most likely tokens whose mass reaches top_p, draw from it.
  */

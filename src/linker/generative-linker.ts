@@ -34,6 +34,7 @@ interface Parsed {
 export class GenerativeLinker implements Linker {
   readonly kind = "generative";
   private tries: Map<string, TokenTrie> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
   private readonly groups: ReadonlySet<string>;
 
   constructor(private readonly parts: GenerativeLinkerParts) {
@@ -49,7 +50,17 @@ export class GenerativeLinker implements Linker {
     return this.tries;
   }
 
-  async sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
+  /**
+   * Calls are queued: the model backend decodes one batch at a time (its caches are reused between steps), so
+   * concurrent callers (e.g. HTTP requests) take turns instead of corrupting each other's state.
+   */
+  sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
+    const run = this.queue.then(() => this.sampleNow(sentences, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sampleNow(sentences: readonly string[], options: SampleOptions): Promise<SampleResult[]> {
     const constrained = options.constrained ?? true;
     const numBeams = options.num_beams ?? 5;
     const batchSize = options.batch_size ?? 8;

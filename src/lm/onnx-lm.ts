@@ -25,8 +25,10 @@ class OnnxDecodeState implements DecodeState {
     readonly mask: Uint8Array,
     /** Position id of the next token of every row. */
     readonly nextPosition: Int32Array,
-    /** present.{layer}.key / .value in layer order: [rows, kvHeads, pastLength, headDim]. */
+    /** present.{layer}.key / .value in layer order: [rows, kvHeads, pastLength, headDim] (views of a reused pool). */
     readonly kv: Float32Array[],
+    /** The backend call that made this state: only the latest state is live (its cache pool is reused). */
+    readonly generation: number,
   ) {}
 
   dispose(): void {
@@ -47,8 +49,33 @@ interface CacheLayout {
  * past_key_values.{i}.key/value; outputs logits, present.{i}.key/value) on onnxruntime-node.
  * Ragged prompts are left-padded; position ids count only real tokens, as in transformers.
  */
+/** Most logits (floats) one prefill call may produce at once: 32M floats = 128 MB. */
+const PREFILL_LOGITS_BUDGET = 32 * 1024 * 1024;
+
+/** One growable Float32Array per KV tensor; `take(n)` hands out views of length n (valid until the next take). */
+class CachePool {
+  private buffers: Float32Array[];
+
+  constructor(count: number) {
+    this.buffers = Array.from({ length: count }, () => new Float32Array(0));
+  }
+
+  take(size: number): Float32Array[] {
+    return this.buffers.map((b, i) => {
+      if (b.length < size) this.buffers[i] = b = new Float32Array(Math.ceil(size * 1.25));
+      return b.subarray(0, size);
+    });
+  }
+}
+
 export class OnnxCausalLM implements CausalLM {
   private forwardTime = 0;
+  /** Reused output buffer for logits; what step() returns is valid until the next call. */
+  private logitsStore = new Float32Array(0);
+  /** Reused KV-cache buffers: the model writes present.* into one, beams are gathered into the other. */
+  private readonly presentPool: CachePool;
+  private readonly pastPool: CachePool;
+  private generation = 0;
   private normalizeTime = 0;
 
   private constructor(
@@ -59,7 +86,10 @@ export class OnnxCausalLM implements CausalLM {
     private readonly padId: number,
     private readonly hasPositionIds: boolean,
     private readonly hasCacheBranch: boolean,
-  ) {}
+  ) {
+    this.presentPool = new CachePool(layout.pastNames.length);
+    this.pastPool = new CachePool(layout.pastNames.length);
+  }
 
   static async load(dir: string, options: OnnxModelOptions = {}): Promise<OnnxCausalLM> {
     const configPath = join(dir, "config.json");
@@ -146,19 +176,34 @@ export class OnnxCausalLM implements CausalLM {
       }
       next[r] = prompt.length;
     });
-    const { kv, logits } = await this.run(rows, length, ids, positions, 0, this.emptyCache(), mask);
-    // Left padding: every row's last real token is at the last position.
-    const last = new Float32Array(rows * this.vocabSize);
-    for (let r = 0; r < rows; r++) {
-      const from = (r * length + length - 1) * this.vocabSize;
-      last.set(logits.subarray(from, from + this.vocabSize), r * this.vocabSize);
+    // Optimum exports return logits at every position: prefill in row chunks so that buffer stays bounded.
+    const vocab = this.vocabSize;
+    const chunk = Math.max(1, Math.floor(PREFILL_LOGITS_BUDGET / (length * vocab)));
+    const last = new Float32Array(rows * vocab);
+    const rowSize = this.layout.kvHeads * length * this.layout.headDim;
+    const kv = this.presentPool.take(rows * rowSize);
+    this.generation++;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const n = Math.min(chunk, rows - r0);
+      const logits = await this.run(
+        n,
+        length,
+        ids.subarray(r0 * length, (r0 + n) * length),
+        positions.subarray(r0 * length, (r0 + n) * length),
+        0,
+        this.emptyCache(),
+        mask.subarray(r0 * length, (r0 + n) * length),
+        kv.map((t) => t.subarray(r0 * rowSize, (r0 + n) * rowSize)),
+      );
+      // Left padding: every row's last real token is at the last position.
+      for (let r = 0; r < n; r++) last.set(logits.subarray(((r + 1) * length - 1) * vocab, (r + 1) * length * vocab), (r0 + r) * vocab);
     }
-    return { state: new OnnxDecodeState(rows, length, mask, next, kv), logProbs: await this.toLogProbs(last, rows) };
+    return { state: new OnnxDecodeState(rows, length, mask, next, kv, this.generation), logProbs: await this.toLogProbs(last, rows) };
   }
 
   async step(state: DecodeState, parents: Int32Array, tokens: Int32Array): Promise<StepResult> {
-    if (!(state instanceof OnnxDecodeState) || state.kv.length === 0) {
-      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() needs a live state made by this model");
+    if (!(state instanceof OnnxDecodeState) || state.kv.length === 0 || state.generation !== this.generation) {
+      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() needs the latest live state made by this model (one decoding at a time per model)");
     }
     const rows = parents.length;
     if (tokens.length !== rows) throw new SyncabelError("DECODE_INVALID_OPTIONS", "parents and tokens differ in length");
@@ -177,10 +222,12 @@ export class OnnxCausalLM implements CausalLM {
       positions[r] = BigInt(state.nextPosition[p]);
       next[r] = state.nextPosition[p] + 1;
     }
-    const kv = this.gatherRows(state, parents);
+    const pastKv = this.gatherRows(state, parents);
     state.dispose();
-    const out = await this.run(rows, 1, ids, positions, past, kv, mask);
-    return { state: new OnnxDecodeState(rows, total, mask, next, out.kv), logProbs: await this.toLogProbs(out.logits, rows) };
+    const presentKv = this.presentPool.take(rows * this.layout.kvHeads * total * this.layout.headDim);
+    this.generation++;
+    const logits = await this.run(rows, 1, ids, positions, past, pastKv, mask, presentKv);
+    return { state: new OnnxDecodeState(rows, total, mask, next, presentKv, this.generation), logProbs: await this.toLogProbs(logits, rows) };
   }
 
   async dispose(): Promise<void> {
@@ -188,17 +235,18 @@ export class OnnxCausalLM implements CausalLM {
     await this.normalizer.dispose();
   }
 
-  /** Select/reorder cache rows by beam: row r of the result is row parents[r] of the state. */
+  /**
+   * Select/reorder cache rows by beam into the past pool: row r of the result is row parents[r] of the state. Always
+   * a copy, since the model writes the next present cache into the pool the state lives in.
+   */
   private gatherRows(state: OnnxDecodeState, parents: Int32Array): Float32Array[] {
     const rowSize = this.layout.kvHeads * state.pastLength * this.layout.headDim;
-    let identity = parents.length === state.rows;
-    for (let r = 0; identity && r < parents.length; r++) identity = parents[r] === r;
-    if (identity) return [...state.kv];
-    return state.kv.map((src) => {
-      const dst = new Float32Array(parents.length * rowSize);
+    const out = this.pastPool.take(parents.length * rowSize);
+    state.kv.forEach((src, i) => {
+      const dst = out[i];
       for (let r = 0; r < parents.length; r++) dst.set(src.subarray(parents[r] * rowSize, (parents[r] + 1) * rowSize), r * rowSize);
-      return dst;
     });
+    return out;
   }
 
   /** Past tensors of length 0: the first call of a KV-cache decoder. */
@@ -214,7 +262,9 @@ export class OnnxCausalLM implements CausalLM {
     past: number,
     kv: Float32Array[],
     fullMask: Uint8Array,
-  ): Promise<{ kv: Float32Array[]; logits: Float32Array }> {
+    /** Where the model writes present.* (preallocated, [rows, kvHeads, past+seq, headDim] each). */
+    presentOut: Float32Array[],
+  ): Promise<Float32Array> {
     const total = past + seq;
     const maskData = new BigInt64Array(rows * total);
     for (let i = 0; i < maskData.length; i++) maskData[i] = BigInt(fullMask[i]);
@@ -228,21 +278,30 @@ export class OnnxCausalLM implements CausalLM {
     this.layout.pastNames.forEach((name, i) => {
       feeds[name] = new ort.Tensor("float32", kv[i], dims);
     });
+    // Logits go into a reused buffer (tens of MB per step otherwise left to the garbage collector).
+    const logits = this.logitsBuffer(rows * seq * this.vocabSize);
+    const fetches: Record<string, ort.Tensor | null> = { logits: new ort.Tensor("float32", logits, [rows, seq, this.vocabSize]) };
+    const presentDims = [rows, this.layout.kvHeads, total, this.layout.headDim];
+    this.layout.presentNames.forEach((name, i) => {
+      fetches[name] = new ort.Tensor("float32", presentOut[i], presentDims);
+    });
     const started = performance.now();
     let out: ort.InferenceSession.ReturnType;
     try {
-      out = await this.session.run(feeds);
+      out = await this.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
     } catch (e) {
       throw new SyncabelError("MODEL_RUNTIME", `onnxruntime run failed (batch ${rows} x ${seq}, past ${past}): ${(e as Error).message}`);
     }
     this.forwardTime += performance.now() - started;
-    const logits = out.logits.data as Float32Array;
-    const present = this.layout.presentNames.map((name) => {
-      const t = out[name];
-      if (t === undefined) throw new SyncabelError("MODEL_RUNTIME", `the model did not return ${name}`);
-      return t.data as Float32Array;
-    });
-    return { kv: present, logits };
+    for (const name of this.layout.presentNames) {
+      if (out[name] === undefined) throw new SyncabelError("MODEL_RUNTIME", `the model did not return ${name}`);
+    }
+    return logits;
+  }
+
+  private logitsBuffer(size: number): Float32Array {
+    if (this.logitsStore.length < size) this.logitsStore = new Float32Array(Math.ceil(size * 1.25));
+    return this.logitsStore.subarray(0, size);
   }
 
   private async toLogProbs(logits: Float32Array, rows: number): Promise<NextTokenLogProbs> {

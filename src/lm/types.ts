@@ -54,7 +54,8 @@ export interface CausalLM {
    */
   prefill(prompts: readonly (readonly number[])[]): Promise<StepResult>;
   /**
-   * One decoding step. Row i of the new state continues row `parents[i]` of `state` with token `tokens[i]`
+   * One decoding step. The logits of a result may live in a buffer the backend reuses: read them before the next
+   * call. Row i of the new state continues row `parents[i]` of `state` with token `tokens[i]`
    * (this both reorders/selects the KV cache by beam and appends). `state` is consumed.
    */
   step(state: DecodeState, parents: Int32Array, tokens: Int32Array): Promise<StepResult>;

@@ -17,7 +17,7 @@ export interface OpenLinkerOptions {
   /** Override the prompt verb. */
   readonly verb?: string;
   readonly linker?: "generative" | "tfidf";
-  /** `<SEP>`-joined composite answers (default: on when the tokenizer has `<SEP>`). */
+  /** `<SEP>`-joined composite answers, for checkpoints trained with them (SPACCC). Default off. */
   readonly multipleAnswers?: boolean;
   readonly threads?: number;
 }
@@ -37,7 +37,7 @@ export async function openLinker(options: OpenLinkerOptions): Promise<Linker> {
     const verb = verbFor(options.language ?? "es", options.verb);
     const tokenizer = await loadTokenizer(options.model);
     const lm = await loadOnnxCausalLM(options.model, { threads: options.threads });
-    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? tokenizer.sepTokenId !== null });
+    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false });
   } catch (e) {
     kb.close();
     throw e;

@@ -182,6 +182,14 @@ describe("generative linker on a random-weight Llama", () => {
     a.forEach((r, i) => r.beams?.forEach((x, j) => expect(Math.abs(x.beam_score - b[i].beams![j].beam_score)).toBeLessThan(1e-6)));
   });
 
+  it("concurrent sample() calls give the same results as one after the other", async () => {
+    const a = await linker.sample(SENTENCES.slice(0, 3), { num_beams: 3 });
+    const b = await linker.sample(SENTENCES.slice(3, 6), { num_beams: 3 });
+    const [a2, b2] = await Promise.all([linker.sample(SENTENCES.slice(0, 3), { num_beams: 3 }), linker.sample(SENTENCES.slice(3, 6), { num_beams: 3 })]);
+    expect(a2).toEqual(a);
+    expect(b2).toEqual(b);
+  });
+
   it("reports each malformed sentence with its own error and links the rest of the batch", async () => {
     const bad: [string, string][] = [
       ["Paciente sin marcas.", "MARKUP_NO_BRACKETS"],

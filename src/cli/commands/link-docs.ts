@@ -8,7 +8,7 @@ import { openLinker } from "../../linker/open.js";
 import type { CliIO } from "../io.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
-                          [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained]
+                          [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
                           [--batch-size B] [--strict] [--linker generative|tfidf] IN -o OUT
 
 Links every gold mention of every document of IN (mentions come from the file; no NER). For each mention
@@ -42,6 +42,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       language: { type: "string" },
       beams: { type: "string" },
       unconstrained: { type: "boolean", default: false },
+      "multiple-answers": { type: "boolean", default: false },
       "batch-size": { type: "string" },
       strict: { type: "boolean", default: false },
       linker: { type: "string" },
@@ -89,6 +90,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     ...(values.model === undefined ? {} : { model: values.model }),
     ...(values.language === undefined ? {} : { language: values.language }),
     ...(linkerKind === undefined ? {} : { linker: linkerKind }),
+    multipleAnswers: values["multiple-answers"],
   });
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();

@@ -6,13 +6,15 @@ import type { SampleResult } from "../../linker/types.js";
 import type { CliIO } from "../io.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
-                     [--unconstrained] [--batch-size B] [--max-new-tokens T] [SENTENCE ...]
+                     [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
+                     [--threads N] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
 arguments, else from stdin: one per line, or JSONL lines {"sentence": "..."}. Writes one JSONL line per input
 sentence, in order: {"sentence", "beams": [{mention, semantic_group, pred_concept_name, pred_concept_code,
 beam_score, pred_concept_codes}]} or {"sentence", "error": {code, message}}.
-Without --model the TF-IDF lexical linker is used.
+Without --model the TF-IDF lexical linker is used. --multiple-answers lets the model join several names with
+<SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +.
 `;
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
@@ -48,6 +50,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       verb: { type: "string" },
       beams: { type: "string" },
       unconstrained: { type: "boolean", default: false },
+      "multiple-answers": { type: "boolean", default: false },
       "batch-size": { type: "string" },
       "max-new-tokens": { type: "string" },
       threads: { type: "string" },
@@ -67,6 +70,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     model: values.model,
     language: values.language,
     verb: values.verb,
+    multipleAnswers: values["multiple-answers"],
     threads: values.threads === undefined ? undefined : positiveInt(values.threads, "threads", 1),
   });
   try {

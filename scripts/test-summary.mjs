@@ -1,0 +1,8 @@
+// Prints vitest's JSON results as one plain closing line: "tests: N passed, N failed, N skipped".
+import { readFileSync } from "node:fs";
+
+const path = process.argv[2] ?? ".cache/vitest-results.json";
+const r = JSON.parse(readFileSync(path, "utf8"));
+const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+process.exitCode = r.numFailedTests > 0 || r.success === false ? 1 : 0;

@@ -1,0 +1,24 @@
+/** syncabel: biomedical entity linking with generative language models (SynCABEL) in Node.js. */
+export { SyncabelError, ERROR_CODES, isSyncabelError, type ErrorCode, type ErrorDetails } from "./errors.js";
+export * from "./markup/index.js";
+export * from "./kb/index.js";
+export { TokenTrie, MapTrie, loadOrBuildKbTries } from "./trie/index.js";
+export type { CausalLM, DecodeState, NextTokenLogProbs, StepResult, TextTokenizer } from "./lm/types.js";
+export { loadTokenizer, HfTokenizer, type ChatMessage } from "./lm/tokenizer.js";
+export { loadOnnxCausalLM, OnnxCausalLM, type OnnxModelOptions } from "./lm/onnx-lm.js";
+export { writeRandomModel, type RandomModelShape } from "./lm/random-model.js";
+export { loadReferenceLlama, type ReferenceLlama } from "./lm/reference-llama.js";
+export { beamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "./decode/beam-search.js";
+export { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult, type SentenceError } from "./linker/types.js";
+export { GenerativeLinker, type GenerativeLinkerParts } from "./linker/generative-linker.js";
+export { TfidfLinker } from "./linker/tfidf-linker.js";
+export { openLinker, type OpenLinkerOptions } from "./linker/open.js";
+export { linkDocuments } from "./linker/link-documents.js";
+export { readDataset } from "./data/read-dataset.js";
+export type { Dataset, Document, Mention } from "./data/types.js";
+export * from "./eval/index.js";
+export { TfidfCharVectorizer, LexicalIndex } from "./lexical/index.js";
+export { runSynth } from "./synth/run.js";
+export { HttpChatGenerator } from "./synth/http-generator.js";
+export { loadLocalGenerator } from "./synth/load-local-generator.js";
+export { buildSftData } from "./train/build-sft-data.js";

@@ -18,17 +18,8 @@ import { writeTestTokenizer } from "../src/lm/test-tokenizer.js";
 import { IntBuffer } from "../src/trie/int-buffer.js";
 import { MapTrie } from "../src/trie/map-trie.js";
 import { TokenTrie } from "../src/trie/token-trie.js";
+import { mulberry32 as rng } from "../src/util/random.js";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STEMS = ["cardi", "gastr", "neur", "hepat", "nefr", "oste", "derm", "arteri", "bronqu", "colec", "pancre", "mielo", "encefal", "linf", "trombo", "angi", "esplen", "cist", "rin", "otor", "oftalm", "hemat", "mio", "artr", "col", "tiroid", "adeno", "fibr", "lipo", "quer"];
 const SUFFIXES = ["itis", "osis", "algia", "oma", "ectomía", "patía", "grafía", "scopia", "plastia", "emia", "ólisis", "ostomía", "megalia", "rragia", "ismo", "al", "ico", "ía"];

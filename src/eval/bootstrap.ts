@@ -1,4 +1,4 @@
-import { mulberry32 } from "./prng.js";
+import { mulberry32 } from "../util/random.js";
 
 /** Mentions of one scored subset, tallied per document: n[d] and hits[k][d]. */
 export interface DocTally {

@@ -13,11 +13,11 @@
  * .onnx file or, above `externalDataThreshold` total bytes, in `model.onnx_data` beside it (Optimum style;
  * a single protobuf message cannot exceed 2 GB).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import onnxProto from "onnx-proto";
 import { SyncabelError } from "../errors.js";
-import { tempPathFor, writeFileAtomic } from "../io/atomic-write.js";
+import { writeAll, writeFileAtomic, writeFileAtomicWith } from "../io/atomic-write.js";
 import type { LlamaConfig } from "./llama-config.js";
 import { isPlainRope } from "./llama-config.js";
 import { float32ToLEBytes, type Float32Tensor } from "./safetensors.js";
@@ -304,9 +304,7 @@ export function writeLlamaOnnx(
   let initializer: ITensorProto[];
   if (external) {
     initializer = [];
-    const tmp = tempPathFor(dataPath);
-    const fd = openSync(tmp, "w");
-    try {
+    writeFileAtomicWith(dataPath, (fd) => {
       let offset = 0;
       for (const t of g.initializers) {
         if (t.bytes.length < 1024) {
@@ -316,7 +314,7 @@ export function writeLlamaOnnx(
         const padTo = Math.ceil(offset / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
         if (padTo > offset) writeSync(fd, new Uint8Array(padTo - offset));
         offset = padTo;
-        for (let done = 0; done < t.bytes.length; ) done += writeSync(fd, t.bytes, done, Math.min(t.bytes.length - done, 1 << 28));
+        writeAll(fd, t.bytes);
         initializer.push({
           name: t.name,
           dims: t.dims,
@@ -330,14 +328,7 @@ export function writeLlamaOnnx(
         });
         offset += t.bytes.length;
       }
-      fsyncSync(fd);
-      closeSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      rmSync(tmp, { force: true });
-      throw e;
-    }
-    renameSync(tmp, dataPath);
+    });
   } else {
     initializer = g.initializers.map((t) => ({ name: t.name, dims: t.dims, dataType: t.dataType, rawData: t.bytes }));
   }

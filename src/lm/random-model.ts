@@ -9,6 +9,7 @@ import { SyncabelError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
 import { parseLlamaConfig, type LlamaConfig } from "./llama-config.js";
 import { writeLlamaOnnx, type WriteOnnxOptions, type WriteOnnxResult } from "./onnx-llama-graph.js";
+import { mulberry32 } from "../util/random.js";
 import { writeSafetensors, type Float32Tensor } from "./safetensors.js";
 import { LLAMA3_BOS_ID, LLAMA3_EOS_ID, LLAMA3_PAD_ID, TEST_TOKENIZER_VOCAB_SIZE, writeTestTokenizer } from "./test-tokenizer.js";
 
@@ -30,18 +31,6 @@ export interface RandomModelInfo {
   /** Paths of the files written, relative to the model folder. */
   readonly files: readonly string[];
   readonly onnx: WriteOnnxResult;
-}
-
-/** Mulberry32: small, fast, seedable 32-bit PRNG; uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Uniform values with mean `mean` and standard deviation `std`. */

@@ -7,9 +7,9 @@
  * can be inspected without loading it. F32, F16 and BF16 tensors are returned as Float32Array.
  * Writing supports F32 and goes to a temp file renamed over the target.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { SyncabelError } from "../errors.js";
-import { tempPathFor } from "../io/atomic-write.js";
+import { writeAll, writeFileAtomicWith } from "../io/atomic-write.js";
 
 export type SafetensorsDtype = "F32" | "F16" | "BF16";
 
@@ -233,20 +233,11 @@ export function writeSafetensors(
   const lengthBytes = Buffer.alloc(8);
   lengthBytes.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const tmp = tempPathFor(path);
-  const fd = openSync(tmp, "w");
-  try {
+  writeFileAtomicWith(path, (fd) => {
     writeSync(fd, lengthBytes);
     writeSync(fd, headerBytes);
-    for (const [, t] of list) writeAllLE(fd, t.data);
-    fsyncSync(fd);
-    closeSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  renameSync(tmp, path);
+    for (const [, t] of list) writeAll(fd, float32ToLEBytes(t.data));
+  });
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -258,15 +249,4 @@ export function float32ToLEBytes(data: Float32Array): Uint8Array {
   const view = new DataView(out.buffer);
   for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
   return out;
-}
-
-function writeAllLE(fd: number, data: Float32Array): void {
-  const bytes = float32ToLEBytes(data);
-  // Chunked so that very large tensors do not hit the 2 GB single-write limit.
-  const CHUNK = 1 << 28;
-  for (let off = 0; off < bytes.length; off += CHUNK) {
-    const part = bytes.subarray(off, Math.min(bytes.length, off + CHUNK));
-    let done = 0;
-    while (done < part.length) done += writeSync(fd, part, done, part.length - done);
-  }
 }

@@ -1,6 +1,6 @@
 import { SyncabelError } from "../errors.js";
 import type { CausalLM } from "../lm/types.js";
-import { hashString, mulberry32 } from "./random.js";
+import { hashString, mulberry32 } from "../util/random.js";
 import { sampleTopP } from "./top-p-sampler.js";
 import type { ChatMessage, GenerationReply, GenerationRequest, Generator, GeneratorInfo } from "./types.js";
 

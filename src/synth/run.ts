@@ -3,7 +3,7 @@ import type { ConceptCard, KnowledgeBase } from "../kb/types.js";
 import { type HumanExamples, NO_HUMAN_EXAMPLES } from "./human-examples.js";
 import type { SynthLanguage } from "./language.js";
 import { type PromptTemplates, renderConceptPrompt } from "./prompt-template.js";
-import { hashString, mulberry32, sampleWithoutReplacement } from "./random.js";
+import { hashString, mulberry32, sampleWithoutReplacement } from "../util/random.js";
 import { describeShortfall, parseReply } from "./reply-parser.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, backoffDelayMs, sleep } from "./retry-policy.js";
 import { SynthWriter, scanAndRepair } from "./jsonl-store.js";

@@ -1,7 +1,7 @@
 import type { Dataset } from "../data/types.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import { markHumanMentions } from "../synth/human-dataset.js";
-import { hashString, mulberry32, shuffled } from "../synth/random.js";
+import { hashString, mulberry32, shuffled } from "../util/random.js";
 import { type MixMode, mix } from "./mix.js";
 import { type SftPair, type TrainingMention, buildSftPair } from "./sft-pairs.js";
 import type { TargetNameSelector } from "./target-name.js";

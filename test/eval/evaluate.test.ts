@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { percentile } from "../../src/eval/bootstrap.js";
 import { canonicalCode } from "../../src/eval/codes.js";
 import { evaluate } from "../../src/eval/evaluate.js";
-import { mulberry32 } from "../../src/eval/prng.js";
+import { mulberry32 } from "../../src/util/random.js";
 import type { GoldMention, Prediction } from "../../src/eval/types.js";
 
 const g = (doc: string, start: number, code: string, label = "L"): GoldMention => ({ doc, label, start, end: start + 3, code });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mulberry32 } from "../../src/eval/prng.js";
+import { mulberry32 } from "../../src/util/random.js";
 import { charWbNgrams } from "../../src/lexical/char-ngrams.js";
 import { LexicalIndex, type LexicalEntry } from "../../src/lexical/lexical-index.js";
 import { sparseCosine } from "../../src/lexical/sparse.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mulberry32 } from "../../src/synth/random.js";
+import { mulberry32 } from "../../src/util/random.js";
 import { sampleTopP } from "../../src/synth/top-p-sampler.js";
 
 /** The nucleus by brute force: full sort of softmax(logp / T), smallest prefix with mass >= p. */

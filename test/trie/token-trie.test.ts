@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { MapTrie } from "../../src/trie/map-trie.js";
 import { TokenTrie } from "../../src/trie/token-trie.js";
+import { mulberry32 as rng } from "../../src/util/random.js";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random sequences over a small alphabet, so prefixes are shared, some sequences are prefixes of others. */
 function randomSequences(seed: number): number[][] {

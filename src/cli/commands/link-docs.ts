@@ -6,6 +6,7 @@ import { SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { openLinker } from "../../linker/open.js";
 import type { CliIO } from "../io.js";
+import { positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
                           [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
@@ -23,12 +24,6 @@ documents already written; OUT appears when every document is done.
 Without --model the TF-IDF lexical linker is used.
 `;
 
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new SyncabelError("CLI_USAGE", `--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -4,6 +4,7 @@ import { SyncabelError } from "../../errors.js";
 import { openLinker } from "../../linker/open.js";
 import type { SampleResult } from "../../linker/types.js";
 import type { CliIO } from "../io.js";
+import { positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
@@ -17,12 +18,6 @@ Without --model the TF-IDF lexical linker is used. --multiple-answers lets the m
 <SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +.
 `;
 
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new SyncabelError("CLI_USAGE", `--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
 
 /** One input line: plain text, or a JSON object with a `sentence` (or `text`) field. */
 function sentenceOfLine(line: string): string {

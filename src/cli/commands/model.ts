@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { SyncabelError } from "../../errors.js";
 import { writeRandomModel, type RandomModelShape } from "../../lm/random-model.js";
 import type { CliIO } from "../io.js";
+import { positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel model random -o DIR [options]
 
@@ -25,14 +26,6 @@ options:
 
 const DEFAULTS = { layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 512, seed: 0 } as const;
 
-function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || (n === 0 && !allowZero)) {
-    throw new SyncabelError("CLI_USAGE", `--${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   let parsed;
@@ -64,12 +57,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   }
   if (values.output === undefined) throw new SyncabelError("CLI_USAGE", `missing -o DIR\n\n${usage}`);
   const shape: RandomModelShape = {
-    layers: positiveInt("layers", values.layers, DEFAULTS.layers),
-    hidden: positiveInt("hidden", values.hidden, DEFAULTS.hidden),
-    heads: positiveInt("heads", values.heads, DEFAULTS.heads),
-    kvHeads: positiveInt("kv-heads", values["kv-heads"], DEFAULTS.kvHeads),
-    intermediate: positiveInt("intermediate", values.intermediate, DEFAULTS.intermediate),
-    seed: positiveInt("seed", values.seed, DEFAULTS.seed, true),
+    layers: positiveInt(values.layers, "layers", DEFAULTS.layers),
+    hidden: positiveInt(values.hidden, "hidden", DEFAULTS.hidden),
+    heads: positiveInt(values.heads, "heads", DEFAULTS.heads),
+    kvHeads: positiveInt(values["kv-heads"], "kv-heads", DEFAULTS.kvHeads),
+    intermediate: positiveInt(values.intermediate, "intermediate", DEFAULTS.intermediate),
+    seed: positiveInt(values.seed, "seed", DEFAULTS.seed, true),
   };
   if (shape.hidden % shape.heads !== 0) {
     throw new SyncabelError("CLI_USAGE", `--hidden (${shape.hidden}) must be a multiple of --heads (${shape.heads})`);

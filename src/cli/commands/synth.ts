@@ -15,6 +15,7 @@ import { readCodesFile, selectConcepts } from "../../synth/select-concepts.js";
 import type { Generator } from "../../synth/types.js";
 import type { CliIO } from "../io.js";
 import { Progress, formatSeconds } from "../progress.js";
+import { positiveInt, fraction } from "../args.js";
 
 export const usage = `usage: syncabel synth --kb KB.sqlite (--endpoint URL --model NAME [--api-key-env VAR] | --local MODEL_DIR)
                       --language es|en|fr [--per-concept N] [--examples TRAIN [--examples-format F] [--texts DIR]]
@@ -40,19 +41,7 @@ complete. Each line is a JSON record: {"type":"sentence",code,group,marked,text,
 concept's closing {"type":"concept",code,status:"done"|"failed",reason?,attempts,...}.
 `;
 
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new SyncabelError("CLI_USAGE", `--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
 
-function fraction(value: string | undefined, name: string, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > max) throw new SyncabelError("CLI_USAGE", `--${name} must be a number in [0, ${max}], got ${JSON.stringify(value)}`);
-  return n;
-}
 
 export function formatSummary(s: SynthSummary): string {
   const lines = [

@@ -1,4 +1,4 @@
-/** Small seeded PRNG (mulberry32) and string hashing, so sampling and choices are reproducible. */
+/** Small seeded PRNG (mulberry32) and string hashing: reproducible sampling, bootstraps and random weights (Math.random cannot be seeded). */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

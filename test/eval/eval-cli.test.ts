@@ -2,20 +2,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CliIO } from "../../src/cli/io.js";
 import { run } from "../../src/cli/commands/eval.js";
+import { captureIO } from "../support/cli-io.js";
 
-function captureIO(): { io: CliIO; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = "";
-  let e = "";
-  stdout.on("data", (d) => (o += String(d)));
-  stderr.on("data", (d) => (e += String(d)));
-  return { io: { stdin: new PassThrough(), stdout, stderr, isTTY: false, env: {} }, out: () => o, err: () => e };
-}
 
 const dir = mkdtempSync(join(tmpdir(), "syncabel-eval-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,20 +1,10 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/commands/kb.js";
-import type { CliIO } from "../../src/cli/io.js";
+import { captureIO } from "../support/cli-io.js";
 
-function captureIO(): { io: CliIO; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = "";
-  let e = "";
-  stdout.on("data", (d: Buffer) => (o += d.toString("utf8")));
-  stderr.on("data", (d: Buffer) => (e += d.toString("utf8")));
-  return { io: { stdin: new PassThrough(), stdout, stderr, isTTY: false, env: {} }, out: () => o, err: () => e };
-}
 
 describe("syncabel kb", () => {
   const dir = mkdtempSync(join(tmpdir(), "syncabel-cli-kb-"));

@@ -1,22 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { run } from "../../src/cli/commands/model.js";
-import type { CliIO } from "../../src/cli/io.js";
 import { loadLlamaConfig } from "../../src/lm/llama-config.js";
 import { openSafetensors } from "../../src/lm/safetensors.js";
+import { captureIO } from "../support/cli-io.js";
 
-function captureIO(): { io: CliIO; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = "";
-  let e = "";
-  stdout.on("data", (c) => (o += String(c)));
-  stderr.on("data", (c) => (e += String(c)));
-  return { io: { stdin: new PassThrough(), stdout, stderr, isTTY: false, env: {} }, out: () => o, err: () => e };
-}
 
 describe("syncabel model random", () => {
   it("writes the model folder with the requested shape and reports it", async () => {

@@ -2,23 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { Readable } from "node:stream";
 import { run } from "../../src/cli/commands/synth.js";
-import type { CliIO } from "../../src/cli/io.js";
 import { writeRandomModel } from "../../src/lm/random-model.js";
 import { loadLocalGenerator } from "../../src/synth/load-local-generator.js";
 import type { SynthRecord } from "../../src/synth/types.js";
 import { buildTinyKb } from "./kb-fixture.js";
+import { captureIO } from "../support/cli-io.js";
 
-function captureIO(): { io: CliIO; stderr: () => string } {
-  let err = "";
-  const sink = (f: (s: string) => void) => new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } });
-  return {
-    io: { stdin: Readable.from([]), stdout: sink(() => undefined), stderr: sink((s) => (err += s)), isTTY: false, env: {} },
-    stderr: () => err,
-  };
-}
 
 describe("local generator on a random-weight Llama", () => {
   let dir: string;
@@ -54,7 +44,7 @@ describe("local generator on a random-weight Llama", () => {
 
   it("`syncabel synth --local` finishes with gibberish concepts recorded as failed, no crash", async () => {
     const out = join(dir, "synth.jsonl");
-    const { io, stderr } = captureIO();
+    const { io, err: stderr } = captureIO();
     const code = await run(["--kb", kbPath, "--local", modelDir, "--language", "es", "--per-concept", "2", "--max-tokens", "16", "--max-attempts", "2", "--threads", "1", "-o", out], io);
     expect(code).toBe(0);
     const records = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as SynthRecord);

@@ -2,27 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable, Writable } from "node:stream";
+
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/commands/sft-data.js";
-import type { CliIO } from "../../src/cli/io.js";
 import { buildKnowledgeBase } from "../../src/kb/build.js";
 import { openKnowledgeBase } from "../../src/kb/sqlite-kb.js";
 import { HttpChatGenerator } from "../../src/synth/http-generator.js";
 import { loadPromptTemplates } from "../../src/synth/prompt-template.js";
 import { runSynth } from "../../src/synth/run.js";
 import { startScriptedChatServer } from "../synth/scripted-chat-server.js";
+import { captureIO } from "../support/cli-io.js";
 
 const SHARED = new URL("../../../shared/data/spaccc/", import.meta.url);
 const HAVE = existsSync(new URL("train.tsv", SHARED)) && existsSync(new URL("kb-proxy-dev.tsv", SHARED));
 const path = (name: string): string => fileURLToPath(new URL(name, SHARED));
 const SYNTH_CONCEPTS = 300;
 
-function io(): { io: CliIO; err: () => string } {
-  let err = "";
-  const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
-  return { io: { stdin: Readable.from([]), stdout: sink(() => undefined), stderr: sink((s) => (err += s)), isTTY: false, env: {} }, err: () => err };
-}
 
 const readJsonl = (p: string): { prompt: string; completion: string }[] =>
   readFileSync(p, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { prompt: string; completion: string });
@@ -66,7 +61,7 @@ describe.skipIf(!HAVE)("sft-data on SPACCC train + synthetic sentences (needs ..
 
   it("writes 1:1 interleaved train pairs, a document-level dev split and the TRL config", async () => {
     const out = join(dir, "sft");
-    const cli = io();
+    const cli = captureIO();
     const code = await run(["--kb", kbPath, "--human", path("train.tsv"), "--texts", path("texts"), "--synthetic", synthPath, "--seed", "1", "-o", out], cli.io);
     expect(code, cli.err()).toBe(0);
     const stats = JSON.parse(readFileSync(join(out, "stats.json"), "utf8")) as Record<string, number> & { devDocumentIds: string[] };

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { readPredictionsTsv } from "../../data/predictions-tsv.js";
+import { readPredictions } from "../../data/predictions-jsonl.js";
 import { readDataset } from "../../data/read-dataset.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
 import { SyncabelError } from "../../errors.js";
@@ -105,7 +105,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const readOptions = { format, ...(values.texts ? { textsDir: values.texts } : {}) };
   const goldSet = await readDataset(values.gold, readOptions);
   reportProblems(io, values.gold, goldSet.problems);
-  const predictionsFile = readPredictionsTsv(values.predictions);
+  const predictionsFile = readPredictions(values.predictions);
   for (const p of predictionsFile.problems.slice(0, 20)) io.stderr.write(`${p.file}:${p.line}: ${p.message} (row skipped)\n`);
   if (predictionsFile.problems.length > 20) io.stderr.write(`... and ${predictionsFile.problems.length - 20} more bad prediction rows\n`);
   let trainCodes: Set<string> | undefined;

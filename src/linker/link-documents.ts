@@ -38,8 +38,8 @@ export interface LinkDocumentsOptions {
   readonly signal?: AbortSignal;
   /** Called after each document's rows are on disk. */
   readonly onDocumentWritten?: (documentId: string, rows: number) => void;
-  /** Gold KB name for the `annotation` column. */
-  readonly annotate?: (code: string, label: string) => string | undefined;
+  /** Gold KB name for the `annotation` column, given a gold code, the mention's label and its text. */
+  readonly annotate?: (code: string, label: string, mention: string) => string | undefined;
 }
 
 export interface LinkDocumentsResult {
@@ -218,7 +218,7 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
             else beams = r.beams;
           }
           if (error !== undefined) mentionErrors++;
-          const annotation = m.codes.length > 0 && options.annotate ? m.codes.map((c) => options.annotate?.(c, m.label) ?? "").join("<SEP>") : undefined;
+          const annotation = m.codes.length > 0 && options.annotate ? m.codes.map((c) => options.annotate?.(c, m.label, m.text) ?? "").join("<SEP>") : undefined;
           const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }) };
           lines.push(format === "tsv" ? predictionTsvRow(record) : predictionJsonlLine(record));
         });

@@ -139,11 +139,12 @@ describe("syncabel link-docs (CLI, real KB + TF-IDF linker)", () => {
     expect(code, err).toBe(0);
     const lines = readFileSync(out, "utf8").trim().split("\n");
     const head = quotedTsvFields(lines[0] as string);
-    const got = lines.slice(1).map((l) => quotedTsvFields(l)).map((f) => [f[head.indexOf("sentence")], f[head.indexOf("Predicted_code")]]);
+    const got = lines.slice(1).map((l) => quotedTsvFields(l)).map((f) => [f[head.indexOf("sentence")], f[head.indexOf("Predicted_code")], f[head.indexOf("annotation")]]);
+    // annotation: the gold code's KB name (here each code has one name).
     expect(got).toEqual([
-      ["Acude por [fiebre]{SINTOMA}.", "386661006"],
-      ["Refiere [tos]{SINTOMA} seca y cefalea.", "49727002"],
-      ["Refiere tos seca y [cefalea]{SINTOMA}.", "25064002"],
+      ["Acude por [fiebre]{SINTOMA}.", "386661006", "fiebre"],
+      ["Refiere [tos]{SINTOMA} seca y cefalea.", "49727002", "tos"],
+      ["Refiere tos seca y [cefalea]{SINTOMA}.", "25064002", "cefalea"],
     ]);
     expect(err).toMatch(/link-docs 3\/3 mentions/);
     expect(err).not.toContain("\r");

@@ -7,6 +7,8 @@ import { linkDocuments } from "../../linker/link-documents.js";
 import { openLinker } from "../../linker/open.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
+import { openKnowledgeBase } from "../../kb/index.js";
+import { candidateNames, TargetNameSelector } from "../../train/target-name.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
                           [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
@@ -87,10 +89,15 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     ...(linkerKind === undefined ? {} : { linker: linkerKind }),
     multipleAnswers: values["multiple-answers"],
   });
+  // The `annotation` column: the gold code's KB name closest to the mention (the training-target rule).
+  const kb = openKnowledgeBase(values.kb);
+  const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
+  const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const started = performance.now();
   try {
     const result = await linkDocuments(dataset, linker, {
       outPath: values.out,
@@ -101,10 +108,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       ...(values.language === undefined ? {} : { language: values.language }),
       progress: { stream: io.stderr, tty: io.isTTY },
       signal: controller.signal,
+      annotate,
     });
     io.stderr.write(
       `link-docs: ${result.linkedDocuments} documents linked, ${result.skippedDocuments} already done, ${result.mentions} mentions written` +
         `${result.mentionErrors > 0 ? ` (${result.mentionErrors} with an error)` : ""} -> ${result.outPath}\n`,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    io.stderr.write(
+      `link-docs: ${seconds.toFixed(1)} s, ${(result.mentions / Math.max(seconds, 1e-9)).toFixed(1)} mentions/s this run` +
+        ` (give --seconds ${seconds.toFixed(1)} to syncabel eval to report it)\n`,
     );
     if (result.aborted) {
       io.stderr.write("link-docs: interrupted; re-run the same command to resume\n");
@@ -115,5 +128,6 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await linker.close();
+    kb.close();
   }
 }

@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   SERVER_BUSY: "too many requests in flight",
   CLI_USAGE: "the command line is invalid",
   IO_ERROR: "a file could not be read or written",
+  INTERNAL: "an unexpected internal error (a bug: please report it)",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -14,6 +14,7 @@ export { GenerativeLinker, type GenerativeLinkerParts } from "./linker/generativ
 export { TfidfLinker } from "./linker/tfidf-linker.js";
 export { openLinker, type OpenLinkerOptions } from "./linker/open.js";
 export { linkDocuments } from "./linker/link-documents.js";
+export { createLinkServer, startLinkServer, closeLinkServer, type LinkServer, type ServerOptions } from "./server/index.js";
 export { readDataset } from "./data/read-dataset.js";
 export type { Dataset, Document, Mention } from "./data/types.js";
 export * from "./eval/index.js";

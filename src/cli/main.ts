@@ -12,6 +12,7 @@ const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; su
   model: { load: () => import("./commands/model.js"), summary: "model random -o DIR: write a random-weight test model" },
   synth: { load: () => import("./commands/synth.js"), summary: "generate synthetic training sentences for KB concepts" },
   "sft-data": { load: () => import("./commands/sft-data.js"), summary: "build fine-tuning prompt/completion data" },
+  serve: { load: () => import("./commands/serve.js"), summary: "HTTP linking service on localhost" },
 };
 
 function usage(): string {

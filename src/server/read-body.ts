@@ -1,0 +1,57 @@
+import type { IncomingMessage } from "node:http";
+import { SyncabelError } from "../errors.js";
+
+function tooLarge(maxBytes: number): SyncabelError {
+  return new SyncabelError("REQUEST_TOO_LARGE", `the request body exceeds ${maxBytes} bytes`, { max_body_bytes: maxBytes });
+}
+
+/** Throws REQUEST_TOO_LARGE when the declared Content-Length is over the limit, before any byte is read. */
+export function checkDeclaredLength(req: IncomingMessage, maxBytes: number): void {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+}
+
+/**
+ * Reads the whole body, at most `maxBytes`. Past the limit it stops reading (the stream is paused, nothing more is
+ * kept) and rejects with REQUEST_TOO_LARGE: the caller must then reply and close the connection.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        req.pause();
+        chunks.length = 0;
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (e: Error): void => {
+      cleanup();
+      reject(new SyncabelError("REQUEST_INVALID", `the request body could not be read: ${e.message}`, {}, { cause: e }));
+    };
+    // 'close' before 'end': the client went away mid-body.
+    const onClose = (): void => {
+      cleanup();
+      reject(new SyncabelError("REQUEST_INVALID", "the connection closed before the request body ended"));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
+}

@@ -5,6 +5,7 @@ import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
 import { SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { openLinker } from "../../linker/open.js";
+import { LINKER_ARGS, linkerOptionsFromArgs } from "../linker-args.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
 import { openKnowledgeBase } from "../../kb/index.js";
@@ -12,7 +13,7 @@ import { candidateNames, TargetNameSelector } from "../../train/target-name.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
                           [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
-                          [--batch-size B] [--strict] [--linker generative|tfidf] IN -o OUT
+                          [--batch-size B] [--strict] [--linker generative|tfidf] [--threads N] [--verb V] IN -o OUT
 
 Links every gold mention of every document of IN (mentions come from the file; no NER). For each mention
 the marked sentence is built from the document text and the offsets, then linked.
@@ -32,17 +33,13 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      kb: { type: "string" },
-      model: { type: "string" },
+      ...LINKER_ARGS,
       format: { type: "string" },
       texts: { type: "string" },
-      language: { type: "string" },
       beams: { type: "string" },
       unconstrained: { type: "boolean", default: false },
-      "multiple-answers": { type: "boolean", default: false },
       "batch-size": { type: "string" },
       strict: { type: "boolean", default: false },
-      linker: { type: "string" },
       out: { type: "string", short: "o" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -54,14 +51,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const input = positionals[0];
   if (positionals.length !== 1 || input === undefined) throw new SyncabelError("CLI_USAGE", `give exactly one input dataset (got ${positionals.length})\n${usage}`);
   if (!values.out) throw new SyncabelError("CLI_USAGE", `give the output file with -o OUT (.tsv or .jsonl)\n${usage}`);
-  if (!values.kb) throw new SyncabelError("CLI_USAGE", `give the knowledge base with --kb KB.sqlite\n${usage}`);
+  const linkerOptions = linkerOptionsFromArgs(values, usage);
   const format = values.format as DatasetFormat | undefined;
   if (format === undefined || !DATASET_FORMATS.includes(format)) {
     throw new SyncabelError("CLI_USAGE", `--format must be one of ${DATASET_FORMATS.join(", ")}${format === undefined ? "" : `, got ${JSON.stringify(format)}`}`);
-  }
-  const linkerKind = values.linker;
-  if (linkerKind !== undefined && linkerKind !== "generative" && linkerKind !== "tfidf") {
-    throw new SyncabelError("CLI_USAGE", `--linker must be generative or tfidf, got ${JSON.stringify(linkerKind)}`);
   }
   const numBeams = positiveInt(values.beams, "beams", 5);
   const batchSize = positiveInt(values["batch-size"], "batch-size", 32);
@@ -82,15 +75,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const mentionCount = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
   io.stderr.write(`link-docs: ${dataset.documents.length} documents, ${mentionCount} mentions from ${input}\n`);
 
-  const linker = await openLinker({
-    kb: values.kb,
-    ...(values.model === undefined ? {} : { model: values.model }),
-    ...(values.language === undefined ? {} : { language: values.language }),
-    ...(linkerKind === undefined ? {} : { linker: linkerKind }),
-    multipleAnswers: values["multiple-answers"],
-  });
+  const linker = await openLinker(linkerOptions);
   // The `annotation` column: the gold code's KB name closest to the mention (the training-target rule).
-  const kb = openKnowledgeBase(values.kb);
+  const kb = openKnowledgeBase(linkerOptions.kb);
   const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
   const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const controller = new AbortController();

@@ -2,13 +2,14 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { SyncabelError } from "../../errors.js";
 import { openLinker } from "../../linker/open.js";
+import { LINKER_ARGS, linkerOptionsFromArgs } from "../linker-args.js";
 import type { SampleResult } from "../../linker/types.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
-                     [--threads N] [SENTENCE ...]
+                     [--threads N] [--verb V] [--linker generative|tfidf] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
 arguments, else from stdin: one per line, or JSONL lines {"sentence": "..."}. Writes one JSONL line per input
@@ -39,16 +40,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      kb: { type: "string" },
-      model: { type: "string" },
-      language: { type: "string", default: "es" },
-      verb: { type: "string" },
+      ...LINKER_ARGS,
       beams: { type: "string" },
       unconstrained: { type: "boolean", default: false },
-      "multiple-answers": { type: "boolean", default: false },
       "batch-size": { type: "string" },
       "max-new-tokens": { type: "string" },
-      threads: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -56,18 +52,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(usage);
     return 0;
   }
-  if (!values.kb) throw new SyncabelError("CLI_USAGE", `--kb is required\n\n${usage}`);
   const numBeams = positiveInt(values.beams, "beams", 5);
   const batchSize = positiveInt(values["batch-size"], "batch-size", 8);
   const maxNewTokens = positiveInt(values["max-new-tokens"], "max-new-tokens", 128);
-  const linker = await openLinker({
-    kb: values.kb,
-    model: values.model,
-    language: values.language,
-    verb: values.verb,
-    multipleAnswers: values["multiple-answers"],
-    threads: values.threads === undefined ? undefined : positiveInt(values.threads, "threads", 1),
-  });
+  const linker = await openLinker(linkerOptionsFromArgs(values, usage));
   try {
     const write = (results: SampleResult[]): void => {
       for (const r of results) io.stdout.write(`${JSON.stringify(r)}\n`);

@@ -2,13 +2,14 @@ import { once } from "node:events";
 import { parseArgs } from "node:util";
 import { SyncabelError } from "../../errors.js";
 import { openLinker } from "../../linker/open.js";
+import { LINKER_ARGS, linkerOptionsFromArgs } from "../linker-args.js";
 import { isLoopbackHost, startLinkServer } from "../../server/link-server.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--language es|fr|en] [--multiple-answers]
                       [--host H] [--port P] [--max-body-bytes N] [--max-sentences N]
-                      [--max-concurrent N] [--max-beams N] [--threads N]
+                      [--max-concurrent N] [--max-beams N] [--threads N] [--verb V] [--linker generative|tfidf]
 
 HTTP linking service. POST /v1/link with {"sentences": ["... [mention]{GROUP} ..."], "num_beams"?: N,
 "constrained"?: bool, "max_new_tokens"?: N} (Content-Type: application/json) answers {"results": [...]}, one
@@ -33,18 +34,13 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
     args,
     allowPositionals: true,
     options: {
-      kb: { type: "string" },
-      model: { type: "string" },
-      language: { type: "string", default: "es" },
-      verb: { type: "string" },
-      "multiple-answers": { type: "boolean", default: false },
+      ...LINKER_ARGS,
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string" },
       "max-body-bytes": { type: "string" },
       "max-sentences": { type: "string" },
       "max-concurrent": { type: "string" },
       "max-beams": { type: "string" },
-      threads: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -53,7 +49,7 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
     return 0;
   }
   if (positionals.length > 0) throw new SyncabelError("CLI_USAGE", `unexpected argument ${JSON.stringify(positionals[0])}\n\n${usage}`);
-  if (!values.kb) throw new SyncabelError("CLI_USAGE", `--kb is required\n\n${usage}`);
+  const linkerOptions = linkerOptionsFromArgs(values, usage);
   const port = positiveInt(values.port, "port", 8080, true);
   if (port > 65535) throw new SyncabelError("CLI_USAGE", `--port must be at most 65535, got ${port}`);
   const serverOptions = {
@@ -65,7 +61,6 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
     maxBeams: positiveInt(values["max-beams"], "max-beams", 20),
     log: (line: string) => void io.stderr.write(`${line}\n`),
   };
-  const threads = values.threads === undefined ? undefined : positiveInt(values.threads, "threads", 1);
 
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
@@ -77,7 +72,7 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
     process.on("SIGTERM", onSignal);
   }
   try {
-    const linker = await openLinker({ kb: values.kb, model: values.model, language: values.language, verb: values.verb, multipleAnswers: values["multiple-answers"], threads });
+    const linker = await openLinker(linkerOptions);
     try {
       if (!isLoopbackHost(values.host)) {
         io.stderr.write(`warning: listening on ${values.host}, not loopback: anyone who can reach it can use the service (no authentication)\n`);

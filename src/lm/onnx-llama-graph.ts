@@ -249,8 +249,8 @@ function buildGraph(config: LlamaConfig, weight: WeightSource): GraphBuilder {
   return g;
 }
 
-function graphInputsOutputs(config: LlamaConfig): { inputs: IValueInfoProto[]; outputs: IValueInfoProto[] } {
-  const F = onnx.TensorProto.DataType.FLOAT;
+function graphInputsOutputs(config: LlamaConfig, ioDtype: IoDtype): { inputs: IValueInfoProto[]; outputs: IValueInfoProto[] } {
+  const F = ioDtype === "float16" ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT;
   const I64 = onnx.TensorProto.DataType.INT64;
   const kv = config.numKeyValueHeads;
   const d = config.headDim;
@@ -269,9 +269,41 @@ function graphInputsOutputs(config: LlamaConfig): { inputs: IValueInfoProto[]; o
   return { inputs, outputs };
 }
 
+export type IoDtype = "float32" | "float16";
+
 export interface WriteOnnxOptions {
   /** Total weight bytes above which initializers go to `<name>_data` beside the model. Default 1.5e9. */
   readonly externalDataThreshold?: number;
+  /**
+   * Element type of the KV cache inputs/outputs and of the logits. "float16" mimics half-precision exports (what
+   * runtimes see at the model's boundary) while computing in float32 inside, through Cast nodes at the edges.
+   */
+  readonly ioDtype?: IoDtype;
+}
+
+/** Give the float boundary tensors (past/present KV, logits) a float16 type, with Casts to the float32 graph. */
+function castBoundaryToFloat16(g: GraphBuilder, config: LlamaConfig): void {
+  const inner = (name: string): string => `${name}__f32`;
+  const pasts = new Set<string>();
+  const outs = new Set<string>([LLAMA_ONNX_IO.logits]);
+  for (let l = 0; l < config.numHiddenLayers; l++) {
+    pasts.add(LLAMA_ONNX_IO.pastKey(l)).add(LLAMA_ONNX_IO.pastValue(l));
+    outs.add(LLAMA_ONNX_IO.presentKey(l)).add(LLAMA_ONNX_IO.presentValue(l));
+  }
+  const renamed = (name: string): string => (pasts.has(name) || outs.has(name) ? inner(name) : name);
+  for (const n of g.nodes) {
+    n.input = (n.input ?? []).map(renamed);
+    n.output = (n.output ?? []).map(renamed);
+  }
+  const cast = (from: string, to: string, type: number): INodeProto => ({
+    opType: "Cast",
+    input: [from],
+    output: [to],
+    name: g.fresh("n_Cast"),
+    attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: type }],
+  });
+  g.nodes.unshift(...[...pasts].map((p) => cast(p, inner(p), onnx.TensorProto.DataType.FLOAT)));
+  g.nodes.push(...[...outs].map((o) => cast(inner(o), o, onnx.TensorProto.DataType.FLOAT16)));
 }
 
 export interface WriteOnnxResult {
@@ -295,6 +327,8 @@ export function writeLlamaOnnx(
   options: WriteOnnxOptions = {},
 ): WriteOnnxResult {
   const g = buildGraph(config, weight);
+  const ioDtype = options.ioDtype ?? "float32";
+  if (ioDtype === "float16") castBoundaryToFloat16(g, config);
   const weightBytes = g.initializers.reduce((n, t) => n + t.bytes.length, 0);
   const external = weightBytes > (options.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD);
   mkdirSync(dirname(modelPath), { recursive: true });
@@ -333,7 +367,7 @@ export function writeLlamaOnnx(
     initializer = g.initializers.map((t) => ({ name: t.name, dims: t.dims, dataType: t.dataType, rawData: t.bytes }));
   }
 
-  const { inputs, outputs } = graphInputsOutputs(config);
+  const { inputs, outputs } = graphInputsOutputs(config, ioDtype);
   const model = onnx.ModelProto.create({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: "", version: ONNX_OPSET }],

@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
-import { LogNormalizer } from "./log-normalizer.js";
+import { LogNormalizer, type LogitsArray, type LogitsType } from "./log-normalizer.js";
 import type { CausalLM, DecodeState, NextTokenLogProbs, StepResult } from "./types.js";
 
 export interface OnnxModelOptions {
@@ -26,7 +26,7 @@ class OnnxDecodeState implements DecodeState {
     /** Position id of the next token of every row. */
     readonly nextPosition: Int32Array,
     /** present.{layer}.key / .value in layer order: [rows, kvHeads, pastLength, headDim] (views of a reused pool). */
-    readonly kv: Float32Array[],
+    readonly kv: KvArray[],
     /** The backend call that made this state: only the latest state is live (its cache pool is reused). */
     readonly generation: number,
   ) {}
@@ -52,26 +52,47 @@ interface CacheLayout {
 /** Most logits (floats) one prefill call may produce at once: 32M floats = 128 MB. */
 const PREFILL_LOGITS_BUDGET = 32 * 1024 * 1024;
 
-/** One growable Float32Array per KV tensor; `take(n)` hands out views of length n (valid until the next take). */
-class CachePool {
-  private buffers: Float32Array[];
+/** KV-cache data: float32, or float16 bits (half-precision exports; Node 20 has no Float16Array). */
+type KvArray = Float32Array | Uint16Array;
+type FloatType = "float32" | "float16";
 
-  constructor(count: number) {
-    this.buffers = Array.from({ length: count }, () => new Float32Array(0));
+function allocate(type: FloatType, size: number): KvArray {
+  return type === "float16" ? new Uint16Array(size) : new Float32Array(size);
+}
+
+/** One growable array per KV tensor; `take(n)` hands out views of length n (valid until the next take). */
+class CachePool {
+  private buffers: KvArray[];
+
+  constructor(
+    count: number,
+    private readonly type: FloatType,
+  ) {
+    this.buffers = Array.from({ length: count }, () => allocate(type, 0));
   }
 
-  take(size: number): Float32Array[] {
+  take(size: number): KvArray[] {
     return this.buffers.map((b, i) => {
-      if (b.length < size) this.buffers[i] = b = new Float32Array(Math.ceil(size * 1.25));
+      if (b.length < size) this.buffers[i] = b = allocate(this.type, Math.ceil(size * 1.25));
       return b.subarray(0, size);
     });
   }
 }
 
+/** The float element type of a model input/output from the session's metadata (float32 when unknown). */
+function floatTypeOf(metadata: readonly ort.InferenceSession.ValueMetadata[], name: string, path: string): FloatType {
+  const m = metadata.find((x) => x.name === name);
+  const type = m && m.isTensor ? m.type : "float32";
+  if (type !== "float32" && type !== "float16") {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `${path}: ${name} has element type ${type}; float32 and float16 are supported`, { path });
+  }
+  return type;
+}
+
 export class OnnxCausalLM implements CausalLM {
   private forwardTime = 0;
   /** Reused output buffer for logits; what step() returns is valid until the next call. */
-  private logitsStore = new Float32Array(0);
+  private logitsStore: LogitsArray;
   /** Reused KV-cache buffers: the model writes present.* into one, beams are gathered into the other. */
   private readonly presentPool: CachePool;
   private readonly pastPool: CachePool;
@@ -83,12 +104,15 @@ export class OnnxCausalLM implements CausalLM {
     private readonly normalizer: LogNormalizer,
     readonly vocabSize: number,
     private readonly layout: CacheLayout,
+    private readonly kvType: FloatType,
+    private readonly logitsType: LogitsType,
     private readonly padId: number,
     private readonly hasPositionIds: boolean,
     private readonly hasCacheBranch: boolean,
   ) {
-    this.presentPool = new CachePool(layout.pastNames.length);
-    this.pastPool = new CachePool(layout.pastNames.length);
+    this.presentPool = new CachePool(layout.pastNames.length, kvType);
+    this.pastPool = new CachePool(layout.pastNames.length, kvType);
+    this.logitsStore = allocate(logitsType, 0);
   }
 
   static async load(dir: string, options: OnnxModelOptions = {}): Promise<OnnxCausalLM> {
@@ -145,8 +169,10 @@ export class OnnxCausalLM implements CausalLM {
     if (vocab === undefined) throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks vocab_size`, { path: configPath });
     const pad = num("pad_token_id") ?? 0;
     const layout: CacheLayout = { layers: pastNames.length / 2, kvHeads, headDim, pastNames, presentNames };
-    const normalizer = await LogNormalizer.create(options.threads ?? availableParallelism());
-    return new OnnxCausalLM(session, normalizer, vocab, layout, pad, session.inputNames.includes("position_ids"), session.inputNames.includes("use_cache_branch"));
+    const kvType = floatTypeOf(session.inputMetadata, pastNames[0], modelFile);
+    const logitsType = floatTypeOf(session.outputMetadata, "logits", modelFile);
+    const normalizer = await LogNormalizer.create(options.threads ?? availableParallelism(), logitsType);
+    return new OnnxCausalLM(session, normalizer, vocab, layout, kvType, logitsType, pad, session.inputNames.includes("position_ids"), session.inputNames.includes("use_cache_branch"));
   }
 
   get forwardMs(): number {
@@ -179,7 +205,7 @@ export class OnnxCausalLM implements CausalLM {
     // Optimum exports return logits at every position: prefill in row chunks so that buffer stays bounded.
     const vocab = this.vocabSize;
     const chunk = Math.max(1, Math.floor(PREFILL_LOGITS_BUDGET / (length * vocab)));
-    const last = new Float32Array(rows * vocab);
+    const last = allocate(this.logitsType, rows * vocab);
     const rowSize = this.layout.kvHeads * length * this.layout.headDim;
     const kv = this.presentPool.take(rows * rowSize);
     this.generation++;
@@ -239,7 +265,7 @@ export class OnnxCausalLM implements CausalLM {
    * Select/reorder cache rows by beam into the past pool: row r of the result is row parents[r] of the state. Always
    * a copy, since the model writes the next present cache into the pool the state lives in.
    */
-  private gatherRows(state: OnnxDecodeState, parents: Int32Array): Float32Array[] {
+  private gatherRows(state: OnnxDecodeState, parents: Int32Array): KvArray[] {
     const rowSize = this.layout.kvHeads * state.pastLength * this.layout.headDim;
     const out = this.pastPool.take(parents.length * rowSize);
     state.kv.forEach((src, i) => {
@@ -250,8 +276,8 @@ export class OnnxCausalLM implements CausalLM {
   }
 
   /** Past tensors of length 0: the first call of a KV-cache decoder. */
-  private emptyCache(): Float32Array[] {
-    return this.layout.pastNames.map(() => new Float32Array(0));
+  private emptyCache(): KvArray[] {
+    return this.layout.pastNames.map(() => allocate(this.kvType, 0));
   }
 
   private async run(
@@ -260,11 +286,11 @@ export class OnnxCausalLM implements CausalLM {
     ids: BigInt64Array,
     positions: BigInt64Array,
     past: number,
-    kv: Float32Array[],
+    kv: KvArray[],
     fullMask: Uint8Array,
     /** Where the model writes present.* (preallocated, [rows, kvHeads, past+seq, headDim] each). */
-    presentOut: Float32Array[],
-  ): Promise<Float32Array> {
+    presentOut: KvArray[],
+  ): Promise<LogitsArray> {
     const total = past + seq;
     const maskData = new BigInt64Array(rows * total);
     for (let i = 0; i < maskData.length; i++) maskData[i] = BigInt(fullMask[i]);
@@ -276,14 +302,14 @@ export class OnnxCausalLM implements CausalLM {
     if (this.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor("bool", new Uint8Array([past > 0 ? 1 : 0]), [1]);
     const dims = [rows, this.layout.kvHeads, past, this.layout.headDim];
     this.layout.pastNames.forEach((name, i) => {
-      feeds[name] = new ort.Tensor("float32", kv[i], dims);
+      feeds[name] = new ort.Tensor(this.kvType, kv[i], dims);
     });
     // Logits go into a reused buffer (tens of MB per step otherwise left to the garbage collector).
     const logits = this.logitsBuffer(rows * seq * this.vocabSize);
-    const fetches: Record<string, ort.Tensor | null> = { logits: new ort.Tensor("float32", logits, [rows, seq, this.vocabSize]) };
+    const fetches: Record<string, ort.Tensor | null> = { logits: new ort.Tensor(this.logitsType, logits, [rows, seq, this.vocabSize]) };
     const presentDims = [rows, this.layout.kvHeads, total, this.layout.headDim];
     this.layout.presentNames.forEach((name, i) => {
-      fetches[name] = new ort.Tensor("float32", presentOut[i], presentDims);
+      fetches[name] = new ort.Tensor(this.kvType, presentOut[i], presentDims);
     });
     const started = performance.now();
     let out: ort.InferenceSession.ReturnType;
@@ -299,20 +325,21 @@ export class OnnxCausalLM implements CausalLM {
     return logits;
   }
 
-  private logitsBuffer(size: number): Float32Array {
-    if (this.logitsStore.length < size) this.logitsStore = new Float32Array(Math.ceil(size * 1.25));
+  private logitsBuffer(size: number): LogitsArray {
+    if (this.logitsStore.length < size) this.logitsStore = allocate(this.logitsType, Math.ceil(size * 1.25));
     return this.logitsStore.subarray(0, size);
   }
 
-  private async toLogProbs(logits: Float32Array, rows: number): Promise<NextTokenLogProbs> {
-    if (logits.length !== rows * this.vocabSize) {
-      throw new SyncabelError("MODEL_CONFIG_INVALID", `logits have ${logits.length / rows} entries per row, config.json says vocab_size ${this.vocabSize}`);
+  private async toLogProbs(raw: LogitsArray, rows: number): Promise<NextTokenLogProbs> {
+    if (raw.length !== rows * this.vocabSize) {
+      throw new SyncabelError("MODEL_CONFIG_INVALID", `logits have ${raw.length / rows} entries per row, config.json says vocab_size ${this.vocabSize}`);
     }
     const started = performance.now();
-    const logZ = await this.normalizer.logZ(logits, rows, this.vocabSize);
+    const { logits, logZ } = await this.normalizer.normalize(raw, rows, this.vocabSize);
     this.normalizeTime += performance.now() - started;
     return { rows, vocabSize: this.vocabSize, logits, logZ };
   }
+
 }
 
 export function loadOnnxCausalLM(dir: string, options?: OnnxModelOptions): Promise<OnnxCausalLM> {

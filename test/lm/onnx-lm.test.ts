@@ -88,3 +88,38 @@ describe("ONNX Runtime backend vs the reference forward pass", () => {
     }
   });
 });
+
+describe("half-precision boundaries (float16 KV cache and logits, as in fp16 exports)", () => {
+  let model: { dir: string; cleanup: () => void };
+  let lm: OnnxCausalLM;
+  let ref: ReferenceLlama;
+  let tok: HfTokenizer;
+
+  beforeAll(async () => {
+    model = await makeTinyModel({ hidden: 64, intermediate: 128, seed: 5 }, { ioDtype: "float16" });
+    lm = await loadOnnxCausalLM(model.dir, { threads: 1 });
+    ref = loadReferenceLlama(model.dir);
+    tok = await loadTokenizer(model.dir);
+  });
+  afterAll(async () => {
+    await lm?.dispose();
+    model?.cleanup();
+  });
+
+  it("prefill and KV-cache steps stay within float16 rounding of the reference", async () => {
+    const prompts = ["[Tos]{SINTOMA}<SEP>[Tos] es", "El paciente con [embolia pulmonar]{ENFERMEDAD}.<SEP>[embolia pulmonar] es"].map((s) => tok.encode(s));
+    let { state, logProbs } = await lm.prefill(prompts);
+    prompts.forEach((p, r) => expect(maxAbsDiff(logProbsOfRow(logProbs, r), ref.logProbs(p)[p.length - 1])).toBeLessThan(2e-2));
+    const cont = tok.encode(" tos seca", { addSpecialTokens: false });
+    const seqs = prompts.map((p) => [...p]);
+    for (const t of cont) {
+      ({ state, logProbs } = await lm.step(state, Int32Array.from([1, 0]), Int32Array.from([t, t])));
+      seqs.reverse();
+      seqs.forEach((s, r) => {
+        s.push(t);
+        expect(maxAbsDiff(logProbsOfRow(logProbs, r), ref.logProbs(s)[s.length - 1])).toBeLessThan(2e-2);
+      });
+    }
+    state.dispose();
+  });
+});

@@ -21,6 +21,8 @@ options:
   --kv-heads K            key/value heads, divides A (default 2)
   --intermediate I        MLP width (default 512)
   --seed S                PRNG seed (default 0)
+  --io-dtype T            float32 (default) or float16: element type of the KV cache and logits at the ONNX
+                          model's boundary, as in half-precision exports
   -h, --help              show this help
 `;
 
@@ -41,6 +43,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         "kv-heads": { type: "string" },
         intermediate: { type: "string" },
         seed: { type: "string" },
+        "io-dtype": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -73,9 +76,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if ((shape.hidden / shape.heads) % 2 !== 0) {
     throw new SyncabelError("CLI_USAGE", `head size hidden/heads (${shape.hidden / shape.heads}) must be even`);
   }
+  const ioDtype = values["io-dtype"] ?? "float32";
+  if (ioDtype !== "float32" && ioDtype !== "float16") throw new SyncabelError("CLI_USAGE", `--io-dtype must be float32 or float16, got ${JSON.stringify(ioDtype)}`);
   const dir = resolve(values.output);
   const started = performance.now();
-  const info = await writeRandomModel(dir, shape);
+  const info = await writeRandomModel(dir, shape, { ioDtype });
   const seconds = (performance.now() - started) / 1000;
   io.stdout.write(
     `wrote random Llama model to ${dir}\n` +

@@ -87,8 +87,11 @@ export class GenerativeLinker implements Linker {
       }
     });
 
-    for (let start = 0; start < parsed.length; start += batchSize) {
-      const batch = parsed.slice(start, start + batchSize);
+    // Batch prompts of similar length together: less left padding to run through the model. Results are
+    // written back by index, so the output order is the input order.
+    const byLength = [...parsed].sort((a, b) => a.input.prompt.length - b.input.prompt.length || a.index - b.index);
+    for (let start = 0; start < byLength.length; start += batchSize) {
+      const batch = byLength.slice(start, start + batchSize);
       const outputs = await beamSearch(this.parts.lm, batch.map((p) => p.input), {
         numBeams,
         maxNewTokens: options.max_new_tokens ?? 128,

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   MARKUP_MULTIPLE_MENTIONS: "more than one mention is marked in the sentence",
   MARKUP_UNKNOWN_GROUP: "the group is not a group of the knowledge base",
   MARKUP_BAD_OFFSETS: "mention offsets do not fit the text",
+  SENTENCE_TOO_LONG: "the sentence's prompt has more tokens than the linker accepts",
   // knowledge base
   KB_FILE_INVALID: "the terminology file cannot be read",
   KB_ROW_INVALID: "a terminology row is missing a field",

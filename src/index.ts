@@ -9,10 +9,10 @@ export { loadOnnxCausalLM, OnnxCausalLM, type OnnxModelOptions } from "./lm/onnx
 export { writeRandomModel, type RandomModelShape } from "./lm/random-model.js";
 export { loadReferenceLlama, type ReferenceLlama } from "./lm/reference-llama.js";
 export { beamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "./decode/beam-search.js";
-export { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult, type SentenceError } from "./linker/types.js";
+export { NO_CODE, type Beam, type SampleOptions, type SampleResult, type SentenceError } from "./linker/types.js";
 export { GenerativeLinker, type GenerativeLinkerParts } from "./linker/generative-linker.js";
 export { TfidfLinker } from "./linker/tfidf-linker.js";
-export { openLinker, type OpenLinkerOptions } from "./linker/open.js";
+export { openLinker, Linker, type OpenLinkerOptions } from "./linker/open.js";
 export { linkDocuments } from "./linker/link-documents.js";
 export { createLinkServer, startLinkServer, closeLinkServer, type LinkServer, type ServerOptions } from "./server/index.js";
 export { readDataset } from "./data/read-dataset.js";

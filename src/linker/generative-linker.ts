@@ -21,6 +21,9 @@ export interface GenerativeLinkerParts {
   readonly owns?: boolean;
 }
 
+/** The published system generated with max_length 1024 (prompt + answer). */
+export const DEFAULT_MAX_PROMPT_TOKENS = 1024;
+
 interface Parsed {
   readonly index: number;
   readonly sentence: MarkedSentence;
@@ -64,6 +67,7 @@ export class GenerativeLinker implements Linker {
     const constrained = options.constrained ?? true;
     const numBeams = options.num_beams ?? 5;
     const batchSize = options.batch_size ?? 8;
+    const maxPromptTokens = options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
     const tries = constrained ? this.triesByGroup() : undefined;
     const { tokenizer, verb } = this.parts;
@@ -75,6 +79,13 @@ export class GenerativeLinker implements Linker {
       try {
         const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
         const prompt = tokenizer.encode(buildPrompt(sentence, verb), { addSpecialTokens: true });
+        // The whole prompt goes through the model at once (its logits at every position): bound it.
+        if (prompt.length > maxPromptTokens) {
+          throw new SyncabelError("SENTENCE_TOO_LONG", `the prompt has ${prompt.length} tokens, more than max_prompt_tokens ${maxPromptTokens}: give one sentence around the mention`, {
+            tokens: prompt.length,
+            max_prompt_tokens: maxPromptTokens,
+          });
+        }
         let constraint: TrieConstraint | undefined;
         if (tries) {
           const trie = tries.get(sentence.group);

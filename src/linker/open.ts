@@ -5,7 +5,7 @@ import { loadTokenizer } from "../lm/tokenizer.js";
 import { verbFor } from "../markup/index.js";
 import { GenerativeLinker } from "./generative-linker.js";
 import { TfidfLinker } from "./tfidf-linker.js";
-import type { Linker } from "./types.js";
+import type { Linker as LinkerInterface } from "./types.js";
 
 export interface OpenLinkerOptions {
   /** Path of a KB index file (`syncabel kb build`). */
@@ -23,7 +23,7 @@ export interface OpenLinkerOptions {
 }
 
 /** Open a linker from paths: the generative linker with a model, the TF-IDF lexical linker without. */
-export async function openLinker(options: OpenLinkerOptions): Promise<Linker> {
+export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
   const kind = options.linker ?? (options.model ? "generative" : "tfidf");
   const kb = openKnowledgeBase(options.kb);
   try {
@@ -43,3 +43,8 @@ export async function openLinker(options: OpenLinkerOptions): Promise<Linker> {
     throw e;
   }
 }
+
+/** `Linker.open({kb, model, language})`: the same as openLinker, under the name the API is usually called by. */
+export const Linker = { open: openLinker } as const;
+/** A linker (generative, lexical, ...): see src/linker/types.ts. */
+export type Linker = LinkerInterface;

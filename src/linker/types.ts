@@ -34,6 +34,8 @@ export interface SampleOptions {
   /** Sentences per model batch (default 8). */
   readonly batch_size?: number;
   readonly max_new_tokens?: number;
+  /** Longest prompt, in tokens, a generative linker accepts; a longer sentence gets SENTENCE_TOO_LONG (default 1024). */
+  readonly max_prompt_tokens?: number;
 }
 
 /** Anything that links marked sentences: generative (model), lexical (TF-IDF), hybrid. */

@@ -212,6 +212,20 @@ describe("generative linker on a random-weight Llama", () => {
     });
   });
 
+  it("refuses a prompt longer than max_prompt_tokens for that sentence only", async () => {
+    const length = tok.encode(buildPrompt(parseMarkedSentence(SENTENCES[0]), "es")).length;
+    const shorter = tok.encode(buildPrompt(parseMarkedSentence(SENTENCES[6]), "es")).length;
+    expect(shorter).toBeLessThan(length);
+    const atLimit = await linker.sample([SENTENCES[0], SENTENCES[6]], { num_beams: 2, max_prompt_tokens: length });
+    expect(atLimit.every((r) => r.beams !== undefined)).toBe(true);
+    const below = await linker.sample([SENTENCES[0], SENTENCES[6]], { num_beams: 2, max_prompt_tokens: length - 1 });
+    expect(below[0].error?.code).toBe("SENTENCE_TOO_LONG");
+    expect(below[0].error?.message).toContain(String(length));
+    // The other sentence is linked as before (alone now, so scores may differ by float noise only).
+    expect(below[1].beams?.map((b) => b.pred_concept_name)).toEqual(atLimit[1].beams?.map((b) => b.pred_concept_name));
+    below[1].beams?.forEach((b, i) => expect(Math.abs(b.beam_score - atLimit[1].beams![i].beam_score)).toBeLessThan(1e-6));
+  });
+
   it("multiple-answers mode joins KB names with <SEP> and their codes with +", async () => {
     const multi = new GenerativeLinker({ kb, lm, tokenizer: tok, verb: "es", multipleAnswers: true, owns: false });
     const [r] = await multi.sample([SENTENCES[0]], { num_beams: 6, max_new_tokens: 24 });

@@ -8,7 +8,14 @@ export interface BeamSearchOptions {
   readonly numReturnSequences?: number;
   readonly maxNewTokens?: number;
   readonly lengthPenalty?: number;
+  /** The end-of-sequence id that ends every trie name (the tokenizer's EOS). */
   readonly eosTokenId: number;
+  /**
+   * Every id that ends a hypothesis (generation_config's eos_token_id list, e.g. Llama-3 Instruct's
+   * [128001, 128009]); default [eosTokenId]. Its size also sets the candidates per step, as in transformers:
+   * max(2, 1 + n_eos) x numBeams.
+   */
+  readonly eosTokenIds?: readonly number[];
 }
 
 /** One prompt to decode: its token ids and, when constrained, the trie of its mention's group. */
@@ -98,7 +105,7 @@ function pushTop(top: Candidate[], k: number, c: Candidate): void {
 
 /**
  * Batched beam search with Hugging Face semantics (conventions, sections 3-4): log-softmax over the full
- * vocabulary, then the trie mask (no renormalisation); 2 x numBeams candidates per step; an EOS candidate is kept
+ * vocabulary, then the trie mask (no renormalisation); max(2, 1 + n_eos) x numBeams candidates per step; an EOS candidate is kept
  * only when ranked within the first numBeams; length-normalised scores; early_stopping=False. Prompts whose
  * constraint admits fewer names than beams return fewer hypotheses: -inf beams are never padded in.
  */
@@ -108,6 +115,8 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
   const maxNew = options.maxNewTokens ?? 128;
   const lengthPenalty = options.lengthPenalty ?? 1;
   const eos = options.eosTokenId;
+  const eosIds = new Set([eos, ...(options.eosTokenIds ?? [])]);
+  const candidatesPerStep = Math.max(2, 1 + eosIds.size) * numBeams;
   if (!Number.isInteger(numBeams) || numBeams < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `num_beams must be a positive integer, got ${numBeams}`);
   if (!Number.isInteger(maxNew) || maxNew < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `max_new_tokens must be a positive integer, got ${maxNew}`);
   if (inputs.length === 0) return [];
@@ -138,7 +147,7 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
     const nextTokens: number[] = [];
     for (const s of searches) {
       if (s.done) continue;
-      const k = 2 * numBeams;
+      const k = candidatesPerStep;
       const top: Candidate[] = [];
       s.running.forEach((beam, b) => {
         // Hugging Face scores: log-softmax over the full vocabulary, the constraint applied after (no renormalising).
@@ -177,7 +186,7 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
       top.forEach((cand, rank) => {
         if (next.length >= numBeams) return;
         const beam = s.running[cand.beam];
-        if (cand.token === eos) {
+        if (eosIds.has(cand.token)) {
           // transformers skips an EOS candidate ranked outside the first numBeams.
           if (rank >= numBeams) return;
           s.finished.add({ tokens: beam.tokens, score: cand.score / generated ** lengthPenalty, sumLogProbs: cand.score, finished: true });

@@ -17,6 +17,8 @@ export interface GenerativeLinkerParts {
   readonly verb: string;
   /** Multiple-answers mode: `<SEP>` may join several names (composite mentions, as for SPACCC). */
   readonly multipleAnswers?: boolean;
+  /** Ids that end generation besides the tokenizer's EOS (the model's generation_config). */
+  readonly eosTokenIds?: readonly number[];
   /** Close the KB and the model with the linker (default true). */
   readonly owns?: boolean;
 }
@@ -107,6 +109,7 @@ export class GenerativeLinker implements Linker {
         numBeams,
         maxNewTokens: options.max_new_tokens ?? 128,
         eosTokenId: tokenizer.eosTokenId,
+        ...(this.parts.eosTokenIds === undefined ? {} : { eosTokenIds: this.parts.eosTokenIds }),
       });
       batch.forEach((p, i) => {
         const out = outputs[i];

@@ -1,5 +1,6 @@
 import { SyncabelError } from "../errors.js";
 import { openKnowledgeBase } from "../kb/index.js";
+import { readEosTokenIds } from "../lm/generation-config.js";
 import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
 import { loadTokenizer } from "../lm/tokenizer.js";
 import { verbFor } from "../markup/index.js";
@@ -37,7 +38,8 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
     const verb = verbFor(options.language ?? "es", options.verb);
     const tokenizer = await loadTokenizer(options.model);
     const lm = await loadOnnxCausalLM(options.model, { threads: options.threads });
-    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false });
+    const eosTokenIds = readEosTokenIds(options.model);
+    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false, ...(eosTokenIds ? { eosTokenIds } : {}) });
   } catch (e) {
     kb.close();
     throw e;

@@ -172,6 +172,25 @@ describe("generative linker on a random-weight Llama", () => {
     expect(beamsOf(r)[0].pred_concept_name).toBe(tok.decode(seq.slice(prompt.length), { skipSpecialTokens: true }).trim());
   });
 
+  it("stops at any end-of-sequence id of the generation config (unconstrained)", async () => {
+    const prompt = tok.encode(buildPrompt(parseMarkedSentence(SENTENCES[3]), "es"));
+    const seq = [...prompt];
+    for (let t = 0; t < 3; t++) {
+      const lp = ref.logProbs(seq, { from: seq.length - 1 })[0];
+      let best = 0;
+      for (let i = 1; i < lp.length; i++) if (lp[i] > lp[best]) best = i;
+      seq.push(best);
+    }
+    const [t1, t2] = seq.slice(prompt.length);
+    expect([t1, t2]).not.toContain(tok.eosTokenId);
+    // Declaring the second greedy token an end-of-sequence id ends the greedy hypothesis right before it.
+    const withStop = new GenerativeLinker({ kb, lm, tokenizer: tok, verb: "es", eosTokenIds: [tok.eosTokenId, t2], owns: false });
+    const [r] = await withStop.sample([SENTENCES[3]], { constrained: false, num_beams: 1, max_new_tokens: 3 });
+    expect(beamsOf(r)[0].pred_concept_name).toBe(tok.decode([t1], { skipSpecialTokens: true }).trim());
+    const [plain] = await linker.sample([SENTENCES[3]], { constrained: false, num_beams: 1, max_new_tokens: 3 });
+    expect(beamsOf(plain)[0].pred_concept_name).toBe(tok.decode(seq.slice(prompt.length), { skipSpecialTokens: true }).trim());
+  });
+
   it("gives identical results for batch sizes 1 and 8 and across runs", async () => {
     const a = await linker.sample(SENTENCES, { num_beams: 4, batch_size: 1 });
     const b = await linker.sample(SENTENCES, { num_beams: 4, batch_size: 8 });

@@ -11,6 +11,7 @@ export const LINKER_ARGS = {
   linker: { type: "string" },
   "multiple-answers": { type: "boolean", default: false },
   threads: { type: "string" },
+  device: { type: "string" },
 } as const;
 
 export interface LinkerArgValues {
@@ -21,6 +22,7 @@ export interface LinkerArgValues {
   readonly linker?: string;
   readonly "multiple-answers"?: boolean;
   readonly threads?: string;
+  readonly device?: string;
 }
 
 /** OpenLinkerOptions from parsed LINKER_ARGS values, with usage errors for a missing KB or a bad value. */
@@ -30,8 +32,13 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
   if (kind !== undefined && kind !== "generative" && kind !== "tfidf") {
     throw new SyncabelError("CLI_USAGE", `--linker must be generative or tfidf, got ${JSON.stringify(kind)}`);
   }
+  const device = values.device;
+  if (device !== undefined && device !== "cpu" && device !== "cuda") {
+    throw new SyncabelError("CLI_USAGE", `--device must be cpu or cuda, got ${JSON.stringify(device)}`);
+  }
   return {
     kb: values.kb,
+    ...(device === undefined ? {} : { device }),
     ...(values.model === undefined ? {} : { model: values.model }),
     ...(values.language === undefined ? {} : { language: values.language }),
     ...(values.verb === undefined ? {} : { verb: values.verb }),

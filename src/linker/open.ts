@@ -21,6 +21,8 @@ export interface OpenLinkerOptions {
   /** `<SEP>`-joined composite answers, for checkpoints trained with them (SPACCC). Default off. */
   readonly multipleAnswers?: boolean;
   readonly threads?: number;
+  /** Where the model runs: "cpu" (default) or "cuda" (needs onnxruntime-node's CUDA provider libraries and a GPU). */
+  readonly device?: "cpu" | "cuda";
 }
 
 /** Open a linker from paths: the generative linker with a model, the TF-IDF lexical linker without. */
@@ -37,7 +39,10 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
     if (!options.model) throw new SyncabelError("LINKER_INVALID_OPTIONS", "the generative linker needs a model folder (--model DIR)");
     const verb = verbFor(options.language ?? "es", options.verb);
     const tokenizer = await loadTokenizer(options.model);
-    const lm = await loadOnnxCausalLM(options.model, { threads: options.threads });
+    const lm = await loadOnnxCausalLM(options.model, {
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+      executionProviders: options.device === "cuda" ? ["cuda", "cpu"] : ["cpu"],
+    });
     const eosTokenIds = readEosTokenIds(options.model);
     return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false, ...(eosTokenIds ? { eosTokenIds } : {}) });
   } catch (e) {

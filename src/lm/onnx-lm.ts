@@ -148,7 +148,11 @@ export class OnnxCausalLM implements CausalLM {
         logSeverityLevel: 3,
       });
     } catch (e) {
-      throw new SyncabelError("MODEL_RUNTIME", `onnxruntime cannot load ${modelFile}: ${(e as Error).message}`, { path: modelFile });
+      const providers = options.executionProviders ?? ["cpu"];
+      const hint = providers.includes("cuda")
+        ? " (the CUDA provider needs a GPU, CUDA 12 and onnxruntime-node's CUDA libraries, which an install with ONNXRUNTIME_NODE_INSTALL=skip leaves out)"
+        : "";
+      throw new SyncabelError("MODEL_RUNTIME", `onnxruntime cannot load ${modelFile} with providers ${providers.join(", ")}: ${(e as Error).message}${hint}`, { path: modelFile });
     }
     const pastNames: string[] = [];
     const presentNames: string[] = [];

@@ -44,6 +44,21 @@ describe("syncabel link", () => {
     expect(parse(c.out())).toEqual(expected);
   });
 
+  it("--device: a bad value is a usage error; cuda without a GPU runtime fails with the reason", async () => {
+    const c = captureIO();
+    expect(await main(["link", "--kb", kb, "--device", "tpu", "x"], c.io)).toBe(2);
+    expect(c.err()).toContain("--device must be cpu or cuda");
+    const model = await makeTinyModel({ seed: 4 });
+    try {
+      const d = captureIO();
+      const code = await main(["link", "--kb", kb, "--model", model.dir, "--device", "cuda", SENTENCES[0]], d.io).catch(() => 1);
+      // Where a CUDA runtime exists this links; here (no GPU, no CUDA libraries) it must say why it cannot.
+      if (code !== 0) expect(d.err()).toMatch(/MODEL_RUNTIME.*cuda|cuda.*MODEL_RUNTIME/is);
+    } finally {
+      model.cleanup();
+    }
+  });
+
   it("rejects bad options with a usage error (exit 2)", async () => {
     const c = captureIO();
     expect(await main(["link", "--kb", kb, "--beams", "0", "x"], c.io)).toBe(2);

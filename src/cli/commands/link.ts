@@ -9,7 +9,7 @@ import { positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
-                     [--threads N] [--verb V] [--linker generative|tfidf] [SENTENCE ...]
+                     [--threads N] [--verb V] [--device cpu|cuda] [--linker generative|tfidf] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
 arguments, else from stdin: one per line, or JSONL lines {"sentence": "..."}. Writes one JSONL line per input

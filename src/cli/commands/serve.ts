@@ -9,7 +9,7 @@ import { positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--language es|fr|en] [--multiple-answers]
                       [--host H] [--port P] [--max-body-bytes N] [--max-sentences N]
-                      [--max-concurrent N] [--max-beams N] [--threads N] [--verb V] [--linker generative|tfidf]
+                      [--max-concurrent N] [--max-beams N] [--threads N] [--verb V] [--device cpu|cuda] [--linker generative|tfidf]
 
 HTTP linking service. POST /v1/link with {"sentences": ["... [mention]{GROUP} ..."], "num_beams"?: N,
 "constrained"?: bool, "max_new_tokens"?: N} (Content-Type: application/json) answers {"results": [...]}, one

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
-import { buildKnowledgeBase, openKnowledgeBase } from "../../src/kb/index.js";
+import { openKnowledgeBase } from "../../src/kb/index.js";
 import { TfidfLinker } from "../../src/linker/tfidf-linker.js";
 import type { SampleResult } from "../../src/linker/types.js";
 import { captureIO } from "../support/cli-io.js";
 import { makeTinyModel } from "../support/tiny-model.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 const TERMS = ["386661006\tfiebre\tSINTOMA", "49727002\ttos\tSINTOMA", "59282003\tembolia pulmonar\tENFERMEDAD", "73211009\tdiabetes mellitus\tENFERMEDAD"];
 const SENTENCES = ["Refiere [fiebre]{SINTOMA} alta.", "sin marcas", "Con [embolia pulmonar masiva]{ENFERMEDAD}.", "Tiene [tos]{SINTOMA} seca."];
@@ -21,9 +22,8 @@ describe("syncabel link", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "syncabel-link-cli-"));
-    writeFileSync(join(dir, "terms.tsv"), `code\tterm\tgroup\n${TERMS.join("\n")}\n`);
     kb = join(dir, "kb.sqlite");
-    await buildKnowledgeBase(join(dir, "terms.tsv"), kb);
+    await buildKbFromRows(dir, TERMS, kb);
     const handle = openKnowledgeBase(kb);
     expected = await TfidfLinker.fromKnowledgeBase(handle).sample(SENTENCES, { num_beams: 2 });
     handle.close();

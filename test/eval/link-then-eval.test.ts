@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run as evalRun } from "../../src/cli/commands/eval.js";
 import { run as linkDocs } from "../../src/cli/commands/link-docs.js";
-import { buildKnowledgeBase } from "../../src/kb/index.js";
 import { captureIO } from "../support/cli-io.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 // Gold: 4 mentions. Three are KB names of their gold code (TF-IDF cosine 1 -> rank 1); "tos seca" is, in this
 // KB, the name of another code, so its gold code (49727002, name "tos") can only come second.
@@ -18,8 +18,7 @@ describe("link-docs output, TSV or JSONL, evaluates the same", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("gives Recall@1 3/4 and Recall@2 4/4 from either format", async () => {
-    writeFileSync(join(dir, "terms.tsv"), `code\tterm\tgroup\n${KB.join("\n")}\n`);
-    await buildKnowledgeBase(join(dir, "terms.tsv"), join(dir, "kb.sqlite"));
+    await buildKbFromRows(dir, KB);
     mkdirSync(join(dir, "texts"));
     writeFileSync(join(dir, "texts", "d1.txt"), TEXT);
     const rows = GOLD.map(([w, nth, code]) => {

@@ -11,6 +11,7 @@ import { loadReferenceLlama, type ReferenceLlama } from "../../src/lm/reference-
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
 import { makeTinyModel } from "../support/tiny-model.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 // ~30 disease names (some prefixes of others, one name shared by two codes) and a few symptoms.
 const DISEASES: [string, string][] = [
@@ -54,8 +55,7 @@ describe("generative linker on a random-weight Llama", () => {
     model = await makeTinyModel({ seed: 23 });
     work = mkdtempSync(join(tmpdir(), "syncabel-linker-"));
     const rows = [...DISEASES.map(([c, n]) => `${c}\t${n}\tENFERMEDAD`), ...SYMPTOMS.map(([c, n]) => `${c}\t${n}\tSINTOMA`)];
-    writeFileSync(join(work, "terms.tsv"), `code\tterm\tgroup\n${rows.join("\n")}\n`);
-    await buildKnowledgeBase(join(work, "terms.tsv"), join(work, "kb.sqlite"));
+    await buildKbFromRows(work, rows);
     kb = openKnowledgeBase(join(work, "kb.sqlite"));
     lm = await loadOnnxCausalLM(model.dir, { threads: 2 });
     tok = await loadTokenizer(model.dir);

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildKnowledgeBase, openKnowledgeBase } from "../../src/kb/index.js";
+import { openKnowledgeBase } from "../../src/kb/index.js";
 import { TfidfCharVectorizer } from "../../src/lexical/tfidf-vectorizer.js";
 import { loadOrBuildLexicalIndex, TFIDF_ARTIFACT_KEY, TfidfLinker } from "../../src/linker/tfidf-linker.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 const ROWS: [string, string, string][] = [
   ["100", "embolia pulmonar", "ENFERMEDAD"],
@@ -22,10 +23,8 @@ describe("TfidfLinker over a real SQLite KB", () => {
   let kbPath: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "syncabel-tfidf-"));
-    const tsv = join(dir, "terms.tsv");
-    writeFileSync(tsv, `code\tterm\tgroup\n${ROWS.map((r) => r.join("\t")).join("\n")}\n`);
     kbPath = join(dir, "kb.sqlite");
-    await buildKnowledgeBase(tsv, kbPath);
+    await buildKbFromRows(dir, ROWS, kbPath);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

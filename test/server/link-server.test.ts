@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildKnowledgeBase } from "../../src/kb/index.js";
 import { openLinker } from "../../src/linker/open.js";
 import type { Linker, SampleOptions, SampleResult } from "../../src/linker/types.js";
 import { isLoopbackHost, startLinkServer, type LinkServer, type ServerOptions } from "../../src/server/index.js";
 import { makeTinyModel } from "../support/tiny-model.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 const ROWS: [string, string, string][] = [
   ["100", "embolia pulmonar", "ENFERMEDAD"],
@@ -32,9 +32,8 @@ let work: string;
 let kbPath: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "syncabel-server-"));
-  writeFileSync(join(work, "terms.tsv"), `code\tterm\tgroup\n${ROWS.map((r) => r.join("\t")).join("\n")}\n`);
   kbPath = join(work, "kb.sqlite");
-  await buildKnowledgeBase(join(work, "terms.tsv"), kbPath);
+  await buildKbFromRows(work, ROWS, kbPath);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -1,22 +1,21 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serve, run } from "../../src/cli/commands/serve.js";
 import { main } from "../../src/cli/main.js";
-import { buildKnowledgeBase } from "../../src/kb/index.js";
 import { openLinker } from "../../src/linker/open.js";
 import type { SampleResult } from "../../src/linker/types.js";
 import { captureIO } from "../support/cli-io.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 let work: string;
 let kbPath: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "syncabel-serve-cli-"));
   const rows = ["100\tembolia pulmonar\tENFERMEDAD", "200\tedema pulmonar\tENFERMEDAD", "400\ttos\tSINTOMA", "401\ttos seca\tSINTOMA"];
-  writeFileSync(join(work, "terms.tsv"), `code\tterm\tgroup\n${rows.join("\n")}\n`);
   kbPath = join(work, "kb.sqlite");
-  await buildKnowledgeBase(join(work, "terms.tsv"), kbPath);
+  await buildKbFromRows(work, rows, kbPath);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

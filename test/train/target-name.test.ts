@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildKnowledgeBase } from "../../src/kb/build.js";
 import { openKnowledgeBase } from "../../src/kb/sqlite-kb.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";
 import { candidateNames, TargetNameSelector } from "../../src/train/target-name.js";
 import { interleave, mix } from "../../src/train/mix.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 /** scikit-learn `char_wb` 3-grams, written from its documented algorithm (independent of src/lexical). */
 function charWb(text: string, n = 3): string[] {
@@ -75,9 +75,7 @@ describe("target name selection (TF-IDF char 3-gram cosine)", () => {
   let kb: KnowledgeBase;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "sft-target-"));
-    const tsv = join(dir, "terms.tsv");
-    writeFileSync(tsv, "code\tterm\tgroup\n" + TERMS.map((t) => t.join("\t")).join("\n") + "\n");
-    await buildKnowledgeBase(tsv, join(dir, "kb.sqlite"));
+    await buildKbFromRows(dir, TERMS);
     kb = openKnowledgeBase(join(dir, "kb.sqlite"));
   });
   afterAll(() => {

@@ -1,14 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildKnowledgeBase, openKnowledgeBase } from "../../src/kb/index.js";
+import { openKnowledgeBase } from "../../src/kb/index.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";
 import { loadTokenizer } from "../../src/lm/tokenizer.js";
 import { writeTestTokenizer } from "../../src/lm/test-tokenizer.js";
 import type { TextTokenizer } from "../../src/lm/types.js";
 import { buildGroupTrie, kbTrieKey, loadOrBuildKbTries } from "../../src/trie/kb-tries.js";
 import { TokenTrie } from "../../src/trie/token-trie.js";
+import { buildKbFromRows } from "../support/kb.js";
 
 const TERMS = [
   ["59282003", "embolia pulmonar", "ENFERMEDAD"],
@@ -38,9 +39,7 @@ describe("KB tries with the real Llama-3 tokenizer", () => {
     mkdirSync(tokDir);
     writeTestTokenizer(tokDir);
     tokenizer = await loadTokenizer(tokDir);
-    const tsv = join(dir, "kb.tsv");
-    writeFileSync(tsv, `code\tterm\tgroup\n${TERMS.map((r) => r.join("\t")).join("\n")}\n`);
-    await buildKnowledgeBase(tsv, kbPath);
+    await buildKbFromRows(dir, TERMS, kbPath);
   });
 
   function namesOf(kb: KnowledgeBase, group: string): string[] {

@@ -17,7 +17,7 @@ import { readPredictionsTsv } from "../src/data/predictions-tsv.js";
 import { buildKnowledgeBase, openKnowledgeBase } from "../src/kb/index.js";
 import { GenerativeLinker } from "../src/linker/generative-linker.js";
 import { loadOnnxCausalLM } from "../src/lm/onnx-lm.js";
-import { writeRandomModel, type RandomModelShape } from "../src/lm/random-model.js";
+import { writeRandomModel, type RandomModelShape } from "../src/testing/random-model.js";
 import { loadTokenizer } from "../src/lm/tokenizer.js";
 import { benchTrie } from "./trie.bench.js";
 

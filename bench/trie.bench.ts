@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadTokenizer } from "../src/lm/tokenizer.js";
-import { writeTestTokenizer } from "../src/lm/test-tokenizer.js";
+import { writeTestTokenizer } from "../src/testing/test-tokenizer.js";
 import { IntBuffer } from "../src/trie/int-buffer.js";
 import { MapTrie } from "../src/trie/map-trie.js";
 import { TokenTrie } from "../src/trie/token-trie.js";

@@ -6,8 +6,6 @@ export { TokenTrie, MapTrie, loadOrBuildKbTries } from "./trie/index.js";
 export type { CausalLM, DecodeState, NextTokenLogProbs, StepResult, TextTokenizer } from "./lm/types.js";
 export { loadTokenizer, HfTokenizer, type ChatMessage } from "./lm/tokenizer.js";
 export { loadOnnxCausalLM, OnnxCausalLM, type OnnxModelOptions } from "./lm/onnx-lm.js";
-export { writeRandomModel, type RandomModelShape } from "./lm/random-model.js";
-export { loadReferenceLlama, type ReferenceLlama } from "./lm/reference-llama.js";
 export { beamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "./decode/beam-search.js";
 export { NO_CODE, type Beam, type SampleOptions, type SampleResult, type SentenceError } from "./linker/types.js";
 export { GenerativeLinker, type GenerativeLinkerParts } from "./linker/generative-linker.js";

@@ -7,7 +7,7 @@ import type { KnowledgeBase } from "../../src/kb/types.js";
 import { GenerativeLinker } from "../../src/linker/generative-linker.js";
 import { NO_CODE, type Beam, type SampleResult } from "../../src/linker/types.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
-import { loadReferenceLlama, type ReferenceLlama } from "../../src/lm/reference-llama.js";
+import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
 import { makeTinyModel } from "../support/tiny-model.js";

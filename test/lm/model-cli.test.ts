@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../../src/cli/commands/model.js";
-import { loadLlamaConfig } from "../../src/lm/llama-config.js";
-import { openSafetensors } from "../../src/lm/safetensors.js";
+import { loadLlamaConfig } from "../../src/convert/llama-config.js";
+import { openSafetensors } from "../../src/convert/safetensors.js";
 import { captureIO } from "../support/cli-io.js";
 
 

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { logProbsOfRow } from "../../src/lm/log-softmax.js";
+import { logProbsOfRow } from "../../src/testing/log-softmax.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
-import { loadReferenceLlama, type ReferenceLlama } from "../../src/lm/reference-llama.js";
+import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { makeTinyModel, maxAbsDiff } from "../support/tiny-model.js";
 

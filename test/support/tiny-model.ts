@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { WriteOnnxOptions } from "../../src/lm/onnx-llama-graph.js";
-import { writeRandomModel, type RandomModelShape } from "../../src/lm/random-model.js";
+import type { WriteOnnxOptions } from "../../src/convert/onnx-llama-graph.js";
+import { writeRandomModel, type RandomModelShape } from "../../src/testing/random-model.js";
 
 /** A tiny random Llama (real Llama-3 tokenizer + <SEP>) in a fresh temp folder; `cleanup` removes it. */
 export async function makeTinyModel(shape: Partial<RandomModelShape> = {}, onnx: WriteOnnxOptions = {}): Promise<{ dir: string; cleanup: () => void }> {

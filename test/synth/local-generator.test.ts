@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../../src/cli/commands/synth.js";
-import { writeRandomModel } from "../../src/lm/random-model.js";
+import { writeRandomModel } from "../../src/testing/random-model.js";
 import { loadLocalGenerator } from "../../src/synth/load-local-generator.js";
 import type { SynthRecord } from "../../src/synth/types.js";
 import { buildTinyKb } from "./kb-fixture.js";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openKnowledgeBase } from "../../src/kb/index.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";
 import { loadTokenizer } from "../../src/lm/tokenizer.js";
-import { writeTestTokenizer } from "../../src/lm/test-tokenizer.js";
+import { writeTestTokenizer } from "../../src/testing/test-tokenizer.js";
 import type { TextTokenizer } from "../../src/lm/types.js";
 import { buildGroupTrie, kbTrieKey, loadOrBuildKbTries } from "../../src/trie/kb-tries.js";
 import { TokenTrie } from "../../src/trie/token-trie.js";

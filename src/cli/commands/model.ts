@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { SyncabelError } from "../../errors.js";
-import { writeRandomModel, type RandomModelShape } from "../../lm/random-model.js";
+import { writeRandomModel, type RandomModelShape } from "../../testing/random-model.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isPlainRope, loadLlamaConfig, parseLlamaConfig } from "../../src/lm/llama-config.js";
+import { isPlainRope, loadLlamaConfig, parseLlamaConfig } from "../../src/convert/llama-config.js";
 
 // The published Meta-Llama-3-8B config.json (architecture fields), plus the <SEP> row of the fine-tunes.
 const LLAMA3_8B = {

@@ -5,8 +5,8 @@
  */
 import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
-import { isPlainRope, loadLlamaConfig, type LlamaConfig } from "./llama-config.js";
-import { readSafetensors, type Float32Tensor } from "./safetensors.js";
+import { isPlainRope, loadLlamaConfig, type LlamaConfig } from "../convert/llama-config.js";
+import { readSafetensors, type Float32Tensor } from "../convert/safetensors.js";
 
 export interface ReferenceLlama {
   readonly config: LlamaConfig;

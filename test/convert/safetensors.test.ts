@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { halfToFloat, openSafetensors, readSafetensors, writeSafetensors } from "../../src/lm/safetensors.js";
+import { halfToFloat, openSafetensors, readSafetensors, writeSafetensors } from "../../src/convert/safetensors.js";
 
 /** Hand-build a safetensors file: 8-byte LE header length, JSON header, raw bytes. */
 function rawFile(header: unknown, data: Uint8Array): Buffer {

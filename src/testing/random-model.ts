@@ -7,10 +7,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
-import { parseLlamaConfig, type LlamaConfig } from "./llama-config.js";
-import { writeLlamaOnnx, type WriteOnnxOptions, type WriteOnnxResult } from "./onnx-llama-graph.js";
+import { parseLlamaConfig, type LlamaConfig } from "../convert/llama-config.js";
+import { writeLlamaOnnx, type WriteOnnxOptions, type WriteOnnxResult } from "../convert/onnx-llama-graph.js";
 import { mulberry32 } from "../util/random.js";
-import { writeSafetensors, type Float32Tensor } from "./safetensors.js";
+import { writeSafetensors, type Float32Tensor } from "../convert/safetensors.js";
 import { LLAMA3_BOS_ID, LLAMA3_EOS_ID, LLAMA3_PAD_ID, TEST_TOKENIZER_VOCAB_SIZE, writeTestTokenizer } from "./test-tokenizer.js";
 
 export interface RandomModelShape {

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadReferenceLlama } from "../../src/lm/reference-llama.js";
-import { writeSafetensors, type Float32Tensor } from "../../src/lm/safetensors.js";
+import { loadReferenceLlama } from "../../src/testing/reference-llama.js";
+import { writeSafetensors, type Float32Tensor } from "../../src/convert/safetensors.js";
 
 const V = 11;
 const H = 8;

@@ -1,4 +1,4 @@
-import type { NextTokenLogProbs } from "./types.js";
+import type { NextTokenLogProbs } from "../lm/types.js";
 
 /** The full log-softmax row `row` of a next-token distribution (tests, samplers; decoding reads entries lazily). */
 export function logProbsOfRow(p: NextTokenLogProbs, row: number): Float32Array {

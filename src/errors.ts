@@ -27,9 +27,12 @@ export const ERROR_CODES = {
   MODEL_CONFIG_INVALID: "the model configuration is invalid or unsupported",
   MODEL_RUNTIME: "the model runtime failed",
   TOKENIZER_INVALID: "the tokenizer files are invalid",
+  CONVERT_OUTPUT_INVALID: "the conversion's output folder exists already or overlaps its input",
+  CONVERT_INTERRUPTED: "the conversion was interrupted; nothing was written",
   // decoding and linking
   DECODE_INVALID_OPTIONS: "decoding options are invalid",
   LINKER_INVALID_OPTIONS: "linker options are invalid",
+  INTERRUPTED: "the work was stopped by a signal (Ctrl-C, SIGTERM) or a cancelled request",
   // datasets
   DATA_FILE_MISSING: "a dataset file is missing",
   DATA_BAD_COLUMNS: "a dataset file has missing or unexpected columns",
@@ -47,6 +50,8 @@ export const ERROR_CODES = {
   REQUEST_INVALID: "the request is malformed",
   REQUEST_TOO_LARGE: "the request exceeds a size or batch limit",
   SERVER_BUSY: "too many requests in flight",
+  REQUEST_TIMEOUT: "the request body did not arrive in time",
+  REQUEST_UNAUTHORIZED: "the request lacks the bearer token the server requires",
   CLI_USAGE: "the command line is invalid",
   IO_ERROR: "a file could not be read or written",
   INTERNAL: "an unexpected internal error (a bug: please report it)",

@@ -7,6 +7,8 @@ export interface CliIO {
   readonly stderr: Writable;
   /** Whether stderr is a terminal (progress bars) or not (plain progress lines). */
   readonly isTTY: boolean;
+  /** Whether stdin is a terminal: a command reading stdin then says so instead of waiting silently. */
+  readonly stdinIsTTY?: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -19,6 +21,7 @@ export function processIO(): CliIO {
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: Boolean(process.stderr.isTTY),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
     env: process.env,
   };
 }

@@ -1,6 +1,7 @@
 import { SyncabelError } from "../errors.js";
 import type { OpenLinkerOptions } from "../linker/open.js";
-import { positiveInt } from "./args.js";
+import { DTYPE_SUFFIXES, isModelDtype } from "../lm/model-file.js";
+import { positiveInt, warnUnused } from "./args.js";
 
 /** The parseArgs options every command that opens a linker shares (link, link-docs, serve). */
 export const LINKER_ARGS = {
@@ -12,6 +13,8 @@ export const LINKER_ARGS = {
   "multiple-answers": { type: "boolean", default: false },
   threads: { type: "string" },
   device: { type: "string" },
+  "model-file": { type: "string" },
+  dtype: { type: "string" },
 } as const;
 
 export interface LinkerArgValues {
@@ -23,21 +26,30 @@ export interface LinkerArgValues {
   readonly "multiple-answers"?: boolean;
   readonly threads?: string;
   readonly device?: string;
+  readonly "model-file"?: string;
+  readonly dtype?: string;
 }
 
 /** OpenLinkerOptions from parsed LINKER_ARGS values, with usage errors for a missing KB or a bad value. */
 export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): OpenLinkerOptions {
   if (!values.kb) throw new SyncabelError("CLI_USAGE", `--kb is required\n\n${usage}`);
   const kind = values.linker;
-  if (kind !== undefined && kind !== "generative" && kind !== "tfidf") {
-    throw new SyncabelError("CLI_USAGE", `--linker must be generative or tfidf, got ${JSON.stringify(kind)}`);
+  if (kind !== undefined && kind !== "generative" && kind !== "tfidf" && kind !== "hybrid" && kind !== "retrieve-generate") {
+    throw new SyncabelError("CLI_USAGE", `--linker must be hybrid, tfidf, generative or retrieve-generate, got ${JSON.stringify(kind)}`);
   }
   const device = values.device;
   if (device !== undefined && device !== "cpu" && device !== "cuda") {
     throw new SyncabelError("CLI_USAGE", `--device must be cpu or cuda, got ${JSON.stringify(device)}`);
   }
+  const dtype = values.dtype;
+  if (dtype !== undefined && !isModelDtype(dtype)) {
+    throw new SyncabelError("CLI_USAGE", `--dtype must be one of ${Object.keys(DTYPE_SUFFIXES).join(", ")}, got ${JSON.stringify(dtype)}\n\n${usage}`);
+  }
+  if (dtype !== undefined && values["model-file"] !== undefined) throw new SyncabelError("CLI_USAGE", `give --dtype or --model-file, not both\n\n${usage}`);
   return {
     kb: values.kb,
+    ...(dtype === undefined ? {} : { dtype }),
+    ...(values["model-file"] === undefined ? {} : { modelFile: values["model-file"] }),
     ...(device === undefined ? {} : { device }),
     ...(values.model === undefined ? {} : { model: values.model }),
     ...(values.language === undefined ? {} : { language: values.language }),
@@ -46,4 +58,24 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
     multipleAnswers: values["multiple-answers"] ?? false,
     ...(values.threads === undefined ? {} : { threads: positiveInt(values.threads, "threads", 1) }),
   };
+}
+
+/**
+ * Warn about linker flags that change nothing for the linker that will run (the TF-IDF linker has no model, no
+ * prompt verb, no device): silently accepting them hides a wrong assumption. `language` is left out where the
+ * command uses it for something else (link-docs segments documents with it).
+ */
+export function warnIneffectiveLinkerArgs(values: LinkerArgValues, command: string, stderr: { write(s: string): unknown }, checkLanguage: boolean): void {
+  const kind = values.linker ?? (values.model ? "generative" : "tfidf");
+  if (kind !== "tfidf" && kind !== "hybrid") return;
+  const flags: string[] = [];
+  if (values.model !== undefined) flags.push("--model");
+  if (checkLanguage && values.language !== undefined) flags.push("--language");
+  if (values.device !== undefined) flags.push("--device");
+  if (values.dtype !== undefined) flags.push("--dtype");
+  if (values["model-file"] !== undefined) flags.push("--model-file");
+  if (values.threads !== undefined) flags.push("--threads");
+  if (values.verb !== undefined) flags.push("--verb");
+  if (values["multiple-answers"] === true) flags.push("--multiple-answers");
+  for (const f of flags) warnUnused({ stderr }, command, f, "with the TF-IDF linker (it uses no model): give --model DIR for the generative linker");
 }

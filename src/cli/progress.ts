@@ -14,6 +14,8 @@ export interface ProgressOptions {
 /** A progress bar with rate and ETA on a terminal; plain progress lines elsewhere. */
 export class Progress {
   private done = 0;
+  /** Items found already done (a resume): counted in the total, never in the rate. */
+  private skipped = 0;
   private readonly started = Date.now();
   private lastDraw = 0;
   private readonly interval: number;
@@ -32,6 +34,12 @@ export class Progress {
     }
   }
 
+  /** Count `n` items done by an earlier run: they move the bar but not the rate or the ETA. */
+  skip(n: number, extra = ""): void {
+    this.skipped += n;
+    this.tick(n, extra);
+  }
+
   get count(): number {
     return this.done;
   }
@@ -44,7 +52,7 @@ export class Progress {
     const { total, label, stream, tty } = this.options;
     const unit = this.options.unit ?? "items";
     const secs = Math.max(this.elapsedSeconds(), 1e-3);
-    const rate = this.done / secs;
+    const rate = (this.done - this.skipped) / secs;
     const left = total - this.done;
     const eta = rate > 0 && left > 0 ? formatSeconds(left / rate) : "-";
     const pct = total > 0 ? Math.min(100, (100 * this.done) / total) : 100;

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
+import { llama3Scaling } from "./rope.js";
 
 export interface LlamaConfig {
   readonly hiddenSize: number;
@@ -31,15 +32,29 @@ function fail(source: string, problem: string): SyncabelError {
   return new SyncabelError("MODEL_CONFIG_INVALID", `${source}: ${problem}`, { file: source });
 }
 
+/** Architectures of `config.json` that are a Llama causal LM (the only head the converter and runtime know). */
+const CAUSAL_LM_ARCHITECTURES = new Set(["LlamaForCausalLM"]);
+
+/** model_type must be "llama" and `architectures`, when given, a Llama causal LM; errors name what was found. */
+function checkArchitecture(c: Record<string, unknown>, source: string): void {
+  const archs = c.architectures;
+  const named = Array.isArray(archs) ? archs.filter((a): a is string => typeof a === "string") : [];
+  if (c.model_type !== "llama") {
+    const what = named.length > 0 ? ` (architectures ${named.join(", ")})` : "";
+    throw fail(source, `model_type is ${JSON.stringify(c.model_type)}${what}, only "llama" (LlamaForCausalLM) is supported`);
+  }
+  if (archs !== undefined && archs !== null && !named.some((a) => CAUSAL_LM_ARCHITECTURES.has(a))) {
+    throw fail(source, `architectures ${JSON.stringify(archs)} is not supported, only LlamaForCausalLM`);
+  }
+}
+
 /**
  * Validate a parsed `config.json` object. `source` names the file in error messages.
  */
 export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw fail(source, "config is not a JSON object");
   const c = json as Record<string, unknown>;
-  if (c.model_type !== "llama") {
-    throw fail(source, `model_type is ${JSON.stringify(c.model_type)}, only "llama" is supported`);
-  }
+  checkArchitecture(c, source);
   const posInt = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) {
@@ -105,8 +120,11 @@ export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
   if (c.hidden_act !== undefined && c.hidden_act !== "silu") {
     throw fail(source, `hidden_act ${JSON.stringify(c.hidden_act)} is not supported (only "silu")`);
   }
+  for (const key of ["attention_bias", "mlp_bias"]) {
+    if (c[key] === true) throw fail(source, `${key} true is not supported (Llama checkpoints have no biases)`);
+  }
 
-  return {
+  const config: LlamaConfig = {
     hiddenSize,
     intermediateSize: posInt("intermediate_size"),
     numHiddenLayers: posInt("num_hidden_layers"),
@@ -123,6 +141,12 @@ export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
     tieWordEmbeddings: tie,
     ropeScaling: ropeScaling as Record<string, unknown> | null,
   };
+  try {
+    llama3Scaling(config); // "default" or a complete "llama3" rope_scaling; anything else fails here, named
+  } catch (e) {
+    throw fail(source, (e as Error).message.replace(/^config\.json: /, ""));
+  }
+  return config;
 }
 
 /** Read and validate `<dir>/config.json`. */
@@ -143,3 +167,4 @@ export function isPlainRope(config: LlamaConfig): boolean {
   const s = config.ropeScaling;
   return s === null || s.rope_type === "default" || s.type === "default";
 }
+

@@ -1,5 +1,5 @@
 import { SyncabelError } from "../errors.js";
-import type { CausalLM, DecodeState } from "../lm/types.js";
+import type { CausalLM, DecodeState, LogitRequest, NextTokenLogProbs } from "../lm/types.js";
 import type { TrieConstraint } from "./prefix-trie.js";
 
 export interface BeamSearchOptions {
@@ -16,6 +16,10 @@ export interface BeamSearchOptions {
    * max(2, 1 + n_eos) x numBeams.
    */
   readonly eosTokenIds?: readonly number[];
+  /** Checked before every step: when aborted the search stops and rejects with INTERRUPTED. */
+  readonly signal?: AbortSignal;
+  /** Called with a prompt's index as soon as its search is over (progress inside a batch). */
+  readonly onPromptDone?: (index: number) => void;
 }
 
 /** One prompt to decode: its token ids and, when constrained, the trie of its mention's group. */
@@ -85,10 +89,45 @@ class PromptSearch {
   readonly finished: HypothesisSet;
   done = false;
   error: SyncabelError | undefined;
+  /** Trie node after the verb tokens that end the prompt: where every name (and every name after <SEP>) starts. */
+  readonly start: number;
 
   constructor(readonly input: BeamSearchInput, numBeams: number) {
     this.finished = new HypothesisSet(numBeams);
+    this.start = input.constraint ? startNode(input.constraint, input.prompt) : -1;
   }
+}
+
+/** Follow the trie from its root along the prompt's last `rootTokens` tokens (the verb's); -1 when they differ. */
+function startNode(c: TrieConstraint, prompt: readonly number[]): number {
+  const n = c.rootTokens ?? 1;
+  let node = c.trie.root;
+  for (let i = Math.max(0, prompt.length - n); i < prompt.length && node >= 0; i++) node = c.trie.child(node, prompt[i]);
+  return node;
+}
+
+/** The tokens a constrained beam may take at `node`: the trie's children, plus <SEP> where EOS is allowed. */
+function allowedTokens(c: TrieConstraint, node: number, eos: number): Int32Array {
+  const children = c.trie.childTokens(node);
+  const sep = c.sepTokenId;
+  if (sep === undefined || sep === null || !children.includes(eos)) return children;
+  const out = new Int32Array(children.length + 1);
+  out.set(children);
+  out[children.length] = sep;
+  return out;
+}
+
+/** What the next forward pass must return: each constrained row's allowed tokens, the top k of unconstrained rows. */
+function logitRequest(rows: readonly { readonly c: TrieConstraint | undefined; readonly node: number }[], eos: number, topK: number): { request: LogitRequest; allowed: Int32Array[] } {
+  const empty = new Int32Array(0);
+  const allowed = rows.map(({ c, node }) => (c && node >= 0 ? allowedTokens(c, node, eos) : empty));
+  const free = rows.some(({ c }) => c === undefined);
+  return { request: { tokens: allowed, ...(free ? { topK } : {}) }, allowed };
+}
+
+/** Logit of the i-th allowed token of `row` (read from the picked entries, or the full row when the backend gave it). */
+function allowedLogit(p: NextTokenLogProbs, row: number, i: number, token: number): number {
+  return p.picked ? p.picked.logits[p.picked.offsets[row] + i] : p.logits[row * p.vocabSize + token];
 }
 
 /** Insert `c` into `top` (sorted best first, at most `k` long). */
@@ -122,52 +161,53 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
   if (inputs.length === 0) return [];
 
   const searches = inputs.map((input) => new PromptSearch(input, numBeams));
+  searches.forEach((s, r) => {
+    const c = s.input.constraint;
+    if (c && s.start < 0) {
+      const tail = s.input.prompt.slice(-(c.rootTokens ?? 1));
+      s.error = new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last tokens (${tail.join(",")}) do not start the candidate trie: the verb of the prompt and of the trie differ`, { token: tail.join(",") });
+      s.done = true;
+      options.onPromptDone?.(r);
+      return;
+    }
+    s.running = [{ tokens: [], score: 0, node: s.start, row: r }];
+  });
   // Prefill once per prompt (not per beam): beams fork at the first step, as transformers' 0/-1e9 start does.
-  const prefilled = await lm.prefill(inputs.map((i) => i.prompt));
+  let asked = logitRequest(searches.map((s) => ({ c: s.input.constraint, node: s.start })), eos, candidatesPerStep);
+  const prefilled = await lm.prefill(inputs.map((i) => i.prompt), asked.request);
   let state: DecodeState = prefilled.state;
   let logProbs = prefilled.logProbs;
-  searches.forEach((s, r) => {
-    let node = -1;
-    const c = s.input.constraint;
-    if (c) {
-      const last = s.input.prompt[s.input.prompt.length - 1];
-      node = c.trie.child(c.trie.root, last);
-      if (node < 0) {
-        s.error = new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last token (${last}) is not the root token of the candidate trie: the verb of the prompt and of the trie differ`, { token: last });
-        s.done = true;
-        return;
-      }
-    }
-    s.running = [{ tokens: [], score: 0, node, row: r }];
-  });
 
   const vocab = logProbs.vocabSize;
   for (let generated = 1; ; generated++) {
+    if (options.signal?.aborted) {
+      state.dispose();
+      throw new SyncabelError("INTERRUPTED", `beam search stopped after ${generated - 1} steps: interrupted`);
+    }
     const parents: number[] = [];
     const nextTokens: number[] = [];
-    for (const s of searches) {
+    for (const [index, s] of searches.entries()) {
       if (s.done) continue;
       const k = candidatesPerStep;
       const top: Candidate[] = [];
       s.running.forEach((beam, b) => {
         // Hugging Face scores: log-softmax over the full vocabulary, the constraint applied after (no renormalising).
-        const row = logProbs.logits.subarray(beam.row * vocab, (beam.row + 1) * vocab);
         const base = beam.score - logProbs.logZ[beam.row];
-        const c = s.input.constraint;
-        if (c) {
-          const allowed = c.trie.childTokens(beam.node);
-          let eosAllowed = false;
+        if (s.input.constraint) {
+          // The allowed children, then <SEP> where EOS is allowed (multiple-answers mode).
+          const allowed = asked.allowed[beam.row];
           for (let i = 0; i < allowed.length; i++) {
             const t = allowed[i];
-            if (t === eos) eosAllowed = true;
-            const logit = row[t];
+            const logit = allowedLogit(logProbs, beam.row, i, t);
             if (logit !== -Infinity) pushTop(top, k, { score: base + logit, beam: b, token: t, flat: b * vocab + t });
           }
-          const sep = c.sepTokenId;
-          if (eosAllowed && sep !== undefined && sep !== null && row[sep] !== -Infinity) {
-            pushTop(top, k, { score: base + row[sep], beam: b, token: sep, flat: b * vocab + sep });
+        } else if (logProbs.top) {
+          const { ids, logits, k: kk } = logProbs.top;
+          for (let j = beam.row * kk; j < (beam.row + 1) * kk; j++) {
+            if (logits[j] !== -Infinity) pushTop(top, k, { score: base + logits[j], beam: b, token: ids[j], flat: b * vocab + ids[j] });
           }
         } else {
+          const row = logProbs.logits.subarray(beam.row * vocab, (beam.row + 1) * vocab);
           // Only this row's own top k can enter the prompt's top k.
           let floor = -Infinity;
           const local: Candidate[] = [];
@@ -195,7 +235,7 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
         let node = -1;
         const c = s.input.constraint;
         if (c) {
-          node = cand.token === c.sepTokenId && c.trie.child(beam.node, cand.token) < 0 ? c.trie.child(c.trie.root, s.input.prompt[s.input.prompt.length - 1]) : c.trie.child(beam.node, cand.token);
+          node = cand.token === c.sepTokenId && c.trie.child(beam.node, cand.token) < 0 ? s.start : c.trie.child(beam.node, cand.token);
         }
         // `row` holds the parent's row until the step below assigns the beam its own.
         next.push({ tokens: [...beam.tokens, cand.token], score: cand.score, node, row: beam.row });
@@ -204,6 +244,7 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
       if (next.length === 0 || s.finished.isDone(bestCandidate, generated, lengthPenalty)) {
         s.done = true;
         s.running = [];
+        options.onPromptDone?.(index);
         continue;
       }
       if (generated >= maxNew) {
@@ -211,6 +252,7 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
         for (const r of next) s.finished.add({ tokens: r.tokens, score: r.score / generated ** lengthPenalty, sumLogProbs: r.score, finished: false });
         s.done = true;
         s.running = [];
+        options.onPromptDone?.(index);
         continue;
       }
       s.running = next.map((r) => {
@@ -220,7 +262,12 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
       });
     }
     if (parents.length === 0) break;
-    const stepped = await lm.step(state, Int32Array.from(parents), Int32Array.from(nextTokens));
+    asked = logitRequest(
+      searches.flatMap((s) => s.running.map((r) => ({ c: s.input.constraint, node: r.node }))),
+      eos,
+      candidatesPerStep,
+    );
+    const stepped = await lm.step(state, Int32Array.from(parents), Int32Array.from(nextTokens), asked.request);
     state = stepped.state;
     logProbs = stepped.logProbs;
   }
@@ -228,7 +275,8 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
 
   return searches.map((s) => {
     if (s.error) return { error: s.error };
-    const hypotheses = [...s.finished.items].filter((h) => Number.isFinite(h.score)).sort((a, b) => b.score - a.score).slice(0, numReturn);
+    // A hypothesis cut by max_new_tokens is never ranked above one that ended with EOS (a complete name).
+    const hypotheses = [...s.finished.items].filter((h) => Number.isFinite(h.score)).sort((a, b) => Number(b.finished) - Number(a.finished) || b.score - a.score).slice(0, numReturn);
     return { hypotheses };
   });
 }

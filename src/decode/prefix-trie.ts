@@ -13,6 +13,11 @@ export interface PrefixTrie {
  */
 export interface TrieConstraint {
   readonly trie: PrefixTrie;
-  /** Multiple-answers mode: `<SEP>` is allowed wherever EOS is, and restarts at the trie root. */
+  /** Multiple-answers mode: `<SEP>` is allowed wherever EOS is, and restarts where the first name started. */
   readonly sepTokenId?: number | null;
+  /**
+   * How many of the prompt's last tokens the trie's sequences start with: the tokens of `" {verb}"` (default 1).
+   * A verb the tokenizer splits (" corresponde" -> " correspond", "e") is 2.
+   */
+  readonly rootTokens?: number;
 }

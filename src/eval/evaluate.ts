@@ -107,6 +107,16 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
     const seen = options.trainCodes ? codeSet(g.code).every((c) => options.trainCodes!.has(c)) : undefined;
     scored.push({ doc, label: g.label, seen, rank: prediction ? goldRank(g.code, prediction.codes) : Number.POSITIVE_INFINITY });
   });
+  if (scored.length === 0) {
+    // A recall over no mention is not 0 %: it is no measurement at all.
+    throw new SyncabelError(
+      "EVAL_INVALID_INPUT",
+      `no gold mention to score: ${gold.length} gold rows (${goldDuplicates} duplicates, ${goldNoCode} NO_CODE` +
+        `${options.onlyPredicted ? `, ${withoutPrediction} without a prediction under --only-predicted` : ""}` +
+        `${options.goldRowsSkipped ? `, ${options.goldRowsSkipped} more skipped as malformed` : ""}): check the gold file, its format and the predictions' document names`,
+      { gold_rows: gold.length },
+    );
+  }
   let predictionsWithoutGold = 0;
   for (const key of predByKey.keys()) if (!goldKeys.has(key)) predictionsWithoutGold++;
 
@@ -142,6 +152,7 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
     only_predicted: options.onlyPredicted ?? false,
     counts: {
       gold_rows: gold.length,
+      gold_rows_skipped: options.goldRowsSkipped ?? 0,
       gold_duplicates: goldDuplicates,
       gold_no_code: goldNoCode,
       gold_without_prediction: withoutPrediction,

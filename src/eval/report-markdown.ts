@@ -26,6 +26,10 @@ export function renderMarkdown(report: EvalReport, title = "Evaluation"): string
     "",
   ];
   const c = report.counts;
+  if (c.gold_rows_skipped > 0) {
+    const share = pct(c.gold_rows_skipped / (c.gold_rows + c.gold_rows_skipped));
+    lines.push(`- **Gold rows skipped while reading: ${c.gold_rows_skipped} (${share} % of the file's rows), malformed; not scored.**`);
+  }
   lines.push(
     `- Gold rows: ${c.gold_rows} (${c.gold_duplicates} duplicate, ${c.gold_no_code} NO_CODE excluded); documents scored: ${c.documents}.`,
     report.only_predicted

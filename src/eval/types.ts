@@ -41,6 +41,8 @@ export interface EvalOptions {
   readonly confidence?: number;
   /** Wall-clock seconds the linker needed for the predictions, when known (gives mentions/s). */
   readonly elapsedSeconds?: number;
+  /** Gold rows the reader skipped as malformed (reported beside the scores: they are not scored). */
+  readonly goldRowsSkipped?: number;
 }
 
 /** Recall at every k for a set of mentions, with percentile bootstrap intervals. Fractions in [0, 1]. */
@@ -58,6 +60,8 @@ export interface EvalReport {
   readonly counts: {
     /** Gold rows given. */
     readonly gold_rows: number;
+    /** Gold rows of the file skipped while reading (malformed): not in gold_rows, not scored. */
+    readonly gold_rows_skipped: number;
     /** Gold rows dropped as repeats of an earlier (doc, label, start, end). */
     readonly gold_duplicates: number;
     /** Distinct gold mentions with NO_CODE (or a composite with a NO_CODE part): excluded. */

@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { SyncabelError } from "../errors.js";
 
 /** A temp file next to `path` (same filesystem, so the final rename is atomic). */
 export function tempPathFor(path: string): string {
@@ -13,7 +14,14 @@ export function tempPathFor(path: string): string {
  */
 export function writeFileAtomicWith(path: string, write: (fd: number) => void): void {
   const tmp = tempPathFor(path);
-  const fd = openSync(tmp, "w");
+  let fd: number;
+  try {
+    fd = openSync(tmp, "w");
+  } catch (e) {
+    // Name the file the caller asked for, not our temp file.
+    const why = (e as { code?: string }).code === "ENOENT" ? `the folder ${dirname(resolve(path))} does not exist` : (e as Error).message;
+    throw new SyncabelError("IO_ERROR", `cannot write ${path}: ${why}`, { path }, { cause: e });
+  }
   try {
     write(fd);
     fsyncSync(fd);
@@ -34,4 +42,56 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
 /** Whole-file atomic write of a string or bytes. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   writeFileAtomicWith(path, (fd) => writeAll(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data));
+}
+
+/** Same path, or the same file reached through another path (a link). */
+export function isSameFile(a: string, b: string): boolean {
+  const x = resolve(a);
+  const y = resolve(b);
+  if (x === y) return true;
+  try {
+    const sa = statSync(x);
+    const sb = statSync(y);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+/**
+ * Remove temp files of `path` (tempPathFor's names, and files derived from them) left by processes that died
+ * (kill -9, power loss) before they could clean up. Returns the bytes freed.
+ */
+export function removeStaleTemps(path: string): number {
+  const dir = dirname(resolve(path));
+  const prefix = `.${basename(path)}.`;
+  let freed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-z]+\.tmp(?:[.-].*)?$/.exec(name.slice(prefix.length));
+    if (m === null || processAlive(Number(m[1]))) continue;
+    const file = join(dir, name);
+    try {
+      freed += statSync(file).size;
+      rmSync(file, { force: true });
+    } catch {
+      // vanished meanwhile, or not ours to remove
+    }
+  }
+  return freed;
 }

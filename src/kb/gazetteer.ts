@@ -3,9 +3,9 @@
  * skip reason per data line, so a bad line never stops the build and never disappears silently.
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
-import { createInterface } from "node:readline";
 import { SyncabelError } from "../errors.js";
 import { cleanText } from "../markup/clean.js";
+import { MAX_TERM_CHARS } from "./row-checks.js";
 
 export type GazetteerFormat = "tsv" | "jsonl";
 
@@ -80,7 +80,10 @@ function makeRow(get: (f: Field) => unknown): GazetteerRow | string {
     return typeof v === "string" || typeof v === "number" ? String(v) : "";
   };
   const code = text("code").trim();
-  const name = cleanText(text("name")).trim();
+  const rawName = text("name");
+  // Checked before cleaning: cleaning a megabytes-long "term" alone takes seconds.
+  if (rawName.length > MAX_TERM_CHARS) return `term longer than ${MAX_TERM_CHARS} characters (${rawName.length})`;
+  const name = cleanText(rawName).trim();
   const group = text("group").trim();
   const missing = [code === "" ? "code" : "", name === "" ? "term" : "", group === "" ? "group" : ""].filter((m) => m !== "");
   if (missing.length > 0) return `missing ${missing.join(", ")}`;
@@ -101,14 +104,14 @@ function parseHeader(cells: readonly string[], path: string): Map<Field, number>
     const field = FIELD_OF_ALIAS.get(cell.trim().toLowerCase());
     if (field === undefined) return;
     if (columns.has(field)) {
-      throw new SyncabelError("KB_FILE_INVALID", `${path}: header has two columns for ${field} (${JSON.stringify(cells[columns.get(field) as number])} and ${JSON.stringify(cell)})`, { path, line: 1 });
+      throw new SyncabelError("KB_FILE_INVALID", `${path}: header has two columns for ${field} (${clipped(cells[columns.get(field) as number] ?? "")} and ${clipped(cell)})`, { path, line: 1 });
     }
     columns.set(field, i);
   });
   const missing = (["code", "name", "group"] as const).filter((f) => !columns.has(f));
   if (missing.length > 0) {
     const want = missing.map((f) => `${f === "name" ? "term" : f} (or ${ALIASES[f].filter((a) => a !== f && a !== "term").join("/")})`);
-    throw new SyncabelError("KB_FILE_INVALID", `${path}: header lacks required column(s) ${want.join(", ")}; header is ${JSON.stringify(cells.join("\t"))}`, { path, line: 1 });
+    throw new SyncabelError("KB_FILE_INVALID", `${path}: header lacks required column(s) ${want.join(", ")}; header is ${clipped(cells.join("\t"))}`, { path, line: 1 });
   }
   return columns;
 }
@@ -140,10 +143,10 @@ export async function* readGazetteer(path: string, format: GazetteerFormat = gue
   if (!existsSync(path) || !statSync(path).isFile()) {
     throw new SyncabelError("KB_FILE_INVALID", `terminology file not found: ${path}`, { path });
   }
-  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
   let lineNo = 0;
   let columns: Map<Field, number> | undefined;
-  for await (const raw of lines) {
+  let headerCells = 0;
+  for await (const raw of linesOf(path)) {
     lineNo++;
     let text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -154,11 +157,22 @@ export async function* readGazetteer(path: string, format: GazetteerFormat = gue
     }
     if (columns === undefined) {
       if (text.trim() === "") continue;
-      columns = parseHeader(text.split("\t"), path);
+      const header = text.split("\t");
+      columns = parseHeader(header, path);
+      headerCells = header.length;
       continue;
     }
     if (text.trim() === "") continue;
+    // Only LF ends a line here: a CR inside a row is a stray character (readline would split the row on it).
+    if (text.includes("\r")) {
+      yield { kind: "skip", line: lineNo, reason: "carriage return (CR) inside the row: remove it" };
+      continue;
+    }
     const cells = text.split("\t");
+    if (cells.length > headerCells && cells.slice(headerCells).some((c) => c.trim() !== "")) {
+      yield { kind: "skip", line: lineNo, reason: `${cells.length} tab-separated cells but the header has ${headerCells}: a tab inside a field shifts the columns` };
+      continue;
+    }
     const cols = columns;
     const row = makeRow((f) => {
       const i = cols.get(f);
@@ -169,4 +183,24 @@ export async function* readGazetteer(path: string, format: GazetteerFormat = gue
   if (format === "tsv" && columns === undefined) {
     throw new SyncabelError("KB_FILE_INVALID", `${path}: empty file (no header line)`, { path });
   }
+}
+
+/** A header cell or line for a message, cut to a readable length (a bad "header" can be megabytes long). */
+function clipped(text: string): string {
+  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text) + (text.length > 200 ? ` (${text.length} characters)` : "");
+}
+
+/** Lines of a UTF-8 file split on LF only (a trailing CR stays on the line: the caller strips CRLF ends). */
+async function* linesOf(path: string): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of createReadStream(path, { encoding: "utf8", highWaterMark: 1 << 20 }) as AsyncIterable<string>) {
+    rest += chunk;
+    let start = 0;
+    for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n", start)) {
+      yield rest.slice(start, nl);
+      start = nl + 1;
+    }
+    rest = rest.slice(start);
+  }
+  if (rest !== "") yield rest;
 }

@@ -1,8 +1,19 @@
 /** Layout of the KB index file (one SQLite database). Bump the version on any incompatible change. */
-export const KB_SCHEMA_VERSION = 1;
+export const KB_SCHEMA_VERSION = 2; // 2: artifacts carry a SHA-256, meta holds content_sha256 (src/kb/integrity.ts)
 
 /** Marks a SQLite file as a syncabel KB index (meta key `format`). */
 export const KB_FORMAT_TAG = "syncabel-kb";
+
+/**
+ * Training memory (src/kb/mentions.ts): one row per annotated training mention, with its provenance (source
+ * file, document, offsets, "file:line"), the normalised text and the (composite `a+b`) gold code; code counts
+ * are aggregates over it. IF NOT EXISTS: `kb add-mentions` adds it to an index built before it existed.
+ */
+export const MENTIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS mentions (source TEXT NOT NULL, document TEXT NOT NULL,
+  grp TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, norm TEXT NOT NULL,
+  code TEXT NOT NULL, sentence TEXT NOT NULL, origin TEXT NOT NULL,
+  PRIMARY KEY (source, document, grp, start, end)) WITHOUT ROWID;
+`;
 
 export const KB_SCHEMA_SQL = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -17,5 +28,7 @@ CREATE TABLE code_names (code TEXT NOT NULL, ord INTEGER NOT NULL, grp TEXT NOT 
   PRIMARY KEY (code, ord)) WITHOUT ROWID;
 CREATE TABLE groups (grp TEXT PRIMARY KEY, names INTEGER NOT NULL, concepts INTEGER NOT NULL) WITHOUT ROWID;
 -- derived blobs (token tries, lexical index) keyed by a string that says what built them
-CREATE TABLE artifacts (key TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID;
-`;
+CREATE TABLE artifacts (key TEXT PRIMARY KEY, bytes BLOB NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
+-- cross-references of a concept into other vocabularies (src/kb/xrefs.ts): one row per (code, vocab, id)
+CREATE TABLE xrefs (code TEXT NOT NULL, vocab TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (code, vocab, id)) WITHOUT ROWID;
+${MENTIONS_TABLE_SQL}`;

@@ -6,6 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { SyncabelError } from "../errors.js";
+import { artifactChecksum, checkCounts, checkSqliteHeader, fullIntegrityProblems, kbInvalid } from "./integrity.js";
 import { KB_FORMAT_TAG, KB_SCHEMA_VERSION } from "./schema.js";
 import type { ConceptCard, KbEntry, KbStats, KnowledgeBase } from "./types.js";
 
@@ -22,8 +23,21 @@ function toEntry(r: NameRow): KbEntry {
   return { name: r.name, group: r.grp, code: r.code, codes: JSON.parse(r.codes) as string[] };
 }
 
-function invalid(path: string, problem: string, cause?: unknown): SyncabelError {
-  return new SyncabelError("KB_INDEX_INVALID", `${path}: ${problem} (rebuild it with 'syncabel kb build')`, { path }, { cause });
+const invalid = kbInvalid;
+
+/** SQLite errors met while reading (a damaged page) become KB_INDEX_INVALID naming the file. */
+function guarded<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof SyncabelError) throw e;
+    throw invalid(path, `cannot read the KB index: ${(e as Error).message}`, e);
+  }
+}
+
+export interface OpenKnowledgeBaseOptions {
+  /** "full": also SQLite's quick_check, the content digest and every artifact checksum (slower: reads the file). */
+  readonly verify?: "open" | "full";
 }
 
 export class SqliteKnowledgeBase implements KnowledgeBase {
@@ -43,8 +57,10 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
     nameCount: Database.Statement;
   };
 
-  constructor(readonly path: string) {
-    if (!existsSync(path) || !statSync(path).isFile()) throw invalid(path, "KB index file not found");
+  constructor(readonly path: string, options: OpenKnowledgeBaseOptions = {}) {
+    if (!existsSync(path)) throw invalid(path, "KB index file not found");
+    if (!statSync(path).isFile()) throw invalid(path, "is a folder, not a KB index file: give the .sqlite file 'syncabel kb build' wrote");
+    checkSqliteHeader(path);
     try {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
     } catch (e) {
@@ -57,6 +73,11 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
       if (version !== String(KB_SCHEMA_VERSION)) {
         throw invalid(path, `KB index schema version ${version ?? "?"}, this syncabel reads version ${KB_SCHEMA_VERSION}`);
       }
+      checkCounts(this.db, path, meta);
+      if (options.verify === "full") {
+        const problems = fullIntegrityProblems(this.db, meta);
+        if (problems.length > 0) throw invalid(path, `the file is damaged: ${problems.slice(0, 5).join("; ")}`);
+      }
       const groups = this.db.prepare("SELECT grp, names, concepts FROM groups ORDER BY grp").all() as { grp: string; names: number; concepts: number }[];
       this.groupStats = new Map(groups.map((g) => [g.grp, { names: g.names, concepts: g.concepts }]));
       this.groupList = groups.map((g) => g.grp);
@@ -68,7 +89,7 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
         concept: this.db.prepare("SELECT code, title, groups, semantic_types, definitions, names FROM concepts WHERE code = ?"),
         codesFirst: this.db.prepare(`SELECT code FROM concepts ORDER BY code LIMIT ${PAGE}`),
         codesPage: this.db.prepare(`SELECT code FROM concepts WHERE code > ? ORDER BY code LIMIT ${PAGE}`),
-        artifact: this.db.prepare("SELECT bytes FROM artifacts WHERE key = ?"),
+        artifact: this.db.prepare("SELECT bytes, sha256 FROM artifacts WHERE key = ?"),
         conceptCount: this.db.prepare("SELECT COUNT(*) AS n FROM concepts"),
         nameCount: this.db.prepare("SELECT COUNT(*) AS n FROM names"),
       };
@@ -89,45 +110,51 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
 
   /** Names of a group in SQLite BINARY order (UTF-8 bytes = code-point order), fetched page by page. */
   *entriesOfGroup(group: string): Iterable<KbEntry> {
-    let rows = this.stmts.firstPage.all(group) as NameRow[];
+    let rows = guarded(this.path, () => this.stmts.firstPage.all(group) as NameRow[]);
     while (rows.length > 0) {
-      for (const r of rows) yield toEntry(r);
+      for (const r of rows) yield this.entry(r);
       if (rows.length < PAGE) return;
-      rows = this.stmts.page.all(group, rows[rows.length - 1].name) as NameRow[];
+      const last = rows[rows.length - 1].name;
+      rows = guarded(this.path, () => this.stmts.page.all(group, last) as NameRow[]);
     }
   }
 
+  private entry(r: NameRow): KbEntry {
+    return guarded(this.path, () => toEntry(r));
+  }
+
   lookup(name: string, group: string): KbEntry | undefined {
-    const r = this.stmts.lookup.get(group, name.trim()) as NameRow | undefined;
-    return r === undefined ? undefined : toEntry(r);
+    const r = guarded(this.path, () => this.stmts.lookup.get(group, name.trim()) as NameRow | undefined);
+    return r === undefined ? undefined : this.entry(r);
   }
 
   namesOfCode(code: string): readonly { readonly name: string; readonly group: string }[] {
-    return (this.stmts.namesOfCode.all(code) as { grp: string; name: string }[]).map((r) => ({ name: r.name, group: r.grp }));
+    return guarded(this.path, () => this.stmts.namesOfCode.all(code) as { grp: string; name: string }[]).map((r) => ({ name: r.name, group: r.grp }));
   }
 
   concept(code: string): ConceptCard | undefined {
-    const r = this.stmts.concept.get(code) as
+    const r = guarded(this.path, () => this.stmts.concept.get(code)) as
       | { code: string; title: string; groups: string; semantic_types: string; definitions: string; names: string }
       | undefined;
     if (r === undefined) return undefined;
-    return {
+    return guarded(this.path, () => ({
       code: r.code,
       title: r.title,
       groups: JSON.parse(r.groups) as string[],
       semanticTypes: JSON.parse(r.semantic_types) as string[],
       definitions: JSON.parse(r.definitions) as string[],
       names: JSON.parse(r.names) as string[],
-    };
+    }));
   }
 
   /** Codes in SQLite BINARY (byte) order. */
   *codes(): Iterable<string> {
-    let rows = this.stmts.codesFirst.all() as { code: string }[];
+    let rows = guarded(this.path, () => this.stmts.codesFirst.all() as { code: string }[]);
     while (rows.length > 0) {
       for (const r of rows) yield r.code;
       if (rows.length < PAGE) return;
-      rows = this.stmts.codesPage.all(rows[rows.length - 1].code) as { code: string }[];
+      const last = rows[rows.length - 1].code;
+      rows = guarded(this.path, () => this.stmts.codesPage.all(last) as { code: string }[]);
     }
   }
 
@@ -135,15 +162,18 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
     const groups: Record<string, { names: number; concepts: number }> = {};
     for (const [g, s] of this.groupStats) groups[g] = { ...s };
     return {
-      concepts: (this.stmts.conceptCount.get() as { n: number }).n,
-      names: (this.stmts.nameCount.get() as { n: number }).n,
+      concepts: guarded(this.path, () => (this.stmts.conceptCount.get() as { n: number }).n),
+      names: guarded(this.path, () => (this.stmts.nameCount.get() as { n: number }).n),
       groups,
     };
   }
 
   getArtifact(key: string): Uint8Array | undefined {
-    const r = this.stmts.artifact.get(key) as { bytes: Buffer } | undefined;
-    return r === undefined ? undefined : new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+    const r = guarded(this.path, () => this.stmts.artifact.get(key) as { bytes: Buffer; sha256: string } | undefined);
+    if (r === undefined) return undefined;
+    // A damaged cached artifact is treated as absent: callers rebuild it from the tables and store it again.
+    if (artifactChecksum(r.bytes) !== r.sha256) return undefined;
+    return new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
   }
 
   /** Store a derived blob (replacing any under the key). Throws IO_ERROR when the file is not writable. */
@@ -152,7 +182,7 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
     try {
       writer = new Database(this.path, { fileMustExist: true });
       writer.pragma("busy_timeout = 5000");
-      writer.prepare("INSERT OR REPLACE INTO artifacts (key, bytes) VALUES (?, ?)").run(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      writer.prepare("INSERT OR REPLACE INTO artifacts (key, bytes, sha256) VALUES (?, ?, ?)").run(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), artifactChecksum(bytes));
     } catch (e) {
       throw new SyncabelError("IO_ERROR", `${this.path}: cannot store artifact ${JSON.stringify(key)}: ${(e as Error).message}`, { path: this.path, key }, { cause: e });
     } finally {
@@ -166,6 +196,6 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
 }
 
 /** Open a built KB index read-only. Missing, corrupt or other-version files throw KB_INDEX_INVALID. */
-export function openKnowledgeBase(path: string): SqliteKnowledgeBase {
-  return new SqliteKnowledgeBase(resolve(path));
+export function openKnowledgeBase(path: string, options: OpenKnowledgeBaseOptions = {}): SqliteKnowledgeBase {
+  return new SqliteKnowledgeBase(resolve(path), options);
 }

@@ -1,5 +1,5 @@
 import { SyncabelError } from "../errors.js";
-import { TfidfIndex } from "./tfidf-index.js";
+import { CsrBuilder, TfidfIndex } from "./tfidf-index.js";
 import { TfidfCharVectorizer } from "./tfidf-vectorizer.js";
 
 /** One KB name of a group as the lexical index keeps it. */
@@ -25,7 +25,7 @@ interface GroupIndex {
 }
 
 const MAGIC = "SYNCABEL-TFIDF";
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2; // 2: rows as feature ids + raw counts + norms (weights recomputed), scale retrieval
 
 /**
  * The lexical candidate generator of scispaCy (TF-IDF over word-bounded character 3-grams, cosine, exact nearest
@@ -43,12 +43,33 @@ export class LexicalIndex {
     const names = new Set<string>();
     for (const entries of entriesByGroup.values()) for (const e of entries) names.add(e.name);
     const vectorizer = TfidfCharVectorizer.fit(names, { n: options.n ?? 3 });
+    names.clear();
     const groups = new Map<string, GroupIndex>();
     for (const [group, entries] of entriesByGroup) {
-      const rows = entries.map((e) => vectorizer.transform(e.name));
-      groups.set(group, { entries, index: TfidfIndex.fromRows(vectorizer.vocabularySize, rows) });
+      const rows = new CsrBuilder(entries.length);
+      for (const e of entries) rows.push(vectorizer.termCounts(e.name));
+      groups.set(group, { entries, index: rows.finish(vectorizer.idf) });
     }
     return new LexicalIndex(vectorizer, groups);
+  }
+
+  /** Benchmarks: switch every group to exhaustive posting scans (same results, no early stop) or back. */
+  setExhaustiveSearch(on: boolean): void {
+    for (const g of this.groups.values()) g.index.exhaustive = on;
+  }
+
+  /** Postings visited by all searches so far (every group). */
+  postingsScanned(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.index.postingsScanned;
+    return n;
+  }
+
+  /** Bytes of the typed arrays of every group's index (names and codes not counted). */
+  indexBytes(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.index.byteSize();
+    return n;
   }
 
   groupNames(): string[] {
@@ -86,7 +107,7 @@ export class LexicalIndex {
         if (out.length >= k) return false;
       }
       return true;
-    }, k);
+    }, k * 2);
     return out;
   }
 
@@ -108,7 +129,7 @@ export class LexicalIndex {
     const json = Buffer.from(JSON.stringify(header), "utf8");
     const headerBytes = 8 + Math.ceil(json.length / 8) * 8;
     const arrays: ArrayBufferView[] = [this.vectorizer.idf];
-    for (const [, g] of groups) arrays.push(g.index.indptr, g.index.indices, g.index.data);
+    for (const [, g] of groups) arrays.push(g.index.indptr, g.index.indices, g.index.counts, g.index.norms);
     const sizes = arrays.map((a) => Math.ceil(a.byteLength / 8) * 8);
     const out = new Uint8Array(headerBytes + sizes.reduce((a, b) => a + b, 0));
     new DataView(out.buffer).setUint32(0, json.length, true);
@@ -162,14 +183,16 @@ export class LexicalIndex {
       if (meta.codes.length !== rows) bad(`group ${meta.group}: ${rows} names but ${meta.codes.length} code lists`);
       const indptr = take(Int32Array, rows + 1);
       const indices = take(Int32Array, meta.nnz);
-      const data = take(Float64Array, meta.nnz);
+      const counts = take(Uint16Array, meta.nnz);
+      const norms = take(Float64Array, rows);
       if (indptr[rows] !== meta.nnz) bad(`group ${meta.group}: row pointers do not end at nnz`);
       for (const f of indices) if (f < 0 || f >= features.length) bad(`group ${meta.group}: feature index ${f} out of range`);
+      for (let r = 0; r < rows; r++) if (indptr[r] > indptr[r + 1] || !(norms[r] >= 0)) bad(`group ${meta.group}: row ${r} is malformed`);
       const entries: LexicalEntry[] = meta.names.map((name, i) => {
         const c = meta.codes[i];
         return typeof c === "string" ? { name, code: c, codes: [c] } : { name, code: c[0], codes: c.slice(1) };
       });
-      groups.set(meta.group, { entries, index: new TfidfIndex(features.length, indptr, indices, data) });
+      groups.set(meta.group, { entries, index: new TfidfIndex(idf, indptr, indices, counts, norms) });
     }
     return new LexicalIndex(vectorizer, groups);
   }

@@ -6,24 +6,52 @@ export interface ScoredRow {
   readonly score: number;
 }
 
+/** Term counts of one row (what `TfidfCharVectorizer.termCounts` gives). */
+export interface RowCounts {
+  readonly indices: Int32Array;
+  readonly counts: Uint16Array;
+  /** L2 norm of the row's tf-idf weights (count * idf), the divisor of its cosine weights. */
+  readonly norm: number;
+}
+
+/** Slack on score bounds: postings keep float32 weights, exact scores are float64. */
+const BOUND_EPS = 1e-5;
+
 /**
- * Exact cosine nearest neighbours over L2-normalised sparse rows (CSR), with an inverted index (feature ->
- * postings) so a query only touches the rows that share a feature with it. Ties are broken by the lower row.
+ * Exact cosine top-k over L2-normalised tf-idf rows at millions of rows. Rows are kept compactly (feature ids, raw
+ * counts and one norm per row: weight = count * idf / norm, the vectorizer's own arithmetic, so scores are
+ * bit-identical to a dot product of `transform` vectors); an inverted index (feature -> rows, float32 weights,
+ * per-feature maximum) serves retrieval.
+ *
+ * Retrieval is term-at-a-time with score bounds (a MaxScore variant): query features are taken by decreasing
+ * upper bound (query weight x the feature's largest posting weight); once the k-th best partial score exceeds
+ * what all remaining features together could add, no unseen row can enter the top k, so the postings of the
+ * remaining (common) n-grams are never scanned. The surviving candidates whose bound still reaches the k-th
+ * score are then scored exactly from their rows. Ties are broken by the lower row.
  */
 export class TfidfIndex {
   private readonly postStart: Int32Array;
   private readonly postRow: Int32Array;
-  private readonly postValue: Float64Array;
+  private readonly postValue: Float32Array;
+  private readonly maxValue: Float32Array;
   private readonly acc: Float64Array;
   private readonly touched: Int32Array;
+  private readonly queryWeight: Float64Array;
+  /** Postings visited by all queries so far (for benchmarks). */
+  postingsScanned = 0;
+  /** Scan every posting of every query feature (no early stop): the exhaustive baseline of the benchmarks. */
+  exhaustive = false;
 
   constructor(
-    readonly features: number,
+    /** idf of every feature (the vectorizer's). */
+    readonly idf: Float64Array,
     /** CSR of the rows: row r holds entries indptr[r]..indptr[r+1]. */
     readonly indptr: Int32Array,
     readonly indices: Int32Array,
-    readonly data: Float64Array,
+    readonly counts: Uint16Array,
+    readonly norms: Float64Array,
   ) {
+    const features = idf.length;
     const rows = indptr.length - 1;
     // Transpose the CSR into postings (counting sort by feature keeps rows ascending in each posting list).
     this.postStart = new Int32Array(features + 1);
@@ -31,86 +59,220 @@ export class TfidfIndex {
     for (let f = 0; f < features; f++) this.postStart[f + 1] += this.postStart[f];
     const fill = this.postStart.slice(0, features);
     this.postRow = new Int32Array(indices.length);
-    this.postValue = new Float64Array(indices.length);
+    this.postValue = new Float32Array(indices.length);
+    this.maxValue = new Float32Array(features);
     for (let r = 0; r < rows; r++) {
       for (let p = indptr[r]; p < indptr[r + 1]; p++) {
-        const at = fill[indices[p]]++;
+        const f = indices[p];
+        const at = fill[f]++;
+        const v = this.weight(r, p);
         this.postRow[at] = r;
-        this.postValue[at] = data[p];
+        this.postValue[at] = v;
+        if (v > this.maxValue[f]) this.maxValue[f] = v;
       }
     }
     this.acc = new Float64Array(rows);
     this.touched = new Int32Array(rows);
+    this.queryWeight = new Float64Array(features);
   }
 
-  /** Build from a list of sparse rows. */
-  static fromRows(features: number, rows: readonly SparseVector[]): TfidfIndex {
-    const indptr = new Int32Array(rows.length + 1);
-    rows.forEach((r, i) => (indptr[i + 1] = indptr[i] + r.indices.length));
-    const indices = new Int32Array(indptr[rows.length]);
-    const data = new Float64Array(indptr[rows.length]);
-    rows.forEach((r, i) => {
-      indices.set(r.indices, indptr[i]);
-      data.set(r.values, indptr[i]);
-    });
-    return new TfidfIndex(features, indptr, indices, data);
+  get features(): number {
+    return this.idf.length;
+  }
+
+  /** Build from per-row term counts. */
+  static fromCounts(idf: Float64Array, rows: Iterable<RowCounts>, expectedRows = 0): TfidfIndex {
+    const b = new CsrBuilder(expectedRows);
+    for (const r of rows) b.push(r);
+    return b.finish(idf);
   }
 
   get rows(): number {
     return this.indptr.length - 1;
   }
 
-  /** The row's vector (a view). */
+  private weight(r: number, p: number): number {
+    return (this.counts[p] * this.idf[this.indices[p]]) / this.norms[r];
+  }
+
+  /** The row's vector (computed). */
   row(r: number): SparseVector {
-    return { indices: this.indices.subarray(this.indptr[r], this.indptr[r + 1]), values: this.data.subarray(this.indptr[r], this.indptr[r + 1]) };
+    const from = this.indptr[r];
+    const to = this.indptr[r + 1];
+    const values = new Float64Array(to - from);
+    for (let p = from; p < to; p++) values[p - from] = this.weight(r, p);
+    return { indices: this.indices.subarray(from, to), values };
+  }
+
+  /** Exact cosine of the query (loaded in `queryWeight`) with row r, summed in feature order. */
+  private exactScore(r: number): number {
+    let s = 0;
+    for (let p = this.indptr[r]; p < this.indptr[r + 1]; p++) {
+      const w = this.queryWeight[this.indices[p]];
+      if (w !== 0) s += w * this.weight(r, p);
+    }
+    return s;
+  }
+
+  /** The exact top `k` rows (positive scores), best first. */
+  private topK(query: SparseVector, k: number): ScoredRow[] {
+    const terms: { f: number; w: number; ub: number }[] = [];
+    for (let i = 0; i < query.indices.length; i++) {
+      const f = query.indices[i];
+      if (f < 0 || f >= this.features || query.values[i] <= 0) continue;
+      terms.push({ f, w: query.values[i], ub: query.values[i] * this.maxValue[f] });
+    }
+    terms.sort((a, b) => b.ub - a.ub || a.f - b.f);
+    const remaining = new Float64Array(terms.length + 1);
+    for (let i = terms.length - 1; i >= 0; i--) remaining[i] = remaining[i + 1] + terms[i].ub * (1 + BOUND_EPS) + BOUND_EPS;
+    const acc = this.acc;
+    const touched = this.touched;
+    let count = 0;
+    let scanned = 0;
+    let stop = terms.length;
+    let theta = 0;
+    try {
+      for (let i = 0; i < terms.length; i++) {
+        // Enough candidates whose k-th partial score beats everything the rest could add: stop.
+        if (!this.exhaustive && count >= k && remaining[i] < 1) {
+          theta = kthLargest(acc, touched, count, k);
+          if (theta > remaining[i]) {
+            stop = i;
+            break;
+          }
+        }
+        const { f, w } = terms[i];
+        const end = this.postStart[f + 1];
+        scanned += end - this.postStart[f];
+        for (let p = this.postStart[f]; p < end; p++) {
+          const r = this.postRow[p];
+          if (acc[r] === 0) touched[count++] = r;
+          acc[r] += w * this.postValue[p];
+        }
+      }
+      this.postingsScanned += scanned;
+      if (stop === terms.length && count > k) theta = kthLargest(acc, touched, count, k);
+      // Exact scores for the candidates whose bound reaches the k-th partial score.
+      for (const t of terms) this.queryWeight[t.f] = t.w;
+      const slack = remaining[stop] + BOUND_EPS * (1 + theta);
+      const cutoff = count > k ? theta - BOUND_EPS * (1 + theta) : -Infinity;
+      const heap = new TopHeap(k);
+      for (let i = 0; i < count; i++) {
+        const r = touched[i];
+        if (acc[r] + slack < cutoff) continue;
+        const s = this.exactScore(r);
+        if (s > 0) heap.offer(r, s);
+      }
+      return heap.sorted();
+    } finally {
+      for (let i = 0; i < count; i++) acc[touched[i]] = 0;
+      for (const t of terms) this.queryWeight[t.f] = 0;
+    }
   }
 
   /**
    * Every row with a positive cosine to the query, best first, visited lazily: `accept` is called in rank order
-   * until it returns false (the caller stops once it has enough distinct codes).
+   * until it returns false (the caller stops once it has enough distinct codes). Rows are computed in exact top-k
+   * rounds of growing k (`initial`, then x4).
    */
   scan(query: SparseVector, accept: (row: number, score: number) => boolean, initial = 16): void {
-    const acc = this.acc;
-    const touched = this.touched;
-    let count = 0;
-    for (let q = 0; q < query.indices.length; q++) {
-      const f = query.indices[q];
-      const w = query.values[q];
-      for (let p = this.postStart[f]; p < this.postStart[f + 1]; p++) {
-        const r = this.postRow[p];
-        if (acc[r] === 0) touched[count++] = r;
-        acc[r] += w * this.postValue[p];
-      }
-    }
-    try {
-      // Rank by partial selection in growing chunks: most queries need only the first few rows.
-      let taken = 0;
-      let want = Math.min(initial, count);
-      while (taken < count) {
-        const top = selectTop(touched, count, acc, want);
-        for (let i = taken; i < top.length; i++) {
-          if (top[i].score <= 0) return;
-          if (!accept(top[i].row, top[i].score)) return;
-        }
-        taken = top.length;
-        if (want >= count) return;
-        want = Math.min(count, want * 4);
-      }
-    } finally {
-      for (let i = 0; i < count; i++) acc[touched[i]] = 0;
+    let k = Math.max(1, initial);
+    let fed = 0;
+    for (;;) {
+      const top = this.topK(query, k);
+      for (let i = fed; i < top.length; i++) if (!accept(top[i].row, top[i].score)) return;
+      if (top.length < k || k >= this.rows) return;
+      fed = top.length;
+      k = Math.min(this.rows, k * 4);
     }
   }
 
   /** The k best rows (positive cosine only), best first. */
   topRows(query: SparseVector, k: number): ScoredRow[] {
-    const out: ScoredRow[] = [];
-    if (k <= 0) return out;
-    this.scan(query, (row, score) => {
-      out.push({ row, score });
-      return out.length < k;
-    }, k);
-    return out;
+    return k <= 0 ? [] : this.topK(query, Math.min(k, Math.max(1, this.rows)));
   }
+
+  /** Bytes held by the typed arrays (rows + postings + scratch). */
+  byteSize(): number {
+    const arrays = [this.idf, this.indptr, this.indices, this.counts, this.norms, this.postStart, this.postRow, this.postValue, this.maxValue, this.acc, this.touched, this.queryWeight];
+    return arrays.reduce((s, a) => s + a.byteLength, 0);
+  }
+}
+
+/** Grows the CSR arrays of an index row by row (no per-row objects kept). */
+export class CsrBuilder {
+  private indptr: Int32Array;
+  private indices: Int32Array;
+  private counts: Uint16Array;
+  private norms: Float64Array;
+  private rows = 0;
+  private nnz = 0;
+
+  constructor(expectedRows = 0) {
+    const r = Math.max(16, expectedRows);
+    this.indptr = new Int32Array(r + 1);
+    this.norms = new Float64Array(r);
+    this.indices = new Int32Array(r * 24);
+    this.counts = new Uint16Array(r * 24);
+  }
+
+  push(row: RowCounts): void {
+    if (this.rows + 1 >= this.indptr.length) {
+      this.indptr = grow(this.indptr, this.indptr.length * 2) as Int32Array;
+      this.norms = grow(this.norms, this.norms.length * 2) as Float64Array;
+    }
+    const need = this.nnz + row.indices.length;
+    if (need > this.indices.length) {
+      const size = Math.max(need, Math.ceil(this.indices.length * 1.5));
+      this.indices = grow(this.indices, size) as Int32Array;
+      this.counts = grow(this.counts, size) as Uint16Array;
+    }
+    this.indices.set(row.indices, this.nnz);
+    this.counts.set(row.counts, this.nnz);
+    this.nnz = need;
+    this.norms[this.rows] = row.norm;
+    this.indptr[++this.rows] = this.nnz;
+  }
+
+  finish(idf: Float64Array): TfidfIndex {
+    return new TfidfIndex(idf, this.indptr.slice(0, this.rows + 1), this.indices.slice(0, this.nnz), this.counts.slice(0, this.nnz), this.norms.slice(0, this.rows));
+  }
+}
+
+function grow<T extends Int32Array | Uint16Array | Float64Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
+/** The k-th largest accumulated score among the touched rows (k <= count). */
+function kthLargest(acc: Float64Array, touched: Int32Array, count: number, k: number): number {
+  const values = new Float64Array(count);
+  for (let i = 0; i < count; i++) values[i] = acc[touched[i]];
+  // Quickselect for index k-1 in descending order.
+  let lo = 0;
+  let hi = count - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] > pivot) i++;
+      while (values[j] < pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i] = values[j];
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else break;
+  }
+  return values[want];
 }
 
 /** Better = higher score, then lower row. */
@@ -118,50 +280,63 @@ function better(sa: number, ra: number, sb: number, rb: number): boolean {
   return sa > sb || (sa === sb && ra < rb);
 }
 
-/** The `want` best of the first `count` touched rows, best first (a bounded min-heap). */
-function selectTop(touched: Int32Array, count: number, acc: Float64Array, want: number): ScoredRow[] {
-  const heapRow = new Int32Array(want);
-  const heapScore = new Float64Array(want);
-  let size = 0;
-  // heap[0] is the worst kept element.
-  const worse = (i: number, j: number) => better(heapScore[j], heapRow[j], heapScore[i], heapRow[i]);
-  const swap = (i: number, j: number) => {
-    const r = heapRow[i]; heapRow[i] = heapRow[j]; heapRow[j] = r;
-    const s = heapScore[i]; heapScore[i] = heapScore[j]; heapScore[j] = s;
-  };
-  const down = (i: number) => {
-    for (;;) {
+/** A bounded min-heap of the `k` best (row, score) pairs. */
+class TopHeap {
+  private readonly rows: Int32Array;
+  private readonly scores: Float64Array;
+  private size = 0;
+
+  constructor(private readonly k: number) {
+    this.rows = new Int32Array(k);
+    this.scores = new Float64Array(k);
+  }
+
+  /** heap[0] is the worst kept pair. */
+  private worse(i: number, j: number): boolean {
+    return better(this.scores[j], this.rows[j], this.scores[i], this.rows[i]);
+  }
+
+  private swap(i: number, j: number): void {
+    const r = this.rows[i];
+    this.rows[i] = this.rows[j];
+    this.rows[j] = r;
+    const s = this.scores[i];
+    this.scores[i] = this.scores[j];
+    this.scores[j] = s;
+  }
+
+  offer(row: number, score: number): void {
+    if (this.size < this.k) {
+      this.rows[this.size] = row;
+      this.scores[this.size] = score;
+      let i = this.size++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!this.worse(i, p)) break;
+        this.swap(i, p);
+        i = p;
+      }
+      return;
+    }
+    if (!better(score, row, this.scores[0], this.rows[0])) return;
+    this.rows[0] = row;
+    this.scores[0] = score;
+    for (let i = 0; ; ) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < size && worse(l, m)) m = l;
-      if (r < size && worse(r, m)) m = r;
+      if (l < this.size && this.worse(l, m)) m = l;
+      if (r < this.size && this.worse(r, m)) m = r;
       if (m === i) return;
-      swap(i, m);
+      this.swap(i, m);
       i = m;
     }
-  };
-  for (let t = 0; t < count; t++) {
-    const row = touched[t];
-    const score = acc[row];
-    if (size < want) {
-      heapRow[size] = row;
-      heapScore[size] = score;
-      let i = size++;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (!worse(i, p)) break;
-        swap(i, p);
-        i = p;
-      }
-    } else if (better(score, row, heapScore[0], heapRow[0])) {
-      heapRow[0] = row;
-      heapScore[0] = score;
-      down(0);
-    }
   }
-  const out: ScoredRow[] = [];
-  for (let i = 0; i < size; i++) out.push({ row: heapRow[i], score: heapScore[i] });
-  out.sort((a, b) => (better(a.score, a.row, b.score, b.row) ? -1 : better(b.score, b.row, a.score, a.row) ? 1 : 0));
-  return out;
+
+  sorted(): ScoredRow[] {
+    const out: ScoredRow[] = [];
+    for (let i = 0; i < this.size; i++) out.push({ row: this.rows[i], score: this.scores[i] });
+    out.sort((a, b) => (better(a.score, a.row, b.score, b.row) ? -1 : better(b.score, b.row, a.score, a.row) ? 1 : 0));
+    return out;
+  }
 }

@@ -49,25 +49,30 @@ export class TfidfCharVectorizer {
     return this.features.length;
   }
 
-  /** The L2-normalised TF-IDF vector of a text (all zeros when it shares no n-gram with the vocabulary). */
-  transform(text: string): SparseVector {
-    const counts = new Map<number, number>();
+  /** The text's feature ids (ascending), their raw counts and the L2 norm of its tf-idf weights (count * idf). */
+  termCounts(text: string): { indices: Int32Array; counts: Uint16Array; norm: number } {
+    const byFeature = new Map<number, number>();
     for (const g of charWbNgrams(text, this.n)) {
       const f = this.featureIndex.get(g);
-      if (f !== undefined) counts.set(f, (counts.get(f) ?? 0) + 1);
+      if (f !== undefined) byFeature.set(f, (byFeature.get(f) ?? 0) + 1);
     }
-    const indices = Int32Array.from([...counts.keys()].sort((a, b) => a - b));
-    const values = new Float64Array(indices.length);
+    const indices = Int32Array.from(byFeature.keys()).sort();
+    const counts = new Uint16Array(indices.length);
     let norm = 0;
     indices.forEach((f, i) => {
-      const v = counts.get(f)! * this.idf[f];
-      values[i] = v;
+      const c = Math.min(byFeature.get(f) as number, 0xffff);
+      counts[i] = c;
+      const v = c * this.idf[f];
       norm += v * v;
     });
-    if (norm > 0) {
-      norm = Math.sqrt(norm);
-      for (let i = 0; i < values.length; i++) values[i] /= norm;
-    }
+    return { indices, counts, norm: Math.sqrt(norm) };
+  }
+
+  /** The L2-normalised TF-IDF vector of a text (all zeros when it shares no n-gram with the vocabulary). */
+  transform(text: string): SparseVector {
+    const { indices, counts, norm } = this.termCounts(text);
+    const values = new Float64Array(indices.length);
+    for (let i = 0; i < values.length; i++) values[i] = norm > 0 ? (counts[i] * this.idf[indices[i]]) / norm : 0;
     return { indices, values };
   }
 

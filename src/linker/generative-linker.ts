@@ -39,6 +39,7 @@ interface Parsed {
 export class GenerativeLinker implements Linker {
   readonly kind = "generative";
   private tries: Map<string, TokenTrie> | undefined;
+  private verbTokens: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly groups: ReadonlySet<string>;
 
@@ -53,6 +54,12 @@ export class GenerativeLinker implements Linker {
   private triesByGroup(): Map<string, TokenTrie> {
     this.tries ??= loadOrBuildKbTries(this.parts.kb, this.parts.tokenizer, this.parts.verb);
     return this.tries;
+  }
+
+  /** Tokens of `" {verb}"`: the prompt ends with them and every trie sequence starts with them (2 for " corresponde"). */
+  private verbTokenCount(): number {
+    this.verbTokens ??= this.parts.tokenizer.encode(` ${this.parts.verb}`, { addSpecialTokens: false }).length;
+    return this.verbTokens;
   }
 
   /**
@@ -71,6 +78,8 @@ export class GenerativeLinker implements Linker {
     const batchSize = options.batch_size ?? 8;
     const maxPromptTokens = options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
+    // NaN or a fraction would silently mean "no limit" in the comparison below.
+    if (!Number.isInteger(maxPromptTokens) || maxPromptTokens < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `max_prompt_tokens must be a positive integer, got ${maxPromptTokens}`);
     const tries = constrained ? this.triesByGroup() : undefined;
     const { tokenizer, verb } = this.parts;
     const sep = this.parts.multipleAnswers ? tokenizer.sepTokenId : null;
@@ -92,11 +101,12 @@ export class GenerativeLinker implements Linker {
         if (tries) {
           const trie = tries.get(sentence.group);
           if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
-          constraint = { trie, sepTokenId: sep };
+          constraint = { trie, sepTokenId: sep, rootTokens: this.verbTokenCount() };
         }
         parsed.push({ index, sentence, input: { prompt, constraint } });
       } catch (e) {
         results[index] = errorResult(text, e);
+        options.onSentenceDone?.();
       }
     });
 
@@ -110,6 +120,8 @@ export class GenerativeLinker implements Linker {
         maxNewTokens: options.max_new_tokens ?? 128,
         eosTokenId: tokenizer.eosTokenId,
         ...(this.parts.eosTokenIds === undefined ? {} : { eosTokenIds: this.parts.eosTokenIds }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.onSentenceDone === undefined ? {} : { onPromptDone: options.onSentenceDone }),
       });
       batch.forEach((p, i) => {
         const out = outputs[i];
@@ -136,9 +148,11 @@ export class GenerativeLinker implements Linker {
       mention: sentence.mention,
       semantic_group: sentence.group,
       pred_concept_name: names.join(SEP_TOKEN),
-      pred_concept_code: known ? entries.map((e) => e!.code).join("+") : NO_CODE,
+      // A composite answer naming one concept twice reports its code once.
+      pred_concept_code: known ? [...new Set(entries.map((e) => e!.code))].join("+") : NO_CODE,
       beam_score: Math.exp(h.score),
       pred_concept_codes: known ? [...new Set(entries.flatMap((e) => e!.codes))] : [],
+      ...(h.finished ? {} : { finished: false as const }),
     };
   }
 

@@ -11,7 +11,8 @@
  *   after the last accepted group. A kill mid-write leaves either a torn last line or a short group:
  *   both are cut and that document is linked again. So no document is lost or duplicated.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from "node:fs";
+import { writeFileAtomic } from "../io/atomic-write.js";
 import type { Writable } from "node:stream";
 import { Progress } from "../cli/progress.js";
 import { SyncabelError, asSyncabelError } from "../errors.js";
@@ -40,6 +41,13 @@ export interface LinkDocumentsOptions {
   readonly onDocumentWritten?: (documentId: string, rows: number) => void;
   /** Gold KB name for the `annotation` column, given a gold code, the mention's label and its text. */
   readonly annotate?: (code: string, label: string, mention: string) => string | undefined;
+  /**
+   * What the rows depend on (KB, model, linker, beams ...). Recorded in `<out>.run.json`; resuming an output
+   * written with other values is refused (the file would mix two runs' rows) unless `restart` is set.
+   */
+  readonly runOptions?: Readonly<Record<string, string | number | boolean | null>>;
+  /** Discard an existing `<out>.partial` / `<out>` and start over. */
+  readonly restart?: boolean;
 }
 
 export interface LinkDocumentsResult {
@@ -55,6 +63,41 @@ export interface LinkDocumentsResult {
 
 export function partialPathFor(outPath: string): string {
   return `${outPath}.partial`;
+}
+
+/** The options of the run that wrote `<out>` / `<out>.partial`. */
+export function runOptionsPathFor(outPath: string): string {
+  return `${outPath}.run.json`;
+}
+
+/** Refuse to resume rows written with other options; record this run's options. */
+function checkRunOptions(outPath: string, source: string | undefined, wanted: Readonly<Record<string, unknown>>): void {
+  const path = runOptionsPathFor(outPath);
+  if (source !== undefined && existsSync(path)) {
+    let previous: Record<string, unknown> = {};
+    try {
+      previous = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    } catch {
+      previous = {};
+    }
+    const keys = [...new Set([...Object.keys(previous), ...Object.keys(wanted)])].sort();
+    const differ = keys.filter((k) => JSON.stringify(previous[k] ?? null) !== JSON.stringify(wanted[k] ?? null));
+    if (differ.length > 0) {
+      const show = (o: Readonly<Record<string, unknown>>): string => differ.map((k) => `${k}=${JSON.stringify(o[k] ?? null)}`).join(", ");
+      throw new SyncabelError(
+        "CLI_USAGE",
+        `${source} was written with ${show(previous)}; this run asks ${show(wanted)}: resuming would mix two runs' rows. ` +
+          `Re-run with the same options to resume, choose another -o, or add --force to discard it and start over`,
+        { file: source },
+      );
+    }
+  }
+  writeFileAtomic(path, `${JSON.stringify(wanted, null, 2)}\n`);
+}
+
+/** Let pending signal handlers and timers run: a linker that never awaits I/O would otherwise starve them. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The document id of one output line, or undefined if the line is not a complete, valid row. */
@@ -132,7 +175,12 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
   const { outPath, format } = options;
   const batchSize = Math.max(1, options.batchSize ?? 32);
   const partial = partialPathFor(outPath);
+  if (options.restart) {
+    rmSync(partial, { force: true });
+    rmSync(outPath, { force: true });
+  }
   const source = existsSync(partial) ? partial : existsSync(outPath) ? outPath : undefined;
+  if (options.runOptions !== undefined) checkRunOptions(outPath, source, options.runOptions);
   let done = new Set<string>();
   if (source !== undefined) {
     const scan = scanExisting(source, dataset, format);
@@ -151,7 +199,7 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
   const totalMentions = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
   const progress = options.progress === undefined ? undefined : new Progress({ total: totalMentions, label: "link-docs", stream: options.progress.stream, tty: options.progress.tty, unit: "mentions" });
   const skippedMentions = totalMentions - todo.reduce((a, d) => a + d.mentions.length, 0);
-  if (skippedMentions > 0) progress?.tick(skippedMentions, `(${done.size} documents already done)`);
+  if (skippedMentions > 0) progress?.skip(skippedMentions, `(${done.size} documents already done)`);
   const cache = new SegmentationCache();
   let linkedDocuments = 0;
   let mentions = 0;
@@ -163,6 +211,7 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
     }
     let i = 0;
     while (i < todo.length) {
+      await yieldToEventLoop();
       if (options.signal?.aborted) {
         aborted = true;
         break;
@@ -190,13 +239,32 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
       const flat = jobs.flatMap((j) => j.sentences.filter((s): s is string => s !== undefined));
       let results: Awaited<ReturnType<Linker["sample"]>> = [];
       let batchError: SentenceError | undefined;
+      // Progress per mention: linkers that decode in steps report each sentence as it ends.
+      let ticked = 0;
+      const onSentenceDone = (): void => {
+        ticked++;
+        progress?.tick(1);
+      };
       if (flat.length > 0) {
         try {
-          results = await linker.sample(flat, { num_beams: options.numBeams ?? 5, constrained: options.constrained ?? true, batch_size: batchSize });
+          results = await linker.sample(flat, {
+            num_beams: options.numBeams ?? 5,
+            constrained: options.constrained ?? true,
+            batch_size: batchSize,
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            onSentenceDone,
+          });
         } catch (e) {
+          if (options.signal?.aborted) {
+            // Interrupted inside the batch: its documents are not written and are linked again on resume.
+            aborted = true;
+            break;
+          }
           batchError = toSentenceError(e); // one failed call marks its mentions, never the run
         }
       }
+      const rest = n - Math.min(ticked, flat.length);
+      if (rest > 0) progress?.tick(rest);
       let k = 0;
       for (const job of jobs) {
         if (options.signal?.aborted) {
@@ -226,7 +294,6 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
         linkedDocuments++;
         mentions += lines.length;
         options.onDocumentWritten?.(job.doc.id, lines.length);
-        progress?.tick(lines.length);
       }
       if (aborted) break;
     }

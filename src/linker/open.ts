@@ -5,6 +5,8 @@ import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
 import { loadTokenizer } from "../lm/tokenizer.js";
 import { verbFor } from "../markup/index.js";
 import { GenerativeLinker } from "./generative-linker.js";
+import { HYBRID_ARTIFACT_KEY, HybridLinker } from "./hybrid-linker.js";
+import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type RetrieveGenerateMode } from "./retrieve-generate.js";
 import { TfidfLinker } from "./tfidf-linker.js";
 import type { Linker as LinkerInterface } from "./types.js";
 
@@ -17,33 +19,62 @@ export interface OpenLinkerOptions {
   readonly language?: string;
   /** Override the prompt verb. */
   readonly verb?: string;
-  readonly linker?: "generative" | "tfidf";
+  /** Default: generative with a model; without, hybrid when the KB index holds a trained hybrid model, else tfidf. */
+  readonly linker?: "generative" | "tfidf" | "hybrid" | "retrieve-generate";
+  /** retrieve-generate: concepts retrieved per mention (default 64) and how the model ranks them (default "score"). */
+  readonly candidates?: number;
+  readonly rgMode?: RetrieveGenerateMode;
   /** `<SEP>`-joined composite answers, for checkpoints trained with them (SPACCC). Default off. */
   readonly multipleAnswers?: boolean;
   readonly threads?: number;
   /** Where the model runs: "cpu" (default) or "cuda" (needs onnxruntime-node's CUDA provider libraries and a GPU). */
   readonly device?: "cpu" | "cuda";
+  /** ONNX file of the model folder to load (relative to it, or absolute); default: see src/lm/model-file.ts. */
+  readonly modelFile?: string;
+  /** transformers.js dtype choosing `onnx/model{suffix}.onnx`: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, quantized. */
+  readonly dtype?: string;
 }
 
-/** Open a linker from paths: the generative linker with a model, the TF-IDF lexical linker without. */
+/** Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else TF-IDF. */
 export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
-  const kind = options.linker ?? (options.model ? "generative" : "tfidf");
   const kb = openKnowledgeBase(options.kb);
+  const kind = options.linker ?? (options.model ? "generative" : kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined ? "hybrid" : "tfidf");
   try {
+    if (kind === "hybrid") {
+      // Built in memory from the KB's names and training memory: the KB file is not needed any more.
+      const linker = HybridLinker.fromKnowledgeBase(kb);
+      kb.close();
+      return linker;
+    }
     if (kind === "tfidf") {
       // The lexical index lives in memory once loaded: the KB file is not needed any more.
       const linker = TfidfLinker.fromKnowledgeBase(kb);
       kb.close();
       return linker;
     }
-    if (!options.model) throw new SyncabelError("LINKER_INVALID_OPTIONS", "the generative linker needs a model folder (--model DIR)");
+    if (!options.model) throw new SyncabelError("LINKER_INVALID_OPTIONS", `the ${kind} linker needs a model folder (--model DIR)`);
+    if (kind === "retrieve-generate" && options.multipleAnswers) {
+      throw new SyncabelError("LINKER_INVALID_OPTIONS", "the retrieve-generate linker ranks single KB names: multiple answers (<SEP>-joined) are not supported");
+    }
     const verb = verbFor(options.language ?? "es", options.verb);
     const tokenizer = await loadTokenizer(options.model);
     const lm = await loadOnnxCausalLM(options.model, {
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       executionProviders: options.device === "cuda" ? ["cuda", "cpu"] : ["cpu"],
+      ...(options.modelFile === undefined ? {} : { modelFile: options.modelFile }),
+      ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
     });
     const eosTokenIds = readEosTokenIds(options.model);
+    if (kind === "retrieve-generate") {
+      // The hybrid linker's reranked candidates when the KB holds a trained one, else TF-IDF's.
+      const retriever = kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined ? hybridRetriever(HybridLinker.fromKnowledgeBase(kb), kb) : lexicalRetriever(TfidfLinker.fromKnowledgeBase(kb).index);
+      return new RetrieveGenerateLinker({
+        kb, lm, tokenizer, verb, retriever,
+        ...(options.candidates === undefined ? {} : { candidates: options.candidates }),
+        ...(options.rgMode === undefined ? {} : { mode: options.rgMode }),
+        ...(eosTokenIds ? { eosTokenIds } : {}),
+      });
+    }
     return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false, ...(eosTokenIds ? { eosTokenIds } : {}) });
   } catch (e) {
     kb.close();

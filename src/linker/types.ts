@@ -13,6 +13,11 @@ export interface Beam {
   readonly beam_score: number;
   /** Every code of the predicted name (a name may belong to several concepts); [] for NO_CODE. */
   readonly pred_concept_codes: readonly string[];
+  /**
+   * false when the beam was cut by max_new_tokens before its end-of-sequence token: its name is a partial KB name
+   * (so its code is usually NO_CODE). Such beams are ranked after every finished beam. Absent: finished.
+   */
+  readonly finished?: false;
 }
 
 export interface SentenceError {
@@ -36,6 +41,10 @@ export interface SampleOptions {
   readonly max_new_tokens?: number;
   /** Longest prompt, in tokens, a generative linker accepts; a longer sentence gets SENTENCE_TOO_LONG (default 1024). */
   readonly max_prompt_tokens?: number;
+  /** Stop early: the call rejects with an INTERRUPTED error (linkers that work in steps check it between steps). */
+  readonly signal?: AbortSignal;
+  /** Called once per sentence as soon as its result is known (progress per mention inside a long batch). */
+  readonly onSentenceDone?: () => void;
 }
 
 /** Anything that links marked sentences: generative (model), lexical (TF-IDF), hybrid. */

@@ -3,17 +3,30 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
-import { LogNormalizer, type LogitsArray, type LogitsType } from "./log-normalizer.js";
-import type { CausalLM, DecodeState, NextTokenLogProbs, StepResult } from "./types.js";
+import { LogNormalizer, type LogitsType } from "./log-normalizer.js";
+import { READOUT } from "./logit-readout.js";
+import { LogitResults, pickIds, type ReadoutChunk } from "./logit-results.js";
+import { resolveModelFile } from "./model-file.js";
+import { openDecoderSession } from "./onnx-session.js";
+import type { CausalLM, DecodeState, LogitRequest, StepResult } from "./types.js";
 
 export interface OnnxModelOptions {
   /** Intra-op threads (default: all cores). */
   readonly threads?: number;
   /** Execution providers in order of preference (default ["cpu"]). */
   readonly executionProviders?: readonly string[];
-  /** Model file inside the folder (default: onnx/model.onnx, else model.onnx). */
+  /** Model file inside the folder (or absolute); default: see src/lm/model-file.ts. */
   readonly modelFile?: string;
+  /** transformers.js dtype choosing `onnx/model{suffix}.onnx` (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, quantized). */
+  readonly dtype?: string;
 }
+
+/** KV-cache data: float32, or float16 bits (half-precision exports; Node 20 has no Float16Array). */
+type KvArray = Float32Array | Uint16Array;
+type FloatType = "float32" | "float16";
+
+/** Most logits (floats) one prefill call may compute at once when the graph returns every position: 128 MB. */
+const PREFILL_LOGITS_BUDGET = 32 * 1024 * 1024;
 
 /** KV cache + mask of a batch of rows; owned by OnnxCausalLM. */
 class OnnxDecodeState implements DecodeState {
@@ -21,13 +34,13 @@ class OnnxDecodeState implements DecodeState {
     readonly rows: number,
     /** Cached length (padding included) of every row. */
     readonly pastLength: number,
-    /** [rows, pastLength] 0/1 attention mask of the cached positions. */
-    readonly mask: Uint8Array,
-    /** Position id of the next token of every row. */
+    /** [rows, pastLength] int64 0/1 attention mask of the cached slots. */
+    readonly mask: BigInt64Array,
+    /** Tokens of every row so far = the position id of its next token. */
     readonly nextPosition: Int32Array,
-    /** present.{layer}.key / .value in layer order: [rows, kvHeads, pastLength, headDim] (views of a reused pool). */
+    /** present.{layer}.key / .value in layer order: [rows, kvHeads, pastLength, headDim] each. */
     readonly kv: KvArray[],
-    /** The backend call that made this state: only the latest state is live (its cache pool is reused). */
+    /** The backend call that made this state: only the latest state is live. */
     readonly generation: number,
   ) {}
 
@@ -36,28 +49,27 @@ class OnnxDecodeState implements DecodeState {
   }
 }
 
-interface CacheLayout {
-  readonly layers: number;
+/** How the graph wants to be fed, read from its inputs, outputs and operators once at load. */
+interface DecoderIo {
   readonly kvHeads: number;
   readonly headDim: number;
   readonly pastNames: readonly string[];
   readonly presentNames: readonly string[];
-}
-
-/**
- * A causal LM exported by Hugging Face Optimum (inputs input_ids, attention_mask, position_ids,
- * past_key_values.{i}.key/value; outputs logits, present.{i}.key/value) on onnxruntime-node.
- * Ragged prompts are left-padded; position ids count only real tokens, as in transformers.
- */
-/** Most logits (floats) one prefill call may produce at once: 32M floats = 128 MB. */
-const PREFILL_LOGITS_BUDGET = 32 * 1024 * 1024;
-
-/** KV-cache data: float32, or float16 bits (half-precision exports; Node 20 has no Float16Array). */
-type KvArray = Float32Array | Uint16Array;
-type FloatType = "float32" | "float16";
-
-function allocate(type: FloatType, size: number): KvArray {
-  return type === "float16" ? new Uint16Array(size) : new Float32Array(size);
+  readonly kvType: FloatType;
+  readonly logitsType: LogitsType;
+  readonly positionIds: boolean;
+  readonly cacheBranch: boolean;
+  /** num_logits_to_keep / logits_to_keep input (fed 1: only the last position's logits are computed). */
+  readonly keep: { readonly name: string; readonly dims: readonly number[] } | null;
+  /** The graph computes the last position's logits only (keep input, or a [batch, 1, vocab] logits output). */
+  readonly lastOnly: boolean;
+  /**
+   * com.microsoft.GroupQueryAttention reads each row's length from the mask (seqlens_k = sum(mask) - 1) and
+   * assumes right padding, so rows are kept right-padded: real tokens first, the new one at slot `length`.
+   */
+  readonly rightPadded: boolean;
+  /** The logit read-out (src/lm/logit-readout.ts) was appended. */
+  readonly readout: boolean;
 }
 
 /** One growable array per KV tensor; `take(n)` hands out views of length n (valid until the next take). */
@@ -79,6 +91,10 @@ class CachePool {
   }
 }
 
+function allocate(type: FloatType, size: number): KvArray {
+  return type === "float16" ? new Uint16Array(size) : new Float32Array(size);
+}
+
 /** The float element type of a model input/output from the session's metadata (float32 when unknown). */
 function floatTypeOf(metadata: readonly ort.InferenceSession.ValueMetadata[], name: string, path: string): FloatType {
   const m = metadata.find((x) => x.name === name);
@@ -89,189 +105,262 @@ function floatTypeOf(metadata: readonly ort.InferenceSession.ValueMetadata[], na
   return type;
 }
 
+function readConfig(dir: string): { vocab: number; kvHeads: number; headDim: number; pad: number } {
+  const configPath = join(dir, "config.json");
+  if (!existsSync(dir)) throw new SyncabelError("MODEL_FILE_MISSING", `model folder not found: ${dir}`, { path: dir });
+  if (!existsSync(configPath)) throw new SyncabelError("MODEL_FILE_MISSING", `missing config.json in model folder ${dir}`, { path: configPath });
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `cannot parse ${configPath}: ${(e as Error).message}`, { path: configPath });
+  }
+  const num = (key: string): number | undefined => (typeof config[key] === "number" ? (config[key] as number) : undefined);
+  const heads = num("num_attention_heads");
+  const hidden = num("hidden_size");
+  const kvHeads = num("num_key_value_heads") ?? heads;
+  const headDim = num("head_dim") ?? (hidden !== undefined && heads ? hidden / heads : undefined);
+  if (kvHeads === undefined || headDim === undefined || !Number.isInteger(headDim)) {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks num_attention_heads/num_key_value_heads/hidden_size (or head_dim)`, { path: configPath });
+  }
+  const vocab = num("vocab_size");
+  if (vocab === undefined) throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks vocab_size`, { path: configPath });
+  return { vocab, kvHeads, headDim, pad: num("pad_token_id") ?? 0 };
+}
+
+function describeIo(session: ort.InferenceSession, modelFile: string, kvHeads: number, headDim: number, ops: ReadonlySet<string>, readout: boolean): DecoderIo {
+  const pastNames: string[] = [];
+  const presentNames: string[] = [];
+  for (let i = 0; session.inputNames.includes(`past_key_values.${i}.key`); i++) {
+    pastNames.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+    presentNames.push(`present.${i}.key`, `present.${i}.value`);
+  }
+  const missing = ["input_ids", "attention_mask"].filter((n) => !session.inputNames.includes(n));
+  if (pastNames.length === 0 || missing.length > 0 || !session.outputNames.includes("logits")) {
+    throw new SyncabelError(
+      "MODEL_CONFIG_INVALID",
+      `${modelFile} is not a decoder with KV cache in the Optimum layout (inputs: ${session.inputNames.join(", ")}; outputs: ${session.outputNames.join(", ")})`,
+      { path: modelFile },
+    );
+  }
+  const keepName = ["num_logits_to_keep", "logits_to_keep"].find((n) => session.inputNames.includes(n));
+  const keepMeta = session.inputMetadata.find((m) => m.name === keepName);
+  const keep = keepName ? { name: keepName, dims: keepMeta && keepMeta.isTensor ? keepMeta.shape.map(() => 1) : [] } : null;
+  const logitsMeta = session.outputMetadata.find((m) => m.name === "logits");
+  const lastOnly = keep !== null || (logitsMeta !== undefined && logitsMeta.isTensor && logitsMeta.shape[1] === 1);
+  return {
+    kvHeads,
+    headDim,
+    pastNames,
+    presentNames,
+    kvType: floatTypeOf(session.inputMetadata, pastNames[0], modelFile),
+    logitsType: floatTypeOf(session.outputMetadata, "logits", modelFile),
+    positionIds: session.inputNames.includes("position_ids"),
+    cacheBranch: session.inputNames.includes("use_cache_branch"),
+    keep,
+    lastOnly,
+    rightPadded: ops.has("com.microsoft:GroupQueryAttention"),
+    readout,
+  };
+}
+
+/** One model call's token inputs: [rows, seq] ids, position ids and the [rows, total] mask. */
+interface RunInput {
+  readonly rows: number;
+  readonly seq: number;
+  readonly ids: BigInt64Array;
+  readonly positions: BigInt64Array;
+  readonly mask: BigInt64Array;
+  readonly past: number;
+  readonly pastKv: readonly KvArray[];
+}
+
+/**
+ * A causal LM exported in the Hugging Face Optimum layout (inputs input_ids, attention_mask, position_ids,
+ * past_key_values.{i}.key/value; outputs logits, present.{i}.key/value) and its variants (no position_ids, merged
+ * decoders with use_cache_branch, num_logits_to_keep / logits_to_keep, GroupQueryAttention, float16 boundaries)
+ * on onnxruntime-node. Ragged prompts are left-padded (position ids count only real tokens, as in transformers),
+ * except for GroupQueryAttention graphs, which are fed right-padded rows.
+ */
 export class OnnxCausalLM implements CausalLM {
   private forwardTime = 0;
-  /** Reused output buffer for logits; what step() returns is valid until the next call. */
-  private logitsStore: LogitsArray;
-  /** Reused KV-cache buffers: the model writes present.* into one, beams are gathered into the other. */
-  private readonly presentPool: CachePool;
-  private readonly pastPool: CachePool;
-  private generation = 0;
   private normalizeTime = 0;
+  private generation = 0;
+  /** Where beams are gathered when a step reorders rows (the state's own arrays come fresh from the runtime). */
+  private readonly gatherPool: CachePool;
 
   private constructor(
     private readonly session: ort.InferenceSession,
-    private readonly normalizer: LogNormalizer,
+    /** log-sum-exp outside the graph, for models without the read-out only. */
+    private readonly normalizer: LogNormalizer | null,
     readonly vocabSize: number,
-    private readonly layout: CacheLayout,
-    private readonly kvType: FloatType,
-    private readonly logitsType: LogitsType,
+    private readonly io: DecoderIo,
     private readonly padId: number,
-    private readonly hasPositionIds: boolean,
-    private readonly hasCacheBranch: boolean,
+    /** The ONNX file this model runs. */
+    readonly modelFile: string,
   ) {
-    this.presentPool = new CachePool(layout.pastNames.length, kvType);
-    this.pastPool = new CachePool(layout.pastNames.length, kvType);
-    this.logitsStore = allocate(logitsType, 0);
+    this.gatherPool = new CachePool(io.pastNames.length, io.kvType);
   }
 
   static async load(dir: string, options: OnnxModelOptions = {}): Promise<OnnxCausalLM> {
-    const configPath = join(dir, "config.json");
-    if (!existsSync(dir)) throw new SyncabelError("MODEL_FILE_MISSING", `model folder not found: ${dir}`, { path: dir });
-    if (!existsSync(configPath)) throw new SyncabelError("MODEL_FILE_MISSING", `missing config.json in model folder ${dir}`, { path: configPath });
-    const candidates = options.modelFile ? [options.modelFile] : ["onnx/model.onnx", "model.onnx", "onnx/decoder_model_merged.onnx"];
-    const modelFile = candidates.map((f) => join(dir, f)).find((p) => existsSync(p));
-    if (modelFile === undefined) {
-      throw new SyncabelError("MODEL_FILE_MISSING", `missing ONNX model in ${dir}: looked for ${candidates.join(", ")}`, { path: dir });
-    }
-    let config: Record<string, unknown>;
+    const { vocab, kvHeads, headDim, pad } = readConfig(dir);
+    const modelFile = resolveModelFile(dir, {
+      ...(options.modelFile === undefined ? {} : { modelFile: options.modelFile }),
+      ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
+    });
+    const threads = options.threads ?? availableParallelism();
+    const opened = await openDecoderSession(modelFile, { threads, ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}) });
+    let io: DecoderIo;
     try {
-      config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+      io = describeIo(opened.session, modelFile, kvHeads, headDim, opened.scan.ops, opened.readout);
     } catch (e) {
-      throw new SyncabelError("MODEL_CONFIG_INVALID", `cannot parse ${configPath}: ${(e as Error).message}`, { path: configPath });
+      await opened.session.release();
+      throw e;
     }
-    const num = (key: string): number | undefined => (typeof config[key] === "number" ? (config[key] as number) : undefined);
-    const heads = num("num_attention_heads");
-    const hidden = num("hidden_size");
-    const kvHeads = num("num_key_value_heads") ?? heads;
-    const headDim = num("head_dim") ?? (hidden !== undefined && heads ? hidden / heads : undefined);
-    if (kvHeads === undefined || headDim === undefined || !Number.isInteger(headDim)) {
-      throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks num_attention_heads/num_key_value_heads/hidden_size (or head_dim)`, { path: configPath });
-    }
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(modelFile, {
-        intraOpNumThreads: options.threads ?? availableParallelism(),
-        interOpNumThreads: 1,
-        graphOptimizationLevel: "all",
-        executionProviders: [...(options.executionProviders ?? ["cpu"])],
-        logSeverityLevel: 3,
-      });
-    } catch (e) {
-      const providers = options.executionProviders ?? ["cpu"];
-      const hint = providers.includes("cuda")
-        ? " (the CUDA provider needs a GPU, CUDA 12 and onnxruntime-node's CUDA libraries, which an install with ONNXRUNTIME_NODE_INSTALL=skip leaves out)"
-        : "";
-      throw new SyncabelError("MODEL_RUNTIME", `onnxruntime cannot load ${modelFile} with providers ${providers.join(", ")}: ${(e as Error).message}${hint}`, { path: modelFile });
-    }
-    const pastNames: string[] = [];
-    const presentNames: string[] = [];
-    for (let i = 0; session.inputNames.includes(`past_key_values.${i}.key`); i++) {
-      pastNames.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
-      presentNames.push(`present.${i}.key`, `present.${i}.value`);
-    }
-    const missing = ["input_ids", "attention_mask"].filter((n) => !session.inputNames.includes(n));
-    if (pastNames.length === 0 || missing.length > 0 || !session.outputNames.includes("logits")) {
-      await session.release();
-      throw new SyncabelError(
-        "MODEL_CONFIG_INVALID",
-        `${modelFile} is not a decoder with KV cache in the Optimum layout (inputs: ${session.inputNames.join(", ")}; outputs: ${session.outputNames.join(", ")})`,
-        { path: modelFile },
-      );
-    }
-    const vocab = num("vocab_size");
-    if (vocab === undefined) throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks vocab_size`, { path: configPath });
-    const pad = num("pad_token_id") ?? 0;
-    const layout: CacheLayout = { layers: pastNames.length / 2, kvHeads, headDim, pastNames, presentNames };
-    const kvType = floatTypeOf(session.inputMetadata, pastNames[0], modelFile);
-    const logitsType = floatTypeOf(session.outputMetadata, "logits", modelFile);
-    const normalizer = await LogNormalizer.create(options.threads ?? availableParallelism(), logitsType);
-    return new OnnxCausalLM(session, normalizer, vocab, layout, kvType, logitsType, pad, session.inputNames.includes("position_ids"), session.inputNames.includes("use_cache_branch"));
+    const normalizer = io.readout ? null : await LogNormalizer.create(threads, io.logitsType);
+    return new OnnxCausalLM(opened.session, normalizer, vocab, io, pad, modelFile);
   }
 
   get forwardMs(): number {
     return this.forwardTime;
   }
 
-  /** Milliseconds spent normalising logits (log-sum-exp over the vocabulary), outside the model's forward. */
+  /** Milliseconds spent normalising logits outside the model (0 when the read-out computes logZ in the graph). */
   get normalizeMs(): number {
     return this.normalizeTime;
   }
 
-  async prefill(prompts: readonly (readonly number[])[]): Promise<StepResult> {
+  /** Whether prompts are right-padded (GroupQueryAttention graphs). */
+  get rightPadded(): boolean {
+    return this.io.rightPadded;
+  }
+
+  async prefill(prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult> {
     const rows = prompts.length;
     if (rows === 0) throw new SyncabelError("DECODE_INVALID_OPTIONS", "prefill needs at least one prompt");
-    const length = Math.max(...prompts.map((p) => p.length));
     if (prompts.some((p) => p.length === 0)) throw new SyncabelError("DECODE_INVALID_OPTIONS", "a prompt has no tokens");
+    checkRequest(request, rows);
+    this.generation++;
+    const results = new LogitResults(rows, this.vocabSize, request);
+    const length = Math.max(...prompts.map((p) => p.length));
+    const state = this.io.rightPadded ? await this.prefillByLength(prompts, length, request, results) : await this.prefillLeftPadded(prompts, length, request, results);
+    return { state, logProbs: results.result() };
+  }
+
+  /** Rows per prefill call: bounded by the logits buffer when the graph computes every position's logits. */
+  private prefillChunk(length: number): number {
+    return this.io.lastOnly ? Number.MAX_SAFE_INTEGER : Math.max(1, Math.floor(PREFILL_LOGITS_BUDGET / (length * this.vocabSize)));
+  }
+
+  private async prefillLeftPadded(prompts: readonly (readonly number[])[], length: number, request: LogitRequest | undefined, results: LogitResults): Promise<OnnxDecodeState> {
+    const rows = prompts.length;
     const ids = new BigInt64Array(rows * length).fill(BigInt(this.padId));
-    const mask = new Uint8Array(rows * length);
+    const mask = new BigInt64Array(rows * length);
     const positions = new BigInt64Array(rows * length).fill(1n);
     const next = new Int32Array(rows);
     prompts.forEach((prompt, r) => {
       const pad = length - prompt.length;
       for (let j = 0; j < prompt.length; j++) {
         ids[r * length + pad + j] = BigInt(prompt[j]);
-        mask[r * length + pad + j] = 1;
+        mask[r * length + pad + j] = 1n;
         positions[r * length + pad + j] = BigInt(j);
       }
       next[r] = prompt.length;
     });
-    // Optimum exports return logits at every position: prefill in row chunks so that buffer stays bounded.
-    const vocab = this.vocabSize;
-    const chunk = Math.max(1, Math.floor(PREFILL_LOGITS_BUDGET / (length * vocab)));
-    const last = allocate(this.logitsType, rows * vocab);
-    const rowSize = this.layout.kvHeads * length * this.layout.headDim;
-    const kv = this.presentPool.take(rows * rowSize);
-    this.generation++;
+    const chunk = this.prefillChunk(length);
+    const parts: KvArray[][] = [];
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const n = Math.min(chunk, rows - r0);
-      const logits = await this.run(
-        n,
-        length,
-        ids.subarray(r0 * length, (r0 + n) * length),
-        positions.subarray(r0 * length, (r0 + n) * length),
-        0,
-        this.emptyCache(),
-        mask.subarray(r0 * length, (r0 + n) * length),
-        kv.map((t) => t.subarray(r0 * rowSize, (r0 + n) * rowSize)),
-      );
-      // Left padding: every row's last real token is at the last position.
-      for (let r = 0; r < n; r++) last.set(logits.subarray(((r + 1) * length - 1) * vocab, (r + 1) * length * vocab), (r0 + r) * vocab);
+      const span = (a: BigInt64Array) => a.subarray(r0 * length, (r0 + n) * length);
+      const batchRows = Array.from({ length: n }, (_, i) => r0 + i);
+      const out = await this.run({ rows: n, seq: length, ids: span(ids), positions: span(positions), mask: span(mask), past: 0, pastKv: this.emptyCache() }, request, batchRows, results);
+      parts.push(out);
     }
-    return { state: new OnnxDecodeState(rows, length, mask, next, kv, this.generation), logProbs: await this.toLogProbs(last, rows) };
+    const kv = parts.length === 1 ? parts[0] : this.io.pastNames.map((_, i) => concat(parts.map((p) => p[i]), this.io.kvType));
+    return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
   }
 
-  async step(state: DecodeState, parents: Int32Array, tokens: Int32Array): Promise<StepResult> {
+  /**
+   * GroupQueryAttention: prompts of one length run together, unpadded, and their caches are laid into a
+   * right-padded cache of the longest length (ORT's GQA reads row r's first seqlens_k[r] + 1 slots).
+   */
+  private async prefillByLength(prompts: readonly (readonly number[])[], length: number, request: LogitRequest | undefined, results: LogitResults): Promise<OnnxDecodeState> {
+    const rows = prompts.length;
+    const { kvHeads, headDim } = this.io;
+    const kv = this.io.pastNames.map(() => allocate(this.io.kvType, rows * kvHeads * length * headDim));
+    const mask = new BigInt64Array(rows * length);
+    const next = new Int32Array(rows);
+    const byLength = new Map<number, number[]>();
+    prompts.forEach((p, r) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), r]));
+    for (const [len, group] of byLength) {
+      const chunk = this.prefillChunk(len);
+      for (let g0 = 0; g0 < group.length; g0 += chunk) {
+        const batchRows = group.slice(g0, g0 + chunk);
+        const n = batchRows.length;
+        const ids = new BigInt64Array(n * len);
+        const positions = new BigInt64Array(n * len);
+        batchRows.forEach((r, i) => prompts[r].forEach((t, j) => ((ids[i * len + j] = BigInt(t)), (positions[i * len + j] = BigInt(j)))));
+        const out = await this.run({ rows: n, seq: len, ids, positions, mask: new BigInt64Array(n * len).fill(1n), past: 0, pastKv: this.emptyCache() }, request, batchRows, results);
+        batchRows.forEach((r, i) => {
+          mask.fill(1n, r * length, r * length + len);
+          next[r] = len;
+          for (let t = 0; t < kv.length; t++) {
+            for (let h = 0; h < kvHeads; h++) {
+              const src = out[t].subarray((i * kvHeads + h) * len * headDim, (i * kvHeads + h + 1) * len * headDim);
+              kv[t].set(src, (r * kvHeads + h) * length * headDim);
+            }
+          }
+        });
+      }
+    }
+    return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
+  }
+
+  async step(state: DecodeState, parents: Int32Array, tokens: Int32Array, request?: LogitRequest): Promise<StepResult> {
     if (!(state instanceof OnnxDecodeState) || state.kv.length === 0 || state.generation !== this.generation) {
       throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() needs the latest live state made by this model (one decoding at a time per model)");
     }
     const rows = parents.length;
     if (tokens.length !== rows) throw new SyncabelError("DECODE_INVALID_OPTIONS", "parents and tokens differ in length");
+    checkRequest(request, rows);
     const past = state.pastLength;
     const total = past + 1;
-    const mask = new Uint8Array(rows * total);
+    const mask = new BigInt64Array(rows * total);
     const ids = new BigInt64Array(rows);
     const positions = new BigInt64Array(rows);
     const next = new Int32Array(rows);
+    let identity = rows <= state.rows;
     for (let r = 0; r < rows; r++) {
       const p = parents[r];
       if (p < 0 || p >= state.rows) throw new SyncabelError("DECODE_INVALID_OPTIONS", `parent row ${p} out of range`);
+      if (p !== r) identity = false;
       mask.set(state.mask.subarray(p * past, (p + 1) * past), r * total);
-      mask[r * total + past] = 1;
+      // Left padding appends at the end; right padding (GQA) writes right after the row's own tokens.
+      mask[r * total + (this.io.rightPadded ? state.nextPosition[p] : past)] = 1n;
       ids[r] = BigInt(tokens[r]);
       positions[r] = BigInt(state.nextPosition[p]);
       next[r] = state.nextPosition[p] + 1;
     }
-    const pastKv = this.gatherRows(state, parents);
+    const rowSize = this.io.kvHeads * past * this.io.headDim;
+    // Rows kept in place (beams that continue in order) are fed as they came out of the runtime: no copy.
+    const pastKv = identity ? state.kv.map((t) => t.subarray(0, rows * rowSize)) : this.gatherRows(state, parents);
     state.dispose();
-    const presentKv = this.presentPool.take(rows * this.layout.kvHeads * total * this.layout.headDim);
     this.generation++;
-    const logits = await this.run(rows, 1, ids, positions, past, pastKv, mask, presentKv);
-    return { state: new OnnxDecodeState(rows, total, mask, next, presentKv, this.generation), logProbs: await this.toLogProbs(logits, rows) };
+    const results = new LogitResults(rows, this.vocabSize, request);
+    const allRows = Array.from({ length: rows }, (_, r) => r);
+    const kv = await this.run({ rows, seq: 1, ids, positions, mask, past, pastKv }, request, allRows, results);
+    return { state: new OnnxDecodeState(rows, total, mask, next, kv, this.generation), logProbs: results.result() };
   }
 
   async dispose(): Promise<void> {
     await this.session.release();
-    await this.normalizer.dispose();
+    await this.normalizer?.dispose();
   }
 
-  /**
-   * Select/reorder cache rows by beam into the past pool: row r of the result is row parents[r] of the state. Always
-   * a copy, since the model writes the next present cache into the pool the state lives in.
-   */
+  /** Row r of the result is row parents[r] of the state (a reused buffer: the model only reads it). */
   private gatherRows(state: OnnxDecodeState, parents: Int32Array): KvArray[] {
-    const rowSize = this.layout.kvHeads * state.pastLength * this.layout.headDim;
-    const out = this.pastPool.take(parents.length * rowSize);
+    const rowSize = this.io.kvHeads * state.pastLength * this.io.headDim;
+    const out = this.gatherPool.take(parents.length * rowSize);
     state.kv.forEach((src, i) => {
       const dst = out[i];
       for (let r = 0; r < parents.length; r++) dst.set(src.subarray(parents[r] * rowSize, (parents[r] + 1) * rowSize), r * rowSize);
@@ -281,40 +370,39 @@ export class OnnxCausalLM implements CausalLM {
 
   /** Past tensors of length 0: the first call of a KV-cache decoder. */
   private emptyCache(): KvArray[] {
-    return this.layout.pastNames.map(() => allocate(this.kvType, 0));
+    return this.io.pastNames.map(() => allocate(this.io.kvType, 0));
   }
 
-  private async run(
-    rows: number,
-    seq: number,
-    ids: BigInt64Array,
-    positions: BigInt64Array,
-    past: number,
-    kv: KvArray[],
-    fullMask: Uint8Array,
-    /** Where the model writes present.* (preallocated, [rows, kvHeads, past+seq, headDim] each). */
-    presentOut: KvArray[],
-  ): Promise<LogitsArray> {
+  /** One model call; stores the logits of `batchRows` in `results` and returns the present KV tensors. */
+  private async run(input: RunInput, request: LogitRequest | undefined, batchRows: readonly number[], results: LogitResults): Promise<KvArray[]> {
+    const { rows, seq, past } = input;
     const total = past + seq;
-    const maskData = new BigInt64Array(rows * total);
-    for (let i = 0; i < maskData.length; i++) maskData[i] = BigInt(fullMask[i]);
+    const io = this.io;
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", ids, [rows, seq]),
-      attention_mask: new ort.Tensor("int64", maskData, [rows, total]),
+      input_ids: new ort.Tensor("int64", input.ids, [rows, seq]),
+      attention_mask: new ort.Tensor("int64", input.mask, [rows, total]),
     };
-    if (this.hasPositionIds) feeds.position_ids = new ort.Tensor("int64", positions, [rows, seq]);
-    if (this.hasCacheBranch) feeds.use_cache_branch = new ort.Tensor("bool", new Uint8Array([past > 0 ? 1 : 0]), [1]);
-    const dims = [rows, this.layout.kvHeads, past, this.layout.headDim];
-    this.layout.pastNames.forEach((name, i) => {
-      feeds[name] = new ort.Tensor(this.kvType, kv[i], dims);
+    if (io.positionIds) feeds.position_ids = new ort.Tensor("int64", input.positions, [rows, seq]);
+    if (io.cacheBranch) feeds.use_cache_branch = new ort.Tensor("bool", new Uint8Array([past > 0 ? 1 : 0]), [1]);
+    if (io.keep) feeds[io.keep.name] = new ort.Tensor("int64", new BigInt64Array([1n]), [...io.keep.dims]);
+    const dims = [rows, io.kvHeads, past, io.headDim];
+    io.pastNames.forEach((name, i) => {
+      feeds[name] = new ort.Tensor(io.kvType, input.pastKv[i], dims);
     });
-    // Logits go into a reused buffer (tens of MB per step otherwise left to the garbage collector).
-    const logits = this.logitsBuffer(rows * seq * this.vocabSize);
-    const fetches: Record<string, ort.Tensor | null> = { logits: new ort.Tensor(this.logitsType, logits, [rows, seq, this.vocabSize]) };
-    const presentDims = [rows, this.layout.kvHeads, total, this.layout.headDim];
-    this.layout.presentNames.forEach((name, i) => {
-      fetches[name] = new ort.Tensor(this.kvType, presentOut[i], presentDims);
-    });
+    const fetches: Record<string, null> = {};
+    for (const name of io.presentNames) fetches[name] = null;
+    let pick: { data: BigInt64Array; width: number } = { data: new BigInt64Array(0), width: 0 };
+    if (io.readout) {
+      fetches[READOUT.logZ] = null;
+      if (results.wantsFull) fetches[READOUT.lastLogits] = null;
+      pick = pickIds(request, batchRows);
+      feeds[READOUT.pick] = new ort.Tensor("int64", pick.data, [rows, pick.width]);
+      if (request?.tokens) fetches[READOUT.picked] = null;
+      feeds[READOUT.topK] = new ort.Tensor("int64", new BigInt64Array([BigInt(request?.topK ?? 1)]), [1]);
+      if (request?.topK !== undefined) Object.assign(fetches, { [READOUT.topLogits]: null, [READOUT.topIds]: null });
+    } else {
+      fetches.logits = null;
+    }
     const started = performance.now();
     let out: ort.InferenceSession.ReturnType;
     try {
@@ -323,27 +411,58 @@ export class OnnxCausalLM implements CausalLM {
       throw new SyncabelError("MODEL_RUNTIME", `onnxruntime run failed (batch ${rows} x ${seq}, past ${past}): ${(e as Error).message}`);
     }
     this.forwardTime += performance.now() - started;
-    for (const name of this.layout.presentNames) {
-      if (out[name] === undefined) throw new SyncabelError("MODEL_RUNTIME", `the model did not return ${name}`);
-    }
-    return logits;
+    const kv = io.presentNames.map((name) => {
+      const t = out[name];
+      if (t === undefined) throw new SyncabelError("MODEL_RUNTIME", `the model did not return ${name}`);
+      return t.data as KvArray;
+    });
+    results.add(batchRows, io.readout ? readoutChunk(out, pick.width) : await this.normalizeFull(out.logits, rows));
+    return kv;
   }
 
-  private logitsBuffer(size: number): LogitsArray {
-    if (this.logitsStore.length < size) this.logitsStore = allocate(this.logitsType, Math.ceil(size * 1.25));
-    return this.logitsStore.subarray(0, size);
-  }
-
-  private async toLogProbs(raw: LogitsArray, rows: number): Promise<NextTokenLogProbs> {
-    if (raw.length !== rows * this.vocabSize) {
-      throw new SyncabelError("MODEL_CONFIG_INVALID", `logits have ${raw.length / rows} entries per row, config.json says vocab_size ${this.vocabSize}`);
+  /** Without the read-out: the last position of every row, normalised by a separate LogSoftmax session. */
+  private async normalizeFull(logits: ort.Tensor | undefined, rows: number): Promise<ReadoutChunk> {
+    if (logits === undefined || logits.dims.length !== 3 || logits.dims[2] !== this.vocabSize) {
+      throw new SyncabelError("MODEL_CONFIG_INVALID", `logits have shape ${JSON.stringify(logits?.dims)}, config.json says vocab_size ${this.vocabSize}`);
     }
+    const positions = logits.dims[1];
+    const data = logits.data as Float32Array | Uint16Array;
+    const last = data instanceof Float32Array ? new Float32Array(rows * this.vocabSize) : new Uint16Array(rows * this.vocabSize);
+    for (let r = 0; r < rows; r++) last.set(data.subarray(((r + 1) * positions - 1) * this.vocabSize, (r + 1) * positions * this.vocabSize), r * this.vocabSize);
     const started = performance.now();
-    const { logits, logZ } = await this.normalizer.normalize(raw, rows, this.vocabSize);
+    const { logits: full, logZ } = await this.normalizer!.normalize(last, rows, this.vocabSize);
     this.normalizeTime += performance.now() - started;
-    return { rows, vocabSize: this.vocabSize, logits, logZ };
+    return { logZ, full };
   }
+}
 
+function readoutChunk(out: ort.InferenceSession.ReturnType, pickWidth: number): ReadoutChunk {
+  const data = (name: string) => out[name]?.data;
+  return {
+    logZ: data(READOUT.logZ) as Float32Array,
+    ...(out[READOUT.picked] ? { picked: data(READOUT.picked) as Float32Array, pickWidth } : {}),
+    ...(out[READOUT.topIds] ? { topIds: data(READOUT.topIds) as BigInt64Array, topLogits: data(READOUT.topLogits) as Float32Array } : {}),
+    ...(out[READOUT.lastLogits] ? { full: data(READOUT.lastLogits) as Float32Array } : {}),
+  };
+}
+
+function checkRequest(request: LogitRequest | undefined, rows: number): void {
+  if (request?.tokens && request.tokens.length !== rows) {
+    throw new SyncabelError("DECODE_INVALID_OPTIONS", `the logit request lists tokens for ${request.tokens.length} rows, the batch has ${rows}`);
+  }
+  const k = request?.topK;
+  if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new SyncabelError("DECODE_INVALID_OPTIONS", `topK must be a positive integer, got ${k}`);
+}
+
+/** Row-wise concatenation of chunk caches ([n_i, ...] each) into one [sum n_i, ...] array. */
+function concat(parts: readonly KvArray[], type: FloatType): KvArray {
+  const out = allocate(type, parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 export function loadOnnxCausalLM(dir: string, options?: OnnxModelOptions): Promise<OnnxCausalLM> {

@@ -29,15 +29,31 @@ export interface DecodeState {
 }
 
 /**
- * Next-token distribution of every row, as raw logits (row-major [rows, vocabSize]) plus each row's log-sum-exp:
- * log p(t | row) = logits[row * vocabSize + t] - logZ[row] (a log-softmax over the full vocabulary, left lazy so
- * that decoding reads only the entries it needs).
+ * Which next-token logits a caller will read, so a backend can hand over those instead of the whole vocabulary
+ * (128k floats per row: copying them out of the runtime costs more than computing them).
+ */
+export interface LogitRequest {
+  /** Per row of the result: the token ids to read (e.g. a trie node's children; may be empty). */
+  readonly tokens?: readonly ArrayLike<number>[];
+  /** The k highest logits of every row (unconstrained decoding). */
+  readonly topK?: number;
+}
+
+/**
+ * Next-token distribution of every row, as raw logits plus each row's log-sum-exp:
+ * log p(t | row) = logit(row, t) - logZ[row] (a log-softmax over the full vocabulary, left lazy so that decoding
+ * reads only the entries it needs). Without a LogitRequest `logits` holds every row ([rows, vocabSize]
+ * row-major); with one, `logits` may be empty and the requested entries are in `picked` / `top`.
  */
 export interface NextTokenLogProbs {
   readonly rows: number;
   readonly vocabSize: number;
   readonly logits: Float32Array;
   readonly logZ: Float32Array;
+  /** request.tokens: row r's logits of request.tokens[r], in that order, at logits[offsets[r] + i]. */
+  readonly picked?: { readonly offsets: Int32Array; readonly logits: Float32Array };
+  /** request.topK: [rows, k] token ids and logits, highest first (ties: lower id first). */
+  readonly top?: { readonly k: number; readonly ids: Int32Array; readonly logits: Float32Array };
 }
 
 export interface StepResult {
@@ -52,13 +68,13 @@ export interface CausalLM {
    * Run ragged prompts (left-padded internally) and return, for each prompt, the log-softmax over the full
    * vocabulary at its last position, plus the state for further steps.
    */
-  prefill(prompts: readonly (readonly number[])[]): Promise<StepResult>;
+  prefill(prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult>;
   /**
    * One decoding step. The logits of a result may live in a buffer the backend reuses: read them before the next
    * call. Row i of the new state continues row `parents[i]` of `state` with token `tokens[i]`
    * (this both reorders/selects the KV cache by beam and appends). `state` is consumed.
    */
-  step(state: DecodeState, parents: Int32Array, tokens: Int32Array): Promise<StepResult>;
+  step(state: DecodeState, parents: Int32Array, tokens: Int32Array, request?: LogitRequest): Promise<StepResult>;
   /** Cumulative milliseconds spent inside the model runtime (for the overhead figure of benchmarks). */
   readonly forwardMs: number;
   dispose(): Promise<void>;

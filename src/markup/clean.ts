@@ -14,3 +14,12 @@ export function cleanText(text: string): string {
   }
   return out;
 }
+
+/**
+ * Unicode NFC (composed accents). Linker input and KB names are compared in this form, so "fie\u0301vre" and
+ * "fiévre" are the same word. Not applied by cleanText: NFC can change a text's length, and document offsets
+ * must keep pointing at the same characters.
+ */
+export function toNfc(text: string): string {
+  return text.normalize("NFC");
+}

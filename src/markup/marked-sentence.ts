@@ -1,3 +1,4 @@
+import { toNfc } from "./clean.js";
 import { SyncabelError } from "../errors.js";
 
 /** A character span [start, end) in a plain (unmarked) text. */
@@ -44,7 +45,8 @@ export function parseMarkedSentence(input: string, options: ParseOptions = {}): 
   if (typeof input !== "string") {
     throw new SyncabelError("MARKUP_NO_BRACKETS", "a marked sentence must be a string", {});
   }
-  const marked = input.replace(/\u00a0/g, " ");
+  // NFC: a mention typed with decomposed accents must match the (NFC) KB names.
+  const marked = toNfc(input).replace(/\u00a0/g, " ");
   let plain = "";
   const fragments: Span[] = [];
   let open = -1; // position in `plain` where the current fragment started, -1 if none open

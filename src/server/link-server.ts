@@ -2,39 +2,70 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { SyncabelError } from "../errors.js";
+import type { KnowledgeBase } from "../kb/types.js";
 import type { Linker, SampleResult } from "../linker/types.js";
-import { sendError, sendJson, wireErrorOf } from "./http-json.js";
+import { corsHeaders, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
+import { exportDocument } from "./annotation-export.js";
+import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
+import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
+import { ServerMetrics } from "./metrics.js";
 import { checkDeclaredLength, readBody } from "./read-body.js";
+import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
+import { conceptInfo, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
+import { parseDocumentsRequest, parseExportRequest, parseJsonObject, parseLinkDocumentRequest } from "./web-requests.js";
 
 export interface ServerOptions {
-  /** Interface to bind (default 127.0.0.1: loopback only; the service has no authentication). */
+  /** Interface to bind (default 127.0.0.1: loopback only). Beyond loopback, set `token`. */
   readonly host?: string;
   /** TCP port (default 8080; 0 = an ephemeral port, see `LinkServer.port`). */
   readonly port?: number;
   /** Largest request body read (default 1 MiB); past it the server stops reading and answers 413. */
   readonly maxBodyBytes?: number;
-  /** Sentences per request (default 256). */
+  /** Largest upload of dataset files to `POST /v1/documents` (default 8 MiB). */
+  readonly maxDocumentBytes?: number;
+  /** Sentences per request (default 256); also mentions per document. */
   readonly maxSentences?: number;
-  /** `/v1/link` requests in flight at once (default 4); more get 503 SERVER_BUSY with Retry-After. */
+  /** Linking requests (bodies read, queued or on the model) at once (default 64); more get 503 SERVER_BUSY. */
   readonly maxConcurrent?: number;
   /** Time to receive a whole request, headers and body (default 30 s; Node answers 408 past it). */
   readonly requestTimeoutMs?: number;
+  /** Time to receive a request body once its headers are in (default 10 s): 408 REQUEST_TIMEOUT past it. */
+  readonly bodyTimeoutMs?: number;
   /** Largest `num_beams` a request may ask for (default 20). */
   readonly maxBeams?: number;
   /** Largest `max_new_tokens` a request may ask for (default 256). */
   readonly maxNewTokens?: number;
+  /**
+   * Largest sentences x num_beams x max_new_tokens of one request (default 163,840 = 256 sentences at the default
+   * 5 beams and 128 tokens): one client cannot queue minutes of model time.
+   */
+  readonly maxRequestWork?: number;
   /** Longer sentences get a per-sentence REQUEST_TOO_LARGE error instead of reaching the model (default 10,000 chars). */
   readonly maxSentenceChars?: number;
   /** Sentences per model batch, passed to `Linker.sample` (default 8). */
   readonly batchSize?: number;
+  /** Merge sentences of concurrent requests into model batches (default true); false = requests take turns. */
+  readonly batching?: boolean;
+  /** Longest wait for a fuller batch when the model is idle (default 5 ms; 0 for the TF-IDF linker). */
+  readonly batchWaitMs?: number;
   /** Retry-After seconds sent with 503 (default 1). */
   readonly retryAfterSeconds?: number;
-  /** One line per request (method, path, status, sentences, ms) and server-side failures; silent by default. */
+  /** Bearer token required on every route but /health (compared in constant time). */
+  readonly token?: string;
+  /** An origin allowed to call the API from a browser (CORS; `*` for any); none by default. */
+  readonly corsOrigin?: string;
+  /** The KB behind the linker: concept names (`/v1/concept/:code`), groups and the dictionary matcher. */
+  readonly kb?: KnowledgeBase;
+  /** Serve the web page at `/` (default true). */
+  readonly web?: boolean;
+  /** One line per request (request id, method, path, status, sentences, ms) and server-side failures; silent by default. */
   readonly log?: (line: string) => void;
+  /** Log lines as text (default) or one JSON object per line. */
+  readonly logFormat?: "text" | "json";
 }
 
-type Settings = Required<Omit<ServerOptions, "log">> & Pick<ServerOptions, "log">;
+type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
 
 const MIB = 1024 * 1024;
 
@@ -43,28 +74,55 @@ function settingsOf(options: ServerOptions): Settings {
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 8080,
     maxBodyBytes: options.maxBodyBytes ?? MIB,
+    maxDocumentBytes: options.maxDocumentBytes ?? 8 * MIB,
     maxSentences: options.maxSentences ?? 256,
-    maxConcurrent: options.maxConcurrent ?? 4,
+    maxConcurrent: options.maxConcurrent ?? 64,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
     maxBeams: options.maxBeams ?? 20,
     maxNewTokens: options.maxNewTokens ?? 256,
+    maxRequestWork: options.maxRequestWork ?? 256 * 5 * 128,
     maxSentenceChars: options.maxSentenceChars ?? 10_000,
     batchSize: options.batchSize ?? 8,
+    batching: options.batching ?? true,
+    batchWaitMs: options.batchWaitMs,
     retryAfterSeconds: options.retryAfterSeconds ?? 1,
+    web: options.web ?? true,
+    logFormat: options.logFormat ?? "text",
     log: options.log,
+    token: options.token,
+    corsOrigin: options.corsOrigin,
+    kb: options.kb,
   };
-  const positive: (keyof Settings)[] = ["maxBodyBytes", "maxSentences", "maxConcurrent", "requestTimeoutMs", "maxBeams", "maxNewTokens", "maxSentenceChars", "batchSize", "retryAfterSeconds"];
+  const positive = [
+    "maxBodyBytes",
+    "maxDocumentBytes",
+    "maxSentences",
+    "maxConcurrent",
+    "requestTimeoutMs",
+    "bodyTimeoutMs",
+    "maxBeams",
+    "maxNewTokens",
+    "maxRequestWork",
+    "maxSentenceChars",
+    "batchSize",
+    "retryAfterSeconds",
+  ] as const;
   for (const key of positive) {
     const v = s[key];
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `server option ${key} must be a positive integer, got ${String(v)}`);
   }
   if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw new SyncabelError("LINKER_INVALID_OPTIONS", `server option port must be in [0, 65535], got ${s.port}`);
+  if (s.token !== undefined && s.token.length < 8) throw new SyncabelError("LINKER_INVALID_OPTIONS", "server option token must have at least 8 characters");
   return s;
 }
 
-/** What graceful shutdown needs to know about a server made here. */
+/** What graceful shutdown and the concurrency limit need to know about a server made here. */
 interface ServerState {
+  /** Requests in the handler (reading a body, queued, on the model): shutdown waits for them. */
   inFlight: number;
+  /** Linking requests past their body (queued or on the model): bounded by maxConcurrent. */
+  linking: number;
   closing: boolean;
   readonly idle: (() => void)[];
 }
@@ -78,70 +136,257 @@ function isJsonContentType(header: string | undefined): boolean {
   return params.every((p) => !p.startsWith("charset=") || p === "charset=utf-8" || p === 'charset="utf-8"');
 }
 
-function pathOf(req: IncomingMessage): string {
+function splitUrl(req: IncomingMessage): { path: string; query: URLSearchParams } {
   const raw = req.url ?? "/";
   const q = raw.indexOf("?");
-  return q < 0 ? raw : raw.slice(0, q);
+  return q < 0 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
 }
 
-/** Links what fits, and gives over-long sentences their own error, keeping the input order. */
-async function sampleWithinLimits(linker: Linker, sentences: readonly string[], s: Settings, options: Parameters<Linker["sample"]>[1]): Promise<SampleResult[]> {
-  const results: SampleResult[] = new Array(sentences.length);
-  const kept: number[] = [];
-  sentences.forEach((sentence, i) => {
-    if (sentence.length <= s.maxSentenceChars) kept.push(i);
-    else {
-      const error = new SyncabelError("REQUEST_TOO_LARGE", `the sentence has ${sentence.length} characters, the server allows at most ${s.maxSentenceChars}`, { max: s.maxSentenceChars });
-      results[i] = { sentence, error: error.toJSON() };
-    }
-  });
-  if (kept.length > 0) {
-    const linked = await linker.sample(kept.map((i) => sentences[i]), options);
-    kept.forEach((i, j) => (results[i] = linked[j]));
+const API_ROUTES = new Set(["/v1/link", "/v1/link-document", "/v1/documents", "/v1/match", "/v1/export", "/v1/info", "/health", "/metrics"]);
+
+/** The route label of a path for metrics (bounded set: unknown paths are "other"). */
+function routeOf(path: string, isStatic: boolean): string {
+  if (API_ROUTES.has(path)) return path;
+  if (path.startsWith("/v1/concept/")) return "/v1/concept/:code";
+  return isStatic ? "static" : "other";
+}
+
+/** sentences x beams x new tokens: the decoding work one request asks for. */
+function requestWork(sentences: number, options: DecodeOptions): number {
+  return sentences * (options.num_beams ?? 5) * (options.max_new_tokens ?? 128);
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: WireError,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(error.message);
   }
-  return results;
 }
 
 /**
  * An HTTP server over a linker: `POST /v1/link` {"sentences": [...], "num_beams"?, "constrained"?, "max_new_tokens"?}
- * -> {"results": SampleResult[]} in input order, `GET /health`. Errors are JSON {"error": {code, message}}.
- * Not listening yet: call `listen` (or use `startLinkServer`). The caller keeps ownership of the linker.
+ * -> {"results": SampleResult[]} in input order, the web page at `/` and its endpoints, `GET /health`,
+ * `GET /metrics`. Errors are JSON {"error": {code, message}}. Sentences of concurrent requests share model batches
+ * (see batcher.ts). Not listening yet: call `listen` (or use `startLinkServer`). The caller keeps ownership of the
+ * linker and the KB.
  */
 export function createLinkServer(linker: Linker, options: ServerOptions = {}): Server {
   const s = settingsOf(options);
   const limits: LinkRequestLimits = { maxSentences: s.maxSentences, maxBeams: s.maxBeams, maxNewTokens: s.maxNewTokens };
-  const state: ServerState = { inFlight: 0, closing: false, idle: [] };
+  const state: ServerState = { inFlight: 0, linking: 0, closing: false, idle: [] };
+  const batcher = new SentenceBatcher(linker, {
+    batchSize: s.batchSize,
+    merge: s.batching,
+    maxWaitMs: s.batchWaitMs ?? (linker.kind === "tfidf" ? 0 : 5),
+    onBatch: (n) => metrics.batchSizes.observe(n),
+    onDropped: (n) => metrics.dropped.inc({}, n),
+  });
+  const metrics = new ServerMetrics(
+    () => batcher.queuedSentences,
+    () => state.linking,
+  );
+  const staticFiles = s.web ? loadStaticFiles() : new Map();
+  const matcher = s.kb === undefined ? undefined : new LazyMatcher(s.kb);
 
-  const handleLink = async (req: IncomingMessage, res: ServerResponse, noteSentences: (n: number) => void): Promise<void> => {
-    if (state.inFlight >= s.maxConcurrent) {
-      sendError(res, 503, { code: "SERVER_BUSY", message: `${state.inFlight} requests in flight, the server allows ${s.maxConcurrent}; retry later` }, {
-        close: true,
-        headers: { "retry-after": String(s.retryAfterSeconds) },
-      });
-      return;
+  const log = (requestId: string, fields: Record<string, string | number>, text: string): void => {
+    if (!s.log) return;
+    s.log(s.logFormat === "json" ? JSON.stringify({ time: new Date().toISOString(), request_id: requestId, ...fields }) : `${requestId} ${text}`);
+  };
+
+  /** Over-long sentences get their own error; the rest go through the batcher; input order is kept. */
+  const linkSentences = async (sentences: readonly string[], decode: DecodeOptions, signal: AbortSignal): Promise<SampleResult[]> => {
+    const results: SampleResult[] = new Array(sentences.length);
+    const kept: number[] = [];
+    sentences.forEach((sentence, i) => {
+      if (sentence.length <= s.maxSentenceChars) kept.push(i);
+      else {
+        const error = new SyncabelError("REQUEST_TOO_LARGE", `the sentence has ${sentence.length} characters, the server allows at most ${s.maxSentenceChars}`, { max: s.maxSentenceChars });
+        results[i] = { sentence, error: error.toJSON() };
+      }
+    });
+    const linked = await batcher.submit(
+      kept.map((i) => sentences[i]),
+      decode,
+      signal,
+    );
+    kept.forEach((i, j) => (results[i] = linked[j]));
+    for (const r of results) {
+      if (r.error) metrics.errors.inc({ code: r.error.code });
+      else metrics.sentences.inc();
     }
+    return results;
+  };
+
+  /** Checks the work bound, takes a linking slot (after the body is read: a slow upload holds none), runs `work`. */
+  const withLinkSlot = async <T>(sentences: number, decode: DecodeOptions, work: () => Promise<T>): Promise<T> => {
+    const asked = requestWork(sentences, decode);
+    if (asked > s.maxRequestWork) {
+      throw new SyncabelError(
+        "REQUEST_TOO_LARGE",
+        `the request asks for ${sentences} sentences x ${decode.num_beams ?? 5} beams x ${decode.max_new_tokens ?? 128} new tokens = ${asked}, the server allows at most ${s.maxRequestWork}: split it or ask for fewer beams or tokens`,
+        { max_request_work: s.maxRequestWork },
+      );
+    }
+    if (state.linking >= s.maxConcurrent) {
+      throw new HttpError(503, { code: "SERVER_BUSY", message: `${state.linking} requests in flight, the server allows ${s.maxConcurrent}; retry later` }, { "retry-after": String(s.retryAfterSeconds) });
+    }
+    state.linking++;
+    try {
+      return await work();
+    } finally {
+      state.linking--;
+    }
+  };
+
+  /** Reads a JSON body (415 for another type, 413 past `maxBytes`, 408 past the body timeout), then runs `handle`. */
+  const handleJsonPost = async (req: IncomingMessage, res: ServerResponse, maxBytes: number, handle: (raw: Buffer, signal: AbortSignal) => Promise<void>): Promise<void> => {
     state.inFlight++;
     let bodyRead = false;
+    // The client hung up before its reply: its queued work is dropped.
+    const gone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) gone.abort();
+    });
     try {
       if (!isJsonContentType(req.headers["content-type"])) {
-        sendError(res, 415, { code: "REQUEST_INVALID", message: `Content-Type must be application/json, got ${JSON.stringify(req.headers["content-type"] ?? null)}` }, { close: true });
-        return;
+        throw new HttpError(415, { code: "REQUEST_INVALID", message: `Content-Type must be application/json, got ${JSON.stringify(req.headers["content-type"] ?? null).slice(0, 100)}` });
       }
-      checkDeclaredLength(req, s.maxBodyBytes);
-      const raw = await readBody(req, s.maxBodyBytes);
+      checkDeclaredLength(req, maxBytes);
+      const raw = await readBody(req, maxBytes, s.bodyTimeoutMs);
       bodyRead = true;
-      const request = parseLinkRequest(raw, limits);
-      noteSentences(request.sentences.length);
-      const results = await sampleWithinLimits(linker, request.sentences, s, { ...request.options, batch_size: s.batchSize });
-      sendJson(res, 200, { results }, { close: state.closing });
+      await handle(raw, gone.signal);
     } catch (e) {
-      const { status, error } = wireErrorOf(e);
-      if (status === 500) s.log?.(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      sendError(res, status, error, { close: !bodyRead || state.closing });
+      if (gone.signal.aborted) return;
+      const { status, error, headers } = e instanceof HttpError ? e : { ...wireErrorOf(e), headers: {} };
+      if (status === 500) log(res.getHeader("x-request-id") as string, { level: "error", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }, `error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      metrics.errors.inc({ code: error.code });
+      sendError(res, status, error, { close: !bodyRead || state.closing, headers });
     } finally {
       state.inFlight--;
       if (state.inFlight === 0) for (const done of state.idle.splice(0)) done();
     }
+  };
+
+  const reply = (res: ServerResponse, value: unknown): void => sendJson(res, 200, value, { close: state.closing });
+
+  const posts: Record<string, { maxBytes: number; handle: (raw: Buffer, res: ServerResponse, signal: AbortSignal, note: (n: number) => void) => Promise<void> }> = {
+    "/v1/link": {
+      maxBytes: s.maxBodyBytes,
+      handle: async (raw, res, signal, note) => {
+        const request = parseLinkRequest(raw, limits);
+        note(request.sentences.length);
+        const results = await withLinkSlot(request.sentences.length, request.options, () => linkSentences(request.sentences, request.options, signal));
+        reply(res, { results });
+      },
+    },
+    "/v1/link-document": {
+      maxBytes: s.maxDocumentBytes,
+      handle: async (raw, res, signal, note) => {
+        const request = parseLinkDocumentRequest(parseJsonObject(raw), s.maxSentences);
+        note(request.mentions.length);
+        checkDecodeLimits(request.options, limits);
+        const results = await withLinkSlot(request.mentions.length, request.options, () => linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal)));
+        reply(res, { results });
+      },
+    },
+    "/v1/documents": {
+      maxBytes: s.maxDocumentBytes,
+      handle: async (raw, res) => {
+        const request = parseDocumentsRequest(parseJsonObject(raw));
+        reply(res, await readUploadedDocuments(request.format, request.files));
+      },
+    },
+    "/v1/match": {
+      maxBytes: s.maxDocumentBytes,
+      handle: async (raw, res) => {
+        const body = parseJsonObject(raw);
+        if (typeof body.text !== "string") throw new SyncabelError("REQUEST_INVALID", "body.text must be a string", { field: "text" });
+        if (matcher === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: "dictionary matching needs the server to be started with its KB" });
+        reply(res, { matches: matcher.match(body.text) });
+      },
+    },
+    "/v1/export": {
+      maxBytes: s.maxDocumentBytes,
+      handle: async (raw, res) => {
+        const { format, document } = parseExportRequest(parseJsonObject(raw), s.maxSentences * 64);
+        const text = exportDocument(document, format);
+        const ext = format === "brat" ? "ann" : format === "pubtator" ? "pubtator.txt" : "jsonl";
+        const name = `${document.id.replace(/[^\w.-]/g, "_").slice(0, 100) || "document"}.${ext}`;
+        if (res.headersSent || res.destroyed) return;
+        res.writeHead(200, {
+          "content-type": "text/plain; charset=utf-8",
+          "content-length": Buffer.byteLength(text),
+          "content-disposition": `attachment; filename="${name}"`,
+          "cache-control": "no-store",
+          "x-content-type-options": "nosniff",
+        });
+        res.end(text);
+      },
+    },
+  };
+
+  const handleGet = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    if (path === "/metrics") {
+      const body = metrics.render();
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : body);
+      return;
+    }
+    if (path === "/v1/info") {
+      reply(res, { linker: linker.kind, groups: s.kb?.groups() ?? [], concepts: s.kb !== undefined, matcher: matcher !== undefined });
+      return;
+    }
+    if (path.startsWith("/v1/concept/")) {
+      let code: string;
+      try {
+        code = decodeURIComponent(path.slice("/v1/concept/".length));
+      } catch {
+        throw new SyncabelError("REQUEST_INVALID", "the concept code is not valid percent-encoding");
+      }
+      const info = s.kb === undefined ? undefined : conceptInfo(s.kb, code);
+      if (info === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: `no concept ${JSON.stringify(code.slice(0, 100))} in the knowledge base` });
+      reply(res, info);
+      return;
+    }
+    const file = staticFiles.get(path);
+    if (file === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: `no such endpoint: ${path.slice(0, 200)} (endpoints: POST /v1/link, GET /health, GET /metrics, the web page at /)` });
+    res.writeHead(200, { "content-type": file.type, "content-length": file.body.length, "content-security-policy": PAGE_CSP, "x-content-type-options": "nosniff", "cache-control": "no-cache", "referrer-policy": "no-referrer" });
+    res.end(req.method === "HEAD" ? undefined : file.body);
+  };
+
+  const route = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, note: (n: number) => void): void => {
+    const method = req.method ?? "GET";
+    if (method === "OPTIONS" && s.corsOrigin !== undefined && res.hasHeader("access-control-allow-origin")) {
+      res.writeHead(204, { "content-length": 0 });
+      res.end();
+      return;
+    }
+    if (path === "/health") {
+      if (method !== "GET" && method !== "HEAD") throw new HttpError(405, { code: "REQUEST_INVALID", message: `use GET for /health, not ${method}` }, { allow: "GET, HEAD" });
+      reply(res, { status: "ok", linker: linker.kind });
+      return;
+    }
+    if (s.token !== undefined && !isAuthorized(req, s.token)) {
+      // The page's way in: GET /?token=T sets the cookie and reloads without the token in the address.
+      const given = query.get("token");
+      if (path === "/" && method === "GET" && given !== null && tokensEqual(given, s.token)) {
+        res.writeHead(303, { location: "/", "set-cookie": tokenCookie(s.token), "content-length": 0, "cache-control": "no-store" });
+        res.end();
+        return;
+      }
+      throw new HttpError(401, { code: "REQUEST_UNAUTHORIZED", message: "this server needs its token: send `Authorization: Bearer TOKEN` (the web page: open /?token=TOKEN)" }, { "www-authenticate": 'Bearer realm="syncabel"' });
+    }
+    const post = posts[path];
+    if (post !== undefined) {
+      if (method !== "POST") throw new HttpError(405, { code: "REQUEST_INVALID", message: `use POST for ${path}, not ${method}` }, { allow: "POST" });
+      void handleJsonPost(req, res, post.maxBytes, (raw, signal) => post.handle(raw, res, signal, note));
+      return;
+    }
+    if (method !== "GET" && method !== "HEAD") throw new HttpError(405, { code: "REQUEST_INVALID", message: `use GET for ${path.slice(0, 200)}, not ${method}` }, { allow: "GET, HEAD" });
+    handleGet(req, res, path);
   };
 
   const server = createServer(
@@ -153,37 +398,40 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
     },
     (req, res) => {
       const started = performance.now();
-      const path = pathOf(req);
+      const { path, query } = splitUrl(req);
+      const requestId = requestIdOf(req);
+      res.setHeader("x-request-id", requestId);
+      for (const [k, v] of Object.entries(corsHeaders(req, s.corsOrigin))) res.setHeader(k, v);
       let sentences: number | undefined;
-      if (s.log) {
-        const log = s.log;
-        res.on("close", () => {
-          const status = res.writableFinished ? String(res.statusCode) : "aborted";
-          const n = sentences === undefined ? "" : ` ${sentences} sentences`;
-          log(`${req.method} ${path.slice(0, 200)} ${status}${n} ${Math.round(performance.now() - started)} ms`);
-        });
+      res.on("close", () => {
+        const status = res.writableFinished ? String(res.statusCode) : "aborted";
+        const seconds = (performance.now() - started) / 1000;
+        const label = routeOf(path, staticFiles.has(path));
+        metrics.requests.inc({ route: label, status });
+        metrics.latency.observe(seconds, { route: label });
+        const n = sentences === undefined ? "" : ` ${sentences} sentences`;
+        const ms = Math.round(seconds * 1000);
+        log(requestId, { method: req.method ?? "", path: path.slice(0, 200), status, ...(sentences === undefined ? {} : { sentences }), ms }, `${req.method} ${path.slice(0, 200)} ${status}${n} ${ms} ms`);
+      });
+      try {
+        route(req, res, path, query, (n) => (sentences = n));
+      } catch (e) {
+        const { status, error, headers } = e instanceof HttpError ? e : { ...wireErrorOf(e), headers: {} };
+        metrics.errors.inc({ code: error.code });
+        sendError(res, status, error, { close: state.closing || (req.method !== "GET" && req.method !== "HEAD"), headers });
       }
-      if (path === "/v1/link") {
-        if (req.method !== "POST") {
-          sendError(res, 405, { code: "REQUEST_INVALID", message: `use POST for /v1/link, not ${req.method}` }, { headers: { allow: "POST" }, close: state.closing });
-          return;
-        }
-        void handleLink(req, res, (n) => (sentences = n));
-        return;
-      }
-      if (path === "/health") {
-        if (req.method !== "GET" && req.method !== "HEAD") {
-          sendError(res, 405, { code: "REQUEST_INVALID", message: `use GET for /health, not ${req.method}` }, { headers: { allow: "GET, HEAD" }, close: state.closing });
-          return;
-        }
-        sendJson(res, 200, { status: "ok", linker: linker.kind }, { close: state.closing });
-        return;
-      }
-      sendError(res, 404, { code: "REQUEST_INVALID", message: `no such endpoint: ${path.slice(0, 200)} (endpoints: POST /v1/link, GET /health)` }, { close: state.closing });
     },
   );
   STATES.set(server, state);
   return server;
+}
+
+/** The per-request bounds of `/v1/link` applied to another endpoint's decoding options. */
+function checkDecodeLimits(decode: DecodeOptions, limits: LinkRequestLimits): void {
+  if ((decode.num_beams ?? 0) > limits.maxBeams) throw new SyncabelError("REQUEST_TOO_LARGE", `"num_beams" is ${decode.num_beams}, the server allows at most ${limits.maxBeams}`, { field: "num_beams", max: limits.maxBeams });
+  if ((decode.max_new_tokens ?? 0) > limits.maxNewTokens) {
+    throw new SyncabelError("REQUEST_TOO_LARGE", `"max_new_tokens" is ${decode.max_new_tokens}, the server allows at most ${limits.maxNewTokens}`, { field: "max_new_tokens", max: limits.maxNewTokens });
+  }
 }
 
 /**

@@ -13,13 +13,25 @@ export function checkDeclaredLength(req: IncomingMessage, maxBytes: number): voi
 
 /**
  * Reads the whole body, at most `maxBytes`. Past the limit it stops reading (the stream is paused, nothing more is
- * kept) and rejects with REQUEST_TOO_LARGE: the caller must then reply and close the connection.
+ * kept) and rejects with REQUEST_TOO_LARGE; past `timeoutMs` it rejects with REQUEST_TIMEOUT: in both cases the
+ * caller must then reply and close the connection.
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs?: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // A client that stops mid-body must not hold the request (and what it would hold next) for long.
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            cleanup();
+            req.pause();
+            chunks.length = 0;
+            reject(new SyncabelError("REQUEST_TIMEOUT", `the request body did not arrive within ${timeoutMs} ms`, { body_timeout_ms: timeoutMs }));
+          }, timeoutMs);
     const cleanup = (): void => {
+      clearTimeout(timer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);

@@ -26,6 +26,9 @@ function endpointError(message: string, details: { status?: number; retryable: b
   return new SyncabelError("SYNTH_ENDPOINT", message, { ...details });
 }
 
+/** Connection-level failures: nothing listens at the URL, or the host does not resolve. */
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET"]);
+
 /** Retry-After: seconds or an HTTP date. */
 function retryAfterMs(header: string | null): number | undefined {
   if (header === null) return undefined;
@@ -40,6 +43,8 @@ export class HttpChatGenerator implements Generator {
   readonly info: GeneratorInfo;
   private readonly url: string;
   private readonly timeoutMs: number;
+  /** Whether the endpoint ever answered (a refused connection before that means a wrong URL or a server down). */
+  private answered = false;
 
   constructor(private readonly options: HttpGeneratorOptions) {
     this.url = chatCompletionsUrl(options.endpoint);
@@ -74,6 +79,7 @@ export class HttpChatGenerator implements Generator {
       } catch (e) {
         throw this.transportError(e, controller.signal.aborted);
       }
+      this.answered = true;
       if (!response.ok) throw this.statusError(response, raw);
       return parseChatCompletion(raw);
     } finally {
@@ -86,7 +92,13 @@ export class HttpChatGenerator implements Generator {
       return new SyncabelError("SYNTH_TIMEOUT", `no complete answer from ${this.url} within ${this.timeoutMs} ms`, { retryable: true, timeoutMs: this.timeoutMs });
     }
     const cause = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
-    return endpointError(`request to ${this.url} failed: ${cause}`, { retryable: true });
+    const code = e instanceof Error && e.cause instanceof Error ? (e.cause as { code?: unknown }).code : undefined;
+    const unreachable = typeof code === "string" && UNREACHABLE.has(code);
+    return new SyncabelError("SYNTH_ENDPOINT", `request to ${this.url} failed: ${cause}${unreachable ? " (is the server running? check --endpoint)" : ""}`, {
+      retryable: true,
+      unreachable,
+      everAnswered: this.answered,
+    });
   }
 
   private statusError(response: Response, body: string): SyncabelError {
@@ -114,12 +126,17 @@ export function parseChatCompletion(raw: string): GenerationReply {
   } catch {
     throw new SyncabelError("SYNTH_BAD_REPLY", `the endpoint's reply is not valid JSON (${raw.length} bytes, possibly truncated)`, { retryable: true });
   }
-  const choice = (json as { choices?: { message?: { content?: unknown }; finish_reason?: unknown }[] }).choices?.[0];
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new SyncabelError("SYNTH_BAD_REPLY", `the endpoint's reply is ${json === null ? "null" : `a JSON ${Array.isArray(json) ? "array" : typeof json}`}, not a chat-completions object`, { retryable: true });
+  }
+  const choices = (json as { choices?: unknown }).choices;
+  const first = Array.isArray(choices) ? (choices[0] as unknown) : undefined;
+  const choice = first !== null && typeof first === "object" ? (first as { message?: { content?: unknown } | null; finish_reason?: unknown }) : undefined;
   const content = choice?.message?.content;
   if (typeof content !== "string") {
     throw new SyncabelError("SYNTH_BAD_REPLY", "the endpoint's reply has no choices[0].message.content string", { retryable: true });
   }
-  const usage = (json as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } }).usage;
+  const usage = (json as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null }).usage;
   let tokenUsage: TokenUsage | undefined;
   if (usage && typeof usage.prompt_tokens === "number" && typeof usage.completion_tokens === "number") {
     tokenUsage = { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };

@@ -102,6 +102,7 @@ async function synthesizeConcept(job: ConceptJob, o: SynthRunOptions, retry: Ret
   let reason = "";
   let errorCode = "SYNTH_BAD_REPLY";
   let attempt = 0;
+  let unreachable = 0;
   while (attempt < retry.maxAttempts) {
     attempt++;
     try {
@@ -130,6 +131,9 @@ async function synthesizeConcept(job: ConceptJob, o: SynthRunOptions, retry: Ret
     } catch (e) {
       const err = asSyncabelError(e, "SYNTH_ENDPOINT");
       if (err.details.fatal === true) throw err;
+      if (err.details.unreachable === true && err.details.everAnswered === false) unreachable++;
+      // Every attempt of a concept found nothing listening, and the endpoint never answered: no concept can succeed.
+      if (unreachable === retry.maxAttempts) throw new SyncabelError(err.code, err.message, { ...err.details, fatal: true }, { cause: err });
       reason = err.message;
       errorCode = err.code;
       if (err.details.retryable !== true) break;

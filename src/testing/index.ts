@@ -3,7 +3,15 @@
  * models in the Hugging Face layout, an independent pure-TypeScript reference forward pass, and the Llama-3
  * test tokenizer with `<SEP>`.
  */
-export { writeRandomModel, randomModelConfigJson, randomLlamaWeights, type RandomModelShape, type RandomModelInfo } from "./random-model.js";
+export {
+  writeRandomModel,
+  randomModelConfigJson,
+  randomLlamaWeights,
+  type RandomModelShape,
+  type RandomModelInfo,
+  type RandomModelOnnxOptions,
+} from "./random-model.js";
+export { hfWeightsFromOnnx } from "./onnx-weights.js";
 export { loadReferenceLlama, type ReferenceLlama } from "./reference-llama.js";
 export { writeTestTokenizer, LLAMA3_BOS_ID, LLAMA3_EOS_ID, LLAMA3_SEP_ID, TEST_TOKENIZER_VOCAB_SIZE } from "./test-tokenizer.js";
 export { logProbsOfRow } from "./log-softmax.js";

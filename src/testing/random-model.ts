@@ -23,6 +23,16 @@ export interface RandomModelShape {
   readonly seed?: number;
   /** Rows of the embedding / lm_head (default: the test tokenizer's 128257). */
   readonly vocabSize?: number;
+  /** config.json tie_word_embeddings (no lm_head.weight in the checkpoint). Default false. */
+  readonly tieWordEmbeddings?: boolean;
+  /** config.json rope_scaling, e.g. Llama-3.1's {rope_type: "llama3", factor: 8, ...}. Default null. */
+  readonly ropeScaling?: Readonly<Record<string, unknown>> | null;
+}
+
+/** Which ONNX export of the random model to write (writer options plus the file inside the folder). */
+export interface RandomModelOnnxOptions extends WriteOnnxOptions {
+  /** Path of the ONNX file inside the model folder. Default "onnx/model.onnx". */
+  readonly modelFile?: string;
 }
 
 export interface RandomModelInfo {
@@ -75,9 +85,9 @@ export function randomModelConfigJson(shape: RandomModelShape): Record<string, u
     num_key_value_heads: shape.kvHeads,
     pretraining_tp: 1,
     rms_norm_eps: 1e-5,
-    rope_scaling: null,
+    rope_scaling: shape.ropeScaling ?? null,
     rope_theta: 500000.0,
-    tie_word_embeddings: false,
+    tie_word_embeddings: shape.tieWordEmbeddings ?? false,
     torch_dtype: "float32",
     use_cache: true,
     vocab_size: vocabSize,
@@ -115,7 +125,7 @@ export function randomLlamaWeights(config: LlamaConfig, seed: number): Map<strin
     linear(`${p}.mlp.down_proj.weight`, H, I);
   }
   norm("model.norm.weight");
-  linear("lm_head.weight", config.vocabSize, H, 2);
+  if (!config.tieWordEmbeddings) linear("lm_head.weight", config.vocabSize, H, 2);
   return w;
 }
 
@@ -127,7 +137,7 @@ export function randomLlamaWeights(config: LlamaConfig, seed: number): Map<strin
 export async function writeRandomModel(
   dir: string,
   shape: RandomModelShape,
-  options: WriteOnnxOptions = {},
+  options: RandomModelOnnxOptions = {},
 ): Promise<RandomModelInfo> {
   const configJson = randomModelConfigJson(shape);
   const config = parseLlamaConfig(configJson, join(dir, "config.json"));
@@ -147,17 +157,16 @@ export async function writeRandomModel(
   };
   writeFileAtomic(join(dir, "generation_config.json"), JSON.stringify(generationConfig, null, 2) + "\n");
   writeSafetensors(join(dir, "model.safetensors"), weights, { format: "pt" });
-  // Yield once so a caller's event loop (progress output, timers) is not starved by the long synchronous writes.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  const onnx = writeLlamaOnnx(
+  const { modelFile = "onnx/model.onnx", ...writerOptions } = options;
+  const onnx = await writeLlamaOnnx(
     config,
     (name) => {
       const t = weights.get(name);
       if (t === undefined) throw new SyncabelError("MODEL_FILE_MISSING", `random model: no weight ${name}`);
       return t;
     },
-    join(dir, "onnx", "model.onnx"),
-    options,
+    join(dir, modelFile),
+    writerOptions,
   );
   const files = [
     "config.json",
@@ -166,8 +175,8 @@ export async function writeRandomModel(
     "tokenizer_config.json",
     "special_tokens_map.json",
     "model.safetensors",
-    "onnx/model.onnx",
-    ...(onnx.externalDataPath !== null ? ["onnx/model.onnx_data"] : []),
+    modelFile,
+    ...(onnx.externalDataPath !== null ? [`${modelFile}_data`] : []),
   ];
   return { config, parameterCount, files, onnx };
 }

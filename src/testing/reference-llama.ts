@@ -1,12 +1,12 @@
 /**
- * An independent, plain TypeScript forward pass of a Llama causal LM, read from `config.json` and
- * `model.safetensors` (never the ONNX file). Written straight from the Hugging Face LlamaForCausalLM
+ * An independent, plain TypeScript forward pass of a Llama causal LM, read from `config.json` and the
+ * safetensors weights (one file or HF shards; never the ONNX file). Written straight from the Hugging Face LlamaForCausalLM
  * definition, with float64 arithmetic, to check the ONNX runtime path in tests. Slow: tiny models only.
  */
-import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
-import { isPlainRope, loadLlamaConfig, type LlamaConfig } from "../convert/llama-config.js";
-import { readSafetensors, type Float32Tensor } from "../convert/safetensors.js";
+import { openLlamaCheckpoint } from "../convert/checkpoint.js";
+import type { LlamaConfig } from "../convert/llama-config.js";
+import { ropeInverseFrequencies } from "../convert/rope.js";
 
 export interface ReferenceLlama {
   readonly config: LlamaConfig;
@@ -60,12 +60,11 @@ function rmsNorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
 }
 
 /** Rotary embedding of `nHeads` heads of width d packed in `x`, at absolute position `pos` (rotate_half form). */
-function applyRope(x: Float64Array, nHeads: number, d: number, pos: number, theta: number): void {
+function applyRope(x: Float64Array, nHeads: number, d: number, pos: number, invFreqs: Float32Array): void {
   const half = d / 2;
   for (let i = 0; i < half; i++) {
-    // HF computes the angle in float32: inv_freq = 1 / theta^(2i/d), angle = pos * inv_freq.
-    const invFreq = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / d)));
-    const angle = Math.fround(pos * invFreq);
+    // HF computes the angle in float32: angle = pos * inv_freq (inv_freq as HF computes it, llama3 scaling included).
+    const angle = Math.fround(pos * invFreqs[i]);
     const c = Math.cos(angle);
     const s = Math.sin(angle);
     for (let h = 0; h < nHeads; h++) {
@@ -77,26 +76,13 @@ function applyRope(x: Float64Array, nHeads: number, d: number, pos: number, thet
   }
 }
 
-/** Load a Llama model folder (config.json + model.safetensors) for reference computations. */
+/** Load a Llama model folder (config.json + safetensors weights) for reference computations. */
 export function loadReferenceLlama(dir: string): ReferenceLlama {
-  const config = loadLlamaConfig(dir);
-  if (!isPlainRope(config)) {
-    throw new SyncabelError("MODEL_CONFIG_INVALID", `${join(dir, "config.json")}: rope_scaling is not supported by the reference`);
-  }
-  const path = join(dir, "model.safetensors");
-  const tensors = readSafetensors(path);
-  const get = (name: string, shape: number[]): Float32Array => {
-    const t: Float32Tensor | undefined = tensors.get(name);
-    if (t === undefined) throw new SyncabelError("MODEL_FILE_MISSING", `${path}: no tensor named ${name}`, { file: path });
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new SyncabelError(
-        "MODEL_CONFIG_INVALID",
-        `${path}: tensor ${name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(shape)}`,
-        { file: path },
-      );
-    }
-    return t.data;
-  };
+  // The checkpoint reader checks every tensor's presence and shape against config.json.
+  const checkpoint = openLlamaCheckpoint(dir);
+  const config = checkpoint.config;
+  const invFreqs = ropeInverseFrequencies(config);
+  const get = (name: string): Float32Array => checkpoint.weight(name).data;
   const { hiddenSize: H, headDim: D, intermediateSize: I, vocabSize: V } = config;
   const nH = config.numAttentionHeads;
   const KV = config.numKeyValueHeads;
@@ -104,20 +90,21 @@ export function loadReferenceLlama(dir: string): ReferenceLlama {
   for (let l = 0; l < config.numHiddenLayers; l++) {
     const p = `model.layers.${l}`;
     layers.push({
-      inputNorm: get(`${p}.input_layernorm.weight`, [H]),
-      q: get(`${p}.self_attn.q_proj.weight`, [nH * D, H]),
-      k: get(`${p}.self_attn.k_proj.weight`, [KV * D, H]),
-      v: get(`${p}.self_attn.v_proj.weight`, [KV * D, H]),
-      o: get(`${p}.self_attn.o_proj.weight`, [H, nH * D]),
-      postNorm: get(`${p}.post_attention_layernorm.weight`, [H]),
-      gate: get(`${p}.mlp.gate_proj.weight`, [I, H]),
-      up: get(`${p}.mlp.up_proj.weight`, [I, H]),
-      down: get(`${p}.mlp.down_proj.weight`, [H, I]),
+      inputNorm: get(`${p}.input_layernorm.weight`),
+      q: get(`${p}.self_attn.q_proj.weight`),
+      k: get(`${p}.self_attn.k_proj.weight`),
+      v: get(`${p}.self_attn.v_proj.weight`),
+      o: get(`${p}.self_attn.o_proj.weight`),
+      postNorm: get(`${p}.post_attention_layernorm.weight`),
+      gate: get(`${p}.mlp.gate_proj.weight`),
+      up: get(`${p}.mlp.up_proj.weight`),
+      down: get(`${p}.mlp.down_proj.weight`),
     });
   }
-  const embed = get("model.embed_tokens.weight", [V, H]);
-  const finalNorm = get("model.norm.weight", [H]);
-  const lmHead = config.tieWordEmbeddings ? embed : get("lm_head.weight", [V, H]);
+  const embed = get("model.embed_tokens.weight");
+  const finalNorm = get("model.norm.weight");
+  const lmHead = config.tieWordEmbeddings ? embed : get("lm_head.weight");
+  checkpoint.close();
 
   const logProbs = (ids: readonly number[], options: ReferenceOptions = {}): Float32Array[] => {
     const n = ids.length;
@@ -137,8 +124,8 @@ export function loadReferenceLlama(dir: string): ReferenceLlama {
         const x = rmsNorm(hidden[t], layer.inputNorm, config.rmsNormEps);
         const q = matVec(layer.q, x, nH * D);
         const k = matVec(layer.k, x, KV * D);
-        applyRope(q, nH, D, t, config.ropeTheta);
-        applyRope(k, KV, D, t, config.ropeTheta);
+        applyRope(q, nH, D, t, invFreqs);
+        applyRope(k, KV, D, t, invFreqs);
         qs.push(q);
         ks.push(k);
         vs.push(matVec(layer.v, x, KV * D));

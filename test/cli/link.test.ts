@@ -32,7 +32,9 @@ describe("syncabel link", () => {
 
   it("links sentences given as arguments, one JSONL line each, in order (lexical linker without --model)", async () => {
     const c = captureIO();
-    expect(await main(["link", "--kb", kb, "--beams", "2", ...SENTENCES], c.io), c.err()).toBe(0);
+    // One sentence of four has no markup: every result is written, and the exit status (1) and stderr say one failed.
+    expect(await main(["link", "--kb", kb, "--beams", "2", ...SENTENCES], c.io), c.err()).toBe(1);
+    expect(c.err()).toContain("1 of 4 sentences failed");
     expect(parse(c.out())).toEqual(expected);
     expect(parse(c.out())[1].error?.code).toBe("MARKUP_NO_BRACKETS");
   });
@@ -40,7 +42,7 @@ describe("syncabel link", () => {
   it("reads plain lines and JSONL objects from stdin, skipping blank lines", async () => {
     const input = [SENTENCES[0], "", JSON.stringify({ sentence: SENTENCES[1] }), SENTENCES[2], JSON.stringify({ text: SENTENCES[3] })].join("\n");
     const c = captureIO(input);
-    expect(await main(["link", "--kb", kb, "--beams", "2", "--batch-size", "1"], c.io), c.err()).toBe(0);
+    expect(await main(["link", "--kb", kb, "--beams", "2", "--batch-size", "1"], c.io), c.err()).toBe(1);
     expect(parse(c.out())).toEqual(expected);
   });
 
@@ -72,7 +74,7 @@ describe("syncabel link", () => {
     const model = await makeTinyModel({ seed: 3 });
     try {
       const c = captureIO();
-      expect(await main(["link", "--kb", kb, "--model", model.dir, "--beams", "2", "--threads", "1", ...SENTENCES], c.io), c.err()).toBe(0);
+      expect(await main(["link", "--kb", kb, "--model", model.dir, "--beams", "2", "--threads", "1", ...SENTENCES], c.io), c.err()).toBe(1);
       const results = parse(c.out());
       expect(results.map((r) => r.sentence)).toEqual(SENTENCES);
       expect(results[1].error?.code).toBe("MARKUP_NO_BRACKETS");

@@ -70,11 +70,12 @@ describe("generative linker on a random-weight Llama", () => {
   });
 
   /** Brute force: the reference model's length-normalised log-prob of " es {name}" + EOS after the prompt. */
-  function bruteForce(sentence: string, names: readonly string[]): { name: string; score: number }[] {
-    const prompt = tok.encode(buildPrompt(parseMarkedSentence(sentence), "es"));
+  function bruteForce(sentence: string, names: readonly string[], verb = "es"): { name: string; score: number }[] {
+    const prompt = tok.encode(buildPrompt(parseMarkedSentence(sentence), verb));
+    const verbTokens = tok.encode(` ${verb}`, { addSpecialTokens: false }).length;
     return names
       .map((name) => {
-        const target = [...tok.encode(` es ${name}`, { addSpecialTokens: false }).slice(1), tok.eosTokenId];
+        const target = [...tok.encode(` ${verb} ${name}`, { addSpecialTokens: false }).slice(verbTokens), tok.eosTokenId];
         const seq = [...prompt, ...target];
         const lps = ref.logProbs(seq.slice(0, -1), { from: prompt.length - 1 });
         let sum = 0;
@@ -100,6 +101,27 @@ describe("generative linker on a random-weight Llama", () => {
       }
     });
     for (let i = 1; i < beams.length; i++) expect(beams[i].beam_score).toBeLessThanOrEqual(beams[i - 1].beam_score);
+  });
+
+  it("a verb the tokenizer splits into two tokens links every sentence, ranked as brute-force scoring ranks the names", async () => {
+    const verb = "corresponde";
+    expect(tok.encode(` ${verb}`, { addSpecialTokens: false })).toHaveLength(2);
+    const twoTokens = new GenerativeLinker({ kb, lm, tokenizer: tok, verb, owns: false });
+    const names = [...new Set(DISEASES.map(([, n]) => n))];
+    const results = await twoTokens.sample([SENTENCES[0], SENTENCES[2], SENTENCES[3]], { num_beams: names.length + 2 });
+    for (const [i, sentence] of [SENTENCES[0], SENTENCES[2], SENTENCES[3]].entries()) {
+      const groupNames = parseMarkedSentence(sentence).group === "SINTOMA" ? SYMPTOMS.map(([, n]) => n) : names;
+      const expected = bruteForce(sentence, groupNames, verb);
+      const beams = beamsOf(results[i]);
+      expect(beams.map((b) => b.pred_concept_name).sort()).toEqual([...groupNames].sort());
+      beams.forEach((b, j) => {
+        expect(Math.abs(Math.log(b.beam_score) - expected[j].score)).toBeLessThan(1e-4);
+        if (b.pred_concept_name !== expected[j].name) {
+          const other = expected.find((e) => e.name === b.pred_concept_name)!;
+          expect(Math.abs(other.score - expected[j].score)).toBeLessThan(1e-5);
+        }
+      });
+    }
   });
 
   it("returns fewer beams than asked when the group has fewer names, never -inf padding", async () => {
@@ -255,10 +277,14 @@ describe("generative linker on a random-weight Llama", () => {
     for (const b of coded) {
       const parts = b.pred_concept_name.split("<SEP>");
       for (const p of parts) expect(names.has(p)).toBe(true);
-      expect(b.pred_concept_code.split("+")).toEqual(parts.map((p) => kb.lookup(p, "ENFERMEDAD")!.code));
+      // A concept named twice is reported once (no "128+128").
+      expect(b.pred_concept_code.split("+")).toEqual([...new Set(parts.map((p) => kb.lookup(p, "ENFERMEDAD")!.code))]);
     }
-    // A NO_CODE beam can only be one cut by max_new_tokens inside a name: every complete part is a name.
+    // A NO_CODE beam can only be one cut by max_new_tokens inside a name (flagged finished: false, ranked last).
+    const firstCut = beams.findIndex((b) => b.finished === false);
+    if (firstCut >= 0) for (const b of beams.slice(firstCut)) expect(b.finished).toBe(false);
     for (const b of beams.filter((x) => x.pred_concept_code === NO_CODE)) {
+      expect(b.finished).toBe(false);
       const parts = b.pred_concept_name.split("<SEP>");
       for (const p of parts.slice(0, -1)) expect(names.has(p)).toBe(true);
       expect([...names].some((n) => n.startsWith(parts[parts.length - 1]))).toBe(true);

@@ -162,20 +162,23 @@ describe("link server over the TF-IDF linker", () => {
     const ok = await fetch(`${server.url}/v1/link?x=1`, { method: "POST", headers: { "content-type": "Application/JSON; charset=UTF-8" }, body: JSON.stringify({ sentences: [SENTENCES[1]] }) });
     expect(ok.status).toBe(200);
     await expectError(await fetch(`${server.url}/v2/link`), 404, "REQUEST_INVALID");
-    await expectError(await fetch(`${server.url}/`), 404, "REQUEST_INVALID");
+    await expectError(await fetch(`${server.url}/index.htm`), 404, "REQUEST_INVALID");
     const get = await fetch(`${server.url}/v1/link`);
     await expectError(get, 405, "REQUEST_INVALID");
     expect(get.headers.get("allow")).toBe("POST");
     await expectError(await fetch(`${server.url}/health`, { method: "POST" }), 405, "REQUEST_INVALID");
   });
 
-  it("logs one terse line per request", async () => {
+  it("logs one terse line per request, led by its request id (the X-Request-Id header)", async () => {
     lines.length = 0;
-    await postJson(server.url, { sentences: SENTENCES.slice(0, 2) });
-    await fetch(`${server.url}/nope?secret=1`);
+    const first = await postJson(server.url, { sentences: SENTENCES.slice(0, 2) });
+    const second = await fetch(`${server.url}/nope?secret=1`, { headers: { "x-request-id": "client-id-7" } });
     await new Promise((r) => setTimeout(r, 20));
-    expect(lines[0]).toMatch(/^POST \/v1\/link 200 2 sentences \d+ ms$/);
-    expect(lines[1]).toMatch(/^GET \/nope 404 \d+ ms$/);
+    const id = first.headers.get("x-request-id");
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second.headers.get("x-request-id")).toBe("client-id-7");
+    expect(lines[0]).toMatch(new RegExp(`^${id} POST /v1/link 200 2 sentences \\d+ ms$`));
+    expect(lines[1]).toMatch(/^client-id-7 GET \/nope 404 \d+ ms$/);
     expect(lines).toHaveLength(2);
   });
 });

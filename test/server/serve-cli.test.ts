@@ -8,6 +8,7 @@ import { openLinker } from "../../src/linker/open.js";
 import type { SampleResult } from "../../src/linker/types.js";
 import { captureIO } from "../support/cli-io.js";
 import { buildKbFromRows } from "../support/kb.js";
+import { waitFor } from "../support/wait.js";
 
 let work: string;
 let kbPath: string;
@@ -18,16 +19,6 @@ beforeAll(async () => {
   await buildKbFromRows(work, rows, kbPath);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function waitFor<T>(probe: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("syncabel serve", () => {
   it("starts on an ephemeral loopback port, prints the URL, serves, logs, and stops when aborted", async () => {
@@ -50,8 +41,8 @@ describe("syncabel serve", () => {
     expect(tooMany.status).toBe(413);
     stop.abort();
     expect(await exit).toBe(0);
-    expect(err()).toMatch(/^POST \/v1\/link 200 2 sentences \d+ ms$/m);
-    expect(err()).toMatch(/^POST \/v1\/link 413 \d+ ms$/m);
+    expect(err()).toMatch(/^[0-9a-f-]{36} POST \/v1\/link 200 2 sentences \d+ ms$/m);
+    expect(err()).toMatch(/^[0-9a-f-]{36} POST \/v1\/link 413 \d+ ms$/m);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
     expect(err()).not.toMatch(/warning/);
   });

@@ -46,7 +46,7 @@ describe("local generator on a random-weight Llama", () => {
     const out = join(dir, "synth.jsonl");
     const { io, err: stderr } = captureIO();
     const code = await run(["--kb", kbPath, "--local", modelDir, "--language", "es", "--per-concept", "2", "--max-tokens", "16", "--max-attempts", "2", "--threads", "1", "-o", out], io);
-    expect(code).toBe(0);
+    expect(code).toBe(1); // every concept failed: the run did not do what was asked
     const records = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as SynthRecord);
     const markers = records.filter((r) => r.type === "concept");
     expect(markers.map((m) => m.code).sort()).toEqual(["L1", "L2"]);
@@ -55,5 +55,6 @@ describe("local generator on a random-weight Llama", () => {
       expect(m.reason).toMatch(/^0 of 2 valid lines/);
     }
     expect(stderr()).toContain("done 0, failed 2");
+    expect(stderr()).toContain("2 of 2 concepts failed");
   });
 });

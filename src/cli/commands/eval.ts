@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { readPredictions } from "../../data/predictions-jsonl.js";
 import { readDataset } from "../../data/read-dataset.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
@@ -9,11 +9,13 @@ import { renderRecallPlot, type ReferenceLine } from "../../eval/plot-svg.js";
 import { renderMarkdown } from "../../eval/report-markdown.js";
 import { writeFileAtomic } from "../../io/atomic-write.js";
 import type { CliIO } from "../io.js";
+import { checkOutputPath, parseCommandArgs } from "../args.js";
+import { mapForEvaluation, openXrefMap } from "../../kb/xrefs.js";
 
 export const usage = `usage: syncabel eval --gold GOLD --predictions PRED.tsv [--only-predicted] [--train TRAIN]
                      [--format spaccc|pubtator|brat|bigbio] [--texts DIR] [--k 1,5] [--gold-codes gold|predictions]
                      [--json OUT.json] [--plot OUT.svg] [--reference NAME=R@1 ...] [--seconds S]
-                     [--resamples N] [--seed N] [--title TEXT]
+                     [--resamples N] [--seed N] [--title TEXT] [--map-to VOCAB --kb KB.sqlite]
 
 Scores predictions (a TSV in the SynCABEL authors' layout: filename, label, start_span, end_span, ...,
 Predicted_code; several rows of one mention are its ranked beams) against a gold dataset. Prints a Markdown
@@ -30,6 +32,9 @@ Gold NO_CODE is excluded and mentions are de-duplicated on (document, label, sta
   --k                cut-offs (default 1..the largest number of beams in the file)
   --reference        a reference Recall@1 in percent drawn on the plot, e.g. --reference "paper=66.3" (repeatable)
   --seconds          wall-clock seconds of the linking run, for mentions/s
+  --map-to VOCAB     score in another vocabulary through the KB's cross-references (--kb): gold and predicted
+                     codes become their VOCAB ids; a prediction is right when its ids meet the gold's ids
+                     (one-to-many); gold mentions without an id in VOCAB are left out and counted
 `;
 
 function parseFormat(value: string | undefined): DatasetFormat {
@@ -65,7 +70,7 @@ function parseReference(value: string): ReferenceLine {
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       gold: { type: "string" },
@@ -83,9 +88,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       resamples: { type: "string" },
       seed: { type: "string" },
       title: { type: "string" },
+      "map-to": { type: "string" },
+      kb: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
-  });
+  }, usage);
   if (values.help) {
     io.stdout.write(usage);
     return 0;
@@ -101,10 +108,14 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const resamples = parseNumber(values.resamples, "resamples", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer") ?? DEFAULT_RESAMPLES;
   const seed = parseNumber(values.seed, "seed", (n) => Number.isInteger(n), "an integer") ?? DEFAULT_SEED;
   const references = (values.reference ?? []).map(parseReference);
+  for (const [flag, path] of [["--json", values.json], ["--plot", values.plot]] as const) {
+    if (path !== undefined) checkOutputPath(path, flag, [values.gold, values.predictions]);
+  }
+  checkNotSwapped(values.gold, values.predictions);
 
   const readOptions = { format, ...(values.texts ? { textsDir: values.texts } : {}) };
   const goldSet = await readDataset(values.gold, readOptions);
-  reportProblems(io, values.gold, goldSet.problems);
+  const goldSkipped = reportProblems(io, values.gold, goldSet.problems);
   const predictionsFile = readPredictions(values.predictions);
   for (const p of predictionsFile.problems.slice(0, 20)) io.stderr.write(`${p.file}:${p.line}: ${p.message} (row skipped)\n`);
   if (predictionsFile.problems.length > 20) io.stderr.write(`... and ${predictionsFile.problems.length - 20} more bad prediction rows\n`);
@@ -118,17 +129,30 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   let gold = goldFromDataset(goldSet);
   let remapped = 0;
   if (goldCodes === "predictions") ({ gold, changed: remapped } = goldWithPredictionCodes(gold, predictionsFile.rows));
-  const report = evaluate(gold, predictionsFromRows(predictionsFile.rows), {
+  let predictions = predictionsFromRows(predictionsFile.rows);
+  let goldUnmapped = 0;
+  if (values["map-to"] !== undefined) {
+    if (!values.kb) throw new SyncabelError("CLI_USAGE", `--map-to needs --kb KB.sqlite (the KB holding the cross-references)\n\n${usage}`);
+    const xrefs = openXrefMap(values.kb, values["map-to"]);
+    try {
+      ({ gold, predictions, goldUnmapped } = mapForEvaluation(gold, predictions, (c) => xrefs.map(c)));
+    } finally {
+      xrefs.close();
+    }
+  }
+  const report = evaluate(gold, predictions, {
     onlyPredicted: values["only-predicted"],
     ...(trainCodes ? { trainCodes } : {}),
     ...(ks ? { ks } : {}),
     resamples,
     seed,
     ...(seconds !== undefined ? { elapsedSeconds: seconds } : {}),
+    goldRowsSkipped: goldSkipped,
   });
   const title = values.title ?? values.predictions;
   let markdown = renderMarkdown(report, title);
   if (goldCodes === "predictions") markdown += `- Gold codes taken from the predictions file's \`code\` column: ${remapped} mention(s) differ from ${values.gold}.\n`;
+  if (values["map-to"] !== undefined) markdown += `- Codes mapped to ${values["map-to"]} through ${values.kb}: ${goldUnmapped} gold mention(s) without a ${values["map-to"]} id left out.\n`;
   io.stdout.write(markdown);
   if (values.json) {
     const json = { gold: values.gold, predictions: values.predictions, gold_codes: goldCodes, gold_codes_remapped: remapped, ...report };
@@ -138,8 +162,31 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-function reportProblems(io: CliIO, file: string, problems: readonly { severity: string; message: string; line?: number }[]): void {
+/** Print the skipped rows of a dataset; returns how many. */
+function reportProblems(io: CliIO, file: string, problems: readonly { severity: string; message: string; line?: number }[]): number {
   const errors = problems.filter((p) => p.severity === "error");
-  if (errors.length === 0) return;
-  io.stderr.write(`${file}: ${errors.length} gold row(s) skipped, e.g. line ${errors[0].line ?? "?"}: ${errors[0].message}\n`);
+  if (errors.length === 0) return 0;
+  io.stderr.write(`${file}: ${errors.length} gold row(s) skipped (also stated in the report), e.g. line ${errors[0].line ?? "?"}: ${errors[0].message}\n`);
+  return errors.length;
+}
+
+/** The first line of a file (at most 64 KB of it), "" when unreadable. */
+function firstLine(path: string): string {
+  if (!existsSync(path) || !statSync(path).isFile()) return "";
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(65536);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString("utf8").split(/\r?\n/)[0] ?? "";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A predictions file given as --gold (the columns say so) is a swapped command line, not a missing texts folder. */
+function checkNotSwapped(gold: string, predictions: string): void {
+  if (/(^|\t)"?predicted_code"?(\t|$)/i.test(firstLine(gold))) {
+    const hint = /(^|\t)"?predicted_code"?(\t|$)/i.test(firstLine(predictions)) ? "" : " (did you swap --gold and --predictions?)";
+    throw new SyncabelError("CLI_USAGE", `--gold ${gold} is a predictions file (its header has a Predicted_code column)${hint}: give the gold dataset as --gold`);
+  }
 }

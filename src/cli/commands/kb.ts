@@ -1,21 +1,18 @@
 /**
- * `syncabel kb build TERMS.tsv|.jsonl -o KB.sqlite` and `syncabel kb info KB.sqlite [--json]`.
+ * `syncabel kb build [--from FORMAT] SOURCE... -o KB.sqlite` and `syncabel kb info KB.sqlite [--json]`.
  */
 import { parseArgs } from "node:util";
 import { SyncabelError } from "../../errors.js";
 import { buildKnowledgeBase, type BuildReport } from "../../kb/build.js";
-import type { GazetteerFormat } from "../../kb/gazetteer.js";
+import { KB_BUILD_ARGS, KB_BUILD_USAGE, progressSink, sourcesFromArgs } from "../kb-build-args.js";
 import { openKnowledgeBase } from "../../kb/sqlite-kb.js";
+import { checkOutputPath } from "../args.js";
 import type { CliIO } from "../io.js";
 
 const SKIPPED_SHOWN = 20;
 
 export const usage = `usage:
-  syncabel kb build TERMS.tsv|TERMS.jsonl -o KB.sqlite [--format tsv|jsonl] [--json]
-      Build the knowledge-base index. TSV needs a header with code, term (or name) and group (or label)
-      columns, in any order; optional preferred, semantic_type, definition. JSONL: one object per line
-      with the same keys. Rows missing a field are skipped and reported with their line number.
-  syncabel kb info KB.sqlite [--json]
+${KB_BUILD_USAGE}  syncabel kb info KB.sqlite [--json]
       Concepts, names and groups of a built index.
 `;
 
@@ -26,11 +23,14 @@ function groupLines(groups: Readonly<Record<string, { readonly names: number; re
 function printBuild(report: BuildReport, io: CliIO): void {
   const out: string[] = [
     `read ${report.rowsRead} rows from ${report.input}: kept ${report.rowsKept}, skipped ${report.rowsSkipped}, duplicates merged ${report.duplicatesMerged}`,
-    `wrote ${report.output}: ${report.concepts} concepts, ${report.names} names (${report.ambiguousNames} with several codes) in ${report.seconds.toFixed(2)} s`,
+    `wrote ${report.output}: ${report.concepts} concepts, ${report.names} names (${report.ambiguousNames} with several codes), ${report.xrefs} cross-references in ${report.seconds.toFixed(2)} s`,
     ...groupLines(report.groups),
   ];
   io.stdout.write(`${out.join("\n")}\n`);
   if (report.rowsSkipped > 0) {
+    const reasons = Object.entries(report.skippedByReason).sort((a, b) => b[1].count - a[1].count);
+    const lines = reasons.map(([reason, r]) => `  ${reason}: ${r.count}${r.examples[0] ? ` (first at line ${r.examples[0].line} of ${r.examples[0].file})` : ""}`);
+    io.stderr.write(`skipped rows by reason:\n${lines.join("\n")}\n`);
     const shown = report.skipped.slice(0, SKIPPED_SHOWN).map((s) => `  ${s.file}:${s.line}: ${s.reason}`);
     const more = report.rowsSkipped - shown.length;
     io.stderr.write(`skipped rows:\n${shown.join("\n")}\n${more > 0 ? `  ... and ${more} more\n` : ""}`);
@@ -38,20 +38,19 @@ function printBuild(report: BuildReport, io: CliIO): void {
 }
 
 async function build(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { output: { type: "string", short: "o" }, format: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: KB_BUILD_ARGS });
   if (values.help) {
     io.stdout.write(usage);
     return 0;
   }
-  if (positionals.length !== 1) throw new SyncabelError("CLI_USAGE", `kb build needs exactly one terminology file\n${usage}`);
+  if (positionals.length === 0) throw new SyncabelError("CLI_USAGE", `kb build needs at least one terminology file\n${usage}`);
   if (values.output === undefined) throw new SyncabelError("CLI_USAGE", `kb build needs -o KB.sqlite\n${usage}`);
-  const format = values.format;
-  if (format !== undefined && format !== "tsv" && format !== "jsonl") throw new SyncabelError("CLI_USAGE", `--format must be tsv or jsonl, not ${JSON.stringify(format)}`);
-  const report = await buildKnowledgeBase(positionals[0], values.output, { format: format as GazetteerFormat | undefined });
+  const sources = sourcesFromArgs(values, positionals, usage);
+  checkOutputPath(values.output, "-o", sources.flatMap((s) => s.files));
+  const quiet = values.quiet === true || values.json === true;
+  const report = await buildKnowledgeBase(sources, values.output, {
+    ...(quiet ? {} : { progress: progressSink(io), onPhase: (phase: string) => io.stderr.write(`${phase}...\n`) }),
+  });
   if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
   else printBuild(report, io);
   return 0;
@@ -64,7 +63,7 @@ async function info(args: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new SyncabelError("CLI_USAGE", `kb info needs exactly one KB index file\n${usage}`);
-  const kb = openKnowledgeBase(positionals[0]);
+  const kb = openKnowledgeBase(positionals[0], { verify: "full" });
   try {
     const stats = kb.stats();
     if (values.json) io.stdout.write(`${JSON.stringify({ path: positionals[0], ...stats })}\n`);

@@ -1,19 +1,19 @@
-import { parseArgs } from "node:util";
 import { describeProblem } from "../../data/problems.js";
 import { readDataset } from "../../data/read-dataset.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
 import { SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { openLinker } from "../../linker/open.js";
-import { LINKER_ARGS, linkerOptionsFromArgs } from "../linker-args.js";
+import { LINKER_ARGS, linkerOptionsFromArgs, warnIneffectiveLinkerArgs } from "../linker-args.js";
 import type { CliIO } from "../io.js";
-import { positiveInt } from "../args.js";
+import { checkOutputPath, parseCommandArgs, positiveInt } from "../args.js";
+import { resolve } from "node:path";
 import { openKnowledgeBase } from "../../kb/index.js";
 import { candidateNames, TargetNameSelector } from "../../train/target-name.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
                           [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
-                          [--batch-size B] [--strict] [--linker generative|tfidf] [--threads N] [--verb V] [--device cpu|cuda] IN -o OUT
+                          [--batch-size B] [--strict] [--linker generative|tfidf] [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] IN -o OUT
 
 Links every gold mention of every document of IN (mentions come from the file; no NER). For each mention
 the marked sentence is built from the document text and the offsets, then linked.
@@ -24,12 +24,16 @@ Resumable: rows are appended to OUT.partial document by document; re-running the
 documents already written; OUT appears when every document is done.
 --texts DIR   SPACCC: folder of <filename>.txt (default: texts/ beside the TSV)
 --strict      stop at the first bad row of IN instead of skipping it (skipped rows are listed on stderr)
+--force       discard an OUT.partial (or OUT) written with other options and start over; without it such a
+              resume is refused (the options of a run are kept in OUT.run.json)
+Exit status: 0 when every mention was linked, 1 when some mentions got an error (count on stderr), 130 when
+interrupted (Ctrl-C / SIGTERM: the rows written so far are kept for the resume).
 Without --model the TF-IDF lexical linker is used.
 `;
 
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandArgs({
     args,
     allowPositionals: true,
     options: {
@@ -40,10 +44,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       unconstrained: { type: "boolean", default: false },
       "batch-size": { type: "string" },
       strict: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       out: { type: "string", short: "o" },
       help: { type: "boolean", short: "h", default: false },
     },
-  });
+  }, usage);
   if (values.help) {
     io.stdout.write(usage);
     return 0;
@@ -59,6 +64,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const numBeams = positiveInt(values.beams, "beams", 5);
   const batchSize = positiveInt(values["batch-size"], "batch-size", 32);
   const outFormat = values.out.toLowerCase().endsWith(".tsv") ? "tsv" : "jsonl";
+  checkOutputPath(values.out, "-o", [input, linkerOptions.kb]);
+  warnIneffectiveLinkerArgs(values, "link-docs", io.stderr, false);
 
   const dataset = await readDataset(input, {
     format,
@@ -74,10 +81,20 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (firstWarning !== undefined) io.stderr.write(`link-docs: ${warnings.length} row(s) repaired with a warning, e.g. ${describeProblem(firstWarning)}\n`);
   const mentionCount = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
   io.stderr.write(`link-docs: ${dataset.documents.length} documents, ${mentionCount} mentions from ${input}\n`);
+  if (mentionCount === 0) {
+    throw new SyncabelError("DATA_BAD_ROW", `${input}: no mention read with --format ${format}${errors.length > 0 ? ` (${errors.length} rows skipped)` : ""}: is the format right? (${DATASET_FORMATS.join(", ")})`, { file: input });
+  }
 
-  const linker = await openLinker(linkerOptions);
   // The `annotation` column: the gold code's KB name closest to the mention (the training-target rule).
   const kb = openKnowledgeBase(linkerOptions.kb);
+  let linker: Awaited<ReturnType<typeof openLinker>>;
+  try {
+    checkLabelsAreGroups(dataset.documents.flatMap((d) => d.mentions.map((m) => m.label)), kb.groups(), input, linkerOptions.kb, io);
+    linker = await openLinker(linkerOptions);
+  } catch (e) {
+    kb.close();
+    throw e;
+  }
   const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
   const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const controller = new AbortController();
@@ -96,6 +113,19 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       progress: { stream: io.stderr, tty: io.isTTY },
       signal: controller.signal,
       annotate,
+      restart: values.force,
+      runOptions: {
+        input: resolve(input),
+        kb: resolve(linkerOptions.kb),
+        model: linkerOptions.model === undefined ? null : resolve(linkerOptions.model),
+        linker: linker.kind,
+        beams: numBeams,
+        constrained: !values.unconstrained,
+        multiple_answers: linkerOptions.multipleAnswers ?? false,
+        language: values.language ?? null,
+        verb: values.verb ?? null,
+        format: outFormat,
+      },
     });
     io.stderr.write(
       `link-docs: ${result.linkedDocuments} documents linked, ${result.skippedDocuments} already done, ${result.mentions} mentions written` +
@@ -110,6 +140,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       io.stderr.write("link-docs: interrupted; re-run the same command to resume\n");
       return 130;
     }
+    if (result.mentionErrors > 0) {
+      io.stderr.write(`link-docs: ${result.mentionErrors} of ${result.mentions} mentions of this run failed (their error is in the output's error column)\n`);
+      return 1;
+    }
     return 0;
   } finally {
     process.off("SIGINT", onSignal);
@@ -117,4 +151,24 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     await linker.close();
     kb.close();
   }
+}
+
+/** Mentions whose label is no KB group all fail: say so before linking, and refuse when none matches. */
+function checkLabelsAreGroups(labels: readonly string[], groups: readonly string[], input: string, kbPath: string, io: CliIO): void {
+  const known = new Set(groups);
+  const counts = new Map<string, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const unknown = [...counts].filter(([l]) => !known.has(l));
+  if (unknown.length === 0) return;
+  const list = (xs: readonly string[]): string => xs.slice(0, 10).map((x) => JSON.stringify(x)).join(", ") + (xs.length > 10 ? ", ..." : "");
+  const missing = unknown.reduce((a, [, n]) => a + n, 0);
+  if (missing === labels.length) {
+    throw new SyncabelError(
+      "MARKUP_UNKNOWN_GROUP",
+      `none of the labels of ${input} (${list(unknown.map(([l]) => l))}) is a group of the KB ${kbPath} (${list(groups)}): ` +
+        `build the KB with the dataset's label names in its group column`,
+      { file: input },
+    );
+  }
+  io.stderr.write(`link-docs: warning: ${missing} mention(s) have labels that are not KB groups (${list(unknown.map(([l]) => l))}); they will get MARKUP_UNKNOWN_GROUP\n`);
 }

@@ -1,15 +1,15 @@
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { SyncabelError } from "../../errors.js";
 import { openLinker } from "../../linker/open.js";
-import { LINKER_ARGS, linkerOptionsFromArgs } from "../linker-args.js";
+import { LINKER_ARGS, linkerOptionsFromArgs, warnIneffectiveLinkerArgs } from "../linker-args.js";
 import type { SampleResult } from "../../linker/types.js";
 import type { CliIO } from "../io.js";
-import { positiveInt } from "../args.js";
+import { exitForItems, parseCommandArgs, positiveInt } from "../args.js";
+import { openXrefMap, type XrefMap } from "../../kb/xrefs.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
-                     [--threads N] [--verb V] [--device cpu|cuda] [--linker generative|tfidf] [SENTENCE ...]
+                     [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker generative|tfidf] [--map-to VOCAB] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
 arguments, else from stdin: one per line, or JSONL lines {"sentence": "..."}. Writes one JSONL line per input
@@ -17,6 +17,8 @@ sentence, in order: {"sentence", "beams": [{mention, semantic_group, pred_concep
 beam_score, pred_concept_codes}]} or {"sentence", "error": {code, message}}.
 Without --model the TF-IDF lexical linker is used. --multiple-answers lets the model join several names with
 <SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +.
+--map-to VOCAB adds to every beam "mapped_codes": the code's ids in another vocabulary from the KB's
+cross-references (e.g. MESH, UMLS_CUI, ICD10CM; one-to-many kept, [] when it has none).
 `;
 
 
@@ -35,8 +37,14 @@ function sentenceOfLine(line: string): string {
   return line;
 }
 
+/** Each beam with its code's ids in the --map-to vocabulary. */
+function withMappedCodes(r: SampleResult, xrefs: XrefMap): SampleResult {
+  if (r.beams === undefined) return r;
+  return { ...r, beams: r.beams.map((b) => ({ ...b, mapped_to: xrefs.vocab, mapped_codes: xrefs.map(b.pred_concept_code) })) };
+}
+
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandArgs({
     args,
     allowPositionals: true,
     options: {
@@ -45,9 +53,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       unconstrained: { type: "boolean", default: false },
       "batch-size": { type: "string" },
       "max-new-tokens": { type: "string" },
+      "map-to": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
-  });
+  }, usage);
   if (values.help) {
     io.stdout.write(usage);
     return 0;
@@ -55,27 +64,39 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const numBeams = positiveInt(values.beams, "beams", 5);
   const batchSize = positiveInt(values["batch-size"], "batch-size", 8);
   const maxNewTokens = positiveInt(values["max-new-tokens"], "max-new-tokens", 128);
+  const mapTo = values["map-to"] as string | undefined;
+  if (mapTo !== undefined && typeof values.kb !== "string") throw new SyncabelError("CLI_USAGE", `--map-to needs --kb\n${usage}`);
+  const xrefs: XrefMap | undefined = mapTo === undefined ? undefined : openXrefMap(values.kb as string, mapTo);
   const linker = await openLinker(linkerOptionsFromArgs(values, usage));
+  warnIneffectiveLinkerArgs(values, "link", io.stderr, true);
+  let total = 0;
+  let failed = 0;
   try {
     const write = (results: SampleResult[]): void => {
-      for (const r of results) io.stdout.write(`${JSON.stringify(r)}\n`);
+      for (const r of results) {
+        total++;
+        if (r.error !== undefined) failed++;
+        io.stdout.write(`${JSON.stringify(xrefs ? withMappedCodes(r, xrefs) : r)}\n`);
+      }
     };
     const options = { constrained: !values.unconstrained, num_beams: numBeams, batch_size: batchSize, max_new_tokens: maxNewTokens };
     if (positionals.length > 0) {
       write(await linker.sample(positionals, options));
-      return 0;
+    } else {
+      if (io.stdinIsTTY) io.stderr.write(`syncabel link: reading marked sentences from the terminal, one per line (Ctrl-D to end); or give them as arguments, or pipe a file\n`);
+      // Stream stdin in chunks so long inputs start producing output early and memory stays flat.
+      const chunk: string[] = [];
+      const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (line.trim() === "") continue;
+        chunk.push(sentenceOfLine(line));
+        if (chunk.length >= batchSize * 4 || io.stdinIsTTY) write(await linker.sample(chunk.splice(0), options));
+      }
+      if (chunk.length > 0) write(await linker.sample(chunk.splice(0), options));
     }
-    // Stream stdin in chunks so long inputs start producing output early and memory stays flat.
-    const chunk: string[] = [];
-    const lines = createInterface({ input: io.stdin, crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (line.trim() === "") continue;
-      chunk.push(sentenceOfLine(line));
-      if (chunk.length >= batchSize * 4) write(await linker.sample(chunk.splice(0), options));
-    }
-    if (chunk.length > 0) write(await linker.sample(chunk.splice(0), options));
-    return 0;
   } finally {
     await linker.close();
+    xrefs?.close();
   }
+  return exitForItems(io, "link", failed, total, "sentences");
 }

@@ -1,19 +1,35 @@
 /**
- * `syncabel model random -o DIR [...]`: write a random-weight Llama test model (HF folder + ONNX export).
+ * `syncabel model convert HF_DIR -o OUT [...]`: convert a Hugging Face Llama checkpoint into the model folder the
+ * linker loads. `syncabel model random -o DIR [...]`: write a random-weight Llama test model.
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { SyncabelError } from "../../errors.js";
+import { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype } from "../../convert/convert.js";
 import { writeRandomModel, type RandomModelShape } from "../../testing/random-model.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
+import { formatSeconds, Progress } from "../progress.js";
 
-export const usage = `usage: syncabel model random -o DIR [options]
+export const usage = `usage: syncabel model convert HF_DIR -o OUT [options]
+       syncabel model random -o DIR [options]
 
-Write a random-weight Llama model folder for tests and benchmarks: config.json, generation_config.json,
-the Llama-3 tokenizer with <SEP>, model.safetensors and onnx/model.onnx (KV cache, Optimum IO names).
+convert: read a Hugging Face Llama checkpoint (config.json, model.safetensors or sharded safetensors with
+model.safetensors.index.json, in bf16/fp16/fp32; tokenizer files with added tokens such as <SEP>) and write
+the model folder the linker loads: config.json, tokenizer files, generation_config.json, onnx/model.onnx and
+onnx/model.onnx_data. Streams tensor by tensor (memory: a few of the largest tensors, not the model). OUT
+appears only when complete; Ctrl-C removes the partial output.
 
-options:
+  -o, --output OUT        output folder (must not exist, unless --force)
+  --dtype T               weights in the ONNX model: fp32 (default, exact), fp16, int8, int4
+                          (int8/int4: ONNX Runtime MatMulNBits, block-wise, symmetric)
+  --block-size N          quantization block size for int8/int4 (default 32)
+  --force                 replace an existing OUT (the old one is removed once the new one is complete)
+
+random: write a random-weight Llama model folder for tests and benchmarks: config.json,
+generation_config.json, the Llama-3 tokenizer with <SEP>, model.safetensors and onnx/model.onnx (KV cache,
+Optimum IO names).
+
   -o, --output DIR        output folder (created; existing files are replaced)
   --layers L              decoder layers (default 4)
   --hidden H              hidden size (default 256)
@@ -23,6 +39,7 @@ options:
   --seed S                PRNG seed (default 0)
   --io-dtype T            float32 (default) or float16: element type of the KV cache and logits at the ONNX
                           model's boundary, as in half-precision exports
+
   -h, --help              show this help
 `;
 
@@ -44,6 +61,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         intermediate: { type: "string" },
         seed: { type: "string" },
         "io-dtype": { type: "string" },
+        dtype: { type: "string" },
+        "block-size": { type: "string" },
+        force: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -55,8 +75,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(usage);
     return 0;
   }
+  if (positionals[0] === "convert") return convert(positionals, values, io);
   if (positionals[0] !== "random" || positionals.length !== 1) {
-    throw new SyncabelError("CLI_USAGE", `expected the subcommand 'random'\n\n${usage}`);
+    throw new SyncabelError("CLI_USAGE", `expected the subcommand 'convert' or 'random'\n\n${usage}`);
   }
   if (values.output === undefined) throw new SyncabelError("CLI_USAGE", `missing -o DIR\n\n${usage}`);
   const shape: RandomModelShape = {
@@ -91,4 +112,68 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       `  time: ${seconds.toFixed(2)} s\n`,
   );
   return 0;
+}
+
+interface ConvertFlags {
+  readonly output?: string;
+  readonly dtype?: string;
+  readonly "block-size"?: string;
+  readonly force?: boolean;
+}
+
+/** `model convert`: exit 0 when OUT is complete, 1 on a bad checkpoint or I/O failure, 2 on usage errors, 130/143 on signals. */
+async function convert(positionals: string[], values: ConvertFlags, io: CliIO): Promise<number> {
+  if (positionals.length !== 2) throw new SyncabelError("CLI_USAGE", `expected one checkpoint folder: model convert HF_DIR -o OUT\n\n${usage}`);
+  if (values.output === undefined) throw new SyncabelError("CLI_USAGE", `missing -o OUT\n\n${usage}`);
+  const dtype = values.dtype ?? "fp32";
+  if (!CONVERT_DTYPES.includes(dtype as ConvertDtype)) {
+    throw new SyncabelError("CLI_USAGE", `--dtype must be one of ${CONVERT_DTYPES.join(", ")}, got ${JSON.stringify(dtype)}`);
+  }
+  const blockSize = positiveInt(values["block-size"], "block-size", 32);
+  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
+    throw new SyncabelError("CLI_USAGE", `--block-size must be a power of two >= 16, got ${blockSize}`);
+  }
+  const throttle = io.env.SYNCABEL_CONVERT_THROTTLE_MS; // test hook: slow a tiny conversion down
+  const controller = new AbortController();
+  let signalCode = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalCode = signal === "SIGINT" ? 130 : 143;
+    io.stderr.write(`\n${signal}: stopping the conversion and removing the partial output\n`);
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let progress: Progress | undefined;
+  try {
+    const result = await convertCheckpoint(resolve(positionals[1]), resolve(values.output), {
+      dtype: dtype as ConvertDtype,
+      blockSize,
+      force: values.force ?? false,
+      signal: controller.signal,
+      throttleMs: throttle === undefined ? undefined : positiveInt(throttle, "SYNCABEL_CONVERT_THROTTLE_MS", 0, true),
+      onProgress: ({ bytesDone, bytesTotal }) => {
+        progress ??= new Progress({ total: Math.round(bytesTotal / 1e6), label: "convert", stream: io.stderr, tty: io.isTTY, unit: "MB" });
+        progress.tick(Math.round(bytesDone / 1e6) - progress.count);
+      },
+    });
+    progress?.finish();
+    io.stdout.write(
+      `converted ${resolve(positionals[1])} -> ${result.outputDir}\n` +
+        `  dtype: ${result.dtype}${result.dtype.startsWith("int") ? ` (block size ${blockSize})` : ""}\n` +
+        `  read: ${(result.inputBytes / 1e9).toFixed(2)} GB of weights; wrote ${(result.onnxBytes / 1e9).toFixed(2)} GB of ONNX\n` +
+        `  files: ${result.files.join(", ")}\n` +
+        `  time: ${formatSeconds(result.seconds)} (${result.seconds.toFixed(1)} s)\n`,
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof SyncabelError && e.code === "CONVERT_INTERRUPTED" && signalCode !== 0) {
+      io.stderr.write("conversion interrupted: no output was written\n");
+      return signalCode;
+    }
+    if (e instanceof SyncabelError && e.code === "CONVERT_OUTPUT_INVALID") throw new SyncabelError("CLI_USAGE", e.message, e.details);
+    throw e;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 }

@@ -1,24 +1,32 @@
 import { once } from "node:events";
-import { parseArgs } from "node:util";
 import { SyncabelError } from "../../errors.js";
+import { openKnowledgeBase } from "../../kb/index.js";
 import { openLinker } from "../../linker/open.js";
 import { LINKER_ARGS, linkerOptionsFromArgs } from "../linker-args.js";
-import { isLoopbackHost, startLinkServer } from "../../server/link-server.js";
+import { isLoopbackHost, startLinkServer, type ServerOptions } from "../../server/link-server.js";
 import type { CliIO } from "../io.js";
-import { positiveInt } from "../args.js";
+import { parseCommandArgs, positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--language es|fr|en] [--multiple-answers]
-                      [--host H] [--port P] [--max-body-bytes N] [--max-sentences N]
-                      [--max-concurrent N] [--max-beams N] [--threads N] [--verb V] [--device cpu|cuda] [--linker generative|tfidf]
+                      [--host H] [--port P] [--token T] [--cors-origin ORIGIN] [--open]
+                      [--max-body-bytes N] [--max-sentences N] [--max-concurrent N] [--max-beams N]
+                      [--max-request-work N] [--batch-size N] [--no-batching] [--log-format text|json]
+                      [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker generative|tfidf]
 
-HTTP linking service. POST /v1/link with {"sentences": ["... [mention]{GROUP} ..."], "num_beams"?: N,
-"constrained"?: bool, "max_new_tokens"?: N} (Content-Type: application/json) answers {"results": [...]}, one
-result per sentence in order, as \`syncabel link\` writes them; GET /health answers {"status": "ok", "linker"}.
-Errors are JSON {"error": {"code", "message"}}: 400 malformed, 413 over a limit, 415 not JSON, 503 busy.
+HTTP linking service and web page. The page at / links a pasted or opened document (text, BRAT, PubTator,
+BigBio) and exports the reviewed links. POST /v1/link with {"sentences": ["... [mention]{GROUP} ..."],
+"num_beams"?: N, "constrained"?: bool, "max_new_tokens"?: N} (Content-Type: application/json) answers
+{"results": [...]}, one result per sentence in order, as \`syncabel link\` writes them; GET /health answers
+{"status": "ok", "linker"}; GET /metrics Prometheus metrics. Errors are JSON {"error": {"code", "message"}}:
+400 malformed, 401 no token, 408 body too slow, 413 over a limit, 415 not JSON, 503 busy.
+Sentences of concurrent requests share model batches (--batch-size, default 8; --no-batching: requests take turns).
 Without --model the TF-IDF lexical linker is used.
-Defaults: --host 127.0.0.1 (loopback only: there is no authentication), --port 8080 (0 = any free port),
---max-body-bytes 1048576, --max-sentences 256, --max-concurrent 4, --max-beams 20.
-Prints the URL once listening, one line per request on stderr; SIGINT/SIGTERM stop it gracefully.
+Defaults: --host 127.0.0.1 (loopback; another host needs --token, or SYNCABEL_TOKEN in the environment: bearer
+auth on every route but /health), --port 8080 (0 = any free port), CORS off (--cors-origin allows one origin),
+--max-body-bytes 1048576, --max-sentences 256, --max-concurrent 64, --max-beams 20,
+--max-request-work 163840 (sentences x beams x max_new_tokens of one request), --log-format text.
+Prints the URL once listening (--open: the web page's URL), one line per request on stderr with its request id
+(also in the X-Request-Id header); SIGINT/SIGTERM stop it gracefully.
 `;
 
 export interface ServeControl {
@@ -26,24 +34,36 @@ export interface ServeControl {
   readonly signal?: AbortSignal;
   /** Listen for SIGINT/SIGTERM (default true). */
   readonly handleSignals?: boolean;
+  /** Environment for SYNCABEL_TOKEN (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Runs the service until SIGINT/SIGTERM or `control.signal` aborts; resolves with the exit code once shut down. */
 export async function serve(args: string[], io: CliIO, control: ServeControl = {}): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      ...LINKER_ARGS,
-      host: { type: "string", default: "127.0.0.1" },
-      port: { type: "string" },
-      "max-body-bytes": { type: "string" },
-      "max-sentences": { type: "string" },
-      "max-concurrent": { type: "string" },
-      "max-beams": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
+  const { values, positionals } = parseCommandArgs(
+    {
+      args,
+      allowPositionals: true,
+      options: {
+        ...LINKER_ARGS,
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string" },
+        token: { type: "string" },
+        "cors-origin": { type: "string" },
+        open: { type: "boolean", default: false },
+        "max-body-bytes": { type: "string" },
+        "max-sentences": { type: "string" },
+        "max-concurrent": { type: "string" },
+        "max-beams": { type: "string" },
+        "max-request-work": { type: "string" },
+        "batch-size": { type: "string" },
+        "no-batching": { type: "boolean", default: false },
+        "log-format": { type: "string", default: "text" },
+        help: { type: "boolean", short: "h", default: false },
+      },
     },
-  });
+    usage,
+  );
   if (values.help) {
     io.stdout.write(usage);
     return 0;
@@ -52,13 +72,26 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
   const linkerOptions = linkerOptionsFromArgs(values, usage);
   const port = positiveInt(values.port, "port", 8080, true);
   if (port > 65535) throw new SyncabelError("CLI_USAGE", `--port must be at most 65535, got ${port}`);
-  const serverOptions = {
+  const logFormat = values["log-format"];
+  if (logFormat !== "text" && logFormat !== "json") throw new SyncabelError("CLI_USAGE", `--log-format must be text or json, got ${JSON.stringify(logFormat)}`);
+  const token = values.token ?? (control.env ?? process.env).SYNCABEL_TOKEN;
+  if (token !== undefined && token.length < 8) throw new SyncabelError("CLI_USAGE", "--token must have at least 8 characters");
+  if (!isLoopbackHost(values.host) && token === undefined) {
+    throw new SyncabelError("CLI_USAGE", `--host ${values.host} is reachable from other machines: give --token TOKEN (or SYNCABEL_TOKEN) so every request must carry it\n\n${usage}`);
+  }
+  const serverOptions: ServerOptions = {
     host: values.host,
     port,
     maxBodyBytes: positiveInt(values["max-body-bytes"], "max-body-bytes", 1024 * 1024),
     maxSentences: positiveInt(values["max-sentences"], "max-sentences", 256),
-    maxConcurrent: positiveInt(values["max-concurrent"], "max-concurrent", 4),
+    maxConcurrent: positiveInt(values["max-concurrent"], "max-concurrent", 64),
     maxBeams: positiveInt(values["max-beams"], "max-beams", 20),
+    maxRequestWork: positiveInt(values["max-request-work"], "max-request-work", 256 * 5 * 128),
+    batchSize: positiveInt(values["batch-size"], "batch-size", 8),
+    batching: !values["no-batching"],
+    logFormat,
+    ...(token === undefined ? {} : { token }),
+    ...(values["cors-origin"] === undefined ? {} : { corsOrigin: values["cors-origin"] }),
     log: (line: string) => void io.stderr.write(`${line}\n`),
   };
 
@@ -73,17 +106,24 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
   }
   try {
     const linker = await openLinker(linkerOptions);
+    // A second read-only handle on the KB: concept names and dictionary suggestions for the web page.
+    let kb;
     try {
-      if (!isLoopbackHost(values.host)) {
-        io.stderr.write(`warning: listening on ${values.host}, not loopback: anyone who can reach it can use the service (no authentication)\n`);
-      }
-      const server = await startLinkServer(linker, serverOptions);
-      io.stdout.write(`syncabel serve: ${linker.kind} linker listening on ${server.url} (POST /v1/link, GET /health)\n`);
+      kb = openKnowledgeBase(linkerOptions.kb);
+    } catch (e) {
+      await linker.close();
+      throw e;
+    }
+    try {
+      const server = await startLinkServer(linker, { ...serverOptions, kb });
+      io.stdout.write(`syncabel serve: ${linker.kind} linker listening on ${server.url} (POST /v1/link, GET /health, GET /metrics, web page at /)\n`);
+      if (values.open) io.stdout.write(`open ${server.url}/${token === undefined ? "" : `?token=${encodeURIComponent(token)}`}\n`);
       if (!stop.signal.aborted) await once(stop.signal, "abort");
       io.stderr.write("shutting down: finishing requests in flight\n");
       await server.close();
       return 0;
     } finally {
+      kb.close();
       await linker.close();
     }
   } finally {

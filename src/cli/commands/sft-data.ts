@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { readDataset } from "../../data/read-dataset.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
 import { SyncabelError } from "../../errors.js";
@@ -13,6 +12,7 @@ import { readSyntheticJsonl } from "../../train/synthetic-reader.js";
 import { TargetNameSelector } from "../../train/target-name.js";
 import { ADD_SEP_TOKEN_PY, trlSftConfigYaml } from "../../train/trl-config.js";
 import type { CliIO } from "../io.js";
+import { parseCommandArgs } from "../args.js";
 
 export const usage = `usage: syncabel sft-data --kb KB.sqlite [--human TRAIN [--format F] [--texts DIR]] [--synthetic SYNTH.jsonl]
                          [--mix interleave|human-only|synthetic-only] [--dev-ratio 0.1] [--seed N]
@@ -28,7 +28,7 @@ by round robin, cycling the smaller set. --format: ${DATASET_FORMATS.join("|")} 
 `;
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       kb: { type: "string" },
@@ -46,7 +46,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h", default: false },
     },
-  });
+  }, usage);
   if (values.help) {
     io.stdout.write(usage);
     return 0;
@@ -79,6 +79,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       mode, devRatio, seed, eos: values.eos,
     });
     const out = resolve(values.output);
+    if (data.train.length === 0) {
+      throw new SyncabelError("TRAIN_INVALID_INPUT", `no training pair could be built (skipped: ${JSON.stringify(data.stats.skipped)}): check that the codes of the data are in ${values.kb} and the --format`, {});
+    }
+    if (existsSync(out) && !statSync(out).isDirectory()) throw new SyncabelError("CLI_USAGE", `-o ${values.output} is a file: give a folder for the fine-tuning data`);
     mkdirSync(out, { recursive: true });
     const jsonl = (pairs: readonly object[]): string => pairs.map((p) => JSON.stringify(p)).join("\n") + (pairs.length > 0 ? "\n" : "");
     writeFileAtomic(join(out, "train.jsonl"), jsonl(data.train));

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { readDataset } from "../../data/read-dataset.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
 import { SyncabelError } from "../../errors.js";
@@ -15,7 +14,7 @@ import { readCodesFile, selectConcepts } from "../../synth/select-concepts.js";
 import type { Generator } from "../../synth/types.js";
 import type { CliIO } from "../io.js";
 import { Progress, formatSeconds } from "../progress.js";
-import { positiveInt, fraction } from "../args.js";
+import { checkOutputPath, parseCommandArgs, positiveInt, fraction } from "../args.js";
 
 export const usage = `usage: syncabel synth --kb KB.sqlite (--endpoint URL --model NAME [--api-key-env VAR] | --local MODEL_DIR)
                       --language es|en|fr [--per-concept N] [--examples TRAIN [--examples-format F] [--texts DIR]]
@@ -36,7 +35,8 @@ Options:
   --concurrency C        requests in flight (default 4; the local generator runs one at a time)
   --retry-failed         attempt again concepts a previous run recorded as failed
 
-The output is resumable: run the same command again after a crash or Ctrl-C and it skips the concepts already
+Exit status: 0 when every concept is done, 1 when some failed (count on stderr) or the endpoint cannot be
+reached, 130 when interrupted. The output is resumable: run the same command again after a crash or Ctrl-C and it skips the concepts already
 complete. Each line is a JSON record: {"type":"sentence",code,group,marked,text,mention,offsets,...} or the
 concept's closing {"type":"concept",code,status:"done"|"failed",reason?,attempts,...}.
 `;
@@ -68,7 +68,7 @@ async function loadHuman(path: string | undefined, format: string, textsDir: str
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       kb: { type: "string" },
@@ -97,7 +97,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h", default: false },
     },
-  });
+  }, usage);
   if (values.help) {
     io.stdout.write(usage);
     return 0;
@@ -108,6 +108,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     throw new SyncabelError("CLI_USAGE", `give either --endpoint URL --model NAME or --local MODEL_DIR\n\n${usage}`);
   }
   if (values.endpoint !== undefined && !values.model) throw new SyncabelError("CLI_USAGE", "--endpoint needs --model NAME");
+  checkOutputPath(values.output, "-o", [values.kb, ...(values.examples ? [values.examples] : []), ...(values.codes ? [values.codes] : [])]);
   const language = asSynthLanguage(values.language);
   const perConcept = positiveInt(values["per-concept"], "per-concept", language === "es" ? 5 : 3);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
@@ -170,7 +171,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       });
       progress?.finish(failed > 0 ? `failed ${failed}` : "");
       io.stderr.write(formatSummary(summary));
-      return summary.interrupted ? 130 : 0;
+      if (summary.interrupted) return 130;
+      if (summary.failed > 0) {
+        io.stderr.write(`syncabel synth: ${summary.failed} of ${summary.done + summary.failed} concepts failed (reasons in the summary above and in ${values.output}; --retry-failed attempts them again)\n`);
+        return 1;
+      }
+      return 0;
     } finally {
       process.removeListener("SIGINT", onSigint);
     }

@@ -1,0 +1,361 @@
+/**
+ * `npm run bench:capacity`: what a published-size checkpoint costs on this machine. Writes random checkpoints in
+ * the Hugging Face layout (bf16 safetensors, 5 GB shards, Llama-3 vocabulary + <SEP>) at the true shapes of
+ * Llama-3.2-1B and Llama-3-8B, converts them with `syncabel model convert` (fp32 and int4 for 1B, int4 for 8B),
+ * then links SPACCC marked sentences against the proxy KB with 5 beams (trie-constrained). Conversion and
+ * linking each run in a child process, so their peak RSS is their own. Prints one JSON object.
+ *
+ * Random weights decode at the speed of trained ones (same shapes, same work); their answers are noise, so the
+ * int4-vs-fp32 agreement figures say how far quantization moves the logits, not how accurate the linker is.
+ *
+ *   npm run bench:capacity                         (1B and 8B; ~30 min on 2 cores)
+ *   npm run bench:capacity -- --only 1b --keep     (--dir D: scratch folder, default .cache/capacity)
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { freemem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import * as ort from "onnxruntime-node";
+import onnxProto from "onnx-proto";
+import { convertCheckpoint, type ConvertDtype } from "../src/convert/convert.js";
+import { loadLlamaConfig, type LlamaConfig } from "../src/convert/llama-config.js";
+import { readPredictionsTsv } from "../src/data/predictions-tsv.js";
+import { buildKnowledgeBase, openKnowledgeBase } from "../src/kb/index.js";
+import { GenerativeLinker } from "../src/linker/generative-linker.js";
+import { loadOnnxCausalLM } from "../src/lm/onnx-lm.js";
+import { loadTokenizer } from "../src/lm/tokenizer.js";
+import type { CausalLM, DecodeState } from "../src/lm/types.js";
+import { buildPrompt, parseMarkedSentence } from "../src/markup/index.js";
+import { writeRandomCheckpoint, type CheckpointPreset } from "../src/testing/random-checkpoint.js";
+
+const SHARED = fileURLToPath(new URL("../../shared/data/spaccc/", import.meta.url));
+const THIS_FILE = fileURLToPath(import.meta.url);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BEAMS = 5;
+
+// ---------------------------------------------------------------- FLOPs of the forward passes
+
+/** Multiply-adds x 2 of one forward call: `rows` x `seq` new tokens over `past` cached ones, logits at the last position. */
+function forwardFlops(c: LlamaConfig, rows: number, seq: number, past: number): number {
+  const q = c.numAttentionHeads * c.headDim;
+  const kv = c.numKeyValueHeads * c.headDim;
+  const perLayer = c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize;
+  const tokens = rows * seq;
+  const attention = 4 * c.numAttentionHeads * c.headDim * tokens * (past + seq);
+  return 2 * tokens * perLayer * c.numHiddenLayers + attention * c.numHiddenLayers + 2 * rows * c.vocabSize * c.hiddenSize;
+}
+
+interface CallStats {
+  prefillMs: number;
+  stepMs: number[];
+  flops: number;
+}
+
+/** Wrap prefill/step of `lm` to time every call and count its FLOPs (states tracked for their cached length). */
+function instrument(lm: CausalLM, config: LlamaConfig): CallStats {
+  const stats: CallStats = { prefillMs: 0, stepMs: [], flops: 0 };
+  const past = new WeakMap<DecodeState, number>();
+  const prefill = lm.prefill.bind(lm);
+  const step = lm.step.bind(lm);
+  lm.prefill = async (prompts, request) => {
+    const t0 = performance.now();
+    const r = await prefill(prompts, request);
+    stats.prefillMs += performance.now() - t0;
+    const len = Math.max(...prompts.map((p) => p.length));
+    stats.flops += forwardFlops(config, prompts.length, len, 0);
+    past.set(r.state, len);
+    return r;
+  };
+  lm.step = async (state, parents, tokens, request) => {
+    const p = past.get(state) ?? 0;
+    const t0 = performance.now();
+    const r = await step(state, parents, tokens, request);
+    stats.stepMs.push(performance.now() - t0);
+    stats.flops += forwardFlops(config, parents.length, 1, p);
+    past.set(r.state, p + 1);
+    return r;
+  };
+  return stats;
+}
+
+// ---------------------------------------------------------------- machine matrix-product rate
+
+/** float32 MatMul [m,k] x [k,n] in ONNX Runtime: best of `repeats` runs, in FLOP/s. */
+async function matmulRate(threads: number, m = 512, k = 4096, n = 4096, repeats = 5): Promise<number> {
+  const { onnx } = onnxProto;
+  const F = onnx.TensorProto.DataType.FLOAT;
+  const info = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    graph: { name: "mm", node: [{ opType: "MatMul", input: ["a", "b"], output: ["c"] }], input: [info("a", [m, k]), info("b", [k, n])], output: [info("c", [m, n])] },
+  });
+  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish(), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const a = new ort.Tensor("float32", Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), [m, k]);
+  const b = new ort.Tensor("float32", Float32Array.from({ length: k * n }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5), [k, n]);
+  let best = Infinity;
+  for (let i = 0; i < repeats + 1; i++) {
+    const t0 = performance.now();
+    await session.run({ a, b });
+    if (i > 0) best = Math.min(best, (performance.now() - t0) / 1000); // first run warms up
+  }
+  await session.release();
+  return (2 * m * k * n) / best;
+}
+
+// ---------------------------------------------------------------- children
+
+/** Run this file as a child (`--child kind ...args`); returns its JSON line and its peak RSS (VmHWM). */
+async function runChild(args: string[]): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, ["--expose-gc", "--max-old-space-size=8192", "--import", "tsx", THIS_FILE, "--child", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  if (code !== 0) throw new Error(`child ${args.join(" ")} exited with ${code}`);
+  return JSON.parse(out.trim().split("\n").at(-1) as string) as Record<string, unknown>;
+}
+
+const peakRssMB = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
+
+function currentRssMB(): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Math.round(Number(m[1]) / 1024) : Math.round(process.memoryUsage().rss / 1e6);
+}
+
+async function childConvert(source: string, out: string, dtype: string): Promise<Record<string, unknown>> {
+  const r = await convertCheckpoint(source, out, { dtype: dtype as ConvertDtype, force: true });
+  return { seconds: +r.seconds.toFixed(1), input_gb: +(r.inputBytes / 1e9).toFixed(2), onnx_gb: +(r.onnxBytes / 1e9).toFixed(2), peak_rss_mb: peakRssMB() };
+}
+
+interface LinkRun {
+  readonly batch: number;
+  readonly sentences: readonly string[];
+}
+
+async function childLink(modelDir: string, kbPath: string, sentencesFile: string, threads: number, logitsFile: string): Promise<Record<string, unknown>> {
+  const { runs, logitPrompts } = JSON.parse(readFileSync(sentencesFile, "utf8")) as { runs: LinkRun[]; logitPrompts: string[] };
+  const config = loadLlamaConfig(modelDir);
+  const t0 = performance.now();
+  const tokenizer = await loadTokenizer(modelDir);
+  const lm = await loadOnnxCausalLM(modelDir, { threads });
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const rssAfterLoad = currentRssMB();
+  const kb = openKnowledgeBase(kbPath);
+  const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es" });
+  let rssMax = 0;
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, currentRssMB())), 100);
+  const stats = instrument(lm, config);
+  // Warm-up (trie build for the groups, ORT kernel set-up): one sentence, not timed.
+  await linker.sample(runs[0].sentences.slice(0, 1), { num_beams: BEAMS, batch_size: 1 });
+  const results: Record<string, unknown>[] = [];
+  const topCodes: Record<string, (string | null)[]> = {};
+  for (const run of runs) {
+    stats.prefillMs = 0;
+    stats.stepMs = [];
+    stats.flops = 0;
+    const f0 = lm.forwardMs;
+    const w0 = performance.now();
+    const out = await linker.sample(run.sentences, { num_beams: BEAMS, batch_size: run.batch });
+    const wall = performance.now() - w0;
+    const forward = lm.forwardMs - f0;
+    topCodes[`${run.batch}x${BEAMS}`] = out.map((r) => r.beams?.[0]?.pred_concept_code ?? null);
+    const stepTotal = stats.stepMs.reduce((a, b) => a + b, 0);
+    results.push({
+      config: `${run.batch}x${BEAMS}`,
+      sentences: run.sentences.length,
+      seconds: +(wall / 1000).toFixed(2),
+      mentions_per_second: +(run.sentences.length / (wall / 1000)).toFixed(3),
+      ms_per_decode_step: +(stepTotal / Math.max(1, stats.stepMs.length)).toFixed(1),
+      decode_steps: stats.stepMs.length,
+      prefill_share: +(stats.prefillMs / wall).toFixed(3),
+      share_outside_forward: +(1 - forward / wall).toFixed(3),
+      gflop: +(stats.flops / 1e9).toFixed(1),
+      gflops_per_second: +(stats.flops / 1e9 / (wall / 1000)).toFixed(2),
+    });
+  }
+  clearInterval(sampler);
+  // Last-position log-probs of a few prompts, for the quantization error (written as float32 rows).
+  if (logitPrompts.length > 0) {
+    const ids = logitPrompts.map((s) => tokenizer.encode(buildPrompt(parseMarkedSentence(s), "es")));
+    const rows: Float32Array[] = [];
+    for (const p of ids) {
+      const { logProbs, state } = await lm.prefill([p]);
+      const row = new Float32Array(logProbs.vocabSize);
+      for (let i = 0; i < row.length; i++) row[i] = logProbs.logits[i] - logProbs.logZ[0];
+      rows.push(row);
+      state.dispose();
+    }
+    const all = new Float32Array(rows.length * config.vocabSize);
+    rows.forEach((r, i) => all.set(r, i * config.vocabSize));
+    writeFileSync(logitsFile, new Uint8Array(all.buffer));
+  }
+  await linker.close();
+  return { load_seconds: +loadSeconds.toFixed(1), rss_after_load_mb: rssAfterLoad, rss_while_linking_mb: rssMax, peak_rss_mb: peakRssMB(), runs: results, top_codes: topCodes };
+}
+
+// ---------------------------------------------------------------- parent
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0);
+}
+
+/** RMSE of the log-prob differences relative to the std of the reference log-probs, over all rows. */
+function relativeRmse(ref: Float32Array, other: Float32Array): number {
+  let mean = 0;
+  for (const v of ref) mean += v;
+  mean /= ref.length;
+  let varSum = 0;
+  let errSum = 0;
+  for (let i = 0; i < ref.length; i++) {
+    varSum += (ref[i] - mean) ** 2;
+    errSum += (other[i] - ref[i]) ** 2;
+  }
+  return Math.sqrt(errSum / ref.length) / Math.sqrt(varSum / ref.length);
+}
+
+function argmaxAgreement(ref: Float32Array, other: Float32Array, vocab: number): number {
+  let same = 0;
+  const rows = ref.length / vocab;
+  const argmax = (a: Float32Array, r: number): number => {
+    let best = 0;
+    for (let i = 1; i < vocab; i++) if (a[r * vocab + i] > a[r * vocab + best]) best = i;
+    return best;
+  };
+  for (let r = 0; r < rows; r++) if (argmax(ref, r) === argmax(other, r)) same++;
+  return same / rows;
+}
+
+interface ModelPlan {
+  readonly preset: CheckpointPreset;
+  readonly dtypes: readonly ConvertDtype[];
+  readonly sentences1x5: number;
+  readonly sentences8x5: number;
+}
+
+let KEEP = false;
+
+async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSentences: string[], threads: number, rate: number): Promise<Record<string, unknown>> {
+  const ckpt = join(dir, `${plan.preset}-hf`);
+  const free0 = Math.round(freemem() / 1e9);
+  const t0 = performance.now();
+  rmSync(ckpt, { recursive: true, force: true });
+  const info = await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
+  const writeSeconds = (performance.now() - t0) / 1000;
+  const out: Record<string, unknown> = {
+    preset: plan.preset,
+    parameters: info.parameterCount,
+    checkpoint: { files: info.weightFiles.length, gb: +(folderBytes(ckpt) / 1e9).toFixed(2), write_seconds: +writeSeconds.toFixed(1) },
+    free_memory_gb_at_start: free0,
+  };
+  const sentencesFile = join(dir, `${plan.preset}-sentences.json`);
+  const logitPrompts = allSentences.slice(0, 16);
+  writeFileSync(
+    sentencesFile,
+    JSON.stringify({
+      runs: [
+        { batch: 1, sentences: allSentences.slice(0, plan.sentences1x5) },
+        { batch: 8, sentences: allSentences.slice(0, plan.sentences8x5) },
+      ],
+      logitPrompts: plan.dtypes.length > 1 ? logitPrompts : [],
+    }),
+  );
+  const perDtype: Record<string, unknown> = {};
+  for (const dtype of plan.dtypes) {
+    const modelDir = join(dir, `${plan.preset}-${dtype}`);
+    console.error(`[capacity] ${plan.preset}: converting to ${dtype}`);
+    const conversion = await runChild(["convert", ckpt, modelDir, dtype]);
+    console.error(`[capacity] ${plan.preset} ${dtype}: linking`);
+    const link = await runChild(["link", modelDir, kbPath, sentencesFile, String(threads), join(dir, `${plan.preset}-${dtype}.logprobs`)]);
+    const runs = (link.runs as Record<string, number | string>[]).map((r) => ({
+      ...r,
+      decode_efficiency: +((r.gflops_per_second as number) * 1e9 / rate).toFixed(3),
+    }));
+    perDtype[dtype] = { conversion, model_gb_on_disk: +(folderBytes(modelDir) / 1e9).toFixed(2), ...link, runs };
+    if (!KEEP) rmSync(modelDir, { recursive: true, force: true });
+  }
+  if (plan.dtypes.includes("fp32") && plan.dtypes.includes("int4")) {
+    const vocab = loadLlamaConfig(ckpt).vocabSize;
+    const read = (d: string): Float32Array => {
+      const b = readFileSync(join(dir, `${plan.preset}-${d}.logprobs`));
+      return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    };
+    const ref = read("fp32");
+    const q = read("int4");
+    const codes = (d: string, k: string): (string | null)[] => ((perDtype[d] as { top_codes: Record<string, (string | null)[]> }).top_codes[k]);
+    const a = codes("fp32", "1x5");
+    const b = codes("int4", "1x5");
+    out.quantization_int4_vs_fp32 = {
+      note: "random weights: agreement measures how far int4 moves the outputs, not linking accuracy",
+      prompts: ref.length / vocab,
+      logprob_rmse_relative_to_std: +relativeRmse(ref, q).toFixed(4),
+      next_token_argmax_agreement: +argmaxAgreement(ref, q, vocab).toFixed(3),
+      top_beam_code_agreement: +(a.filter((c, i) => c === b[i]).length / a.length).toFixed(3),
+      sentences: a.length,
+    };
+  }
+  for (const d of Object.values(perDtype)) delete (d as { top_codes?: unknown }).top_codes;
+  out.dtypes = perDtype;
+  if (!KEEP) rmSync(ckpt, { recursive: true, force: true });
+  return out;
+}
+
+async function parent(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      dir: { type: "string", default: join(ROOT, ".cache", "capacity") },
+      keep: { type: "boolean", default: false },
+      only: { type: "string" },
+      threads: { type: "string", default: "2" },
+      "sentences-1b": { type: "string", default: "16" },
+      "sentences-8b": { type: "string", default: "4" },
+    },
+  });
+  if (!existsSync(join(SHARED, "kb-proxy-dev.tsv"))) {
+    console.log(JSON.stringify({ skipped: `no SPACCC data at ${SHARED}` }));
+    return;
+  }
+  const dir = resolve(values.dir);
+  KEEP = values.keep;
+  mkdirSync(dir, { recursive: true });
+  const threads = Number(values.threads);
+  try {
+    const kbPath = join(dir, "kb.sqlite");
+    if (!existsSync(kbPath)) await buildKnowledgeBase(join(SHARED, "kb-proxy-dev.tsv"), kbPath);
+    const sentences = readPredictionsTsv(join(SHARED, "predictions", "Llama_guided_with_SynCABEL.test-dev.tsv"))
+      .rows.map((r) => r.sentence)
+      .filter((s): s is string => typeof s === "string");
+    const rate = await matmulRate(threads);
+    const result: Record<string, unknown> = {
+      machine: { threads, matmul_gflops_fp32: +(rate / 1e9).toFixed(1), matmul: "ORT float32 MatMul 512x4096 @ 4096x4096, best of 5" },
+      beams: BEAMS,
+    };
+    const n1 = Number(values["sentences-1b"]);
+    const n8 = Number(values["sentences-8b"]);
+    if (values.only !== "8b") {
+      result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes: ["fp32", "int4"], sentences1x5: n1, sentences8x5: n1 }, dir, kbPath, sentences, threads, rate);
+    }
+    if (values.only !== "1b") {
+      result["llama-3-8b"] = await benchModel({ preset: "llama-3-8b", dtypes: ["int4"], sentences1x5: n8, sentences8x5: 8 }, dir, kbPath, sentences, threads, rate);
+    }
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const childIndex = process.argv.indexOf("--child");
+if (childIndex >= 0) {
+  const [kind, ...args] = process.argv.slice(childIndex + 1);
+  const result =
+    kind === "convert" ? await childConvert(args[0], args[1], args[2]) : await childLink(args[0], args[1], args[2], Number(args[3]), args[4]);
+  console.log(JSON.stringify(result));
+} else {
+  await parent();
+}

@@ -1,0 +1,214 @@
+/**
+ * Knowledge bases at full scale: a synthetic SNOMED CT RF2 release of 1M concepts / 3M descriptions (and the same
+ * content as UMLS RRF), built into a KB with the SPACCC proxy KB names merged in, then every consumer at that size.
+ *
+ *   npm run bench:kb -- [--concepts 1000000] [--work DIR] [--phases gen,build,umls,info,trie,lexical,query]
+ *
+ * Each phase runs in its own Node process (its peak RSS is its own; cold opens are cold in-process); the parent
+ * prints one JSON object. SPACCC files come from ../shared/data/spaccc (query phase skipped when absent). Wall
+ * and CPU seconds are both reported: the machine may be shared.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "..");
+const SPACCC = resolve(ROOT, "../shared/data/spaccc");
+const PROXY = join(SPACCC, "kb-proxy-dev.tsv");
+const VERB = "es";
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
+const secs = (ms: number): number => Math.round(ms) / 1000;
+
+function resources(started: number, cpu0: NodeJS.CpuUsage): Record<string, number> {
+  const cpu = process.cpuUsage(cpu0);
+  return { wallSeconds: secs(performance.now() - started), cpuSeconds: secs((cpu.user + cpu.system) / 1000), peakRssMB: mb(process.resourceUsage().maxRSS * 1024) };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+interface Paths {
+  work: string;
+  kb: string;
+  kbUmls: string;
+  releases: string;
+}
+
+function paths(work: string): Paths {
+  return { work, kb: join(work, "kb-rf2.sqlite"), kbUmls: join(work, "kb-umls.sqlite"), releases: join(work, "releases") };
+}
+
+/** One phase, in this process. */
+async function phase(name: string, p: Paths, concepts: number): Promise<Record<string, unknown>> {
+  const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  const gen = await import("../src/testing/terminology-generator.js");
+  switch (name) {
+    case "gen": {
+      rmSync(p.releases, { recursive: true, force: true });
+      mkdirSync(p.releases, { recursive: true });
+      const rf2 = await gen.writeRf2Release(p.releases, { concepts });
+      const rrf = await gen.writeRrfRelease(p.releases, { concepts });
+      return { concepts, descriptions: rf2.descriptions, rrfAtoms: rrf.atoms, ...resources(started, cpu0) };
+    }
+    case "build": {
+      const { buildKnowledgeBase } = await import("../src/kb/build.js");
+      const { rf2Source, DEFAULT_SEMANTIC_TAG_GROUPS, gazetteerSource, groupMapFrom } = await import("../src/kb/sources/index.js");
+      const tagGroups = groupMapFrom([...DEFAULT_SEMANTIC_TAG_GROUPS, ["estructura corporal", "ANATOMIA"]]);
+      const folder = join(p.releases, `SnomedCT_SpanishSyntheticRF2_PRODUCTION_${gen.RF2_EFFECTIVE_TIME}T120000Z`);
+      const sources = [rf2Source([folder], { includeFsn: true, tagGroups }), ...(existsSync(PROXY) ? [gazetteerSource(PROXY, "tsv")] : [])];
+      const r = await buildKnowledgeBase(sources, p.kb);
+      const res = resources(started, cpu0);
+      return { rowsRead: r.rowsRead, names: r.names, concepts: r.concepts, groups: r.groups, namesPerSecond: Math.round(r.names / res.wallSeconds), kbFileMB: mb(statSync(p.kb).size), ...res };
+    }
+    case "umls": {
+      const { buildKnowledgeBase } = await import("../src/kb/build.js");
+      const { umlsSource, groupMapFrom } = await import("../src/kb/sources/index.js");
+      const meta = join(p.releases, "2025AA", "META");
+      const groupMap = groupMapFrom([["T047", "ENFERMEDAD"], ["T061", "PROCEDIMIENTO"], ["T184", "SINTOMA"], ["T023", "ANATOMIA"]]);
+      const r = await buildKnowledgeBase([umlsSource(join(meta, "MRCONSO.RRF"), { mrsty: join(meta, "MRSTY.RRF"), semGroups: join(p.releases, "SemGroups.txt"), groupMap })], p.kbUmls);
+      const res = resources(started, cpu0);
+      rmSync(p.kbUmls, { force: true });
+      return { names: r.names, concepts: r.concepts, xrefs: r.xrefs, namesPerSecond: Math.round(r.names / res.wallSeconds), ...res };
+    }
+    case "info": {
+      const { openKnowledgeBase } = await import("../src/kb/sqlite-kb.js");
+      const t0 = performance.now();
+      const kb = openKnowledgeBase(p.kb);
+      const openSeconds = secs(performance.now() - t0);
+      kb.close();
+      const { run } = await import("../src/cli/commands/kb.js");
+      const { Writable, Readable } = await import("node:stream");
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      const t1 = performance.now();
+      await run(["info", p.kb, "--json"], { stdin: Readable.from([]), stdout: sink, stderr: sink, isTTY: false, env: {} });
+      return { coldOpenSeconds: openSeconds, kbInfoSeconds: secs(performance.now() - t1), ...resources(started, cpu0) };
+    }
+    case "trie": {
+      const { openKnowledgeBase } = await import("../src/kb/sqlite-kb.js");
+      const { loadTokenizer } = await import("../src/lm/tokenizer.js");
+      const { writeTestTokenizer } = await import("../src/testing/test-tokenizer.js");
+      const { loadOrBuildKbTries } = await import("../src/trie/kb-tries.js");
+      const tokDir = join(p.work, "tokenizer");
+      mkdirSync(tokDir, { recursive: true });
+      writeTestTokenizer(tokDir);
+      const tokenizer = await loadTokenizer(tokDir);
+      const kb = openKnowledgeBase(p.kb);
+      try {
+        const names = kb.stats().names;
+        const tries = loadOrBuildKbTries(kb, tokenizer, VERB);
+        const bytes = [...tries.values()].reduce((s, t) => s + t.byteLength, 0);
+        return { names, trieBuildSeconds: secs(performance.now() - started), trieMB: mb(bytes), bytesPerName: Math.round((bytes / names) * 10) / 10, ...resources(started, cpu0) };
+      } finally {
+        kb.close();
+      }
+    }
+    case "trie-load": {
+      const { openKnowledgeBase } = await import("../src/kb/sqlite-kb.js");
+      const { loadTokenizer } = await import("../src/lm/tokenizer.js");
+      const { loadOrBuildKbTries } = await import("../src/trie/kb-tries.js");
+      const tokenizer = await loadTokenizer(join(p.work, "tokenizer"));
+      const kb = openKnowledgeBase(p.kb);
+      try {
+        const t0 = performance.now();
+        const tries = loadOrBuildKbTries(kb, tokenizer, VERB);
+        return { trieLoadSeconds: secs(performance.now() - t0), groups: tries.size, ...resources(started, cpu0) };
+      } finally {
+        kb.close();
+      }
+    }
+    case "lexical": {
+      const { openKnowledgeBase } = await import("../src/kb/sqlite-kb.js");
+      const { buildLexicalIndex, TFIDF_ARTIFACT_KEY } = await import("../src/linker/tfidf-linker.js");
+      const kb = openKnowledgeBase(p.kb);
+      try {
+        const heap0 = process.memoryUsage().heapUsed;
+        const index = buildLexicalIndex(kb);
+        const buildSeconds = secs(performance.now() - started);
+        const heapMB = mb(process.memoryUsage().heapUsed - heap0);
+        const t1 = performance.now();
+        const bytes = index.serialize();
+        kb.putArtifact(TFIDF_ARTIFACT_KEY, bytes);
+        return { lexicalBuildSeconds: buildSeconds, indexArraysMB: mb(index.indexBytes()), heapMB, artifactMB: mb(bytes.byteLength), storeSeconds: secs(performance.now() - t1), ...resources(started, cpu0) };
+      } finally {
+        kb.close();
+      }
+    }
+    case "query": {
+      if (!existsSync(join(SPACCC, "test-dev.tsv"))) return { skipped: "../shared/data/spaccc absent" };
+      const { openKnowledgeBase } = await import("../src/kb/sqlite-kb.js");
+      const { loadOrBuildLexicalIndex, TfidfLinker } = await import("../src/linker/tfidf-linker.js");
+      const kb = openKnowledgeBase(p.kb);
+      try {
+        const t0 = performance.now();
+        const { index, built } = loadOrBuildLexicalIndex(kb);
+        const loadSeconds = secs(performance.now() - t0);
+        const mentions = readFileSync(join(SPACCC, "test-dev.tsv"), "utf8").split("\n").slice(1).filter((l) => l.trim() !== "").map((l) => l.split("\t"))
+          .filter((c) => c[5] !== "NO_CODE" && index.hasGroup(c[1])).map((c) => ({ span: c[4], group: c[1], code: c[5] }));
+        const measure = (exhaustive: boolean) => {
+          index.setExhaustiveSearch(exhaustive);
+          const before = index.postingsScanned();
+          const times: number[] = [];
+          let hits = 0;
+          for (const m of mentions) {
+            const t = performance.now();
+            const got = index.search(m.span, m.group, 64);
+            times.push(performance.now() - t);
+            if (got.some((c) => c.code === m.code)) hits++;
+          }
+          times.sort((a, b) => a - b);
+          return { recallAt64: Math.round((1000 * hits) / mentions.length) / 10, p50ms: Math.round(percentile(times, 0.5) * 1000) / 1000, p99ms: Math.round(percentile(times, 0.99) * 1000) / 1000, postingsPerQuery: Math.round((index.postingsScanned() - before) / mentions.length) };
+        };
+        measure(false); // warm-up
+        const pruned = measure(false);
+        const exhaustive = measure(true);
+        index.setExhaustiveSearch(false);
+        const linker = new TfidfLinker(index);
+        const t1 = performance.now();
+        for (const m of mentions) linker.linkMention(m.span, m.group, 5);
+        const linkerMentionsPerSecond = Math.round(mentions.length / ((performance.now() - t1) / 1000));
+        return { mentions: mentions.length, indexLoadSeconds: loadSeconds, indexWasBuilt: built, pruned, exhaustive, linkerMentionsPerSecond, ...resources(started, cpu0) };
+      } finally {
+        kb.close();
+      }
+    }
+    default:
+      throw new Error(`unknown phase ${name}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const concepts = Number(arg("concepts", "1000000"));
+  const p = paths(resolve(arg("work", join(ROOT, ".scratch", "kb-bench"))));
+  const one = arg("phase", "");
+  if (one !== "") {
+    process.stdout.write(`${JSON.stringify(await phase(one, p, concepts))}\n`);
+    return;
+  }
+  mkdirSync(p.work, { recursive: true });
+  const phases = arg("phases", "gen,build,umls,info,trie,trie-load,lexical,query").split(",");
+  const report: Record<string, unknown> = { concepts, machine: { cpus: (await import("node:os")).cpus().length, node: process.version } };
+  for (const name of phases) {
+    process.stderr.write(`bench:kb phase ${name}...\n`);
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--max-old-space-size=5500", fileURLToPath(import.meta.url), "--phase", name, "--concepts", String(concepts), "--work", p.work], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 1 << 24,
+    });
+    report[name] = JSON.parse(out.trim().split("\n").pop() as string);
+    process.stderr.write(`  ${JSON.stringify(report[name])}\n`);
+  }
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+await main();

@@ -1,0 +1,139 @@
+/**
+ * `npm run bench:serve`: the HTTP service under concurrent one-sentence clients, dynamic batching on vs. requests
+ * taking turns. The model is the one of `npm run bench` (random weights, Llama-3 vocabulary, 4 layers, hidden 256;
+ * written once to .cache/bench-model), the KB the SPACCC proxy KB, the sentences the authors' marked SPACCC
+ * sentences. For 1, 4, 16 and 64 clients, each sending one sentence per request and the next as soon as the reply
+ * comes, it prints sentences/s and p50/p99 request latency per mode and the throughput ratio, as one JSON object.
+ *
+ *   npm run bench:serve
+ *   npm run bench:serve -- --clients 1,16 --requests 48 --rounds 2 --batch-size 16   (requests per round and mode)
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { readPredictionsTsv } from "../src/data/predictions-tsv.js";
+import { buildKnowledgeBase, openKnowledgeBase } from "../src/kb/index.js";
+import { GenerativeLinker } from "../src/linker/generative-linker.js";
+import { loadOnnxCausalLM } from "../src/lm/onnx-lm.js";
+import { loadTokenizer } from "../src/lm/tokenizer.js";
+import { startLinkServer } from "../src/server/index.js";
+import { writeRandomModel, type RandomModelShape } from "../src/testing/random-model.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const SHARED = join(ROOT, "../shared/data/spaccc/");
+const CACHE = join(ROOT, ".cache");
+const SHAPE: RandomModelShape = { layers: 4, hidden: 256, heads: 4, kvHeads: 2, intermediate: 688, seed: 1 };
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** The bench model and KB, written once under .cache/ (the model takes about a minute). */
+async function benchFiles(): Promise<{ modelDir: string; kbPath: string }> {
+  const modelDir = join(CACHE, "bench-model-l4-h256-s1");
+  const kbPath = join(CACHE, "bench-spaccc-proxy-kb.sqlite");
+  mkdirSync(CACHE, { recursive: true });
+  if (!existsSync(join(modelDir, "onnx", "model.onnx"))) await writeRandomModel(modelDir, SHAPE);
+  if (!existsSync(kbPath)) await buildKnowledgeBase(join(SHARED, "kb-proxy-dev.tsv"), kbPath);
+  return { modelDir, kbPath };
+}
+
+interface RunFigures {
+  readonly sentences_per_second: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly requests: number;
+  readonly errors: number;
+}
+
+interface Raw {
+  seconds: number;
+  readonly latencies: number[];
+  errors: number;
+}
+
+/** `clients` loops, each posting one sentence at a time, `requests` in all; wall time from first send to last reply. */
+async function drive(url: string, sentences: readonly string[], first: number, clients: number, requests: number, numBeams: number, into: Raw): Promise<void> {
+  let next = 0;
+  const client = async (): Promise<void> => {
+    for (let i = next++; i < requests; i = next++) {
+      const t0 = performance.now();
+      const res = await fetch(`${url}/v1/link`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ sentences: [sentences[(first + i) % sentences.length]], num_beams: numBeams }),
+      });
+      const body = (await res.json()) as { results?: { error?: unknown }[] };
+      if (res.status !== 200 || body.results?.[0]?.error !== undefined) into.errors++;
+      into.latencies.push(performance.now() - t0);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, client));
+  into.seconds += (performance.now() - t0) / 1000;
+}
+
+function figures(raw: Raw): RunFigures {
+  const sorted = [...raw.latencies].sort((a, b) => a - b);
+  return {
+    sentences_per_second: +(sorted.length / raw.seconds).toFixed(2),
+    p50_ms: Math.round(quantile(sorted, 0.5)),
+    p99_ms: Math.round(quantile(sorted, 0.99)),
+    requests: sorted.length,
+    errors: raw.errors,
+  };
+}
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: "string", default: "1,4,16,64" },
+    requests: { type: "string" },
+    "batch-size": { type: "string", default: "16" },
+    beams: { type: "string", default: "5" },
+    threads: { type: "string" },
+    rounds: { type: "string", default: "2" },
+  },
+});
+
+async function main(): Promise<Record<string, unknown>> {
+  if (!existsSync(join(SHARED, "kb-proxy-dev.tsv"))) return { skipped: `no SPACCC data at ${SHARED}` };
+  const { modelDir, kbPath } = await benchFiles();
+  const tokenizer = await loadTokenizer(modelDir);
+  const lm = await loadOnnxCausalLM(modelDir, values.threads === undefined ? {} : { threads: Number(values.threads) });
+  const linker = new GenerativeLinker({ kb: openKnowledgeBase(kbPath), lm, tokenizer, verb: "es" });
+  const rows = readPredictionsTsv(join(SHARED, "predictions", "Llama_guided_with_SynCABEL.test-dev.tsv")).rows;
+  const sentences = rows.map((r) => r.sentence).filter((s): s is string => typeof s === "string");
+  const batchSize = Number(values["batch-size"]);
+  const numBeams = Number(values.beams);
+  // Warm-up (trie load, ORT kernels), not timed.
+  await linker.sample(sentences.slice(0, batchSize), { num_beams: numBeams, batch_size: batchSize });
+
+  const results: Record<string, unknown>[] = [];
+  const rounds = Number(values.rounds);
+  for (const clients of values.clients.split(",").map(Number)) {
+    const requests = values.requests === undefined ? Math.max(16, 2 * clients) : Number(values.requests);
+    const raw = { turn_taking: { seconds: 0, latencies: [], errors: 0 } as Raw, batching: { seconds: 0, latencies: [], errors: 0 } as Raw };
+    // Modes alternate in rounds over the same sentences, so a change of load on a shared machine hits both.
+    for (let round = 0; round < rounds; round++) {
+      for (const batching of [false, true]) {
+        const server = await startLinkServer(linker, { port: 0, batching, batchSize, maxConcurrent: 1024 });
+        try {
+          await drive(server.url, sentences, round * requests, clients, requests, numBeams, batching ? raw.batching : raw.turn_taking);
+        } finally {
+          await server.close();
+        }
+      }
+    }
+    const off = figures(raw.turn_taking);
+    const on = figures(raw.batching);
+    const row = { clients, turn_taking: off, batching: on, throughput_ratio: +(on.sentences_per_second / off.sentences_per_second).toFixed(2) };
+    results.push(row);
+    console.error(JSON.stringify(row));
+  }
+  await linker.close();
+  return { model: { ...SHAPE, vocab: tokenizer.vocabSize }, batch_size: batchSize, num_beams: numBeams, results };
+}
+
+console.log(JSON.stringify(await main(), null, 2));

@@ -1,0 +1,232 @@
+/**
+ * Hugging Face Llama checkpoint folder -> the model folder `Linker.open` loads: config.json, the tokenizer files
+ * (added tokens such as `<SEP>` kept byte for byte), generation_config.json, onnx/model.onnx + model.onnx_data.
+ *
+ * Streams: the ONNX writer asks for one tensor at a time, which is read from its shard by offset, converted,
+ * written and dropped, so memory stays bounded by a few of the largest tensors. Atomic: everything is written
+ * into a hidden sibling folder `.OUT.partial-<pid>` that is renamed to OUT at the end; config.json (which the
+ * loader needs) is written last, so the partial folder never loads. An abort removes the partial folder.
+ */
+import { copyFileSync, existsSync, fsyncSync, closeSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, mkdirSync } from "node:fs";
+import { basename, dirname, join, relative, resolve, isAbsolute } from "node:path";
+import { SyncabelError } from "../errors.js";
+import { openLlamaCheckpoint, type LlamaCheckpoint } from "./checkpoint.js";
+import { writeLlamaOnnx, type WriteOnnxOptions } from "./onnx-llama-graph.js";
+import type { Float32Tensor } from "./safetensors.js";
+
+export type ConvertDtype = "fp32" | "fp16" | "int8" | "int4";
+export const CONVERT_DTYPES: readonly ConvertDtype[] = ["fp32", "fp16", "int8", "int4"];
+
+/** Files copied from the checkpoint when present (tokenizer.json is required). */
+const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "chat_template.jinja"];
+
+export interface ConvertProgress {
+  /** Checkpoint bytes read so far and in all (a tied embedding counts twice: it is read for both uses). */
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly tensor: string;
+}
+
+export interface ConvertOptions {
+  /** Weight type in the ONNX model (default fp32). int8 / int4: com.microsoft.MatMulNBits, block-wise. */
+  readonly dtype?: ConvertDtype;
+  /** Quantization block size (default 32; a power of two >= 16). */
+  readonly blockSize?: number;
+  /** Replace an existing output folder (the new one is complete before the old one goes). */
+  readonly force?: boolean;
+  readonly onProgress?: (p: ConvertProgress) => void;
+  /** Abort between tensors: the partial output is removed and CONVERT_INTERRUPTED thrown. */
+  readonly signal?: AbortSignal;
+  /** Milliseconds to sleep before reading each tensor: a test hook to make a tiny conversion slow. */
+  readonly throttleMs?: number;
+}
+
+export interface ConvertResult {
+  readonly outputDir: string;
+  readonly dtype: ConvertDtype;
+  /** Bytes of weights read from the checkpoint. */
+  readonly inputBytes: number;
+  /** Bytes of onnx/model.onnx + onnx/model.onnx_data. */
+  readonly onnxBytes: number;
+  readonly seconds: number;
+  readonly files: readonly string[];
+}
+
+function outputError(message: string, path: string): SyncabelError {
+  return new SyncabelError("CONVERT_OUTPUT_INVALID", message, { file: path });
+}
+
+/** Real path of `p`, or of its nearest existing ancestor joined with the rest (for a folder not yet created). */
+function realish(p: string): string {
+  const abs = resolve(p);
+  if (existsSync(abs)) return realpathSync(abs);
+  const parent = dirname(abs);
+  return parent === abs ? abs : join(realish(parent), basename(abs));
+}
+
+function inside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/** OUT must not be the input, inside it or around it, nor exist unless `force`. */
+function checkOutput(inputDir: string, outputDir: string, force: boolean): void {
+  const input = realish(inputDir);
+  const output = realish(outputDir);
+  if (inside(output, input)) throw outputError(`output ${outputDir} is the checkpoint folder or inside it: choose another folder`, outputDir);
+  if (inside(input, output)) throw outputError(`output ${outputDir} contains the checkpoint folder ${inputDir}: choose another folder`, outputDir);
+  if (existsSync(outputDir)) {
+    if (!statSync(outputDir).isDirectory()) throw outputError(`output ${outputDir} exists and is not a folder`, outputDir);
+    if (!force) throw outputError(`output ${outputDir} exists: remove it or pass --force to replace it`, outputDir);
+  }
+}
+
+/** tokenizer.json must exist and its added tokens (e.g. <SEP>) must have rows in the embedding. */
+function checkTokenizer(checkpoint: LlamaCheckpoint): void {
+  const path = join(checkpoint.dir, "tokenizer.json");
+  if (!existsSync(path)) throw new SyncabelError("MODEL_FILE_MISSING", `${path}: tokenizer.json not found`, { file: path });
+  let added: unknown;
+  try {
+    added = (JSON.parse(readFileSync(path, "utf8")) as { added_tokens?: unknown }).added_tokens;
+  } catch (e) {
+    throw new SyncabelError("TOKENIZER_INVALID", `${path}: not valid JSON (${(e as Error).message})`, { file: path });
+  }
+  const vocab = checkpoint.config.vocabSize;
+  for (const t of Array.isArray(added) ? added : []) {
+    const { id, content } = t as { id?: unknown; content?: unknown };
+    if (typeof id === "number" && id >= vocab) {
+      throw new SyncabelError(
+        "MODEL_CONFIG_INVALID",
+        `${path}: added token ${JSON.stringify(content)} has id ${id}, outside the embedding of config.json (vocab_size ${vocab}); resize the token embeddings before saving`,
+        { file: path },
+      );
+    }
+  }
+}
+
+const PARTIAL_PREFIX = (outputDir: string): string => `.${basename(outputDir)}.partial-`;
+
+/** Remove partial folders left by conversions that were killed (their process is gone). */
+function removeStalePartials(outputDir: string): void {
+  const parent = dirname(outputDir);
+  if (!existsSync(parent)) return;
+  const prefix = PARTIAL_PREFIX(outputDir);
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isSafeInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    fsyncSync(fd);
+    closeSync(fd);
+  } catch {
+    // Some file systems do not fsync folders; the rename is still atomic.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function interrupted(): SyncabelError {
+  return new SyncabelError("CONVERT_INTERRUPTED", "conversion interrupted; the partial output was removed");
+}
+
+/** ONNX writer options for a dtype: external data always, last-position logits for prefill. */
+function writerOptions(options: ConvertOptions, onBytes: (tensor: string) => void): WriteOnnxOptions {
+  const dtype = options.dtype ?? "fp32";
+  const opts = {
+    externalDataThreshold: 0,
+    weightDtype: dtype,
+    quantization: { blockSize: options.blockSize ?? 32 },
+    logits: "num_logits_to_keep",
+    onProgress: (p: { tensor: string }) => onBytes(p.tensor),
+  };
+  return opts as WriteOnnxOptions;
+}
+
+/**
+ * Convert the checkpoint in `inputDir` into a model folder at `outputDir`. Checks everything readable before
+ * writing anything; errors name the file and problem (see openLlamaCheckpoint), CONVERT_OUTPUT_INVALID for an
+ * output folder that exists (without `force`) or overlaps the input.
+ */
+export async function convertCheckpoint(inputDir: string, outputDir: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+  const started = performance.now();
+  const dtype = options.dtype ?? "fp32";
+  if (!CONVERT_DTYPES.includes(dtype)) throw new SyncabelError("MODEL_CONFIG_INVALID", `dtype ${JSON.stringify(dtype)} is not one of ${CONVERT_DTYPES.join(", ")}`);
+  const out = resolve(outputDir);
+  checkOutput(inputDir, out, options.force ?? false);
+  const checkpoint = openLlamaCheckpoint(resolve(inputDir));
+  const partial = join(dirname(out), `${PARTIAL_PREFIX(out)}${process.pid}`);
+  try {
+    checkTokenizer(checkpoint);
+    removeStalePartials(out);
+    rmSync(partial, { recursive: true, force: true });
+    mkdirSync(join(partial, "onnx"), { recursive: true });
+    const copied = COPIED_FILES.filter((f) => existsSync(join(checkpoint.dir, f)));
+    for (const f of copied) copyFileSync(join(checkpoint.dir, f), join(partial, f));
+
+    const embed = checkpoint.tensors.get("model.embed_tokens.weight")!.entry;
+    const bytesTotal = checkpoint.weightBytes + (checkpoint.config.tieWordEmbeddings ? embed.end - embed.begin : 0);
+    let bytesDone = 0;
+    const weight = async (name: string): Promise<Float32Tensor> => {
+      // Yield between tensors so SIGINT/SIGTERM handlers (and progress output) run during a long conversion.
+      await (options.throttleMs ? sleep(options.throttleMs) : new Promise<void>((r) => setImmediate(r)));
+      if (options.signal?.aborted) throw interrupted();
+      const t = checkpoint.weight(name);
+      const e = checkpoint.tensors.get(name)!.entry;
+      bytesDone += e.end - e.begin;
+      options.onProgress?.({ bytesDone, bytesTotal, tensor: name });
+      return t;
+    };
+    const modelPath = join(partial, "onnx", "model.onnx");
+    const result = await writeLlamaOnnx(checkpoint.config, weight, modelPath, writerOptions(options, () => undefined));
+    if (options.signal?.aborted) throw interrupted();
+    copyFileSync(join(checkpoint.dir, "config.json"), join(partial, "config.json")); // last: the loader needs it
+    fsyncDir(join(partial, "onnx"));
+    fsyncDir(partial);
+    publish(partial, out);
+    const onnxFiles = ["onnx/model.onnx", ...(result.externalDataPath !== null ? ["onnx/model.onnx_data"] : [])];
+    const onnxBytes = onnxFiles.reduce((n, f) => n + statSync(join(out, f)).size, 0);
+    return {
+      outputDir: out,
+      dtype,
+      inputBytes: bytesDone,
+      onnxBytes,
+      seconds: (performance.now() - started) / 1000,
+      files: ["config.json", ...copied, ...onnxFiles],
+    };
+  } catch (e) {
+    rmSync(partial, { recursive: true, force: true });
+    throw e;
+  } finally {
+    checkpoint.close();
+  }
+}
+
+/** Rename the finished folder into place; an existing OUT (only with force) is moved aside first, then removed. */
+function publish(partial: string, out: string): void {
+  if (existsSync(out)) {
+    const old = join(dirname(out), `.${basename(out)}.old-${process.pid}`);
+    renameSync(out, old);
+    renameSync(partial, out);
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(partial, out);
+  }
+  fsyncDir(dirname(out));
+}

@@ -1,0 +1,259 @@
+/**
+ * Candidate generation and features of the hybrid linker: the union of the TF-IDF, BM25 and memory candidates of
+ * a mention (and of its acronym-expanded form), each code described by the features the reranker weighs.
+ */
+import { topRows } from "../lexical/score-accumulator.js";
+import { sparseDot } from "../lexical/sparse.js";
+import { acronymFits, looksLikeAcronym, numbersOf, type GroupIndex, type HybridEntry, type HybridIndex, type QueryText } from "./hybrid-index.js";
+
+export const FEATURE_NAMES = [
+  "tfidf", "tfidf_kb", "tfidf_rank", "bm25", "bm25_rel", "bm25_rank",
+  "exact", "exact_kb", "key_match", "mem_count", "mem_consistency", "key_count", "key_consistency",
+  "prior", "seen", "jaccard", "query_cover", "name_cover", "edit_sim", "length_ratio",
+  "number_conflict", "acronym", "acronym_fit", "context", "composite", "has_kb_name", "best_is_kb", "ambiguity",
+  "expanded", "mem_only_exact",
+] as const;
+
+export type FeatureName = (typeof FEATURE_NAMES)[number];
+export const FEATURE_COUNT = FEATURE_NAMES.length;
+const F = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, i])) as Record<FeatureName, number>;
+
+export interface Candidate {
+  readonly code: string;
+  /** The code's name that matched best. */
+  readonly matched: string;
+  /** Display name: the code's first KB name, else its most frequent training mention. */
+  readonly name: string;
+  readonly features: Float64Array;
+}
+
+export interface MentionQuery {
+  readonly mention: string;
+  readonly group: string;
+  /** The marked sentence, for the context feature ("" when unknown). */
+  readonly sentence?: string;
+}
+
+/** How many codes each retriever contributes before the union. */
+export interface CandidateOptions {
+  readonly perRetriever?: number;
+}
+
+const EDIT_MIN_COSINE = 0.4;
+
+function levenshtein(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a.length === 0) return b.length;
+  if (b.length === 0) return a.length;
+  let prev = new Int32Array(b.length + 1);
+  let cur = new Int32Array(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    cur[0] = i;
+    const ca = a.charCodeAt(i - 1);
+    for (let j = 1; j <= b.length; j++) {
+      const cost = ca === b.charCodeAt(j - 1) ? 0 : 1;
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+    }
+    [prev, cur] = [cur, prev];
+  }
+  return prev[b.length];
+}
+
+/** 1 - normalised Levenshtein distance of two strings (cut at 80 characters: names rarely differ further on). */
+export function editSimilarity(a: string, b: string): number {
+  const x = a.slice(0, 80);
+  const y = b.slice(0, 80);
+  const m = Math.max(x.length, y.length);
+  return m === 0 ? 1 : 1 - levenshtein(x, y) / m;
+}
+
+
+/** Per-code best scores of one query, in scratch arrays reused across queries of a group. */
+class CodeScratch {
+  readonly tf: Float64Array;
+  readonly tfKb: Float64Array;
+  readonly tfRow: Int32Array;
+  readonly tfVariant: Int32Array;
+  readonly bm: Float64Array;
+  readonly mark: Uint8Array;
+  readonly touched: Int32Array;
+  count = 0;
+
+  constructor(codes: number) {
+    this.tf = new Float64Array(codes);
+    this.tfKb = new Float64Array(codes);
+    this.tfRow = new Int32Array(codes).fill(-1);
+    this.tfVariant = new Int32Array(codes);
+    this.bm = new Float64Array(codes);
+    this.mark = new Uint8Array(codes);
+    this.touched = new Int32Array(codes);
+  }
+
+  touch(c: number): void {
+    if (this.mark[c] === 0) {
+      this.mark[c] = 1;
+      this.touched[this.count++] = c;
+    }
+  }
+
+  clear(): void {
+    for (let i = 0; i < this.count; i++) {
+      const c = this.touched[i];
+      this.tf[c] = 0;
+      this.tfKb[c] = 0;
+      this.tfRow[c] = -1;
+      this.tfVariant[c] = 0;
+      this.bm[c] = 0;
+      this.mark[c] = 0;
+    }
+    this.count = 0;
+  }
+}
+
+const scratchOf = new WeakMap<GroupIndex, CodeScratch>();
+
+/** The k touched codes with the highest positive value, best first (ties: lower code id). */
+function topCodes(s: CodeScratch, values: Float64Array, k: number): number[] {
+  return topRows({ scores: values, touched: s.touched, count: s.count }, k);
+}
+
+/** Every candidate code of a mention with its features, in no particular order. */
+export function candidatesOf(index: HybridIndex, q: MentionQuery, options: CandidateOptions = {}): Candidate[] {
+  const g = index.group(q.group);
+  if (g === undefined) return [];
+  const k = options.perRetriever ?? 64;
+  const expandedText = index.expand(q.mention);
+  const variants: QueryText[] = [index.query(q.mention)];
+  if (expandedText !== undefined) variants.push(index.query(expandedText));
+  const base = variants[0] as QueryText;
+  let s = scratchOf.get(g);
+  if (s === undefined) scratchOf.set(g, (s = new CodeScratch(g.codes.length)));
+  try {
+    return scoreCandidates(index, g, s, q, variants, base, k);
+  } finally {
+    s.clear();
+  }
+}
+
+function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: MentionQuery, variants: readonly QueryText[], base: QueryText, k: number): Candidate[] {
+  // 1. Fold row scores of every variant into per-code maxima.
+  const rows = g.entries.length;
+  let bm25Top = 0;
+  variants.forEach((v, vi) => {
+    const cos = g.tfidf.accumulate(v.vector, rows);
+    for (let i = 0; i < cos.count; i++) {
+      const r = cos.touched[i] as number;
+      const score = cos.scores[r] as number;
+      const c = g.codeOf[r] as number;
+      s.touch(c);
+      if (score > s.tf[c]) {
+        s.tf[c] = score;
+        s.tfRow[c] = r;
+        s.tfVariant[c] = vi;
+      }
+      if ((g.entries[r] as HybridEntry).kb && score > s.tfKb[c]) s.tfKb[c] = score;
+    }
+    const bm = g.bm25.accumulate(v.content);
+    for (let i = 0; i < bm.count; i++) {
+      const r = bm.touched[i] as number;
+      const score = bm.scores[r] as number;
+      const c = g.codeOf[r] as number;
+      s.touch(c);
+      if (score > s.bm[c]) s.bm[c] = score;
+      if (score > bm25Top) bm25Top = score;
+    }
+  });
+  // 2. Candidates: the k best codes of each retriever, and the memory's answers.
+  const tfidfTop = topCodes(s, s.tf, k);
+  const bm25List = topCodes(s, s.bm, k);
+  const tfidfRank = new Map(tfidfTop.map((c, i) => [c, i]));
+  const bm25Rank = new Map(bm25List.map((c, i) => [c, i]));
+  const exact = g.memExact.get(base.n.folded);
+  const keyed = g.memKey.get(base.n.key);
+  const candidates = new Set<number>([...tfidfTop, ...bm25List]);
+  for (const code of [...(exact?.keys() ?? []), ...(keyed?.keys() ?? [])]) {
+    const c = g.codeId.get(code);
+    if (c !== undefined) candidates.add(c);
+  }
+  const exactCodes = new Set<number>();
+  const exactKbCodes = new Set<number>();
+  for (const r of g.byFolded.get(base.n.folded) ?? []) {
+    exactCodes.add(g.codeOf[r] as number);
+    if ((g.entries[r] as HybridEntry).kb) exactKbCodes.add(g.codeOf[r] as number);
+  }
+  const keyCodes = new Set<number>((g.byKey.get(base.n.key) ?? []).map((r) => g.codeOf[r] as number));
+  const exactTotal = sum(exact);
+  const keyTotal = sum(keyed);
+  const context = q.sentence ? index.contextVector(q.sentence) : undefined;
+  const queryAcronym = looksLikeAcronym(q.mention) ? q.mention.trim() : undefined;
+  const queryNumbers = numbersOf(base.n.folded);
+  const queryContent = new Set(base.content);
+
+  // 3. Features per candidate code.
+  const out: Candidate[] = [];
+  for (const c of candidates) {
+    const code = g.codes[c] as string;
+    const entryRows = g.byCode.get(code) ?? [];
+    const bestRow = s.tfRow[c] as number;
+    const b: HybridEntry = bestRow >= 0 ? (g.entries[bestRow] as HybridEntry) : (g.entries[entryRows[0] as number] as HybridEntry);
+    const x = new Float64Array(FEATURE_COUNT);
+    x[F.tfidf] = s.tf[c] as number;
+    x[F.tfidf_kb] = s.tfKb[c] as number;
+    const tr = tfidfRank.get(c);
+    x[F.tfidf_rank] = tr === undefined ? 0 : 1 / (1 + tr);
+    const bestBm25 = s.bm[c] as number;
+    x[F.bm25] = Math.log1p(bestBm25);
+    x[F.bm25_rel] = bm25Top > 0 ? bestBm25 / bm25Top : 0;
+    const br = bm25Rank.get(c);
+    x[F.bm25_rank] = br === undefined ? 0 : 1 / (1 + br);
+    x[F.exact] = exactCodes.has(c) ? 1 : 0;
+    x[F.exact_kb] = exactKbCodes.has(c) ? 1 : 0;
+    x[F.key_match] = keyCodes.has(c) ? 1 : 0;
+    const memCount = exact?.get(code) ?? 0;
+    x[F.mem_count] = Math.log1p(memCount);
+    x[F.mem_consistency] = exactTotal > 0 ? memCount / exactTotal : 0;
+    const keyCount = keyed?.get(code) ?? 0;
+    x[F.key_count] = Math.log1p(keyCount);
+    x[F.key_consistency] = keyTotal > 0 ? keyCount / keyTotal : 0;
+    const prior = g.codeCount.get(code) ?? 0;
+    x[F.prior] = Math.log1p(prior);
+    x[F.seen] = prior > 0 ? 1 : 0;
+    let both = 0;
+    for (const st of b.content) if (queryContent.has(st)) both++;
+    const union = queryContent.size + b.content.length - both;
+    x[F.jaccard] = union === 0 ? 0 : both / union;
+    x[F.query_cover] = queryContent.size === 0 ? 0 : both / queryContent.size;
+    x[F.name_cover] = b.content.length === 0 ? 0 : both / b.content.length;
+    // Edit distance is the costliest feature: only for names that already look alike.
+    x[F.edit_sim] = x[F.tfidf] >= EDIT_MIN_COSINE ? editSimilarity(base.n.folded, b.folded) : 0;
+    x[F.length_ratio] = Math.abs(Math.log((b.stems.length + 1) / (base.n.stems.length + 1)));
+    const bn = b.numbers;
+    x[F.number_conflict] = queryNumbers !== bn && (queryNumbers !== "" || bn !== "") ? 1 : 0;
+    x[F.acronym] = queryAcronym !== undefined ? 1 : 0;
+    let hasKb = false;
+    for (const r of entryRows) {
+      const e = g.entries[r] as HybridEntry;
+      if (!e.kb) continue;
+      hasKb = true;
+      if (queryAcronym !== undefined && acronymFits(queryAcronym, e.folded)) x[F.acronym_fit] = 1;
+      if (queryAcronym === undefined) break;
+    }
+    const ctx = g.contexts.get(code);
+    x[F.context] = ctx === undefined || context === undefined ? 0 : sparseDot(context, ctx);
+    x[F.composite] = code.includes("+") ? 1 : 0;
+    x[F.has_kb_name] = hasKb ? 1 : 0;
+    x[F.best_is_kb] = b.kb ? 1 : 0;
+    x[F.ambiguity] = Math.log(b.ambiguity);
+    x[F.expanded] = (s.tfVariant[c] as number) > 0 ? 1 : 0;
+    x[F.mem_only_exact] = x[F.exact] === 1 && x[F.exact_kb] === 0 ? 1 : 0;
+    out.push({ code, matched: b.name, name: g.display.get(code) ?? b.name, features: x });
+  }
+  return out;
+}
+
+function sum(m: ReadonlyMap<string, number> | undefined): number {
+  let s = 0;
+  for (const v of m?.values() ?? []) s += v;
+  return s;
+}

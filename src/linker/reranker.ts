@@ -1,0 +1,187 @@
+/**
+ * The learned reranker of the hybrid linker: a listwise softmax model over the candidates of one mention,
+ * score(x) = w . z + v . tanh(H z + c) with z the standardised features followed by a one-hot of the group (the
+ * hidden layer lets features interact and differ per group; `hidden: 0` is plain conditional logistic regression).
+ * Trained with Adam on minibatches of mentions and L2 weight decay, from a seeded initialisation and shuffling:
+ * the same data, options and seed give the same model.
+ */
+import { SyncabelError } from "../errors.js";
+import { mulberry32, shuffled } from "../util/random.js";
+
+/** The candidates of one training mention: feature rows and which of them are right. */
+export interface RankList {
+  readonly group: string;
+  readonly rows: readonly Float64Array[];
+  readonly gold: readonly number[];
+}
+
+export interface RerankerOptions {
+  readonly hidden?: number;
+  readonly l2?: number;
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batch?: number;
+  readonly seed?: number;
+}
+
+export interface RerankerJson {
+  readonly features: number;
+  readonly groups: readonly string[];
+  readonly hidden: number;
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  readonly w: readonly number[];
+  readonly h: readonly number[];
+  readonly c: readonly number[];
+  readonly v: readonly number[];
+}
+
+export class Reranker {
+  private readonly groupIndex: ReadonlyMap<string, number>;
+  private readonly inputs: number;
+  private readonly z: Float64Array;
+
+  private constructor(
+    readonly features: number,
+    readonly groups: readonly string[],
+    readonly hidden: number,
+    private readonly mean: Float64Array,
+    private readonly std: Float64Array,
+    private readonly w: Float64Array,
+    private readonly h: Float64Array,
+    private readonly c: Float64Array,
+    private readonly v: Float64Array,
+  ) {
+    this.groupIndex = new Map(groups.map((g, i) => [g, i]));
+    this.inputs = features + groups.length;
+    this.z = new Float64Array(this.inputs);
+  }
+
+  /** Standardised inputs (features, then the group's one-hot) into `z`. */
+  private input(x: Float64Array, group: string, z: Float64Array): void {
+    for (let i = 0; i < this.features; i++) z[i] = (x[i] - this.mean[i]) / this.std[i];
+    const gi = this.groupIndex.get(group);
+    for (let i = 0; i < this.groups.length; i++) z[this.features + i] = i === gi ? 1 : 0;
+  }
+
+  /** The score of one candidate (higher is better). */
+  score(x: Float64Array, group: string): number {
+    this.input(x, group, this.z);
+    return this.scoreInput(this.z, undefined);
+  }
+
+  private scoreInput(z: Float64Array, act: Float64Array | undefined): number {
+    let s = 0;
+    for (let i = 0; i < this.inputs; i++) s += this.w[i] * z[i];
+    for (let j = 0; j < this.hidden; j++) {
+      let a = this.c[j];
+      const off = j * this.inputs;
+      for (let i = 0; i < this.inputs; i++) a += this.h[off + i] * z[i];
+      const t = Math.tanh(a);
+      if (act) act[j] = t;
+      s += this.v[j] * t;
+    }
+    return s;
+  }
+
+  static train(lists: readonly RankList[], options: RerankerOptions = {}): Reranker {
+    const usable = lists.filter((l) => l.gold.length > 0 && l.rows.length > 0);
+    if (usable.length === 0) throw new SyncabelError("LINKER_INVALID_OPTIONS", "no training mention has its gold code among its candidates: nothing to learn from");
+    const d = (usable[0] as RankList).rows[0]!.length;
+    const groups = [...new Set(usable.map((l) => l.group))].sort();
+    const hidden = options.hidden ?? 8;
+    const l2 = options.l2 ?? 1e-4;
+    const epochs = options.epochs ?? 12;
+    const lr = options.learningRate ?? 0.01;
+    const batch = options.batch ?? 32;
+    const random = mulberry32(options.seed ?? 1);
+    // Standardisation from every candidate row.
+    const mean = new Float64Array(d);
+    const std = new Float64Array(d);
+    let n = 0;
+    for (const l of usable) for (const r of l.rows) { n++; for (let i = 0; i < d; i++) mean[i] += r[i]; }
+    for (let i = 0; i < d; i++) mean[i] /= n;
+    for (const l of usable) for (const r of l.rows) for (let i = 0; i < d; i++) std[i] += (r[i] - mean[i]) ** 2;
+    for (let i = 0; i < d; i++) std[i] = Math.sqrt(std[i] / n) || 1;
+    const inputs = d + groups.length;
+    const init = (size: number, scale: number) => Float64Array.from({ length: size }, () => (random() * 2 - 1) * scale);
+    const model = new Reranker(d, groups, hidden, mean, std, new Float64Array(inputs), init(hidden * inputs, 1 / Math.sqrt(inputs)), new Float64Array(hidden), init(hidden, 0.1));
+    model.fit(usable, { epochs, lr, batch, l2, random });
+    return model;
+  }
+
+  private fit(lists: readonly RankList[], o: { epochs: number; lr: number; batch: number; l2: number; random: () => number }): void {
+    const params = [this.w, this.h, this.c, this.v];
+    const grads = params.map((p) => new Float64Array(p.length));
+    const m1 = params.map((p) => new Float64Array(p.length));
+    const m2 = params.map((p) => new Float64Array(p.length));
+    const [gw, gh, gc, gv] = grads as [Float64Array, Float64Array, Float64Array, Float64Array];
+    const inputs = this.inputs;
+    const z = new Float64Array(inputs);
+    let step = 0;
+    for (let epoch = 0; epoch < o.epochs; epoch++) {
+      const order = shuffled(lists, o.random);
+      for (let start = 0; start < order.length; start += o.batch) {
+        for (const g of grads) g.fill(0);
+        const slice = order.slice(start, start + o.batch);
+        for (const list of slice) {
+          const acts = list.rows.map(() => new Float64Array(this.hidden));
+          const zs = list.rows.map((r, i) => {
+            const zi = new Float64Array(inputs);
+            this.input(r, list.group, zi);
+            return { zi, s: this.scoreInput(zi, acts[i]) };
+          });
+          let max = -Infinity;
+          for (const { s } of zs) max = Math.max(max, s);
+          const e = zs.map(({ s }) => Math.exp(s - max));
+          const total = e.reduce((a, b) => a + b, 0);
+          const goldMass = list.gold.reduce((a, gi) => a + (e[gi] as number), 0);
+          // d(-log sum_gold p)/ds_i = p_i - [i gold] * e_i / goldMass
+          const isGold = new Set(list.gold);
+          zs.forEach(({ zi }, i) => {
+            const dl = (e[i] as number) / total - (isGold.has(i) ? (e[i] as number) / goldMass : 0);
+            if (dl === 0) return;
+            z.set(zi);
+            for (let k = 0; k < inputs; k++) gw[k] += dl * z[k];
+            const act = acts[i] as Float64Array;
+            for (let j = 0; j < this.hidden; j++) {
+              gv[j] += dl * act[j];
+              const da = dl * this.v[j] * (1 - act[j] * act[j]);
+              gc[j] += da;
+              const off = j * inputs;
+              for (let k = 0; k < inputs; k++) gh[off + k] += da * z[k];
+            }
+          });
+        }
+        step++;
+        params.forEach((p, pi) => adam(p, grads[pi] as Float64Array, m1[pi] as Float64Array, m2[pi] as Float64Array, step, o.lr, o.l2, slice.length));
+      }
+    }
+  }
+
+  toJSON(): RerankerJson {
+    const arr = (a: Float64Array) => Array.from(a);
+    return { features: this.features, groups: this.groups, hidden: this.hidden, mean: arr(this.mean), std: arr(this.std), w: arr(this.w), h: arr(this.h), c: arr(this.c), v: arr(this.v) };
+  }
+
+  static fromJSON(j: RerankerJson): Reranker {
+    const inputs = j.features + j.groups.length;
+    const ok = j.mean.length === j.features && j.std.length === j.features && j.w.length === inputs && j.h.length === j.hidden * inputs && j.c.length === j.hidden && j.v.length === j.hidden;
+    if (!ok) throw new SyncabelError("KB_INDEX_INVALID", "stored reranker weights have inconsistent sizes");
+    const f = (a: readonly number[]) => Float64Array.from(a);
+    return new Reranker(j.features, j.groups, j.hidden, f(j.mean), f(j.std), f(j.w), f(j.h), f(j.c), f(j.v));
+  }
+}
+
+function adam(p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number, lr: number, l2: number, batch: number): void {
+  const b1 = 0.9;
+  const b2 = 0.999;
+  const c1 = 1 - b1 ** t;
+  const c2 = 1 - b2 ** t;
+  for (let i = 0; i < p.length; i++) {
+    const grad = g[i] / batch + l2 * p[i];
+    m[i] = b1 * m[i] + (1 - b1) * grad;
+    v[i] = b2 * v[i] + (1 - b2) * grad * grad;
+    p[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + 1e-8);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * `syncabel train-linker` as a library call: add training files to a KB index's training memory, fit the hybrid
+ * linker's reranker on the whole training memory (out-of-fold features, cross-validated hyper-parameters) and
+ * store the model in the KB index, where `link`, `link-docs`, `serve` and `Linker.open` find it.
+ */
+import { readDataset } from "../data/read-dataset.js";
+import type { DatasetFormat } from "../data/types.js";
+import { SyncabelError } from "../errors.js";
+import { addTrainingMentions, readTrainingMentions, type MentionsReport } from "../kb/mentions.js";
+import { openKnowledgeBase } from "../kb/sqlite-kb.js";
+import { FEATURE_NAMES } from "./hybrid-features.js";
+import { HYBRID_ARTIFACT_KEY, kbNamesOf, type HybridModelJson } from "./hybrid-linker.js";
+import { trainHybrid, type HybridTrainOptions } from "./hybrid-train.js";
+
+export interface TrainingFile {
+  readonly path: string;
+  readonly format: DatasetFormat;
+  /** SPACCC: folder of the texts (default texts/ beside the TSV). */
+  readonly textsDir?: string;
+}
+
+export interface TrainLinkerOptions extends Omit<HybridTrainOptions, "language"> {
+  /** Files to add to the training memory first (none: train on the memory already stored). */
+  readonly train?: readonly TrainingFile[];
+  /** Stemming language (default: the language the reader gives the training documents, else es). */
+  readonly language?: string;
+}
+
+export interface TrainLinkerReport {
+  readonly added: readonly MentionsReport[];
+  readonly mentions: number;
+  readonly documents: number;
+  readonly language: string;
+  readonly candidateRecall: number;
+  readonly chosen: HybridModelJson["chosen"];
+  readonly cv: HybridModelJson["cv"];
+  readonly seconds: number;
+}
+
+/** Read and store training files in the KB index's training memory. */
+export async function addTrainingFiles(kbPath: string, files: readonly TrainingFile[]): Promise<{ reports: MentionsReport[]; language: string | undefined }> {
+  const reports: MentionsReport[] = [];
+  let language: string | undefined;
+  for (const f of files) {
+    const dataset = await readDataset(f.path, { format: f.format, ...(f.textsDir === undefined ? {} : { textsDir: f.textsDir }) });
+    language ??= dataset.documents.find((d) => d.language !== undefined)?.language;
+    reports.push(addTrainingMentions(kbPath, dataset, f.path));
+  }
+  return { reports, language };
+}
+
+export async function trainLinker(kbPath: string, options: TrainLinkerOptions = {}): Promise<TrainLinkerReport> {
+  const started = performance.now();
+  const { reports, language: readLanguage } = await addTrainingFiles(kbPath, options.train ?? []);
+  const mentions = readTrainingMentions(kbPath);
+  if (mentions.length === 0) {
+    throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kbPath} has no training mentions: give training files (--train FILE --format F) or run 'syncabel kb add-mentions' first`, { path: kbPath });
+  }
+  const language = options.language ?? readLanguage ?? "es";
+  const seed = options.seed ?? 1;
+  const kb = openKnowledgeBase(kbPath);
+  try {
+    const result = trainHybrid(kbNamesOf(kb), mentions, { ...options, language, seed });
+    const model: HybridModelJson = {
+      format: "syncabel-hybrid",
+      version: 1,
+      language,
+      perRetriever: options.perRetriever ?? 64,
+      restrictToKb: options.restrictToKb ?? true,
+      featureNames: [...FEATURE_NAMES],
+      reranker: result.reranker.toJSON(),
+      seed,
+      chosen: result.chosen,
+      cv: result.cv,
+      training: { mentions: result.mentions, documents: result.documents, sources: [...new Set(mentions.map((m) => m.source))].sort(), candidateRecall: result.candidateRecall },
+    };
+    kb.putArtifact(HYBRID_ARTIFACT_KEY, Buffer.from(JSON.stringify(model), "utf8"));
+    return {
+      added: reports,
+      mentions: result.mentions,
+      documents: result.documents,
+      language,
+      candidateRecall: result.candidateRecall,
+      chosen: result.chosen,
+      cv: result.cv,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    kb.close();
+  }
+}

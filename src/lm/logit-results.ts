@@ -1,0 +1,121 @@
+/**
+ * Assembles a NextTokenLogProbs for a batch from the read-out outputs of one or several runs (prefill runs in
+ * chunks and, for GroupQueryAttention models, per prompt length): each run covers some rows of the batch.
+ */
+import type { LogitRequest, NextTokenLogProbs } from "./types.js";
+
+/** Feeds for the read-out of `rows` (row indices into the batch): the pick ids padded to the longest list. */
+export function pickIds(request: LogitRequest | undefined, rows: readonly number[]): { data: BigInt64Array; width: number } {
+  const lists = request?.tokens;
+  if (!lists) return { data: new BigInt64Array(0), width: 0 };
+  let width = 0;
+  for (const r of rows) width = Math.max(width, lists[r].length);
+  const data = new BigInt64Array(rows.length * width);
+  rows.forEach((r, i) => {
+    const list = lists[r];
+    for (let j = 0; j < list.length; j++) data[i * width + j] = BigInt(list[j]);
+  });
+  return { data, width };
+}
+
+export interface ReadoutChunk {
+  readonly logZ: Float32Array;
+  /** [n, width] logits of the pick ids (width as fed). */
+  readonly picked?: Float32Array;
+  readonly pickWidth?: number;
+  readonly topLogits?: Float32Array;
+  readonly topIds?: BigInt64Array;
+  /** [n, vocab] full last-position logits. */
+  readonly full?: Float32Array;
+}
+
+export class LogitResults {
+  private readonly logZ: Float32Array;
+  private readonly full: Float32Array;
+  private readonly offsets: Int32Array | undefined;
+  private readonly picked: Float32Array | undefined;
+  private readonly topIds: Int32Array | undefined;
+  private readonly topLogits: Float32Array | undefined;
+
+  constructor(
+    private readonly rows: number,
+    private readonly vocab: number,
+    private readonly request: LogitRequest | undefined,
+  ) {
+    this.logZ = new Float32Array(rows);
+    const lists = request?.tokens;
+    if (lists) {
+      this.offsets = new Int32Array(rows + 1);
+      for (let r = 0; r < rows; r++) this.offsets[r + 1] = this.offsets[r] + lists[r].length;
+      this.picked = new Float32Array(this.offsets[rows]);
+    }
+    const k = request?.topK;
+    if (k !== undefined) {
+      this.topIds = new Int32Array(rows * k);
+      this.topLogits = new Float32Array(rows * k);
+    }
+    this.full = new Float32Array(request ? 0 : rows * vocab);
+  }
+
+  /** Whether the runs must return the full rows (no request). */
+  get wantsFull(): boolean {
+    return this.request === undefined;
+  }
+
+  /** Store the outputs of one run that covered batch rows `rows` (in that order). */
+  add(rows: readonly number[], chunk: ReadoutChunk): void {
+    const k = this.request?.topK;
+    if (chunk.full && this.request) chunk = { ...chunk, ...selectFromFull(chunk.full, rows.length, this.vocab, this.request, rows) };
+    rows.forEach((r, i) => {
+      this.logZ[r] = chunk.logZ[i];
+      if (this.offsets && this.picked && chunk.picked) {
+        const n = this.offsets[r + 1] - this.offsets[r];
+        const w = chunk.pickWidth ?? 0;
+        this.picked.set(chunk.picked.subarray(i * w, i * w + n), this.offsets[r]);
+      }
+      if (k !== undefined && this.topIds && this.topLogits && chunk.topIds && chunk.topLogits) {
+        for (let j = 0; j < k; j++) this.topIds[r * k + j] = Number(chunk.topIds[i * k + j]);
+        this.topLogits.set(chunk.topLogits.subarray(i * k, (i + 1) * k), r * k);
+      }
+      if (chunk.full && this.full.length > 0) this.full.set(chunk.full.subarray(i * this.vocab, (i + 1) * this.vocab), r * this.vocab);
+    });
+  }
+
+  result(): NextTokenLogProbs {
+    const k = this.request?.topK;
+    return {
+      rows: this.rows,
+      vocabSize: this.vocab,
+      logits: this.full,
+      logZ: this.logZ,
+      ...(this.offsets && this.picked ? { picked: { offsets: this.offsets, logits: this.picked } } : {}),
+      ...(k !== undefined && this.topIds && this.topLogits ? { top: { k, ids: this.topIds, logits: this.topLogits } } : {}),
+    };
+  }
+}
+
+/** The picked / top entries of full logit rows (backends without the in-graph read-out). */
+function selectFromFull(full: Float32Array, n: number, vocab: number, request: LogitRequest, rows: readonly number[]): Partial<ReadoutChunk> {
+  const out: { picked?: Float32Array; pickWidth?: number; topLogits?: Float32Array; topIds?: BigInt64Array } = {};
+  const lists = request.tokens;
+  if (lists) {
+    const width = Math.max(0, ...rows.map((r) => lists[r].length));
+    const picked = new Float32Array(n * width);
+    rows.forEach((r, i) => {
+      for (let j = 0; j < lists[r].length; j++) picked[i * width + j] = full[i * vocab + lists[r][j]];
+    });
+    Object.assign(out, { picked, pickWidth: width });
+  }
+  const k = request.topK;
+  if (k !== undefined) {
+    const topLogits = new Float32Array(n * k);
+    const topIds = new BigInt64Array(n * k);
+    for (let i = 0; i < n; i++) {
+      const row = full.subarray(i * vocab, (i + 1) * vocab);
+      const order = Array.from({ length: vocab }, (_, t) => t).sort((a, b) => row[b] - row[a] || a - b).slice(0, k);
+      order.forEach((t, j) => ((topLogits[i * k + j] = row[t]), (topIds[i * k + j] = BigInt(t))));
+    }
+    Object.assign(out, { topLogits, topIds });
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+/**
+ * Opens the ONNX Runtime session of a decoder: checks the external data files the model points to, appends the
+ * logit read-out (src/lm/logit-readout.ts) when the graph has a `logits` output, and turns load failures into
+ * errors that name the file and the providers.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { basename, dirname, join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { SyncabelError } from "../errors.js";
+import { logitReadoutBytes } from "./logit-readout.js";
+import { scanOnnxModel, type OnnxScan } from "./onnx-scan.js";
+
+const FLOAT = 1;
+const FLOAT16 = 10;
+
+export interface SessionChoice {
+  readonly threads?: number;
+  readonly executionProviders?: readonly string[];
+}
+
+export interface OpenedSession {
+  readonly session: ort.InferenceSession;
+  readonly scan: OnnxScan;
+  /** The logit read-out outputs exist (false only when the graph has no `logits` output to read). */
+  readonly readout: boolean;
+}
+
+function sessionOptions(choice: SessionChoice, folder: string): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: choice.threads ?? availableParallelism(),
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    executionProviders: [...(choice.executionProviders ?? ["cpu"])],
+    logSeverityLevel: 3,
+    // A model given as bytes finds its external data (model.onnx_data, _data_1...) in its own folder.
+    extra: { session: { model_external_initializers_file_folder_path: folder } },
+  };
+}
+
+function loadError(modelFile: string, choice: SessionChoice, e: unknown): SyncabelError {
+  const providers = choice.executionProviders ?? ["cpu"];
+  const hint = providers.includes("cuda")
+    ? " (the CUDA provider needs a GPU, CUDA 12 and onnxruntime-node's CUDA libraries, which an install with ONNXRUNTIME_NODE_INSTALL=skip leaves out)"
+    : "";
+  return new SyncabelError("MODEL_RUNTIME", `onnxruntime cannot load ${modelFile} with providers ${providers.join(", ")}: ${(e as Error).message}${hint}`, { path: modelFile });
+}
+
+export async function openDecoderSession(modelFile: string, choice: SessionChoice): Promise<OpenedSession> {
+  const folder = dirname(modelFile);
+  const scan = scanOnnxModel(modelFile);
+  const missing = [...scan.externalData].filter((f) => !existsSync(join(folder, f)));
+  if (missing.length > 0) {
+    throw new SyncabelError("MODEL_FILE_MISSING", `${basename(modelFile)} keeps its weights in ${missing.join(", ")}, not found beside it in ${folder}`, { path: join(folder, missing[0]) });
+  }
+  // A provider that cannot load logs ORT's own raw error to stderr before our message: keep only fatal logs.
+  if ((choice.executionProviders ?? []).some((p) => p !== "cpu")) ort.env.logLevel = "fatal";
+  const logitsType = scan.outputs.get("logits");
+  if (logitsType === FLOAT || logitsType === FLOAT16) {
+    const bytes = readFileSync(modelFile);
+    const extra = logitReadoutBytes("logits", logitsType === FLOAT ? "float32" : "float16");
+    const merged = new Uint8Array(bytes.length + extra.length);
+    merged.set(bytes);
+    merged.set(extra, bytes.length);
+    try {
+      return { session: await ort.InferenceSession.create(merged, sessionOptions(choice, folder)), scan, readout: true };
+    } catch {
+      // Fall through: the plain file gives the precise error, or runs without the read-out.
+    }
+  }
+  try {
+    return { session: await ort.InferenceSession.create(modelFile, sessionOptions(choice, folder)), scan, readout: false };
+  } catch (e) {
+    throw loadError(modelFile, choice, e);
+  }
+}

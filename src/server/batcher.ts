@@ -1,0 +1,209 @@
+/**
+ * Dynamic batching for a server over one linker. Requests submit their sentences; one worker sends model batches of
+ * up to `batchSize` sentences to `linker.sample`, one batch at a time, and routes each result back to its request
+ * in input order.
+ *
+ * - merge on: a batch takes sentences round-robin from every queued request with the same decoding options, so
+ *   concurrent one-sentence clients share a batch, and a big request cannot keep the model from the others for
+ *   more than one batch. When the model is idle and fewer than `batchSize` sentences wait, the worker waits at most
+ *   `maxWaitMs` for more.
+ * - merge off (turn-taking): requests take turns, each in batches of its own sentences (the baseline).
+ * A cancelled request (client gone) leaves the queue at once; a batch already on the model still finishes for the
+ * other requests in it (the cancelled request's results are dropped), and stops between decoding steps when no
+ * request in it is left.
+ */
+import { SyncabelError } from "../errors.js";
+import type { Linker, SampleOptions, SampleResult } from "../linker/types.js";
+
+export type DecodeOptions = Pick<SampleOptions, "num_beams" | "constrained" | "max_new_tokens">;
+
+export interface BatcherOptions {
+  readonly batchSize: number;
+  /** Merge sentences of concurrent requests into one batch (default true). */
+  readonly merge?: boolean;
+  /** Longest wait for more sentences when the model is idle and the batch is not full (default 5 ms). */
+  readonly maxWaitMs?: number;
+  /** Called with the size of every batch sent to the linker. */
+  readonly onBatch?: (sentences: number) => void;
+  /** Called with the number of sentences dropped because their request was cancelled. */
+  readonly onDropped?: (sentences: number) => void;
+}
+
+interface Job {
+  readonly key: string;
+  readonly options: DecodeOptions;
+  readonly sentences: readonly string[];
+  readonly results: SampleResult[];
+  /** Next sentence not yet sent to the model. */
+  next: number;
+  /** Sentences sent or waiting whose result has not come back. */
+  pending: number;
+  done: boolean;
+  readonly resolve: (results: SampleResult[]) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Slot {
+  readonly job: Job;
+  readonly index: number;
+}
+
+/** The error a cancelled request's promise rejects with (nobody is left to read it). */
+export function cancelledError(): SyncabelError {
+  return new SyncabelError("REQUEST_INVALID", "the request was cancelled: the client disconnected");
+}
+
+export class SentenceBatcher {
+  private readonly queue: Job[] = [];
+  private running = false;
+  /** The batch on the model and how to stop it once every request in it is cancelled. */
+  private onModel: { slots: readonly Slot[]; stop: AbortController } | undefined;
+  private wake: (() => void) | undefined;
+  private readonly merge: boolean;
+  private readonly maxWaitMs: number;
+
+  constructor(
+    private readonly linker: Linker,
+    private readonly options: BatcherOptions,
+  ) {
+    this.merge = options.merge ?? true;
+    this.maxWaitMs = options.maxWaitMs ?? 5;
+    if (!Number.isSafeInteger(options.batchSize) || options.batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch size must be a positive integer, got ${options.batchSize}`);
+  }
+
+  /** Sentences waiting for the model (not yet in a batch). */
+  get queuedSentences(): number {
+    let n = 0;
+    for (const job of this.queue) n += job.sentences.length - job.next;
+    return n;
+  }
+
+  /** Results in input order; rejects with `cancelledError()` when `signal` aborts first. */
+  submit(sentences: readonly string[], options: DecodeOptions, signal?: AbortSignal): Promise<SampleResult[]> {
+    if (sentences.length === 0) return Promise.resolve([]);
+    if (signal?.aborted) return Promise.reject(cancelledError());
+    return new Promise<SampleResult[]>((resolve, reject) => {
+      const job: Job = {
+        key: JSON.stringify([options.num_beams ?? null, options.constrained ?? null, options.max_new_tokens ?? null]),
+        options,
+        sentences,
+        results: new Array(sentences.length),
+        next: 0,
+        pending: sentences.length,
+        done: false,
+        resolve,
+        reject,
+      };
+      signal?.addEventListener("abort", () => this.cancel(job), { once: true });
+      this.queue.push(job);
+      if (this.queuedSentences >= this.options.batchSize) this.wake?.();
+      void this.pump();
+    });
+  }
+
+  private cancel(job: Job): void {
+    if (job.done) return;
+    this.finish(job);
+    const dropped = job.sentences.length - job.next;
+    if (dropped > 0) this.options.onDropped?.(dropped);
+    job.reject(cancelledError());
+    // Nobody is left waiting for the batch on the model: stop it between decoding steps.
+    if (this.onModel?.slots.every((s) => s.job.done)) this.onModel.stop.abort();
+  }
+
+  private finish(job: Job): void {
+    job.done = true;
+    const i = this.queue.indexOf(job);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  /** The worker: runs while sentences wait; at most one runs at a time. */
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      let idle = true;
+      while (this.queue.length > 0) {
+        // Only a worker that just woke from idle waits: after a batch the queue has filled meanwhile.
+        if (idle && this.merge && this.maxWaitMs > 0 && this.queuedSentences < this.options.batchSize) await this.waitForMore();
+        idle = false;
+        const batch = this.take();
+        if (batch.length > 0) await this.run(batch);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private waitForMore(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.maxWaitMs);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** The next batch: round-robin over requests with the first request's options (merge), or the first request alone. */
+  private take(): Slot[] {
+    const head = this.queue[0];
+    if (head === undefined) return [];
+    const candidates = this.merge ? this.queue.filter((j) => j.key === head.key) : [head];
+    const batch: Slot[] = [];
+    let progress = true;
+    while (batch.length < this.options.batchSize && progress) {
+      progress = false;
+      for (const job of candidates) {
+        if (batch.length >= this.options.batchSize) break;
+        if (job.next >= job.sentences.length) continue;
+        batch.push({ job, index: job.next++ });
+        progress = true;
+      }
+    }
+    // A request whose sentences are all taken leaves the queue (it is still pending until its results return);
+    // moving the rest to the back keeps the round-robin fair between batches.
+    for (const job of candidates) {
+      const exhausted = job.next >= job.sentences.length;
+      if (!exhausted && !this.merge) continue; // turn-taking: the head keeps its turn
+      this.queue.splice(this.queue.indexOf(job), 1);
+      if (!exhausted) this.queue.push(job);
+    }
+    return batch;
+  }
+
+  private async run(batch: Slot[]): Promise<void> {
+    const live = batch.filter((s) => !s.job.done);
+    if (live.length === 0) return;
+    this.options.onBatch?.(live.length);
+    const stop = new AbortController();
+    this.onModel = { slots: live, stop };
+    let results: SampleResult[];
+    try {
+      results = await this.linker.sample(
+        live.map((s) => s.job.sentences[s.index]),
+        { ...live[0].job.options, batch_size: this.options.batchSize, signal: stop.signal },
+      );
+    } catch (e) {
+      for (const { job } of live) {
+        if (job.done) continue;
+        this.finish(job);
+        job.reject(e);
+      }
+      return;
+    } finally {
+      this.onModel = undefined;
+    }
+    live.forEach(({ job, index }, k) => {
+      if (job.done) return;
+      job.results[index] = results[k];
+      if (--job.pending === 0) {
+        this.finish(job);
+        job.resolve(job.results);
+      }
+    });
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Parsing and checking of the web page's JSON request bodies (untrusted): every field is type-checked, offsets are
+ * integers, sizes are bounded by the caller's limits.
+ */
+import { SyncabelError } from "../errors.js";
+import type { DecodeOptions } from "./batcher.js";
+import type { ExportDocument, ExportFormat, ExportMention } from "./annotation-export.js";
+import type { Beam } from "../linker/types.js";
+
+type Obj = Record<string, unknown>;
+
+function invalid(message: string, field?: string): SyncabelError {
+  return new SyncabelError("REQUEST_INVALID", message, field === undefined ? {} : { field });
+}
+
+export function parseJsonObject(raw: Buffer): Obj {
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch (e) {
+    throw invalid(`the body is not valid UTF-8 JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isObj(body)) throw invalid("the body must be a JSON object");
+  return body;
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function str(o: Obj, field: string, where: string, optional = false): string | undefined {
+  const v = o[field];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== "string") throw invalid(`${where}.${field} must be a string`, field);
+  return v;
+}
+
+function arr(o: Obj, field: string, where: string, max: number): unknown[] {
+  const v = o[field];
+  if (!Array.isArray(v)) throw invalid(`${where}.${field} must be an array`, field);
+  if (v.length > max) throw new SyncabelError("REQUEST_TOO_LARGE", `${where}.${field} has ${v.length} items, the server allows at most ${max}`, { field, max });
+  return v;
+}
+
+function obj(v: unknown, where: string): Obj {
+  if (!isObj(v)) throw invalid(`${where} must be an object`);
+  return v;
+}
+
+function offset(v: unknown, where: string): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw invalid(`${where} must be a non-negative integer`);
+  return v;
+}
+
+/** `[{start, end}]` or `[[start, end]]`, each start < end. */
+function fragments(v: unknown, where: string): { start: number; end: number }[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 64) throw invalid(`${where}.fragments must be a non-empty array of spans`);
+  return v.map((f, i) => {
+    const [s, e] = Array.isArray(f) ? f : [obj(f, `${where}.fragments[${i}]`).start, (f as Obj).end];
+    const start = offset(s, `${where}.fragments[${i}].start`);
+    const end = offset(e, `${where}.fragments[${i}].end`);
+    if (end <= start) throw invalid(`${where}.fragments[${i}] ends before it starts`);
+    return { start, end };
+  });
+}
+
+export const DOCUMENT_FORMATS = ["txt", "brat", "pubtator", "bigbio"] as const;
+export type DocumentFormat = (typeof DOCUMENT_FORMATS)[number];
+
+export interface UploadedFile {
+  readonly name: string;
+  readonly content: string;
+}
+
+/** POST /v1/documents: `{format, files: [{name, content}]}`. */
+export function parseDocumentsRequest(body: Obj): { format: DocumentFormat; files: UploadedFile[] } {
+  const format = str(body, "format", "body") as DocumentFormat;
+  if (!DOCUMENT_FORMATS.includes(format)) throw invalid(`body.format must be one of ${DOCUMENT_FORMATS.join(", ")}, got ${JSON.stringify(format).slice(0, 40)}`, "format");
+  const files = arr(body, "files", "body", 64).map((f, i) => {
+    const o = obj(f, `files[${i}]`);
+    const name = (str(o, "name", `files[${i}]`) as string).split(/[\\/]/).pop() ?? "";
+    if (!/^[\w.() -]{1,200}$/u.test(name) || name.startsWith(".")) throw invalid(`files[${i}].name ${JSON.stringify(name).slice(0, 60)} is not a plain file name`, "name");
+    return { name, content: str(o, "content", `files[${i}]`) as string };
+  });
+  if (files.length === 0) throw invalid("body.files is empty", "files");
+  return { format, files };
+}
+
+export interface LinkDocumentRequest {
+  readonly document: { readonly id: string; readonly text: string; readonly language?: string };
+  readonly mentions: readonly { readonly id: string; readonly label: string; readonly fragments: readonly { start: number; end: number }[] }[];
+  readonly options: DecodeOptions;
+}
+
+function decodeOptions(body: Obj): DecodeOptions {
+  const out: { num_beams?: number; constrained?: boolean; max_new_tokens?: number } = {};
+  for (const field of ["num_beams", "max_new_tokens"] as const) {
+    const v = body[field];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw invalid(`"${field}" must be a positive integer`, field);
+    out[field] = v;
+  }
+  if (body.constrained !== undefined) {
+    if (typeof body.constrained !== "boolean") throw invalid('"constrained" must be true or false', "constrained");
+    out.constrained = body.constrained;
+  }
+  return out;
+}
+
+/** POST /v1/link-document: `{document: {id, text, language?}, mentions: [{id, label, fragments}], num_beams?, ...}`. */
+export function parseLinkDocumentRequest(body: Obj, maxMentions: number): LinkDocumentRequest {
+  const d = obj(body.document, "document");
+  const language = str(d, "language", "document", true);
+  const document = { id: str(d, "id", "document") as string, text: str(d, "text", "document") as string, ...(language === undefined ? {} : { language }) };
+  const mentions = arr(body, "mentions", "body", maxMentions).map((m, i) => {
+    const o = obj(m, `mentions[${i}]`);
+    return { id: str(o, "id", `mentions[${i}]`) as string, label: str(o, "label", `mentions[${i}]`) as string, fragments: fragments(o.fragments, `mentions[${i}]`) };
+  });
+  return { document, mentions, options: decodeOptions(body) };
+}
+
+function beams(v: unknown): Beam[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.filter(isObj).map((b) => ({
+    mention: String(b.mention ?? ""),
+    semantic_group: String(b.semantic_group ?? ""),
+    pred_concept_name: String(b.pred_concept_name ?? ""),
+    pred_concept_code: String(b.pred_concept_code ?? ""),
+    beam_score: typeof b.beam_score === "number" && Number.isFinite(b.beam_score) ? b.beam_score : 0,
+    pred_concept_codes: Array.isArray(b.pred_concept_codes) ? b.pred_concept_codes.filter((c): c is string => typeof c === "string") : [],
+  }));
+}
+
+/** POST /v1/export: `{format, document: {id, text, mentions: [{id, label, fragments, code?, name?, beams?, sentence?}]}}`. */
+export function parseExportRequest(body: Obj, maxMentions: number): { format: ExportFormat; document: ExportDocument } {
+  const format = str(body, "format", "body") as ExportFormat;
+  if (!["jsonl", "brat", "pubtator"].includes(format)) throw invalid(`body.format must be jsonl, brat or pubtator`, "format");
+  const d = obj(body.document, "document");
+  const text = str(d, "text", "document") as string;
+  const mentions = arr(d, "mentions", "document", maxMentions).map((m, i): ExportMention => {
+    const where = `mentions[${i}]`;
+    const o = obj(m, where);
+    const frags = fragments(o.fragments, where);
+    if (frags[frags.length - 1].end > text.length) throw invalid(`${where} ends past the document text`);
+    const code = str(o, "code", where, true);
+    const name = str(o, "name", where, true);
+    const sentence = str(o, "sentence", where, true);
+    const b = beams(o.beams);
+    return {
+      id: str(o, "id", where) as string,
+      label: str(o, "label", where) as string,
+      fragments: frags,
+      ...(code === undefined ? {} : { code }),
+      ...(name === undefined ? {} : { name }),
+      ...(sentence === undefined ? {} : { sentence }),
+      ...(b === undefined ? {} : { beams: b }),
+    };
+  });
+  return { format, document: { id: str(d, "id", "document") as string, text, mentions } };
+}

@@ -1,0 +1,243 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openKnowledgeBase } from "../../src/kb/index.js";
+import type { KnowledgeBase } from "../../src/kb/types.js";
+import type { LexicalIndex } from "../../src/lexical/lexical-index.js";
+import { GenerativeLinker } from "../../src/linker/generative-linker.js";
+import { openLinker } from "../../src/linker/open.js";
+import { HybridLinker } from "../../src/linker/hybrid-linker.js";
+import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type RetrieveGenerateParts } from "../../src/linker/retrieve-generate.js";
+import { trainLinker } from "../../src/linker/train-linker.js";
+import { loadOrBuildLexicalIndex } from "../../src/linker/tfidf-linker.js";
+import type { Beam, SampleResult } from "../../src/linker/types.js";
+import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
+import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
+import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
+import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
+import { buildKbFromRows } from "../support/kb.js";
+import { makeTinyModel } from "../support/tiny-model.js";
+
+const DISEASES: [string, string][] = [
+  ["100", "diabetes"], ["101", "diabetes mellitus"], ["102", "diabetes mellitus tipo 2"], ["103", "diabetes insípida"],
+  ["104", "hipertensión arterial"], ["105", "hipertensión pulmonar"], ["106", "embolia pulmonar"], ["107", "neumonía"],
+  ["108", "neumonía bacteriana"], ["109", "asma"], ["110", "asma bronquial"], ["111", "insuficiencia cardiaca"],
+  ["112", "insuficiencia renal"], ["113", "cirrosis hepática"], ["114", "hepatitis"], ["115", "apendicitis aguda"],
+  ["116", "anemia"], ["117", "anemia ferropénica"], ["118", "tuberculosis"], ["119", "gripe"], ["120", "migraña"],
+  ["121", "epilepsia"], ["122", "obesidad"], ["123", "artritis reumatoide"], ["124", "lupus"], ["125", "melanoma"],
+  ["126", "linfoma"], ["127", "gastritis"], ["128", "pancreatitis"], ["129", "sepsis"], ["130", "sepsis"],
+];
+const SYMPTOMS: [string, string][] = [["200", "fiebre"], ["201", "tos"], ["202", "cefalea"], ["203", "fiebre alta"]];
+
+const SENTENCES = [
+  "El paciente con [embolia pulmonar masiva]{ENFERMEDAD} presentó signos de dificultad respiratoria.",
+  "Antecedentes de [diabetes]{ENFERMEDAD} mal controlada.",
+  "Refiere [fiebre alta]{SINTOMA} desde hace tres días.",
+  "Se diagnosticó [neumonía]{ENFERMEDAD} basal derecha.",
+  "Cuadro compatible con [hepatitis aguda]{ENFERMEDAD}.",
+  "Ingresa por [insuficiencia cardiaca descompensada]{ENFERMEDAD}.",
+  "Ingresa por [sepsis]{ENFERMEDAD} de origen urinario.",
+  "Crisis de [asma]{ENFERMEDAD} tras ejercicio.",
+];
+
+function beamsOf(r: SampleResult): readonly Beam[] {
+  if (r.error) throw new Error(`unexpected error: ${r.error.message}`);
+  return r.beams;
+}
+
+describe("retrieve-then-generate linker on a random-weight Llama", () => {
+  let model: { dir: string; cleanup: () => void };
+  let work: string;
+  let kb: KnowledgeBase;
+  let lm: OnnxCausalLM;
+  let tok: HfTokenizer;
+  let ref: ReferenceLlama;
+  let index: LexicalIndex;
+
+  beforeAll(async () => {
+    model = await makeTinyModel({ seed: 23 });
+    work = mkdtempSync(join(tmpdir(), "syncabel-rg-"));
+    await buildKbFromRows(work, [...DISEASES.map(([c, n]) => `${c}\t${n}\tENFERMEDAD`), ...SYMPTOMS.map(([c, n]) => `${c}\t${n}\tSINTOMA`)]);
+    kb = openKnowledgeBase(join(work, "kb.sqlite"));
+    lm = await loadOnnxCausalLM(model.dir, { threads: 2 });
+    tok = await loadTokenizer(model.dir);
+    ref = loadReferenceLlama(model.dir);
+    index = loadOrBuildLexicalIndex(kb).index;
+  });
+  afterAll(async () => {
+    await lm?.dispose();
+    kb?.close();
+    model?.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const linker = (extra: Partial<RetrieveGenerateParts> = {}): RetrieveGenerateLinker =>
+    new RetrieveGenerateLinker({ kb, lm, tokenizer: tok, verb: "es", retriever: lexicalRetriever(index), owns: false, ...extra });
+
+  /** Distinct names of the retriever's top-k, in its order (independent of the linker). */
+  function retrievedNames(sentence: string, k: number): string[] {
+    const s = parseMarkedSentence(sentence);
+    return [...new Set(index.search(s.mention, s.group, k).map((c) => c.name))];
+  }
+
+  /** Brute force: the reference model's length-normalised log-prob of " es {name}" + EOS after the prompt. */
+  function referenceScore(sentence: string, name: string): number {
+    const prompt = tok.encode(buildPrompt(parseMarkedSentence(sentence), "es"));
+    const target = [...tok.encode(` es ${name}`, { addSpecialTokens: false }).slice(1), tok.eosTokenId];
+    const lps = ref.logProbs([...prompt, ...target].slice(0, -1), { from: prompt.length - 1 });
+    return target.reduce((sum, t, j) => sum + lps[j][t], 0) / target.length;
+  }
+
+  it("ranks exactly the retrieved names by their reference LM score, beam_score = exp(score)", async () => {
+    const k = 6;
+    const sentence = SENTENCES[0];
+    const [r] = await linker({ candidates: k }).sample([sentence], { num_beams: 10 });
+    const names = retrievedNames(sentence, k);
+    const beams = beamsOf(r);
+    expect(beams.map((b) => b.pred_concept_name).sort()).toEqual([...names].sort());
+    const expected = names.map((n) => ({ n, s: referenceScore(sentence, n) })).sort((a, b) => b.s - a.s);
+    beams.forEach((b, i) => {
+      expect(Math.abs(Math.log(b.beam_score) - expected[i].s)).toBeLessThan(1e-4);
+      expect(b.pred_concept_code).toBe(kb.lookup(b.pred_concept_name, "ENFERMEDAD")!.code);
+    });
+    // Fewer beams: the exact best ones (prefixes that cannot reach them are skipped, not approximated).
+    const [two] = await linker({ candidates: k }).sample([sentence], { num_beams: 2 });
+    expect(beamsOf(two).map((b) => b.pred_concept_name)).toEqual(beams.slice(0, 2).map((b) => b.pred_concept_name));
+  });
+
+  it("finds the top beam of full-trie beam search whenever the retriever puts it in the top-K", async () => {
+    const k = 8;
+    const full = new GenerativeLinker({ kb, lm, tokenizer: tok, verb: "es", owns: false });
+    // Exhaustive beam search (more beams than names) gives the exact best name of the whole group.
+    const exact = await full.sample(SENTENCES, { num_beams: 40 });
+    const usual = await full.sample(SENTENCES, { num_beams: 5 });
+    const rg = await linker({ candidates: k }).sample(SENTENCES, { num_beams: k });
+    let inTopK = 0;
+    SENTENCES.forEach((s, i) => {
+      const names = retrievedNames(s, k);
+      const mine = beamsOf(rg[i]);
+      for (const fullTop of [beamsOf(exact[i])[0], beamsOf(usual[i])[0]]) {
+        if (!names.includes(fullTop.pred_concept_name)) continue;
+        inTopK++;
+        const found = mine.find((b) => b.pred_concept_name === fullTop.pred_concept_name)!;
+        expect(Math.abs(Math.log(found.beam_score) - Math.log(fullTop.beam_score))).toBeLessThan(1e-5);
+        // Nothing beam search missed can be ranked above it unless it scores higher.
+        expect(Math.log(mine[0].beam_score)).toBeGreaterThanOrEqual(Math.log(fullTop.beam_score) - 1e-5);
+      }
+      const exactTop = beamsOf(exact[i])[0];
+      if (names.includes(exactTop.pred_concept_name)) expect(mine[0].pred_concept_name).toBe(exactTop.pred_concept_name);
+    });
+    expect(inTopK).toBeGreaterThanOrEqual(4);
+  });
+
+  it("beam mode (beam search over a trie of the top-K names) gives found names the exact scores", async () => {
+    const k = 8;
+    const scored = await linker({ candidates: k }).sample(SENTENCES, { num_beams: k });
+    const beamed = await linker({ candidates: k, mode: "beam" }).sample(SENTENCES, { num_beams: 3 });
+    const exhaustive = await linker({ candidates: k, mode: "beam" }).sample(SENTENCES, { num_beams: k + 2 });
+    SENTENCES.forEach((s, i) => {
+      const all = beamsOf(scored[i]);
+      const names = retrievedNames(s, k);
+      const found = beamsOf(beamed[i]);
+      expect(found.length).toBe(Math.min(3, names.length));
+      for (const b of found) {
+        expect(names).toContain(b.pred_concept_name);
+        const same = all.find((x) => x.pred_concept_name === b.pred_concept_name)!;
+        expect(Math.abs(Math.log(same.beam_score) - Math.log(b.beam_score))).toBeLessThan(1e-5);
+      }
+      // With more beams than names the search is exhaustive: the same ranking as scoring every name.
+      expect(beamsOf(exhaustive[i]).map((b) => b.pred_concept_name)).toEqual(all.map((b) => b.pred_concept_name));
+    });
+  });
+
+  it("gives a mixed batch the per-sentence results, errors for bad sentences only", async () => {
+    const l = linker({ candidates: 8 });
+    const batch = [SENTENCES[1], "Paciente sin marcas.", SENTENCES[2], "Paciente con [fiebre]{HALLAZGO}.", SENTENCES[5]];
+    const together = await l.sample(batch, { num_beams: 4 });
+    expect(together[1].error?.code).toBe("MARKUP_NO_BRACKETS");
+    expect(together[3].error?.code).toBe("MARKUP_UNKNOWN_GROUP");
+    for (const i of [0, 2, 4]) {
+      const [alone] = await l.sample([batch[i]], { num_beams: 4 });
+      expect(beamsOf(together[i]).map((b) => b.pred_concept_name)).toEqual(beamsOf(alone).map((b) => b.pred_concept_name));
+      beamsOf(together[i]).forEach((b, j) => expect(Math.abs(b.beam_score - beamsOf(alone)[j].beam_score)).toBeLessThan(1e-6));
+    }
+    // A tight row limit (chunked candidates, re-prefilled prompts) changes nothing but float noise.
+    const chunked = await linker({ candidates: 8, maxRows: 3 }).sample(batch, { num_beams: 4 });
+    for (const i of [0, 2, 4]) expect(beamsOf(chunked[i]).map((b) => b.pred_concept_name)).toEqual(beamsOf(together[i]).map((b) => b.pred_concept_name));
+  });
+
+  it("a large retriever weight follows the retriever's order; bad options are refused", async () => {
+    const k = 6;
+    const [r] = await linker({ candidates: k, retrieverWeight: 1e6 }).sample([SENTENCES[4]], { num_beams: k });
+    expect(beamsOf(r).map((b) => b.pred_concept_name)).toEqual(retrievedNames(SENTENCES[4], k));
+    expect(() => linker({ candidates: 0 })).toThrow(expect.objectContaining({ code: "LINKER_INVALID_OPTIONS" }));
+    await expect(linker().sample([SENTENCES[0]], { constrained: false })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
+  });
+
+  it("candidateScores gives every retrieved name the score sample() ranks it by, and errors per sentence", async () => {
+    const l = linker({ candidates: 6 });
+    const [scores, bad] = await l.candidateScores([SENTENCES[5], "Paciente sin marcas."]);
+    const [r] = await l.sample([SENTENCES[5]], { num_beams: 6 });
+    if (!Array.isArray(scores)) throw new Error("expected scores");
+    expect(scores.map((c) => c.name)).toEqual(retrievedNames(SENTENCES[5], 6));
+    for (const b of beamsOf(r)) {
+      const c = scores.find((x) => x.name === b.pred_concept_name)!;
+      expect(Math.abs(Math.exp(c.lmScore) - b.beam_score)).toBeLessThan(1e-9);
+    }
+    expect((bad as { code: string }).code).toBe("MARKUP_NO_BRACKETS");
+  });
+
+  it("opens through Linker.open with linker retrieve-generate and a model", async () => {
+    const opened = await openLinker({ kb: join(work, "kb.sqlite"), model: model.dir, linker: "retrieve-generate", candidates: 6, threads: 1 });
+    try {
+      expect(opened.kind).toBe("retrieve-generate");
+      const [a] = await opened.sample([SENTENCES[3]], { num_beams: 3 });
+      const [b] = await linker({ candidates: 6 }).sample([SENTENCES[3]], { num_beams: 3 });
+      expect(beamsOf(a).map((x) => x.pred_concept_name)).toEqual(beamsOf(b).map((x) => x.pred_concept_name));
+    } finally {
+      await opened.close();
+    }
+    await expect(openLinker({ kb: join(work, "kb.sqlite"), linker: "retrieve-generate" })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
+  });
+
+  it("takes the trained hybrid linker's candidates when the KB holds one (Linker.open picks it)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "syncabel-rg-hybrid-"));
+    try {
+      const kbPath = await buildKbFromRows(dir, [...DISEASES.map(([c, n]) => `${c}\t${n}\tENFERMEDAD`), ...SYMPTOMS.map(([c, n]) => `${c}\t${n}\tSINTOMA`)]);
+      // A small PubTator training set: abbreviations and variants the KB names do not contain.
+      const mentions: [string, string][] = [["HTA", "104"], ["DM2", "102"], ["neumonía", "107"], ["TBC", "118"], ["IC", "111"], ["IRC", "112"], ["asma", "109"], ["HTA", "104"], ["DM", "101"], ["sepsis", "129"]];
+      const docs = mentions.map(([m, code], i) => {
+        const title = `Paciente con ${m} conocida.`;
+        return `${i + 1}|t|${title}\n${i + 1}|a|Sin otros antecedentes.\n${i + 1}\t13\t${13 + m.length}\t${m}\tENFERMEDAD\t${code}\n`;
+      });
+      writeFileSync(join(dir, "train.txt"), `${docs.join("\n")}\n`);
+      await trainLinker(kbPath, { train: [{ path: join(dir, "train.txt"), format: "pubtator" }], folds: 2 });
+      const kb2 = openKnowledgeBase(kbPath);
+      try {
+        const hybrid = HybridLinker.fromKnowledgeBase(kb2);
+        const sentence = "Antecedentes de [HTA]{ENFERMEDAD} en tratamiento.";
+        const parsed = parseMarkedSentence(sentence);
+        const retrieved = hybridRetriever(hybrid, kb2).retrieve(parsed, 8);
+        const expectedCodes = hybrid.candidates(sentence, 8).map((c) => c.code).filter((c) => !c.includes("+"));
+        expect(retrieved.map((c) => c.code)).toEqual(expectedCodes.filter((c) => retrieved.some((r) => r.code === c)));
+        expect(retrieved.length).toBeGreaterThan(0);
+        for (const c of retrieved) expect(kb2.lookup(c.name, "ENFERMEDAD")?.codes).toContain(c.code);
+        const opened = await openLinker({ kb: kbPath, model: model.dir, linker: "retrieve-generate", candidates: 8, threads: 1 });
+        try {
+          const [viaOpen] = await opened.sample([sentence], { num_beams: 8 });
+          const direct = new RetrieveGenerateLinker({ kb: kb2, lm, tokenizer: tok, verb: "es", retriever: hybridRetriever(hybrid, kb2), candidates: 8, owns: false });
+          const [mine] = await direct.sample([sentence], { num_beams: 8 });
+          expect(beamsOf(viaOpen).map((b) => b.pred_concept_code)).toEqual(beamsOf(mine).map((b) => b.pred_concept_code));
+          expect(beamsOf(mine).map((b) => b.pred_concept_code).sort()).toEqual(retrieved.map((c) => c.code).sort());
+        } finally {
+          await opened.close();
+        }
+      } finally {
+        kb2.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

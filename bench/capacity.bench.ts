@@ -13,7 +13,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { freemem } from "node:os";
+import { freemem, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -253,6 +253,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
     parameters: info.parameterCount,
     checkpoint: { files: info.weightFiles.length, gb: +(folderBytes(ckpt) / 1e9).toFixed(2), write_seconds: +writeSeconds.toFixed(1) },
     free_memory_gb_at_start: free0,
+    load_average_at_start: +loadavg()[0].toFixed(1), // a shared machine: other jobs slow every figure down
   };
   const sentencesFile = join(dir, `${plan.preset}-sentences.json`);
   const logitPrompts = allSentences.slice(0, 16);
@@ -277,7 +278,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
       ...r,
       decode_efficiency: +((r.gflops_per_second as number) * 1e9 / rate).toFixed(3),
     }));
-    perDtype[dtype] = { conversion, model_gb_on_disk: +(folderBytes(modelDir) / 1e9).toFixed(2), ...link, runs };
+    perDtype[dtype] = { load_average_after: +loadavg()[0].toFixed(1), conversion, model_gb_on_disk: +(folderBytes(modelDir) / 1e9).toFixed(2), ...link, runs };
     if (!KEEP) rmSync(modelDir, { recursive: true, force: true });
   }
   if (plan.dtypes.includes("fp32") && plan.dtypes.includes("int4")) {

@@ -15,6 +15,7 @@ export const LINKER_ARGS = {
   device: { type: "string" },
   "model-file": { type: "string" },
   dtype: { type: "string" },
+  candidates: { type: "string" },
 } as const;
 
 export interface LinkerArgValues {
@@ -28,6 +29,8 @@ export interface LinkerArgValues {
   readonly device?: string;
   readonly "model-file"?: string;
   readonly dtype?: string;
+  /** retrieve-generate: concepts retrieved per mention. */
+  readonly candidates?: string;
 }
 
 /** OpenLinkerOptions from parsed LINKER_ARGS values, with usage errors for a missing KB or a bad value. */
@@ -48,6 +51,7 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
   if (dtype !== undefined && values["model-file"] !== undefined) throw new SyncabelError("CLI_USAGE", `give --dtype or --model-file, not both\n\n${usage}`);
   return {
     kb: values.kb,
+    ...(values.candidates === undefined ? {} : { candidates: positiveInt(values.candidates, "candidates", 64) }),
     ...(dtype === undefined ? {} : { dtype }),
     ...(values["model-file"] === undefined ? {} : { modelFile: values["model-file"] }),
     ...(device === undefined ? {} : { device }),

@@ -146,17 +146,17 @@ function interrupted(): SyncabelError {
   return new SyncabelError("CONVERT_INTERRUPTED", "conversion interrupted; the partial output was removed");
 }
 
-/** ONNX writer options for a dtype: external data always, last-position logits for prefill. */
-function writerOptions(options: ConvertOptions, onBytes: (tensor: string) => void): WriteOnnxOptions {
-  const dtype = options.dtype ?? "fp32";
-  const opts = {
+/**
+ * ONNX writer options: external data always (the loader finds model.onnx_data beside model.onnx), and a
+ * `num_logits_to_keep` input so prefill computes the vocabulary projection at the last position only.
+ */
+function writerOptions(options: ConvertOptions): WriteOnnxOptions {
+  return {
     externalDataThreshold: 0,
-    weightDtype: dtype,
+    weightDtype: options.dtype ?? "fp32",
     quantization: { blockSize: options.blockSize ?? 32 },
     logits: "num_logits_to_keep",
-    onProgress: (p: { tensor: string }) => onBytes(p.tensor),
   };
-  return opts as WriteOnnxOptions;
 }
 
 /**
@@ -194,7 +194,7 @@ export async function convertCheckpoint(inputDir: string, outputDir: string, opt
       return t;
     };
     const modelPath = join(partial, "onnx", "model.onnx");
-    const result = await writeLlamaOnnx(checkpoint.config, weight, modelPath, writerOptions(options, () => undefined));
+    const result = await writeLlamaOnnx(checkpoint.config, weight, modelPath, writerOptions(options));
     if (options.signal?.aborted) throw interrupted();
     copyFileSync(join(checkpoint.dir, "config.json"), join(partial, "config.json")); // last: the loader needs it
     fsyncDir(join(partial, "onnx"));

@@ -93,7 +93,8 @@ function positionIds(c: Context): string {
 
 function rmsNorm(c: Context, x: string, w: string): string {
   const { g } = c;
-  const ms = g.op("ReduceMean", [g.op("Mul", [x, x])], { axes: [-1], keepdims: 1 });
+  // Pow(x, 2) (not x * x): the pattern onnxruntime fuses into one SimplifiedLayerNormalization kernel.
+  const ms = g.op("ReduceMean", [g.op("Pow", [x, g.float(2)])], { axes: [-1], keepdims: 1 });
   const rms = g.op("Sqrt", [g.op("Add", [ms, g.float(c.config.rmsNormEps)])]);
   return g.op("Mul", [g.op("Div", [x, rms]), w]);
 }

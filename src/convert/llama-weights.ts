@@ -6,7 +6,7 @@
 import { SyncabelError } from "../errors.js";
 import type { LlamaConfig } from "./llama-config.js";
 import { DT, type GraphBuilder, type WeightSink } from "./onnx-graph-builder.js";
-import { float32ToFloat16Bits, quantizeBlockwise, type QuantBits } from "./quantize.js";
+import { float32ToFloat16Bits, quantizeBlockwise, quantizeInt8PerTensor, type QuantBits } from "./quantize.js";
 import { float32ToLEBytes, type Float32Tensor } from "./safetensors.js";
 
 /** A weight by its Hugging Face name; called lazily, once per use. May read from disk asynchronously. */
@@ -16,8 +16,11 @@ export type WeightSource = (name: string) => Float32Tensor | Promise<Float32Tens
 export type FloatStorage = "fp32" | "fp16";
 
 export interface LinearStorage {
-  /** Float storage, or MatMulNBits with these bits. */
-  readonly kind: FloatStorage | "nbits";
+  /**
+   * Float storage, MatMulNBits with these bits, or "int8-dynamic": onnxruntime `quantize_dynamic`'s layout
+   * (per-tensor int8 weights, DynamicQuantizeLinear on the activations, MatMulInteger; DequantizeLinear after Gather).
+   */
+  readonly kind: FloatStorage | "nbits" | "int8-dynamic";
   readonly bits?: QuantBits;
   readonly blockSize?: number;
   readonly symmetric?: boolean;
@@ -47,8 +50,8 @@ function expectShape(t: Float32Tensor, name: string, shape: readonly number[]): 
  * Transpose a row-major [rows, cols] matrix into [cols, rows] (HF Linear weights are [out, in]), in 64 x 64 tiles
  * so reads and writes both stay in cache.
  */
-export function transpose2d<T extends Float32Array | Uint16Array>(src: T, rows: number, cols: number): T {
-  const out = (src instanceof Float32Array ? new Float32Array(rows * cols) : new Uint16Array(rows * cols)) as T;
+export function transpose2d<T extends Float32Array | Uint16Array | Int8Array>(src: T, rows: number, cols: number): T {
+  const out = new (src.constructor as new (n: number) => T)(rows * cols);
   const T = 64;
   for (let r0 = 0; r0 < rows; r0 += T) {
     const r1 = Math.min(rows, r0 + T);
@@ -143,6 +146,7 @@ export class LlamaWeights {
   }
 
   private async storeLinear(name: string, w: Float32Array, n: number, k: number, storage: LinearStorage): Promise<LinearOp> {
+    if (storage.kind === "int8-dynamic") return this.storeDynamicInt8(name, w, n, k);
     if (storage.kind !== "nbits") {
       const { bytes, type } = floatBytes(w, storage.kind, [n, k]);
       await this.sink.add(name, [k, n], type, bytes);
@@ -169,6 +173,25 @@ export class LlamaWeights {
     });
   }
 
+  /** Per-tensor int8 weight [k, n] with its scale and zero point, under onnxruntime's quantize_dynamic names. */
+  private async storeInt8Tensor(name: string, codes: Int8Array, dims: readonly number[], scale: number): Promise<{ q: string; scale: string; zp: string }> {
+    const names = { q: `${name}_quantized`, scale: `${name}_scale`, zp: `${name}_zero_point` };
+    await this.sink.add(names.q, dims, DT.INT8, new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength));
+    await this.sink.add(names.scale, [], DT.FLOAT, float32ToLEBytes(new Float32Array([scale])));
+    await this.sink.add(names.zp, [], DT.INT8, new Uint8Array(1));
+    return names;
+  }
+
+  private async storeDynamicInt8(name: string, w: Float32Array, n: number, k: number): Promise<LinearOp> {
+    const { codes, scale } = quantizeInt8PerTensor(w);
+    const names = await this.storeInt8Tensor(name, transpose2d(codes, n, k), [k, n], scale);
+    return (g, x) => {
+      const [xq, xScale, xZp] = g.node("DynamicQuantizeLinear", [x], {}, [g.fresh("xq"), g.fresh("x_scale"), g.fresh("x_zp")]);
+      const acc = g.op("MatMulInteger", [xq, names.q, xZp, names.zp]);
+      return g.op("Mul", [g.cast(acc, DT.FLOAT), g.op("Mul", [xScale, names.scale])]);
+    };
+  }
+
   /**
    * Token embedding lookup on `ids`: Gather on a float32 / float16 table, or com.microsoft.GatherBlockQuantized on
    * rows quantized like MatMulNBits weights (uint8 data [V, H * bits / 8], scales [V, H / block]).
@@ -179,7 +202,11 @@ export class LlamaWeights {
       const { vocabSize: V, hiddenSize: H } = this.config;
       const table = (await this.fetch(name, [V, H])).data;
       let lookup: (g: GraphBuilder, ids: string) => string;
-      if (storage.kind === "nbits") {
+      if (storage.kind === "int8-dynamic") {
+        const { codes, scale } = quantizeInt8PerTensor(table);
+        const names = await this.storeInt8Tensor(name, codes, [V, H], scale);
+        lookup = (g, ids) => g.op("DequantizeLinear", [g.op("Gather", [names.q, ids], { axis: 0 }), names.scale, names.zp]);
+      } else if (storage.kind === "nbits") {
         const { bits, blockSize, symmetric } = storage as Required<LinearStorage>;
         if (H % blockSize !== 0) {
           throw new SyncabelError("MODEL_CONFIG_INVALID", `quantized embeddings need hidden_size (${H}) to be a multiple of the block size ${blockSize}`);

@@ -43,7 +43,7 @@ export const ONNX_IR_VERSION = 8;
 /** Above this many bytes of weights the initializers stay in `model.onnx_data` (a protobuf cannot exceed 2 GB). */
 export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 1.5e9;
 
-export type WeightDtype = "fp32" | "fp16" | "int8" | "int4";
+export type WeightDtype = "fp32" | "fp16" | "int8" | "int4" | "int8-dynamic";
 
 export interface QuantizationOptions {
   /** Weights per scale along K (power of two >= 16). Default 32. */
@@ -76,7 +76,9 @@ export interface WriteOnnxOptions {
   readonly ioDtype?: IoDtype;
   /**
    * Storage of the projection weights: "fp32" (default), "fp16" (float16 initializers cast to float32 at use, as
-   * in Optimum fp16 files), "int8" / "int4" (com.microsoft.MatMulNBits, see `quantization`).
+   * in Optimum fp16 files), "int8" / "int4" (com.microsoft.MatMulNBits, see `quantization`), "int8-dynamic"
+   * (onnxruntime `quantize_dynamic`, the layout of transformers.js `model_quantized.onnx` / `model_int8.onnx`:
+   * per-tensor int8 weights, activations quantized at run time by DynamicQuantizeLinear, so not exact).
    */
   readonly weightDtype?: WeightDtype;
   readonly quantization?: QuantizationOptions;
@@ -106,6 +108,8 @@ export interface WriteOnnxOptions {
   readonly merged?: boolean;
   /** Called after each Hugging Face tensor is converted and written. */
   readonly onProgress?: (p: WriteOnnxProgress) => void;
+  /** Checked before each tensor: when aborted, the temp files are removed and the signal's reason is thrown. */
+  readonly signal?: AbortSignal;
 }
 
 export interface WriteOnnxProgress {
@@ -141,10 +145,12 @@ export function resolveVariant(options: WriteOnnxOptions): LlamaGraphVariant {
     lmHead = q.lmHead === false ? { kind: "fp32" } : linear;
     const e = q.embeddings ?? "fp16";
     embeddings = e === "quantized" ? linear : { kind: e };
+  } else if (dtype === "int8-dynamic") {
+    linear = lmHead = embeddings = { kind: dtype };
   } else if (dtype === "fp32" || dtype === "fp16") {
     linear = lmHead = embeddings = { kind: dtype };
   } else {
-    throw invalidOption(`weightDtype must be fp32, fp16, int8 or int4, got ${JSON.stringify(dtype)}`);
+    throw invalidOption(`weightDtype must be fp32, fp16, int8, int4 or int8-dynamic, got ${JSON.stringify(dtype)}`);
   }
   const v: LlamaGraphVariant = {
     ioDtype: options.ioDtype ?? "float32",
@@ -164,11 +170,11 @@ export function resolveVariant(options: WriteOnnxOptions): LlamaGraphVariant {
 }
 
 /** Emit the whole graph (top-level nodes; for the merged layout one If over two branches). */
-async function buildGraph(config: LlamaConfig, weights: LlamaWeights, v: LlamaGraphVariant): Promise<{ g: GraphBuilder }> {
+async function buildGraph(config: LlamaConfig, weights: LlamaWeights, v: LlamaGraphVariant): Promise<GraphBuilder> {
   const g = new GraphBuilder();
   if (!v.merged) {
     await buildLlamaDecoder(g, weights, v, true);
-    return { g };
+    return g;
   }
   const withPast = g.branch();
   await buildLlamaDecoder(withPast, weights, v, true);
@@ -177,7 +183,7 @@ async function buildGraph(config: LlamaConfig, weights: LlamaWeights, v: LlamaGr
   const { outputs } = llamaGraphIo(config, v);
   const branch = (name: string, b: GraphBuilder) => ({ graph: { name, node: b.nodes, output: outputs } });
   g.node("If", [LLAMA_ONNX_IO.useCacheBranch], { then_branch: branch("with_past", withPast), else_branch: branch("no_past", noPast) }, outputs.map((o) => o.name!));
-  return { g };
+  return g;
 }
 
 /**
@@ -192,19 +198,27 @@ export async function writeLlamaOnnx(
 ): Promise<WriteOnnxResult> {
   const v = resolveVariant(options);
   llama3Scaling(config); // unsupported rope_scaling fails before any work
+  if (v.attention === "gqa" && config.headDim % 16 !== 0) {
+    // ONNX Runtime's CPU kernel would only fail at the first run.
+    throw invalidOption(`GroupQueryAttention with rotary embeddings needs head_dim to be a multiple of 16, got ${config.headDim}`);
+  }
   mkdirSync(dirname(modelPath), { recursive: true });
   const dataPath = join(dirname(modelPath), `${basename(modelPath)}_data`);
   const sink = new StreamingWeightWriter(dataPath);
-  const weights: LlamaWeights = new LlamaWeights(config, weight, sink, (p) =>
+  const source: WeightSource = (name) => {
+    options.signal?.throwIfAborted();
+    return weight(name);
+  };
+  const weights: LlamaWeights = new LlamaWeights(config, source, sink, (p) =>
     options.onProgress?.({ tensor: p.tensor, tensorsDone: p.tensorsDone, tensorsTotal: weights.tensorsTotal, bytesWritten: sink.weightBytes }),
   );
   const tmp = tempPathFor(modelPath);
   try {
-    const { g } = await buildGraph(config, weights, v);
+    const g = await buildGraph(config, weights, v);
     const external = sink.weightBytes > (options.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD);
     sink.finish(external);
     const { inputs, outputs } = llamaGraphIo(config, v);
-    const usesMs = v.attention === "gqa" || [v.linear, v.lmHead, v.embeddings].some((s) => s.kind === "nbits");
+    const usesMs = v.attention === "gqa" || [v.linear, v.lmHead, v.embeddings].some((storage) => storage.kind === "nbits");
     const model = onnx.ModelProto.create({
       irVersion: ONNX_IR_VERSION,
       opsetImport: [{ domain: "", version: ONNX_OPSET }, ...(usesMs ? [{ domain: MS_DOMAIN, version: 1 }] : [])],

@@ -17,11 +17,6 @@ export const EXTERNAL_ALIGN = 4096;
 /** Tensors smaller than this stay inline in the .onnx (as Optimum and onnx.save do). */
 const INLINE_BELOW = 1024;
 
-export interface WeightWriterProgress {
-  readonly tensor: string;
-  readonly bytesWritten: number;
-}
-
 export class StreamingWeightWriter implements WeightSink {
   readonly initializers: ITensorProto[] = [];
   private readonly tmp: string;
@@ -30,10 +25,7 @@ export class StreamingWeightWriter implements WeightSink {
   private externalBytes = 0;
   private inlineBytes = 0;
 
-  constructor(
-    private readonly dataPath: string,
-    private readonly onTensor?: (p: WeightWriterProgress) => void,
-  ) {
+  constructor(private readonly dataPath: string) {
     this.tmp = tempPathFor(dataPath);
     this.fd = openSync(this.tmp, "w+"); // read back when the weights go inline
   }
@@ -66,7 +58,6 @@ export class StreamingWeightWriter implements WeightSink {
         ],
       });
     }
-    this.onTensor?.({ tensor: name, bytesWritten: this.weightBytes });
     // Let timers, progress output and signal handlers run between tensors.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

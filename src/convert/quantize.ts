@@ -131,3 +131,17 @@ export function float32ToFloat16Bits(data: Float32Array): Uint16Array {
   }
   return out;
 }
+
+/**
+ * Per-tensor symmetric int8 quantization as onnxruntime's `quantize_dynamic` does for weights (QInt8, symmetric:
+ * codes -127..127, zero point 0, scale = max|w| / 127). Returns the codes in the input's order.
+ */
+export function quantizeInt8PerTensor(w: Float32Array): { codes: Int8Array; scale: number } {
+  let m = 0;
+  for (let i = 0; i < w.length; i++) m = Math.max(m, Math.abs(w[i]));
+  const scale = Math.fround(m / 127);
+  const codes = new Int8Array(w.length);
+  if (scale === 0) return { codes, scale };
+  for (let i = 0; i < w.length; i++) codes[i] = Math.max(-127, Math.min(127, Math.round(w[i] / scale)));
+  return { codes, scale };
+}

@@ -13,7 +13,7 @@
  * n-th best finished score are not run. The n returned are exactly the n best.
  */
 import { SyncabelError } from "../errors.js";
-import type { CausalLM } from "../lm/types.js";
+import type { CausalLM, LogitRequest, NextTokenLogProbs } from "../lm/types.js";
 import { TokenTrie } from "../trie/token-trie.js";
 
 export interface CandidateScoringInput {
@@ -125,15 +125,24 @@ function validate(inputs: readonly CandidateScoringInput[], maxRows: number): vo
   });
 }
 
+/** Only the logits of each row's trie children need to leave the model. */
+function childRequest(open: readonly { readonly unit: Unit; readonly node: number }[]): LogitRequest {
+  return { tokens: open.map((o) => o.unit.trie.childTokens(o.node)) };
+}
+
+/** Logit of the i-th child token of `row` (from the picked entries, or the full row when the backend gave it). */
+function childLogit(p: NextTokenLogProbs, row: number, i: number, token: number): number {
+  return p.picked ? p.picked.logits[p.picked.offsets[row] + i] : p.logits[row * p.vocabSize + token];
+}
+
 /** Walk a batch of units level by level, reporting every finished candidate with its sum of log-probabilities. */
 async function walkBatch(lm: CausalLM, units: readonly Unit[], hooks: WalkHooks): Promise<void> {
-  const prefilled = await lm.prefill(units.map((u) => u.prompt));
+  let open: Open[] = units.map((unit, row) => ({ unit, node: unit.trie.root, row, sum: 0 }));
+  const prefilled = await lm.prefill(units.map((u) => u.prompt), childRequest(open));
   let state = prefilled.state;
   let logProbs = prefilled.logProbs;
-  let open: Open[] = units.map((unit, row) => ({ unit, node: unit.trie.root, row, sum: 0 }));
   try {
     for (let depth = 1; open.length > 0; depth++) {
-      const vocab = logProbs.vocabSize;
       const next: Open[] = [];
       const parents: number[] = [];
       const tokens: number[] = [];
@@ -141,9 +150,11 @@ async function walkBatch(lm: CausalLM, units: readonly Unit[], hooks: WalkHooks)
         // Same arithmetic as beam search (prefix score - logZ + logit), so the numbers match it exactly.
         const base = o.sum - logProbs.logZ[o.row];
         const trie = o.unit.trie;
-        for (const token of trie.childTokens(o.node)) {
+        const children = trie.childTokens(o.node);
+        for (let i = 0; i < children.length; i++) {
+          const token = children[i];
           const child = trie.child(o.node, token);
-          const sum = base + logProbs.logits[o.row * vocab + token];
+          const sum = base + childLogit(logProbs, o.row, i, token);
           for (const c of o.unit.ends.get(child) ?? []) hooks.record(o.unit, c, sum, depth);
           if (trie.childTokens(child).length > 0 && hooks.worthRunning(o.unit, child, sum)) {
             next.push({ unit: o.unit, node: child, row: parents.length, sum });
@@ -154,7 +165,7 @@ async function walkBatch(lm: CausalLM, units: readonly Unit[], hooks: WalkHooks)
       }
       open = next;
       if (parents.length === 0) break;
-      const stepped = await lm.step(state, Int32Array.from(parents), Int32Array.from(tokens));
+      const stepped = await lm.step(state, Int32Array.from(parents), Int32Array.from(tokens), childRequest(open));
       state = stepped.state;
       logProbs = stepped.logProbs;
     }

@@ -54,18 +54,47 @@ export function checkCounts(db: Database.Database, path: string, meta: ReadonlyM
   if (perGroup.n !== names) throw kbInvalid(path, `the group table counts ${perGroup.n} names but the index holds ${names}: the file is damaged`);
 }
 
+/** One table fed to the digest: its columns in primary-key order, read page by page (SQLite concatenates). */
+interface DigestTable {
+  readonly table: string;
+  readonly key: readonly string[];
+  readonly columns: readonly string[];
+}
+
+const DIGEST_TABLES: readonly DigestTable[] = [
+  { table: "names", key: ["grp", "name"], columns: ["grp", "name", "code", "codes"] },
+  { table: "concepts", key: ["code"], columns: ["code", "title", "groups", "semantic_types", "definitions", "names"] },
+  { table: "code_names", key: ["code", "ord"], columns: ["code", "ord", "grp", "name"] },
+  { table: "groups", key: ["grp"], columns: ["grp", "names", "concepts"] },
+];
+const DIGEST_PAGE = 20_000;
+
 /** A digest of the tables the linkers read, in primary-key order (meta `content_sha256`, written at build). */
 export function contentDigest(db: Database.Database): string {
   const hash = createHash("sha256");
-  const feed = (sql: string): void => {
-    for (const row of db.prepare(sql).raw().iterate() as Iterable<unknown[]>) hash.update(`${JSON.stringify(row)}\n`);
+  for (const t of DIGEST_TABLES) {
+    const row = t.columns.map((c) => `quote(${c})`).join(" || char(1) || ");
+    const keys = t.key.join(", ");
+    const page = (where: string): Database.Statement =>
+      db.prepare(`SELECT group_concat(r, char(10)) AS text, COUNT(*) AS n, ${t.key.map((k) => `max_${k}`).join(", ")} FROM (SELECT ${row} AS r, ${t.key.map((k) => `${k} AS max_${k}`).join(", ")} FROM ${t.table} ${where} ORDER BY ${keys} LIMIT ${DIGEST_PAGE}) GROUP BY NULL`);
+    const first = page("");
+    const next = page(`WHERE (${keys}) > (${t.key.map(() => "?").join(", ")})`);
+    // The last row of a page is its key maximum: the subquery is ordered, and max_ columns take the last row's value.
+    let r = first.get() as Record<string, unknown> | undefined;
+    while (r !== undefined && (r.n as number) > 0) {
+      hash.update(`${r.text as string}\n`);
+      if ((r.n as number) < DIGEST_PAGE) break;
+      r = next.get(...t.key.map((k) => r![`max_${k}`])) as Record<string, unknown> | undefined;
+    }
     hash.update("\u0000");
-  };
-  feed("SELECT grp, name, code, codes FROM names ORDER BY grp, name");
-  feed("SELECT code, title, groups, semantic_types, definitions, names FROM concepts ORDER BY code");
-  feed("SELECT code, ord, grp, name FROM code_names ORDER BY code, ord");
-  feed("SELECT grp, names, concepts FROM groups ORDER BY grp");
+  }
   return hash.digest("hex");
+}
+
+/** Whether the tables still match the digest recorded at build (a full read of them). */
+export function contentMatches(db: Database.Database, meta: ReadonlyMap<string, string>): boolean {
+  const recorded = meta.get("content_sha256");
+  return recorded !== undefined && contentDigest(db) === recorded;
 }
 
 /**
@@ -76,9 +105,8 @@ export function fullIntegrityProblems(db: Database.Database, meta: ReadonlyMap<s
   const problems: string[] = [];
   const quick = (db.prepare("PRAGMA quick_check(20)").all() as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== "ok");
   problems.push(...quick.map((q) => `SQLite quick_check: ${q}`));
-  const recorded = meta.get("content_sha256");
-  if (recorded === undefined) problems.push("no content digest recorded");
-  else if (contentDigest(db) !== recorded) problems.push("the names/concepts tables do not match the digest recorded at build");
+  if (meta.get("content_sha256") === undefined) problems.push("no content digest recorded");
+  else if (!contentMatches(db, meta)) problems.push("the names/concepts tables do not match the digest recorded at build");
   for (const r of db.prepare("SELECT key, bytes, sha256 FROM artifacts").iterate() as Iterable<{ key: string; bytes: Buffer; sha256: string }>) {
     if (artifactChecksum(r.bytes) !== r.sha256) problems.push(`artifact ${JSON.stringify(r.key)} does not match its checksum (it will be rebuilt when needed)`);
   }

@@ -6,7 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { SyncabelError } from "../errors.js";
-import { artifactChecksum, checkCounts, checkSqliteHeader, fullIntegrityProblems, kbInvalid } from "./integrity.js";
+import { artifactChecksum, checkCounts, checkSqliteHeader, contentMatches, fullIntegrityProblems, kbInvalid } from "./integrity.js";
 import { KB_FORMAT_TAG, KB_SCHEMA_VERSION } from "./schema.js";
 import type { ConceptCard, KbEntry, KbStats, KnowledgeBase } from "./types.js";
 
@@ -44,6 +44,9 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
   private readonly db: Database.Database;
   private readonly groupStats: ReadonlyMap<string, { names: number; concepts: number }>;
   private readonly groupList: readonly string[];
+  private readonly meta: ReadonlyMap<string, string>;
+  /** Set once the tables were checked against their build digest (before any artifact is derived from them). */
+  private contentVerified = false;
   private readonly stmts: {
     lookup: Database.Statement;
     page: Database.Statement;
@@ -68,6 +71,7 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
     }
     try {
       const meta = new Map((this.db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+      this.meta = meta;
       if (meta.get("format") !== KB_FORMAT_TAG) throw invalid(path, "not a syncabel KB index");
       const version = meta.get("schema_version");
       if (version !== String(KB_SCHEMA_VERSION)) {
@@ -178,6 +182,11 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
 
   /** Store a derived blob (replacing any under the key). Throws IO_ERROR when the file is not writable. */
   putArtifact(key: string, bytes: Uint8Array): void {
+    // An artifact is derived from the tables: check them first, so a damaged table never becomes a trusted cache.
+    if (!this.contentVerified) {
+      if (!guarded(this.path, () => contentMatches(this.db, this.meta))) throw invalid(this.path, "the names/concepts tables do not match the digest recorded at build: the file is damaged");
+      this.contentVerified = true;
+    }
     let writer: Database.Database | undefined;
     try {
       writer = new Database(this.path, { fileMustExist: true });

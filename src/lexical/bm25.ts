@@ -14,6 +14,11 @@ export interface Bm25Options {
   readonly b?: number;
 }
 
+/** Accumulated BM25 scores, with how many distinct query terms each row contains. */
+export interface Bm25Accumulated extends Accumulated {
+  readonly matches: Uint16Array;
+}
+
 export interface Bm25Hit {
   readonly row: number;
   readonly score: number;
@@ -127,11 +132,12 @@ export class Bm25Index {
     return s;
   }
 
-  /** The score of every row for a query (distinct query terms), in fresh arrays. */
-  accumulate(query: readonly string[] | Int32Array): Accumulated {
+  /** The score of every row for a query (distinct query terms), in fresh arrays, with matched term counts. */
+  accumulate(query: readonly string[] | Int32Array): Bm25Accumulated {
     const n = this.rows;
     const scores = new Float64Array(n);
     const touched = new Int32Array(n);
+    const matches = new Uint16Array(n);
     let count = 0;
     for (const id of query instanceof Int32Array ? query : this.terms(query)) {
       const w = this.idf[id] * (this.k1 + 1);
@@ -140,9 +146,10 @@ export class Bm25Index {
         if (scores[r] === 0) touched[count++] = r;
         const tf = this.postTf[p];
         scores[r] += (w * tf) / (tf + this.rowNorm[r]);
+        matches[r]++;
       }
     }
-    return { scores, touched, count };
+    return { scores, touched, count, matches };
   }
 
   /** Rows with a positive score, best first (ties: lower row first), at most k. */

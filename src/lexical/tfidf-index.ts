@@ -14,6 +14,10 @@ export interface RowCounts {
   readonly norm: number;
 }
 
+/** Defaults of the bounded search, chosen with `npm run bench:kb` (3M names, SPACCC dev Recall@64). */
+export const DEFAULT_POSTING_BUDGET = 200_000;
+export const DEFAULT_RESCORE_DEPTH = 1024;
+
 /** Slack on score bounds: postings keep float32 weights, exact scores are float64. */
 const BOUND_EPS = 1e-5;
 
@@ -36,11 +40,16 @@ export class TfidfIndex {
   private readonly maxValue: Float32Array;
   private readonly acc: Float64Array;
   private readonly touched: Int32Array;
+  private readonly scratch: Float64Array;
   private readonly queryWeight: Float64Array;
   /** Postings visited by all queries so far (for benchmarks). */
   postingsScanned = 0;
-  /** Scan every posting of every query feature (no early stop): the exhaustive baseline of the benchmarks. */
+  /** Read every posting of every query feature and score exactly: exact search (the benchmarks' baseline). */
   exhaustive = false;
+  /** Most postings read per query (see `topK`). */
+  postingBudget = DEFAULT_POSTING_BUDGET;
+  /** Rows scored exactly per query (at least 4k). */
+  rescoreDepth = DEFAULT_RESCORE_DEPTH;
 
   constructor(
     /** idf of every feature (the vectorizer's). */
@@ -71,8 +80,10 @@ export class TfidfIndex {
         if (v > this.maxValue[f]) this.maxValue[f] = v;
       }
     }
+    impactOrder(this.postStart, this.postRow, this.postValue);
     this.acc = new Float64Array(rows);
     this.touched = new Int32Array(rows);
+    this.scratch = new Float64Array(rows);
     this.queryWeight = new Float64Array(features);
   }
 
@@ -114,52 +125,61 @@ export class TfidfIndex {
     return s;
   }
 
-  /** The exact top `k` rows (positive scores), best first. */
+  /**
+   * The top `k` rows (positive scores), best first. Features are taken by decreasing upper bound (rare n-grams
+   * first) and each posting list is impact-ordered (heaviest postings first). Two savings, then exact scores:
+   * - safe: once k rows are known, a list is read only down to the weight that could still lift an unseen row to
+   *   the k-th partial score, given what the later features can add at most;
+   * - bounded: at most `postingBudget` postings are read per query, so the common n-grams of a 3M-name group are
+   *   never scanned whole (the one approximation; `exhaustive` lifts it, and the safe cut too).
+   * The `rescoreDepth` (at least 4k) rows with the best partial scores are then scored exactly from their rows.
+   */
   private topK(query: SparseVector, k: number): ScoredRow[] {
     const terms: { f: number; w: number; ub: number }[] = [];
     for (let i = 0; i < query.indices.length; i++) {
       const f = query.indices[i];
       if (f < 0 || f >= this.features || query.values[i] <= 0) continue;
-      terms.push({ f, w: query.values[i], ub: query.values[i] * this.maxValue[f] });
+      terms.push({ f, w: query.values[i], ub: query.values[i] * this.maxValue[f] * (1 + BOUND_EPS) + BOUND_EPS });
     }
     terms.sort((a, b) => b.ub - a.ub || a.f - b.f);
+    // remaining[i]: the most features i.. can add to any row's score.
     const remaining = new Float64Array(terms.length + 1);
-    for (let i = terms.length - 1; i >= 0; i--) remaining[i] = remaining[i + 1] + terms[i].ub * (1 + BOUND_EPS) + BOUND_EPS;
+    for (let i = terms.length - 1; i >= 0; i--) remaining[i] = remaining[i + 1] + terms[i].ub;
     const acc = this.acc;
     const touched = this.touched;
+    const budget = this.exhaustive ? Infinity : this.postingBudget;
     let count = 0;
     let scanned = 0;
-    let stop = terms.length;
     let theta = 0;
     try {
-      for (let i = 0; i < terms.length; i++) {
-        // Enough candidates whose k-th partial score beats everything the rest could add: stop.
-        if (!this.exhaustive && count >= k && remaining[i] < 1) {
-          theta = kthLargest(acc, touched, count, k);
-          if (theta > remaining[i]) {
-            stop = i;
-            break;
-          }
-        }
+      for (let i = 0; i < terms.length && scanned < budget; i++) {
         const { f, w } = terms[i];
-        const end = this.postStart[f + 1];
-        scanned += end - this.postStart[f];
-        for (let p = this.postStart[f]; p < end; p++) {
+        const start = this.postStart[f];
+        const end = Math.min(this.postStart[f + 1], start + (budget - scanned));
+        // The k-th partial score only grows: refresh it when this list is long next to the candidates.
+        if (!this.exhaustive && count >= k && remaining[i] < 1 + BOUND_EPS && (end - start) * 4 >= count) theta = this.kthLargest(count, k);
+        // A row not yet seen needs weight >= need here to reach theta even if every later feature gives its max
+        // (minus one impact bucket: weights inside a bucket are unordered).
+        const need = this.exhaustive || count < k ? 0 : (theta - remaining[i + 1]) / w - IMPACT_STEP - BOUND_EPS;
+        let p = start;
+        for (; p < end; p++) {
+          const v = this.postValue[p];
+          if (v < need) break;
           const r = this.postRow[p];
           if (acc[r] === 0) touched[count++] = r;
-          acc[r] += w * this.postValue[p];
+          acc[r] += w * v;
         }
+        scanned += p - start;
       }
       this.postingsScanned += scanned;
-      if (stop === terms.length && count > k) theta = kthLargest(acc, touched, count, k);
-      // Exact scores for the candidates whose bound reaches the k-th partial score.
+      // Candidates: the best partial scores (all rows within float32 slack of the k-th one when exhaustive).
+      const depth = this.exhaustive ? k : Math.max(this.rescoreDepth, 4 * k);
+      const cutoff = count > depth ? this.kthLargest(count, depth) - BOUND_EPS * 2 : -Infinity;
       for (const t of terms) this.queryWeight[t.f] = t.w;
-      const slack = remaining[stop] + BOUND_EPS * (1 + theta);
-      const cutoff = count > k ? theta - BOUND_EPS * (1 + theta) : -Infinity;
       const heap = new TopHeap(k);
       for (let i = 0; i < count; i++) {
         const r = touched[i];
-        if (acc[r] + slack < cutoff) continue;
+        if (acc[r] < cutoff) continue;
         const s = this.exactScore(r);
         if (s > 0) heap.offer(r, s);
       }
@@ -168,6 +188,13 @@ export class TfidfIndex {
       for (let i = 0; i < count; i++) acc[touched[i]] = 0;
       for (const t of terms) this.queryWeight[t.f] = 0;
     }
+  }
+
+  /** The k-th largest accumulated score among the touched rows (k <= count). */
+  private kthLargest(count: number, k: number): number {
+    const values = this.scratch;
+    for (let i = 0; i < count; i++) values[i] = this.acc[this.touched[i]];
+    return selectDescending(values, count, k - 1);
   }
 
   /**
@@ -194,7 +221,7 @@ export class TfidfIndex {
 
   /** Bytes held by the typed arrays (rows + postings + scratch). */
   byteSize(): number {
-    const arrays = [this.idf, this.indptr, this.indices, this.counts, this.norms, this.postStart, this.postRow, this.postValue, this.maxValue, this.acc, this.touched, this.queryWeight];
+    const arrays = [this.idf, this.indptr, this.indices, this.counts, this.norms, this.postStart, this.postRow, this.postValue, this.maxValue, this.acc, this.touched, this.scratch, this.queryWeight];
     return arrays.reduce((s, a) => s + a.byteLength, 0);
   }
 }
@@ -245,14 +272,42 @@ function grow<T extends Int32Array | Uint16Array | Float64Array>(a: T, size: num
   return b;
 }
 
-/** The k-th largest accumulated score among the touched rows (k <= count). */
-function kthLargest(acc: Float64Array, touched: Int32Array, count: number, k: number): number {
-  const values = new Float64Array(count);
-  for (let i = 0; i < count; i++) values[i] = acc[touched[i]];
-  // Quickselect for index k-1 in descending order.
+/** Width of the impact buckets of the posting lists (weights are cosine weights in [0, 1]). */
+const IMPACT_STEP = 1 / 1024;
+
+/**
+ * Reorder every posting list by decreasing weight bucket (rows ascending inside a bucket): a list's head holds
+ * its heaviest postings, and a reader may stop at the first weight below what it needs.
+ */
+function impactOrder(postStart: Int32Array, postRow: Int32Array, postValue: Float32Array): void {
+  const buckets = 1 / IMPACT_STEP;
+  const bucketStart = new Int32Array(buckets + 1);
+  let longest = 0;
+  for (let f = 0; f + 1 < postStart.length; f++) longest = Math.max(longest, postStart[f + 1] - postStart[f]);
+  const rowTmp = new Int32Array(longest);
+  const valueTmp = new Float32Array(longest);
+  const bucketOf = (v: number): number => buckets - 1 - Math.min(buckets - 1, Math.floor(v * buckets));
+  for (let f = 0; f + 1 < postStart.length; f++) {
+    const from = postStart[f];
+    const to = postStart[f + 1];
+    if (to - from < 2) continue;
+    bucketStart.fill(0);
+    for (let p = from; p < to; p++) bucketStart[bucketOf(postValue[p]) + 1]++;
+    for (let b = 0; b < buckets; b++) bucketStart[b + 1] += bucketStart[b];
+    for (let p = from; p < to; p++) {
+      const at = bucketStart[bucketOf(postValue[p])]++;
+      rowTmp[at] = postRow[p];
+      valueTmp[at] = postValue[p];
+    }
+    postRow.set(rowTmp.subarray(0, to - from), from);
+    postValue.set(valueTmp.subarray(0, to - from), from);
+  }
+}
+
+/** The value at rank `want` (0 = largest) of values[0..count), by quickselect (reorders values). */
+function selectDescending(values: Float64Array, count: number, want: number): number {
   let lo = 0;
   let hi = count - 1;
-  const want = k - 1;
   while (lo < hi) {
     const pivot = values[(lo + hi) >> 1];
     let i = lo;

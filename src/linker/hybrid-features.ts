@@ -11,7 +11,7 @@ export const FEATURE_NAMES = [
   "exact", "exact_kb", "key_match", "mem_count", "mem_consistency", "key_count", "key_consistency",
   "prior", "seen", "jaccard", "query_cover", "name_cover", "edit_sim", "length_ratio",
   "number_conflict", "acronym", "acronym_fit", "context", "composite", "has_kb_name", "best_is_kb", "ambiguity",
-  "expanded", "mem_only_exact",
+  "expanded", "mem_only_exact", "knn_vote", "knn_share", "name_cover_max", "query_cover_max", "head_match",
 ] as const;
 
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -69,6 +69,16 @@ export function editSimilarity(a: string, b: string): number {
 }
 
 
+/** The head word of a phrase's content stems: the first in Spanish and French, the last in English. */
+function headOf(content: readonly string[], headFirst: boolean): string | undefined {
+  return headFirst ? content[0] : content[content.length - 1];
+}
+
+/** A fixed score that orders candidates before reranking (to keep the hardest negatives for training). */
+export function firstStageScore(x: Float64Array): number {
+  return Math.max(x[F.tfidf] as number, x[F.bm25_rel] as number) + (x[F.mem_consistency] as number) + 0.5 * (x[F.key_consistency] as number) + (x[F.exact] as number);
+}
+
 /** Per-code best scores of one query, in scratch arrays reused across queries of a group. */
 class CodeScratch {
   readonly tf: Float64Array;
@@ -76,6 +86,10 @@ class CodeScratch {
   readonly tfRow: Int32Array;
   readonly tfVariant: Int32Array;
   readonly bm: Float64Array;
+  readonly vote: Float64Array;
+  readonly nameCover: Float64Array;
+  readonly queryCover: Float64Array;
+  readonly head: Uint8Array;
   readonly mark: Uint8Array;
   readonly touched: Int32Array;
   count = 0;
@@ -86,6 +100,10 @@ class CodeScratch {
     this.tfRow = new Int32Array(codes).fill(-1);
     this.tfVariant = new Int32Array(codes);
     this.bm = new Float64Array(codes);
+    this.vote = new Float64Array(codes);
+    this.nameCover = new Float64Array(codes);
+    this.queryCover = new Float64Array(codes);
+    this.head = new Uint8Array(codes);
     this.mark = new Uint8Array(codes);
     this.touched = new Int32Array(codes);
   }
@@ -105,6 +123,10 @@ class CodeScratch {
       this.tfRow[c] = -1;
       this.tfVariant[c] = 0;
       this.bm[c] = 0;
+      this.vote[c] = 0;
+      this.nameCover[c] = 0;
+      this.queryCover[c] = 0;
+      this.head[c] = 0;
       this.mark[c] = 0;
     }
     this.count = 0;
@@ -139,6 +161,8 @@ export function candidatesOf(index: HybridIndex, q: MentionQuery, options: Candi
 function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: MentionQuery, variants: readonly QueryText[], base: QueryText, k: number): Candidate[] {
   // 1. Fold row scores of every variant into per-code maxima.
   const rows = g.entries.length;
+  const headFirst = index.normalizer.language !== "en";
+  const queryHead = headOf(base.content, headFirst);
   let bm25Top = 0;
   variants.forEach((v, vi) => {
     const cos = g.tfidf.accumulate(v.vector, rows);
@@ -153,6 +177,9 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
         s.tfVariant[c] = vi;
       }
       if ((g.entries[r] as HybridEntry).kb && score > s.tfKb[c]) s.tfKb[c] = score;
+      // k-nearest-neighbour vote of the training mentions, sharpened so near-duplicates dominate.
+      const mem = g.entryMemCount[r] as number;
+      if (mem > 0 && vi === 0) s.vote[c] += mem * score ** 4;
     }
     const bm = g.bm25.accumulate(v.content);
     for (let i = 0; i < bm.count; i++) {
@@ -162,6 +189,11 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
       s.touch(c);
       if (score > s.bm[c]) s.bm[c] = score;
       if (score > bm25Top) bm25Top = score;
+      const e = g.entries[r] as HybridEntry;
+      const matched = bm.matches[r] as number;
+      if (e.content.length > 0 && matched / e.content.length > s.nameCover[c]) s.nameCover[c] = matched / e.content.length;
+      if (v.content.length > 0 && matched / v.content.length > s.queryCover[c]) s.queryCover[c] = matched / v.content.length;
+      if (queryHead !== undefined && headOf(e.content, headFirst) === queryHead) s.head[c] = 1;
     }
   });
   // 2. Candidates: the k best codes of each retriever, and the memory's answers.
@@ -187,9 +219,11 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
   const keyTotal = sum(keyed);
   const context = q.sentence ? index.contextVector(q.sentence) : undefined;
   const queryAcronym = looksLikeAcronym(q.mention) ? q.mention.trim() : undefined;
-  const queryNumbers = numbersOf(base.n.folded);
+  const queryNumbers = numbersOf(base.n.tokens.join(" "));
   const queryContent = new Set(base.content);
 
+  let voteTotal = 0;
+  for (let i = 0; i < s.count; i++) voteTotal += s.vote[s.touched[i] as number] as number;
   // 3. Features per candidate code.
   const out: Candidate[] = [];
   for (const c of candidates) {
@@ -247,6 +281,11 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
     x[F.ambiguity] = Math.log(b.ambiguity);
     x[F.expanded] = (s.tfVariant[c] as number) > 0 ? 1 : 0;
     x[F.mem_only_exact] = x[F.exact] === 1 && x[F.exact_kb] === 0 ? 1 : 0;
+    x[F.knn_vote] = Math.log1p(s.vote[c] as number);
+    x[F.knn_share] = voteTotal > 0 ? (s.vote[c] as number) / voteTotal : 0;
+    x[F.name_cover_max] = s.nameCover[c] as number;
+    x[F.query_cover_max] = s.queryCover[c] as number;
+    x[F.head_match] = s.head[c] as number;
     out.push({ code, matched: b.name, name: g.display.get(code) ?? b.name, features: x });
   }
   return out;

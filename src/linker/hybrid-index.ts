@@ -60,6 +60,8 @@ export interface GroupIndex {
   readonly mentions: number;
   /** code -> L2-normalised idf-weighted bag of context stems of its training sentences. */
   readonly contexts: ReadonlyMap<string, SparseVector>;
+  /** Training mentions with exactly this entry's folded text and code (0 for KB-only names). */
+  readonly entryMemCount: Float64Array;
   /** A display name per code: its first KB name, else its most frequent training mention. */
   readonly display: ReadonlyMap<string, string>;
 }
@@ -141,7 +143,7 @@ export class HybridIndex {
     const makeEntry = (name: string, code: string, kb: boolean, ambiguity: number): HybridEntry => {
       const n = normalizer.normalize(name);
       const content = [...new Set(n.stems.filter((_, i) => !normalizer.isStopword(n.tokens[i] as string)))];
-      return { name, folded: n.folded, stems: n.stems, content, key: n.key, numbers: numbersOf(n.folded), code, kb, ambiguity };
+      return { name, folded: n.folded, stems: n.stems, content, key: n.key, numbers: numbersOf(n.tokens.join(" ")), code, kb, ambiguity };
     };
     for (const kn of kbNames) {
       const d = groupDraft(kn.group);
@@ -225,6 +227,7 @@ export class HybridIndex {
         byCode,
         codes,
         codeOf: Int32Array.from(entries, (e) => codeId.get(e.code) as number),
+        entryMemCount: Float64Array.from(entries, (e) => mem?.memExact.get(e.folded)?.get(e.code) ?? 0),
         codeId,
         byFolded,
         byKey,

@@ -6,7 +6,7 @@
  */
 import type { TrainingMention } from "../kb/mentions.js";
 import { hashString } from "../util/random.js";
-import { candidatesOf, FEATURE_NAMES, type Candidate } from "./hybrid-features.js";
+import { candidatesOf, FEATURE_NAMES, firstStageScore, type Candidate } from "./hybrid-features.js";
 import { HybridIndex, type KbName } from "./hybrid-index.js";
 import { Reranker, type RankList, type RerankerOptions } from "./reranker.js";
 
@@ -44,7 +44,6 @@ export interface HybridTrainResult {
 export const DEFAULT_GRID: readonly RerankerOptions[] = [
   { hidden: 0, l2: 1e-4 },
   { hidden: 8, l2: 1e-4 },
-  { hidden: 16, l2: 1e-3 },
 ];
 
 /** Fold of a document: a seeded hash, so folds never split a document and do not depend on file order. */
@@ -52,13 +51,24 @@ export function foldOf(document: string, folds: number, seed: number): number {
   return hashString(`${seed}\u0000${document}`) % folds;
 }
 
-/** Candidates of a training mention as a rank list (gold = candidates whose code equals the mention's). */
-export function rankListOf(candidates: readonly Candidate[], group: string, code: string): RankList {
-  const gold: number[] = [];
-  candidates.forEach((c, i) => {
-    if (c.code === code) gold.push(i);
-  });
-  return { group, rows: candidates.map((c) => c.features), gold };
+/** Candidates of a training mention kept for learning: the gold ones and the hardest negatives. */
+export const TRAIN_CANDIDATES = 32;
+
+/**
+ * Candidates of a training mention as a rank list (gold = candidates whose code equals the mention's), pruned to
+ * the gold candidates and the `max` - 1 best negatives by first-stage score: easy negatives teach little and
+ * cost most of the training time.
+ */
+export function rankListOf(candidates: readonly Candidate[], group: string, code: string, max = TRAIN_CANDIDATES): RankList {
+  const gold = candidates.filter((c) => c.code === code);
+  const negatives = candidates
+    .filter((c) => c.code !== code)
+    .map((c) => ({ c, s: firstStageScore(c.features) }))
+    .sort((a, b) => b.s - a.s || (a.c.code < b.c.code ? -1 : 1))
+    .slice(0, Math.max(0, max - gold.length))
+    .map((x) => x.c);
+  const kept = [...gold, ...negatives];
+  return { group, rows: kept.map((c) => c.features), gold: gold.map((_, i) => i) };
 }
 
 /** Out-of-fold rank lists of every training mention, with each list's fold. */

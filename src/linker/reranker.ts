@@ -91,7 +91,7 @@ export class Reranker {
     const groups = [...new Set(usable.map((l) => l.group))].sort();
     const hidden = options.hidden ?? 8;
     const l2 = options.l2 ?? 1e-4;
-    const epochs = options.epochs ?? 12;
+    const epochs = options.epochs ?? 8;
     const lr = options.learningRate ?? 0.01;
     const batch = options.batch ?? 32;
     const random = mulberry32(options.seed ?? 1);
@@ -110,6 +110,17 @@ export class Reranker {
     return model;
   }
 
+  /** Standardised inputs of every row of a list, row-major (rows x inputs), computed once for all epochs. */
+  private inputsOf(list: RankList): Float32Array {
+    const out = new Float32Array(list.rows.length * this.inputs);
+    const z = new Float64Array(this.inputs);
+    list.rows.forEach((r, i) => {
+      this.input(r, list.group, z);
+      out.set(z, i * this.inputs);
+    });
+    return out;
+  }
+
   private fit(lists: readonly RankList[], o: { epochs: number; lr: number; batch: number; l2: number; random: () => number }): void {
     const params = [this.w, this.h, this.c, this.v];
     const grads = params.map((p) => new Float64Array(p.length));
@@ -117,44 +128,66 @@ export class Reranker {
     const m2 = params.map((p) => new Float64Array(p.length));
     const [gw, gh, gc, gv] = grads as [Float64Array, Float64Array, Float64Array, Float64Array];
     const inputs = this.inputs;
-    const z = new Float64Array(inputs);
+    const hidden = this.hidden;
+    const data = lists.map((l) => ({ z: this.inputsOf(l), n: l.rows.length, gold: l.gold }));
+    const maxRows = Math.max(...data.map((d) => d.n));
+    const act = new Float64Array(maxRows * hidden);
+    const score = new Float64Array(maxRows);
+    const isGold = new Uint8Array(maxRows);
     let step = 0;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const order = shuffled(lists, o.random);
+      const order = shuffled(data, o.random);
       for (let start = 0; start < order.length; start += o.batch) {
         for (const g of grads) g.fill(0);
-        const slice = order.slice(start, start + o.batch);
-        for (const list of slice) {
-          const acts = list.rows.map(() => new Float64Array(this.hidden));
-          const zs = list.rows.map((r, i) => {
-            const zi = new Float64Array(inputs);
-            this.input(r, list.group, zi);
-            return { zi, s: this.scoreInput(zi, acts[i]) };
-          });
+        const end = Math.min(order.length, start + o.batch);
+        for (let li = start; li < end; li++) {
+          const { z, n, gold } = order[li] as (typeof data)[number];
+          // Forward: scores and hidden activations of every row.
           let max = -Infinity;
-          for (const { s } of zs) max = Math.max(max, s);
-          const e = zs.map(({ s }) => Math.exp(s - max));
-          const total = e.reduce((a, b) => a + b, 0);
-          const goldMass = list.gold.reduce((a, gi) => a + (e[gi] as number), 0);
-          // d(-log sum_gold p)/ds_i = p_i - [i gold] * e_i / goldMass
-          const isGold = new Set(list.gold);
-          zs.forEach(({ zi }, i) => {
-            const dl = (e[i] as number) / total - (isGold.has(i) ? (e[i] as number) / goldMass : 0);
-            if (dl === 0) return;
-            z.set(zi);
-            for (let k = 0; k < inputs; k++) gw[k] += dl * z[k];
-            const act = acts[i] as Float64Array;
-            for (let j = 0; j < this.hidden; j++) {
-              gv[j] += dl * act[j];
-              const da = dl * this.v[j] * (1 - act[j] * act[j]);
-              gc[j] += da;
-              const off = j * inputs;
-              for (let k = 0; k < inputs; k++) gh[off + k] += da * z[k];
+          for (let i = 0; i < n; i++) {
+            const off = i * inputs;
+            let s = 0;
+            for (let k = 0; k < inputs; k++) s += this.w[k] * (z[off + k] as number);
+            for (let j = 0; j < hidden; j++) {
+              let a = this.c[j] as number;
+              const hoff = j * inputs;
+              for (let k = 0; k < inputs; k++) a += (this.h[hoff + k] as number) * (z[off + k] as number);
+              const t = Math.tanh(a);
+              act[i * hidden + j] = t;
+              s += (this.v[j] as number) * t;
             }
-          });
+            score[i] = s;
+            if (s > max) max = s;
+          }
+          let total = 0;
+          let goldMass = 0;
+          isGold.fill(0, 0, n);
+          for (const gi of gold) isGold[gi] = 1;
+          for (let i = 0; i < n; i++) {
+            const e = Math.exp((score[i] as number) - max);
+            score[i] = e;
+            total += e;
+            if (isGold[i]) goldMass += e;
+          }
+          // Backward: d(-log sum_gold p)/ds_i = p_i - [i gold] e_i / goldMass.
+          for (let i = 0; i < n; i++) {
+            const e = score[i] as number;
+            const dl = e / total - (isGold[i] ? e / goldMass : 0);
+            if (Math.abs(dl) < 1e-12) continue;
+            const off = i * inputs;
+            for (let k = 0; k < inputs; k++) gw[k] += dl * (z[off + k] as number);
+            for (let j = 0; j < hidden; j++) {
+              const t = act[i * hidden + j] as number;
+              gv[j] += dl * t;
+              const da = dl * (this.v[j] as number) * (1 - t * t);
+              gc[j] += da;
+              const hoff = j * inputs;
+              for (let k = 0; k < inputs; k++) gh[hoff + k] += da * (z[off + k] as number);
+            }
+          }
         }
         step++;
-        params.forEach((p, pi) => adam(p, grads[pi] as Float64Array, m1[pi] as Float64Array, m2[pi] as Float64Array, step, o.lr, o.l2, slice.length));
+        params.forEach((p, pi) => adam(p, grads[pi] as Float64Array, m1[pi] as Float64Array, m2[pi] as Float64Array, step, o.lr, o.l2, end - start));
       }
     }
   }

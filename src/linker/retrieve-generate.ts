@@ -143,8 +143,13 @@ export class RetrieveGenerateLinker implements Linker {
     if (!Number.isInteger(numBeams) || numBeams < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `num_beams must be a positive integer, got ${numBeams}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
     const results: SampleResult[] = new Array(sentences.length);
-    const prepared = this.prepareAll(sentences, options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS, (i, r) => (results[i] = r));
-    const scored = await this.scoreMentions(prepared, numBeams, batchSize, options.max_new_tokens);
+    const maxNew = options.max_new_tokens ?? 128;
+    // A name longer than max_new_tokens could not be generated whole: it is not a candidate.
+    const prepared = this.prepareAll(sentences, options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS, (i, r) => (results[i] = r)).map((m) => ({
+      ...m,
+      candidates: m.candidates.filter((c) => c.continuation.length <= maxNew),
+    }));
+    const scored = await this.scoreMentions(prepared, numBeams, batchSize, maxNew);
     prepared.forEach((m, i) => {
       results[m.index] = { sentence: sentences[m.index], beams: this.rank(scored[i]).slice(0, numBeams).map((c) => this.toBeam(m.sentence, c)) };
     });
@@ -233,7 +238,7 @@ export class RetrieveGenerateLinker implements Linker {
     const todo = mentions.map((m, i) => ({ m, i })).filter(({ m }) => m.candidates.length > 0);
     for (let start = 0; start < todo.length; start += batchSize) {
       const batch = todo.slice(start, start + batchSize);
-      const outputs = await beamSearch(this.parts.lm, batch.map(({ m }) => ({ prompt: m.prompt, constraint: { trie: this.candidateTrie(m) } })), {
+      const outputs = await beamSearch(this.parts.lm, batch.map(({ m }) => ({ prompt: m.prompt, constraint: { trie: this.candidateTrie(m), rootTokens: this.verbTokens.length } })), {
         numBeams,
         maxNewTokens: maxNewTokens ?? 128,
         eosTokenId: this.parts.tokenizer.eosTokenId,

@@ -1,13 +1,17 @@
 /**
  * A read-out appended to a causal LM's ONNX graph so the logits never leave the runtime whole. onnxruntime-node
  * copies every fetched output into a fresh JavaScript buffer; [rows, 128k] float logits per step made that copy
- * (and the page faults of the fresh memory) cost more than the forward pass of a small model. The read-out takes
- * the last position's logits inside the graph and returns only:
+ * (and the page faults of the fresh memory) cost more than the forward pass of a small model. The read-out works
+ * on the last position's logits inside the graph and returns only:
  *
  *   syncabel_logz         [batch, 1]  log-sum-exp of the row (LogSoftmax trick: logit[0] - logsoftmax[0])
  *   syncabel_picked       [batch, n]  the logits of the token ids fed in syncabel_pick [batch, n] (trie children)
- *   syncabel_top_logits / syncabel_top_ids  [batch, k]  TopK with k fed in syncabel_top_k [1]
- *   syncabel_last_logits  [batch, vocab] float32, when a caller wants the whole row
+ *   syncabel_top_logits / syncabel_top_ids  [rows, k]  TopK with k fed in syncabel_top_k [1]
+ *   syncabel_last_logits  [rows, vocab] float32 whole rows
+ *
+ * where rows = batch when syncabel_rows [1] is fed 1, and 0 when fed 0: ONNX Runtime runs every node whatever is
+ * fetched, so the copy of the last position's rows that TopK and whole rows need is made empty when unused. The
+ * other outputs index the [batch, positions * vocab] view of the logits (a reshape, no copy).
  *
  * It is added by appending a serialized ModelProto holding only these nodes to the file's bytes: protobuf merges
  * concatenated messages (repeated fields append), so the original graph is untouched and nothing is re-encoded.
@@ -19,6 +23,7 @@ const { onnx } = onnxProto;
 export const READOUT = {
   pick: "syncabel_pick",
   topK: "syncabel_top_k",
+  rows: "syncabel_rows",
   logZ: "syncabel_logz",
   picked: "syncabel_picked",
   topLogits: "syncabel_top_logits",
@@ -44,27 +49,46 @@ export function logitReadoutBytes(logitsName: string, type: "float32" | "float16
     name,
     type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
   });
-  const last = type === "float16" ? n("last16") : READOUT.lastLogits;
+  // float16 logits are read as float32 (a Cast of every position: half-precision exports only).
+  const logits = type === "float16" ? n("logits32") : logitsName;
   const model = onnx.ModelProto.create({
     graph: {
-      initializer: [i64("minus_one", [-1], []), i64("zero", [0], [1]), i64("one", [1], [1])],
+      initializer: [i64("one", [1], []), i64("zero_1", [0], [1]), i64("one_1", [1], [1]), i64("two_1", [2], [1]), i64("flat", [0, -1], [2]), i64("end", [2 ** 53 - 1], [1]), i64("cell", [1, 1], [2]), i64("minus_one_1", [-1], [1])],
       node: [
-        node("Gather", [logitsName, n("minus_one")], [last], { axis: 1 }),
-        ...(type === "float16" ? [node("Cast", [last], [READOUT.lastLogits], { to: F })] : []),
-        node("LogSoftmax", [READOUT.lastLogits], [n("log_probs")], { axis: -1 }),
-        node("Slice", [READOUT.lastLogits, n("zero"), n("one"), n("one")], [n("first_logit")]),
-        node("Slice", [n("log_probs"), n("zero"), n("one"), n("one")], [n("first_log_prob")]),
+        ...(type === "float16" ? [node("Cast", [logitsName], [logits], { to: F })] : []),
+        // base = (positions - 1) * vocab: where the last position starts in a row of the flat view.
+        node("Shape", [logits], [n("shape")]),
+        node("Gather", [n("shape"), n("one")], [n("positions")], { axis: 0 }),
+        node("Gather", [n("shape"), n("two_1")], [n("vocab")], { axis: 0 }),
+        node("Sub", [n("positions"), n("one")], [n("last_position")]),
+        node("Mul", [n("last_position"), n("vocab")], [n("base")]),
+        node("Reshape", [logits, n("flat")], [n("flat_logits")]),
+        node("Add", [READOUT.pick, n("base")], [n("pick_flat")]),
+        node("GatherElements", [n("flat_logits"), n("pick_flat")], [READOUT.picked], { axis: 1 }),
+        // logZ = logit[0] - logsoftmax[0] at the last position.
+        node("LogSoftmax", [logits], [n("log_probs")], { axis: -1 }),
+        node("Reshape", [n("log_probs"), n("flat")], [n("flat_log_probs")]),
+        node("Reshape", [n("base"), n("cell")], [n("base_cell")]),
+        node("Slice", [n("shape"), n("zero_1"), n("one_1")], [n("batch")]),
+        node("Concat", [n("batch"), n("one_1")], [n("batch_by_one")], { axis: 0 }),
+        node("Expand", [n("base_cell"), n("batch_by_one")], [n("first_index")]),
+        node("GatherElements", [n("flat_logits"), n("first_index")], [n("first_logit")], { axis: 1 }),
+        node("GatherElements", [n("flat_log_probs"), n("first_index")], [n("first_log_prob")], { axis: 1 }),
         node("Sub", [n("first_logit"), n("first_log_prob")], [READOUT.logZ]),
-        node("GatherElements", [READOUT.lastLogits, READOUT.pick], [READOUT.picked], { axis: 1 }),
+        // Whole last rows (and TopK over them) only when syncabel_rows is 1: positions - rows .. end.
+        node("Sub", [n("positions"), READOUT.rows], [n("from")]),
+        node("Slice", [logits, n("from"), n("end"), n("one_1")], [n("last_rows")]),
+        node("Reshape", [n("last_rows"), n("minus_one_vocab")], [READOUT.lastLogits]),
         node("TopK", [READOUT.lastLogits, READOUT.topK], [READOUT.topLogits, READOUT.topIds], { axis: -1, largest: 1, sorted: 1 }),
+        node("Concat", [n("minus_one_1"), n("vocab")], [n("minus_one_vocab")], { axis: 0 }),
       ],
-      input: [info(READOUT.pick, I64, ["batch_size", "picked"]), info(READOUT.topK, I64, [1])],
+      input: [info(READOUT.pick, I64, ["batch_size", "picked"]), info(READOUT.topK, I64, [1]), info(READOUT.rows, I64, [1])],
       output: [
         info(READOUT.logZ, F, ["batch_size", 1]),
         info(READOUT.picked, F, ["batch_size", "picked"]),
-        info(READOUT.topLogits, F, ["batch_size", "top_k"]),
-        info(READOUT.topIds, I64, ["batch_size", "top_k"]),
-        info(READOUT.lastLogits, F, ["batch_size", "vocab"]),
+        info(READOUT.topLogits, F, ["read_rows", "top_k"]),
+        info(READOUT.topIds, I64, ["read_rows", "top_k"]),
+        info(READOUT.lastLogits, F, ["read_rows", "vocab"]),
       ],
     },
   });

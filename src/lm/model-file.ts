@@ -5,7 +5,7 @@
  * else the only ONNX file present.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { isAbsolute, join, relative } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { SyncabelError } from "../errors.js";
 
 /** transformers.js's DEFAULT_DTYPE_SUFFIX_MAPPING (utils/dtypes.js), plus its `quantized` file name as a dtype. */
@@ -93,10 +93,4 @@ export function resolveModelFile(dir: string, choice: ModelFileChoice = {}): str
     `${dir} has several ONNX variants and no model.onnx: ${files.join(", ")}; choose one with --dtype (${Object.keys(DTYPE_SUFFIXES).join("|")}) or --model-file PATH`,
     { path: dir },
   );
-}
-
-/** `path` relative to `dir` when inside it (for messages). */
-export function displayPath(dir: string, path: string): string {
-  const rel = relative(dir, path);
-  return rel.startsWith("..") ? path : rel;
 }

@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
-import { LogNormalizer, type LogitsType } from "./log-normalizer.js";
+import { describeIo, readConfig, type DecoderIo, type FloatType, type KvArray } from "./decoder-io.js";
+import { LogNormalizer } from "./log-normalizer.js";
 import { READOUT } from "./logit-readout.js";
 import { LogitResults, pickIds, type ReadoutChunk } from "./logit-results.js";
 import { resolveModelFile } from "./model-file.js";
@@ -19,11 +18,12 @@ export interface OnnxModelOptions {
   readonly modelFile?: string;
   /** transformers.js dtype choosing `onnx/model{suffix}.onnx` (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, quantized). */
   readonly dtype?: string;
+  /**
+   * Read the logits out inside the graph (default true): only logZ and the requested entries leave the runtime.
+   * false hands over whole rows of logits, as a plain export does (kept for benchmarks and diagnosis).
+   */
+  readonly logitReadout?: boolean;
 }
-
-/** KV-cache data: float32, or float16 bits (half-precision exports; Node 20 has no Float16Array). */
-type KvArray = Float32Array | Uint16Array;
-type FloatType = "float32" | "float16";
 
 /** Most logits (floats) one prefill call may compute at once when the graph returns every position: 128 MB. */
 const PREFILL_LOGITS_BUDGET = 32 * 1024 * 1024;
@@ -49,29 +49,6 @@ class OnnxDecodeState implements DecodeState {
   }
 }
 
-/** How the graph wants to be fed, read from its inputs, outputs and operators once at load. */
-interface DecoderIo {
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly pastNames: readonly string[];
-  readonly presentNames: readonly string[];
-  readonly kvType: FloatType;
-  readonly logitsType: LogitsType;
-  readonly positionIds: boolean;
-  readonly cacheBranch: boolean;
-  /** num_logits_to_keep / logits_to_keep input (fed 1: only the last position's logits are computed). */
-  readonly keep: { readonly name: string; readonly dims: readonly number[] } | null;
-  /** The graph computes the last position's logits only (keep input, or a [batch, 1, vocab] logits output). */
-  readonly lastOnly: boolean;
-  /**
-   * com.microsoft.GroupQueryAttention reads each row's length from the mask (seqlens_k = sum(mask) - 1) and
-   * assumes right padding, so rows are kept right-padded: real tokens first, the new one at slot `length`.
-   */
-  readonly rightPadded: boolean;
-  /** The logit read-out (src/lm/logit-readout.ts) was appended. */
-  readonly readout: boolean;
-}
-
 /** One growable array per KV tensor; `take(n)` hands out views of length n (valid until the next take). */
 class CachePool {
   private buffers: KvArray[];
@@ -93,75 +70,6 @@ class CachePool {
 
 function allocate(type: FloatType, size: number): KvArray {
   return type === "float16" ? new Uint16Array(size) : new Float32Array(size);
-}
-
-/** The float element type of a model input/output from the session's metadata (float32 when unknown). */
-function floatTypeOf(metadata: readonly ort.InferenceSession.ValueMetadata[], name: string, path: string): FloatType {
-  const m = metadata.find((x) => x.name === name);
-  const type = m && m.isTensor ? m.type : "float32";
-  if (type !== "float32" && type !== "float16") {
-    throw new SyncabelError("MODEL_CONFIG_INVALID", `${path}: ${name} has element type ${type}; float32 and float16 are supported`, { path });
-  }
-  return type;
-}
-
-function readConfig(dir: string): { vocab: number; kvHeads: number; headDim: number; pad: number } {
-  const configPath = join(dir, "config.json");
-  if (!existsSync(dir)) throw new SyncabelError("MODEL_FILE_MISSING", `model folder not found: ${dir}`, { path: dir });
-  if (!existsSync(configPath)) throw new SyncabelError("MODEL_FILE_MISSING", `missing config.json in model folder ${dir}`, { path: configPath });
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
-  } catch (e) {
-    throw new SyncabelError("MODEL_CONFIG_INVALID", `cannot parse ${configPath}: ${(e as Error).message}`, { path: configPath });
-  }
-  const num = (key: string): number | undefined => (typeof config[key] === "number" ? (config[key] as number) : undefined);
-  const heads = num("num_attention_heads");
-  const hidden = num("hidden_size");
-  const kvHeads = num("num_key_value_heads") ?? heads;
-  const headDim = num("head_dim") ?? (hidden !== undefined && heads ? hidden / heads : undefined);
-  if (kvHeads === undefined || headDim === undefined || !Number.isInteger(headDim)) {
-    throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks num_attention_heads/num_key_value_heads/hidden_size (or head_dim)`, { path: configPath });
-  }
-  const vocab = num("vocab_size");
-  if (vocab === undefined) throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks vocab_size`, { path: configPath });
-  return { vocab, kvHeads, headDim, pad: num("pad_token_id") ?? 0 };
-}
-
-function describeIo(session: ort.InferenceSession, modelFile: string, kvHeads: number, headDim: number, ops: ReadonlySet<string>, readout: boolean): DecoderIo {
-  const pastNames: string[] = [];
-  const presentNames: string[] = [];
-  for (let i = 0; session.inputNames.includes(`past_key_values.${i}.key`); i++) {
-    pastNames.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
-    presentNames.push(`present.${i}.key`, `present.${i}.value`);
-  }
-  const missing = ["input_ids", "attention_mask"].filter((n) => !session.inputNames.includes(n));
-  if (pastNames.length === 0 || missing.length > 0 || !session.outputNames.includes("logits")) {
-    throw new SyncabelError(
-      "MODEL_CONFIG_INVALID",
-      `${modelFile} is not a decoder with KV cache in the Optimum layout (inputs: ${session.inputNames.join(", ")}; outputs: ${session.outputNames.join(", ")})`,
-      { path: modelFile },
-    );
-  }
-  const keepName = ["num_logits_to_keep", "logits_to_keep"].find((n) => session.inputNames.includes(n));
-  const keepMeta = session.inputMetadata.find((m) => m.name === keepName);
-  const keep = keepName ? { name: keepName, dims: keepMeta && keepMeta.isTensor ? keepMeta.shape.map(() => 1) : [] } : null;
-  const logitsMeta = session.outputMetadata.find((m) => m.name === "logits");
-  const lastOnly = keep !== null || (logitsMeta !== undefined && logitsMeta.isTensor && logitsMeta.shape[1] === 1);
-  return {
-    kvHeads,
-    headDim,
-    pastNames,
-    presentNames,
-    kvType: floatTypeOf(session.inputMetadata, pastNames[0], modelFile),
-    logitsType: floatTypeOf(session.outputMetadata, "logits", modelFile),
-    positionIds: session.inputNames.includes("position_ids"),
-    cacheBranch: session.inputNames.includes("use_cache_branch"),
-    keep,
-    lastOnly,
-    rightPadded: ops.has("com.microsoft:GroupQueryAttention"),
-    readout,
-  };
 }
 
 /** One model call's token inputs: [rows, seq] ids, position ids and the [rows, total] mask. */
@@ -209,7 +117,11 @@ export class OnnxCausalLM implements CausalLM {
       ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
     });
     const threads = options.threads ?? availableParallelism();
-    const opened = await openDecoderSession(modelFile, { threads, ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}) });
+    const opened = await openDecoderSession(modelFile, {
+      threads,
+      ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
+      ...(options.logitReadout === undefined ? {} : { readout: options.logitReadout }),
+    });
     let io: DecoderIo;
     try {
       io = describeIo(opened.session, modelFile, kvHeads, headDim, opened.scan.ops, opened.readout);
@@ -291,7 +203,11 @@ export class OnnxCausalLM implements CausalLM {
     const mask = new BigInt64Array(rows * length);
     const next = new Int32Array(rows);
     const byLength = new Map<number, number[]>();
-    prompts.forEach((p, r) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), r]));
+    prompts.forEach((p, r) => {
+      const group = byLength.get(p.length);
+      if (group) group.push(r);
+      else byLength.set(p.length, [r]);
+    });
     for (const [len, group] of byLength) {
       const chunk = this.prefillChunk(len);
       for (let g0 = 0; g0 < group.length; g0 += chunk) {
@@ -299,7 +215,12 @@ export class OnnxCausalLM implements CausalLM {
         const n = batchRows.length;
         const ids = new BigInt64Array(n * len);
         const positions = new BigInt64Array(n * len);
-        batchRows.forEach((r, i) => prompts[r].forEach((t, j) => ((ids[i * len + j] = BigInt(t)), (positions[i * len + j] = BigInt(j)))));
+        batchRows.forEach((r, i) => {
+          for (let j = 0; j < len; j++) {
+            ids[i * len + j] = BigInt(prompts[r][j]);
+            positions[i * len + j] = BigInt(j);
+          }
+        });
         const out = await this.run({ rows: n, seq: len, ids, positions, mask: new BigInt64Array(n * len).fill(1n), past: 0, pastKv: this.emptyCache() }, request, batchRows, results);
         batchRows.forEach((r, i) => {
           mask.fill(1n, r * length, r * length + len);
@@ -398,7 +319,9 @@ export class OnnxCausalLM implements CausalLM {
       pick = pickIds(request, batchRows);
       feeds[READOUT.pick] = new ort.Tensor("int64", pick.data, [rows, pick.width]);
       if (request?.tokens) fetches[READOUT.picked] = null;
-      feeds[READOUT.topK] = new ort.Tensor("int64", new BigInt64Array([BigInt(request?.topK ?? 1)]), [1]);
+      // ORT runs every node whatever is fetched: k = 0 and rows = 0 make TopK and the whole-row copy free when unused.
+      feeds[READOUT.topK] = new ort.Tensor("int64", new BigInt64Array([BigInt(request?.topK ?? 0)]), [1]);
+      feeds[READOUT.rows] = new ort.Tensor("int64", new BigInt64Array([results.wantsFull || request?.topK !== undefined ? 1n : 0n]), [1]);
       if (request?.topK !== undefined) Object.assign(fetches, { [READOUT.topLogits]: null, [READOUT.topIds]: null });
     } else {
       fetches.logits = null;

@@ -17,6 +17,8 @@ const FLOAT16 = 10;
 export interface SessionChoice {
   readonly threads?: number;
   readonly executionProviders?: readonly string[];
+  /** Append the logit read-out (default true; false runs the file as is, for comparisons). */
+  readonly readout?: boolean;
 }
 
 export interface OpenedSession {
@@ -56,7 +58,7 @@ export async function openDecoderSession(modelFile: string, choice: SessionChoic
   // A provider that cannot load logs ORT's own raw error to stderr before our message: keep only fatal logs.
   if ((choice.executionProviders ?? []).some((p) => p !== "cpu")) ort.env.logLevel = "fatal";
   const logitsType = scan.outputs.get("logits");
-  if (logitsType === FLOAT || logitsType === FLOAT16) {
+  if ((choice.readout ?? true) && (logitsType === FLOAT || logitsType === FLOAT16)) {
     const bytes = readFileSync(modelFile);
     const extra = logitReadoutBytes("logits", logitsType === FLOAT ? "float32" : "float16");
     const merged = new Uint8Array(bytes.length + extra.length);

@@ -65,8 +65,8 @@ export interface StepResult {
 export interface CausalLM {
   readonly vocabSize: number;
   /**
-   * Run ragged prompts (left-padded internally) and return, for each prompt, the log-softmax over the full
-   * vocabulary at its last position, plus the state for further steps.
+   * Run ragged prompts (padded as the model needs) and return, for each prompt, the log-softmax over the full
+   * vocabulary at its last position (or the entries `request` asks for), plus the state for further steps.
    */
   prefill(prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult>;
   /**

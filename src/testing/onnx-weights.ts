@@ -21,10 +21,13 @@ interface RawTensor {
   readonly bytes: Uint8Array;
 }
 
-function tensorBytes(t: ITensorProto, dir: string): Uint8Array {
+/** The bytes of an initializer, inline or in its external data file (`files` caches the files read). */
+function tensorBytes(t: ITensorProto, dir: string, files: Map<string, Buffer>): Uint8Array {
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     const kv = new Map((t.externalData ?? []).map((e) => [e.key, e.value]));
-    const file = readFileSync(join(dir, kv.get("location")!));
+    const location = kv.get("location")!;
+    let file = files.get(location);
+    if (file === undefined) files.set(location, (file = readFileSync(join(dir, location))));
     const offset = Number(kv.get("offset") ?? 0);
     return file.subarray(offset, offset + Number(kv.get("length")));
   }
@@ -80,6 +83,15 @@ function dequantizeNBits(node: INodeProto, init: ReadonlyMap<string, RawTensor>)
   return { shape: [N, K], data: out };
 }
 
+/** (q - zero_point) * scale of a per-tensor int8 / uint8 initializer (onnxruntime quantize_dynamic). */
+function dequantizeInt8(q: RawTensor, scale: RawTensor, zeroPoint: RawTensor): Float32Array {
+  const signed = q.dataType === onnx.TensorProto.DataType.INT8;
+  const value = (b: Uint8Array, i: number): number => (signed ? (b[i] << 24) >> 24 : b[i]);
+  const s = toFloats(scale)[0];
+  const z = value(zeroPoint.bytes, 0);
+  return Float32Array.from({ length: q.bytes.length }, (_, i) => (value(q.bytes, i) - z) * s);
+}
+
 function transpose(t: Float32Tensor): Float32Tensor {
   const [rows, cols] = t.shape as [number, number];
   const out = new Float32Array(rows * cols);
@@ -96,8 +108,9 @@ export function hfWeightsFromOnnx(modelPath: string, config: LlamaConfig): Map<s
   const model = onnx.ModelProto.decode(readFileSync(modelPath));
   const dir = dirname(modelPath);
   const init = new Map<string, RawTensor>();
+  const files = new Map<string, Buffer>();
   for (const t of model.graph!.initializer ?? []) {
-    init.set(t.name!, { dims: (t.dims ?? []).map(Number), dataType: t.dataType!, bytes: tensorBytes(t, dir) });
+    init.set(t.name!, { dims: (t.dims ?? []).map(Number), dataType: t.dataType!, bytes: tensorBytes(t, dir, files) });
   }
   const out = new Map<string, Float32Tensor>();
   const add = (name: string, t: Float32Tensor): void => {
@@ -119,12 +132,14 @@ export function hfWeightsFromOnnx(modelPath: string, config: LlamaConfig): Map<s
     if (node.opType === "GatherBlockQuantized") add(node.input![0].replace(/_Q\d$/, ""), dequantizeNBits(node, init));
   }
   for (const [name, t] of init) {
-    if (!name.startsWith("model.") && name !== "lm_head.weight") continue;
-    if (/_(Q\d|scales|zero_points)$/.test(name)) continue;
-    const tensor = { shape: t.dims, data: toFloats(t) };
+    const dynamic = name.endsWith("_quantized");
+    const hfName = name.replace(/_quantized$/, "");
+    if (!hfName.startsWith("model.") && hfName !== "lm_head.weight") continue;
+    if (/_(Q\d|scales|zero_points|scale|zero_point)$/.test(name)) continue;
+    const tensor = { shape: t.dims, data: dynamic ? dequantizeInt8(t, init.get(`${hfName}_scale`)!, init.get(`${hfName}_zero_point`)!) : toFloats(t) };
     // MatMul weights are stored [in, out]; the embedding and norms keep the HF layout.
-    const isMatMul = t.dims.length === 2 && name !== "model.embed_tokens.weight";
-    add(name, isMatMul ? transpose(tensor) : tensor);
+    const isMatMul = t.dims.length === 2 && hfName !== "model.embed_tokens.weight";
+    add(hfName, isMatMul ? transpose(tensor) : tensor);
   }
   return out;
 }

@@ -91,6 +91,16 @@ function llama3PostProcessor(byteLevel: unknown): unknown {
  * Returns the size of the id space (128257).
  */
 export function writeTestTokenizer(dir: string): number {
+  // Building the files parses and re-serialises a 9 MB JSON (about a second): once per process.
+  testTokenizerFiles ??= buildTestTokenizerFiles();
+  for (const [name, text] of Object.entries(testTokenizerFiles)) writeFileAtomic(join(dir, name), text);
+  return TEST_TOKENIZER_VOCAB_SIZE;
+}
+
+let testTokenizerFiles: Readonly<Record<string, string>> | undefined;
+
+/** The three tokenizer files (name -> text). */
+function buildTestTokenizerFiles(): Readonly<Record<string, string>> {
   const base = baseTokenizerDir();
   const tokenizer = readJson(join(base, "tokenizer.json"));
   const config = readJson(join(base, "tokenizer_config.json"));
@@ -151,8 +161,9 @@ export function writeTestTokenizer(dir: string): number {
     pad_token: "<|end_of_text|>",
     sep_token: SEP_TOKEN,
   };
-  writeFileAtomic(join(dir, "tokenizer.json"), JSON.stringify(fullTokenizer));
-  writeFileAtomic(join(dir, "tokenizer_config.json"), JSON.stringify(fullConfig, null, 2));
-  writeFileAtomic(join(dir, "special_tokens_map.json"), JSON.stringify(specialTokensMap, null, 2));
-  return TEST_TOKENIZER_VOCAB_SIZE;
+  return {
+    "tokenizer.json": JSON.stringify(fullTokenizer),
+    "tokenizer_config.json": JSON.stringify(fullConfig, null, 2),
+    "special_tokens_map.json": JSON.stringify(specialTokensMap, null, 2),
+  };
 }

@@ -184,27 +184,34 @@ function removeCurrent() {
 
 // ---- linking ---------------------------------------------------------------------------------------------
 
+const CHUNK = 32;
+
 async function link() {
   if (!doc()) return;
   const list = mentions().filter((m) => !m.suggested);
   if (list.length === 0) return status("No mentions to link: add or accept some first.", true);
   const beams = Number(/** @type {HTMLInputElement} */ ($("beams")).value) || 5;
-  status(`Linking ${list.length} mention(s)...`);
+  let failed = 0;
   try {
-    const { results } = await (
-      await api("/v1/link-document", { document: doc(), mentions: list.map((m) => ({ id: m.id, label: m.label, fragments: m.fragments })), num_beams: beams })
-    ).json();
-    results.forEach((r, i) => {
-      const m = list[i];
-      m.beams = r.beams ?? [];
-      m.error = r.error;
-      m.sentence = r.sentence;
-      m.choice = 0;
-      m.accepted = false;
-    });
-    const failed = results.filter((r) => r.error).length;
-    status(`Linked ${results.length - failed} mention(s)${failed ? `, ${failed} failed` : ""}.`, failed > 0);
-    render();
+    // Requests of at most CHUNK mentions: within the server's per-request limits, and progress shows.
+    for (let start = 0; start < list.length; start += CHUNK) {
+      status(`Linking mentions ${start + 1}-${Math.min(start + CHUNK, list.length)} of ${list.length}...`);
+      const part = list.slice(start, start + CHUNK);
+      const { results } = await (
+        await api("/v1/link-document", { document: doc(), mentions: part.map((m) => ({ id: m.id, label: m.label, fragments: m.fragments })), num_beams: beams })
+      ).json();
+      results.forEach((r, i) => {
+        const m = part[i];
+        m.beams = r.beams ?? [];
+        m.error = r.error;
+        m.sentence = r.sentence;
+        m.choice = 0;
+        m.accepted = false;
+        if (r.error) failed++;
+      });
+      render();
+    }
+    status(`Linked ${list.length - failed} mention(s)${failed ? `, ${failed} failed` : ""}.`, failed > 0);
   } catch (e) {
     status(`Linking failed: ${e.message}`, true);
   }

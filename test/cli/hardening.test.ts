@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { captureIO } from "../support/cli-io.js";
 import { buildKbFromRows } from "../support/kb.js";
+import { runCliChild } from "../support/cli-child.js";
+import { makeTinyModel } from "../support/tiny-model.js";
 
 const TERMS = ["386661006\tfiebre\tSINTOMA", "49727002\ttos\tSINTOMA", "25064002\tcefalea\tSINTOMA"];
 const TEXT = "Acude por fiebre. Refiere tos seca y cefalea.";
@@ -172,6 +174,20 @@ describe("messages and hints", () => {
     expect(r.code).toBe(0);
     expect(r.err).toContain("--device has no effect");
     expect(r.err).toContain("--language has no effect");
+  });
+
+  it("--device cuda without a GPU: one message of ours, not ONNX Runtime's raw log line first", async () => {
+    const model = await makeTinyModel({ layers: 1 });
+    try {
+      const r = runCliChild(["link", "--kb", kb, "--model", model.dir, "--device", "cuda", "Refiere [fiebre]{SINTOMA}."]);
+      if (r.status === 0) return; // a machine with CUDA links
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("[MODEL_RUNTIME]");
+      expect(r.stderr).not.toMatch(/\[E:onnxruntime|provider_bridge_ort/);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    } finally {
+      model.cleanup();
+    }
   });
 
   it("npm does not warn about the project's .npmrc on every call", () => {

@@ -55,7 +55,8 @@ describe("parseLlamaConfig", () => {
     expect(c.eosTokenIds).toEqual([128001, 128009]);
     expect(c.headDim).toBe(64);
     expect(c.numKeyValueHeads).toBe(32);
-    expect(isPlainRope(parseLlamaConfig({ ...LLAMA3_8B, rope_scaling: { rope_type: "llama3", factor: 8 } }, "x"))).toBe(false);
+    const llama31 = { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+    expect(isPlainRope(parseLlamaConfig({ ...LLAMA3_8B, rope_scaling: llama31 }, "x"))).toBe(false);
   });
 
   it.each([
@@ -71,6 +72,11 @@ describe("parseLlamaConfig", () => {
     [{ tie_word_embeddings: "no" }, /tie_word_embeddings must be a boolean/],
     [{ hidden_act: "gelu" }, /hidden_act "gelu" is not supported/],
     [{ intermediate_size: undefined }, /intermediate_size must be a positive integer/],
+    [{ architectures: ["LlamaForSequenceClassification"] }, /architectures \["LlamaForSequenceClassification"\] is not supported/],
+    [{ model_type: "qwen2", architectures: ["Qwen2ForCausalLM"] }, /model_type is "qwen2" \(architectures Qwen2ForCausalLM\)/],
+    [{ attention_bias: true }, /attention_bias true is not supported/],
+    [{ rope_scaling: { rope_type: "llama3", factor: 8 } }, /rope_scaling\.low_freq_factor must be a positive number/],
+    [{ rope_scaling: { rope_type: "dynamic", factor: 2 } }, /rope_scaling\.rope_type "dynamic" is not supported/],
   ])("rejects %o", (patch, message) => {
     const source = "/models/x/config.json";
     let error: unknown;

@@ -74,6 +74,21 @@ describe("streaming ONNX writer", () => {
     expect(readFileSync(join(dir, "model.onnx_data"), "utf8")).toBe("old data");
   });
 
+  it("stops at the next tensor when the signal aborts, removing its temp files", async () => {
+    const dir = join(root, "abort");
+    mkdirSync(dir);
+    const controller = new AbortController();
+    const write = writeLlamaOnnx(config, (n) => weights.get(n)!, join(dir, "model.onnx"), {
+      externalDataThreshold: 0,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.tensorsDone === 3) controller.abort(new Error("interrupted"));
+      },
+    });
+    await expect(write).rejects.toThrow(/interrupted/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("below the threshold the weights go inline and a stale data file is removed", async () => {
     const dir = join(root, "inline");
     mkdirSync(dir);
@@ -90,6 +105,12 @@ describe("streaming ONNX writer", () => {
     const bad = (n: string): Float32Tensor => (n === "model.layers.1.mlp.up_proj.weight" ? { shape: [3, 3], data: new Float32Array(9) } : weights.get(n)!);
     await expect(writeLlamaOnnx(config, bad, join(root, "bad", "model.onnx"))).rejects.toThrow(
       expect.objectContaining({ code: "MODEL_CONFIG_INVALID", message: expect.stringContaining("model.layers.1.mlp.up_proj.weight") }),
+    );
+  });
+
+  it("rejects GroupQueryAttention for a head_dim ONNX Runtime's kernel cannot run (TINY has head_dim 8)", async () => {
+    await expect(writeLlamaOnnx(config, (n) => weights.get(n)!, join(root, "gqa8", "model.onnx"), { attention: "gqa" })).rejects.toThrow(
+      expect.objectContaining({ code: "MODEL_CONFIG_INVALID", message: expect.stringContaining("head_dim") }),
     );
   });
 

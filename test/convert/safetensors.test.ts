@@ -2,7 +2,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { halfToFloat, openSafetensors, readSafetensors, writeSafetensors } from "../../src/convert/safetensors.js";
+import {
+  bfloat16Bits,
+  floatToHalfBits,
+  halfToFloat,
+  openSafetensors,
+  readSafetensors,
+  writeSafetensors,
+  writeSafetensorsStreaming,
+} from "../../src/convert/safetensors.js";
 
 /** Hand-build a safetensors file: 8-byte LE header length, JSON header, raw bytes. */
 function rawFile(header: unknown, data: Uint8Array): Buffer {
@@ -106,5 +114,57 @@ describe("safetensors", () => {
       expect.objectContaining({ code: "MODEL_CONFIG_INVALID" }),
     );
     expect(existsSync(path)).toBe(false);
+  });
+
+  it("streams BF16 and F16 tensors in pieces, rounding each value to the nearest representable one", () => {
+    const path = join(dir, "stream.safetensors");
+    const n = 5000;
+    const values = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 10 ** ((i % 9) - 4));
+    values[0] = 1 + 2 ** -8; // exactly between two bfloat16 values: ties go to even (1)
+    values[1] = 65520; // rounds past the largest float16 (65504) to infinity
+    const specs = [
+      { name: "b", dtype: "BF16" as const, shape: [50, 100] },
+      { name: "h", dtype: "F16" as const, shape: [n] },
+    ];
+    writeSafetensorsStreaming(path, specs, { format: "pt" }, (_spec, sink) => {
+      for (let i = 0; i < n; i += 777) sink(values.slice(i, i + 777)); // odd-sized pieces
+    });
+    const t = readSafetensors(path);
+    const b = t.get("b")!.data;
+    const h = t.get("h")!.data;
+    expect(b[0]).toBe(1);
+    expect(h[1]).toBe(Infinity);
+    const bf = (bits: number): number => new Float32Array(new Uint32Array([bits << 16]).buffer)[0];
+    for (let i = 0; i < n; i++) {
+      const x = values[i];
+      // Brute force: no bfloat16 / float16 neighbour of the stored value is closer to x.
+      const bBits = bfloat16Bits(new Uint32Array(new Float32Array([b[i]]).buffer)[0]);
+      for (const nb of [bBits - 1, bBits + 1]) expect(Math.abs(bf(nb) - x), `bf16 ${i}`).toBeGreaterThanOrEqual(Math.abs(b[i] - x));
+      if (i === 1) continue;
+      const hBits = floatToHalfBits(h[i]);
+      expect(halfToFloat(hBits)).toBe(h[i]);
+      for (const nb of [hBits - 1, hBits + 1]) {
+        if ((nb & 0x7c00) !== 0x7c00) expect(Math.abs(halfToFloat(nb) - x), `f16 ${i}`).toBeGreaterThanOrEqual(Math.abs(h[i] - x));
+      }
+    }
+  });
+
+  it("refuses a stream that does not fill the shape, leaving no file", () => {
+    const path = join(dir, "short-stream.safetensors");
+    expect(() => writeSafetensorsStreaming(path, [{ name: "x", dtype: "BF16", shape: [4] }], {}, (_s, sink) => sink(new Float32Array(3)))).toThrow(
+      /tensor x got 3 values but shape \[4\] holds 4/,
+    );
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it.each([
+    ["overlapping", { a: [0, 8], b: [4, 12] }, 12, /tensor b: data_offsets \[4, 12\] overlap tensor a/],
+    ["holed", { a: [0, 8], b: [12, 20] }, 20, /tensor b: data_offsets start at 12, leaving a hole after byte 8/],
+    ["padded", { a: [0, 8], b: [8, 16] }, 24, /the tensors cover 16 bytes of data but the file holds 24/],
+  ])("rejects a header whose offsets lie about the data (%s)", (name, offsets, dataBytes, message) => {
+    const header = Object.fromEntries(Object.entries(offsets).map(([k, o]) => [k, { dtype: "F32", shape: [(o[1] - o[0]) / 4], data_offsets: o }]));
+    const path = join(dir, `${name}-offsets.safetensors`);
+    writeFileSync(path, rawFile(header, Buffer.alloc(dataBytes)));
+    expect(() => openSafetensors(path)).toThrow(message);
   });
 });

@@ -74,6 +74,10 @@ describe("teacher-forced candidate scoring on a random-weight Llama", () => {
       const [alone] = await scoreCandidates(lm, [inputs[i]]);
       alone.forEach((s, j) => expect(Math.abs(s.score - batched[i][j].score)).toBeLessThan(1e-5));
     }
+    // A backend that ignores the logit request (whole rows of logits) gives the same numbers.
+    const wholeRows: CausalLM = { vocabSize: lm.vocabSize, forwardMs: 0, prefill: (p) => lm.prefill(p), step: (st, pa, to) => lm.step(st, pa, to), dispose: async () => undefined };
+    const viaRows = await scoreCandidates(wholeRows, inputs);
+    viaRows.forEach((row, i) => row.forEach((s, j) => expect(Math.abs(s.score - batched[i][j].score)).toBeLessThan(1e-5)));
   });
 
   it("gives each name the score trie-constrained beam search gives it as a finished hypothesis", async () => {
@@ -98,10 +102,10 @@ describe("teacher-forced candidate scoring on a random-weight Llama", () => {
     const wrapped: CausalLM = {
       vocabSize: lm.vocabSize,
       forwardMs: 0,
-      prefill: (p) => lm.prefill(p),
-      step: (s, parents, tokens) => {
+      prefill: (p, request) => lm.prefill(p, request),
+      step: (s, parents, tokens, request) => {
         rows += parents.length;
-        return lm.step(s, parents, tokens);
+        return lm.step(s, parents, tokens, request);
       },
       dispose: async () => undefined,
     };

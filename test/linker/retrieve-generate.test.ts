@@ -175,6 +175,16 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
     await expect(linker().sample([SENTENCES[0]], { constrained: false })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
   });
 
+  it("leaves out names longer than max_new_tokens (beam search could not finish them)", async () => {
+    const k = 8;
+    const limit = 3;
+    const [r] = await linker({ candidates: k }).sample([SENTENCES[1]], { num_beams: k, max_new_tokens: limit });
+    const fits = retrievedNames(SENTENCES[1], k).filter((n) => tok.encode(` ${n}`, { addSpecialTokens: false }).length + 1 <= limit);
+    expect(fits.length).toBeGreaterThan(0);
+    expect(fits.length).toBeLessThan(retrievedNames(SENTENCES[1], k).length);
+    expect(beamsOf(r).map((b) => b.pred_concept_name).sort()).toEqual([...fits].sort());
+  });
+
   it("candidateScores gives every retrieved name the score sample() ranks it by, and errors per sentence", async () => {
     const l = linker({ candidates: 6 });
     const [scores, bad] = await l.candidateScores([SENTENCES[5], "Paciente sin marcas."]);

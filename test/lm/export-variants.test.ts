@@ -75,6 +75,18 @@ describe("export variants: mixed-length batches are exact", () => {
           figures.prefill_vs_alone = Math.max(figures.prefill_vs_alone, maxAbsDiff(row(logProbs, r), row(alone.logProbs, 0)));
           figures.prefill_vs_reference = Math.max(figures.prefill_vs_reference, maxAbsDiff(row(logProbs, r), ref.logProbs(p)[p.length - 1]));
         }
+        // A logit request returns exactly those entries of the full rows (and the row's logZ).
+        const tokens = PROMPTS.map((p, r) => (r === 1 ? [] : [...p, 299, 0]));
+        const asked = await lm.prefill(PROMPTS, { tokens, topK: 5 });
+        asked.state.dispose();
+        expect(Array.from(asked.logProbs.logZ)).toEqual(Array.from(logProbs.logZ));
+        PROMPTS.forEach((_, r) => {
+          const full = logProbs.logits.subarray(r * 300, (r + 1) * 300);
+          const { offsets, logits } = asked.logProbs.picked!;
+          expect(Array.from(logits.subarray(offsets[r], offsets[r + 1]))).toEqual(tokens[r].map((t) => full[t]));
+          const byLogit = Array.from(full.keys()).sort((a, b) => full[b] - full[a] || a - b).slice(0, 5);
+          expect(Array.from(asked.logProbs.top!.ids.subarray(r * 5, r * 5 + 5))).toEqual(byLogit);
+        });
         // Re-run the batch prefill (the alone runs consumed the model's live state).
         ({ state, logProbs } = await lm.prefill(PROMPTS));
         // plan[r], sequences[r] and batchRows[r] follow the beam in row r (rows 0 and 1 swap at odd steps).

@@ -34,6 +34,8 @@ function sentence(i: number): string {
 class RecordingLinker implements Linker {
   readonly kind: string;
   readonly calls: string[][] = [];
+  /** How each call ended: "ok" or the error code it rejected with. */
+  readonly outcomes: string[] = [];
   private waiters: (() => boolean)[] = [];
   constructor(private readonly inner: Linker) {
     this.kind = inner.kind;
@@ -55,7 +57,12 @@ class RecordingLinker implements Linker {
   sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
     this.calls.push([...sentences]);
     this.waiters = this.waiters.filter((w) => !w());
-    return this.inner.sample(sentences, options);
+    const run = this.inner.sample(sentences, options);
+    run.then(
+      () => this.outcomes.push("ok"),
+      (e: { code?: string }) => this.outcomes.push(e.code ?? "error"),
+    );
+    return run;
   }
   close(): Promise<void> {
     return this.inner.close();
@@ -141,7 +148,7 @@ describe("dynamic batching", () => {
       expect(order).toEqual(["small", "big"]);
       // The small request's sentence shared a batch soon after it arrived, long before the big request's end.
       const at = linker.calls.findIndex((c) => c.includes(sentence(99)));
-      expect(at).toBeLessThanOrEqual(2);
+      expect(at).toBeLessThanOrEqual(3);
       expect(linker.calls.length).toBeGreaterThan(at + 5);
     });
   });
@@ -181,6 +188,21 @@ describe("dynamic batching", () => {
       expect(dropped + reached).toBe(40);
       // The server still serves.
       expect((await post(server.url, { sentences: [sentence(2)], ...DECODE })).status).toBe(200);
+    });
+  });
+
+  it("stops a batch on the model between decoding steps once every request in it has hung up", async () => {
+    await withServer({ batchSize: 16 }, async (server, linker) => {
+      const abort = new AbortController();
+      // Unconstrained, long answers: the random model decodes for many steps.
+      const body = { sentences: Array.from({ length: 8 }, (_, i) => sentence(i)), num_beams: 2, constrained: false, max_new_tokens: 200 };
+      const request = post(server.url, body, { signal: abort.signal }).catch((e: Error) => e);
+      await linker.callsStarted(1);
+      abort.abort();
+      expect(await request).toBeInstanceOf(Error);
+      await waitFor(() => linker.outcomes[0], 30_000);
+      expect(linker.outcomes).toEqual(["INTERRUPTED"]);
+      expect(linker.calls).toHaveLength(1);
     });
   });
 });

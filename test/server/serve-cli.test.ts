@@ -54,7 +54,7 @@ describe("syncabel serve", () => {
     const list = captureIO();
     await main(["--help"], list.io);
     expect(list.out()).toMatch(/serve\s+HTTP linking service/);
-    for (const args of [[], ["--kb", kbPath, "--port", "70000"], ["--kb", kbPath, "--port", "x"], ["--kb", kbPath, "--max-concurrent", "0"], ["--kb", kbPath, "extra"]]) {
+    for (const args of [[], ["--kb", kbPath, "--port", "70000"], ["--kb", kbPath, "--port", "x"], ["--kb", kbPath, "--max-concurrent", "0"], ["--kb", kbPath, "extra"], ["--kb", kbPath, "--bogus-flag"], ["--kb", kbPath, "--batch-size", "0"]]) {
       const c = captureIO();
       expect(await main(["serve", ...args], c.io), args.join(" ")).toBe(2);
       expect(c.err()).toMatch(/CLI_USAGE/);

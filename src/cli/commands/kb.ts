@@ -8,11 +8,12 @@ import { KB_BUILD_ARGS, KB_BUILD_USAGE, progressSink, sourcesFromArgs } from "..
 import { openKnowledgeBase } from "../../kb/sqlite-kb.js";
 import { checkOutputPath } from "../args.js";
 import type { CliIO } from "../io.js";
+import { ADD_MENTIONS_USAGE, addMentions, addTrainFiles, TRAIN_ARGS, TRAIN_USAGE, trainFilesFromArgs } from "./kb-mentions.js";
 
 const SKIPPED_SHOWN = 20;
 
 export const usage = `usage:
-${KB_BUILD_USAGE}  syncabel kb info KB.sqlite [--json]
+${KB_BUILD_USAGE}${TRAIN_USAGE}${ADD_MENTIONS_USAGE}  syncabel kb info KB.sqlite [--json]
       Concepts, names and groups of a built index.
 `;
 
@@ -38,7 +39,7 @@ function printBuild(report: BuildReport, io: CliIO): void {
 }
 
 async function build(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: KB_BUILD_ARGS });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...KB_BUILD_ARGS, ...TRAIN_ARGS } });
   if (values.help) {
     io.stdout.write(usage);
     return 0;
@@ -46,13 +47,15 @@ async function build(args: string[], io: CliIO): Promise<number> {
   if (positionals.length === 0) throw new SyncabelError("CLI_USAGE", `kb build needs at least one terminology file\n${usage}`);
   if (values.output === undefined) throw new SyncabelError("CLI_USAGE", `kb build needs -o KB.sqlite\n${usage}`);
   const sources = sourcesFromArgs(values, positionals, usage);
+  const trainFiles = trainFilesFromArgs(values);
   checkOutputPath(values.output, "-o", sources.flatMap((s) => s.files));
   const quiet = values.quiet === true || values.json === true;
   const report = await buildKnowledgeBase(sources, values.output, {
     ...(quiet ? {} : { progress: progressSink(io), onPhase: (phase: string) => io.stderr.write(`${phase}...\n`) }),
   });
-  if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
-  else printBuild(report, io);
+  if (!values.json) printBuild(report, io);
+  const training = await addTrainFiles(values.output, trainFiles, io, values.json === true);
+  if (values.json) io.stdout.write(`${JSON.stringify(training.length > 0 ? { ...report, training } : report)}\n`);
   return 0;
 }
 
@@ -83,6 +86,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   try {
     if (sub === "build") return await build(rest, io);
     if (sub === "info") return await info(rest, io);
+    if (sub === "add-mentions") return await addMentions(rest, io, usage);
   } catch (e) {
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw new SyncabelError("CLI_USAGE", `${e.message}\n${usage}`);
     throw e;

@@ -11,7 +11,7 @@ export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--lang
                       [--host H] [--port P] [--token T] [--cors-origin ORIGIN] [--open]
                       [--max-body-bytes N] [--max-sentences N] [--max-concurrent N] [--max-beams N]
                       [--max-request-work N] [--batch-size N] [--no-batching] [--log-format text|json]
-                      [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker generative|tfidf]
+                      [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]]
 
 HTTP linking service and web page. The page at / links a pasted or opened document (text, BRAT, PubTator,
 BigBio) and exports the reviewed links. POST /v1/link with {"sentences": ["... [mention]{GROUP} ..."],

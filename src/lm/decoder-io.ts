@@ -1,0 +1,105 @@
+/**
+ * What the runtime reads about a decoder before running it: the shapes of config.json, and how its ONNX graph
+ * wants to be fed (KV-cache names and type, optional inputs, logits kept, padding side).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type * as ort from "onnxruntime-node";
+import { SyncabelError } from "../errors.js";
+import type { LogitsType } from "./log-normalizer.js";
+
+/** KV-cache data: float32, or float16 bits (half-precision exports; Node 20 has no Float16Array). */
+export type KvArray = Float32Array | Uint16Array;
+export type FloatType = "float32" | "float16";
+
+/** How the graph wants to be fed, read from its inputs, outputs and operators once at load. */
+export interface DecoderIo {
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly pastNames: readonly string[];
+  readonly presentNames: readonly string[];
+  readonly kvType: FloatType;
+  readonly logitsType: LogitsType;
+  readonly positionIds: boolean;
+  readonly cacheBranch: boolean;
+  /** num_logits_to_keep / logits_to_keep input (fed 1: only the last position's logits are computed). */
+  readonly keep: { readonly name: string; readonly dims: readonly number[] } | null;
+  /** The graph computes the last position's logits only (keep input, or a [batch, 1, vocab] logits output). */
+  readonly lastOnly: boolean;
+  /**
+   * com.microsoft.GroupQueryAttention reads each row's length from the mask (seqlens_k = sum(mask) - 1) and
+   * assumes right padding, so rows are kept right-padded: real tokens first, the new one at slot `length`.
+   */
+  readonly rightPadded: boolean;
+  /** The logit read-out (src/lm/logit-readout.ts) was appended. */
+  readonly readout: boolean;
+}
+
+/** The float element type of a model input/output from the session's metadata (float32 when unknown). */
+function floatTypeOf(metadata: readonly ort.InferenceSession.ValueMetadata[], name: string, path: string): FloatType {
+  const m = metadata.find((x) => x.name === name);
+  const type = m && m.isTensor ? m.type : "float32";
+  if (type !== "float32" && type !== "float16") {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `${path}: ${name} has element type ${type}; float32 and float16 are supported`, { path });
+  }
+  return type;
+}
+
+export function readConfig(dir: string): { vocab: number; kvHeads: number; headDim: number; pad: number } {
+  const configPath = join(dir, "config.json");
+  if (!existsSync(dir)) throw new SyncabelError("MODEL_FILE_MISSING", `model folder not found: ${dir}`, { path: dir });
+  if (!existsSync(configPath)) throw new SyncabelError("MODEL_FILE_MISSING", `missing config.json in model folder ${dir}`, { path: configPath });
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `cannot parse ${configPath}: ${(e as Error).message}`, { path: configPath });
+  }
+  const num = (key: string): number | undefined => (typeof config[key] === "number" ? (config[key] as number) : undefined);
+  const heads = num("num_attention_heads");
+  const hidden = num("hidden_size");
+  const kvHeads = num("num_key_value_heads") ?? heads;
+  const headDim = num("head_dim") ?? (hidden !== undefined && heads ? hidden / heads : undefined);
+  if (kvHeads === undefined || headDim === undefined || !Number.isInteger(headDim)) {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks num_attention_heads/num_key_value_heads/hidden_size (or head_dim)`, { path: configPath });
+  }
+  const vocab = num("vocab_size");
+  if (vocab === undefined) throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks vocab_size`, { path: configPath });
+  return { vocab, kvHeads, headDim, pad: num("pad_token_id") ?? 0 };
+}
+
+export function describeIo(session: ort.InferenceSession, modelFile: string, kvHeads: number, headDim: number, ops: ReadonlySet<string>, readout: boolean): DecoderIo {
+  const pastNames: string[] = [];
+  const presentNames: string[] = [];
+  for (let i = 0; session.inputNames.includes(`past_key_values.${i}.key`); i++) {
+    pastNames.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+    presentNames.push(`present.${i}.key`, `present.${i}.value`);
+  }
+  const missing = ["input_ids", "attention_mask"].filter((n) => !session.inputNames.includes(n));
+  if (pastNames.length === 0 || missing.length > 0 || !session.outputNames.includes("logits")) {
+    throw new SyncabelError(
+      "MODEL_CONFIG_INVALID",
+      `${modelFile} is not a decoder with KV cache in the Optimum layout (inputs: ${session.inputNames.join(", ")}; outputs: ${session.outputNames.join(", ")})`,
+      { path: modelFile },
+    );
+  }
+  const keepName = ["num_logits_to_keep", "logits_to_keep"].find((n) => session.inputNames.includes(n));
+  const keepMeta = session.inputMetadata.find((m) => m.name === keepName);
+  const keep = keepName ? { name: keepName, dims: keepMeta && keepMeta.isTensor ? keepMeta.shape.map(() => 1) : [] } : null;
+  const logitsMeta = session.outputMetadata.find((m) => m.name === "logits");
+  const lastOnly = keep !== null || (logitsMeta !== undefined && logitsMeta.isTensor && logitsMeta.shape[1] === 1);
+  return {
+    kvHeads,
+    headDim,
+    pastNames,
+    presentNames,
+    kvType: floatTypeOf(session.inputMetadata, pastNames[0], modelFile),
+    logitsType: floatTypeOf(session.outputMetadata, "logits", modelFile),
+    positionIds: session.inputNames.includes("position_ids"),
+    cacheBranch: session.inputNames.includes("use_cache_branch"),
+    keep,
+    lastOnly,
+    rightPadded: ops.has("com.microsoft:GroupQueryAttention"),
+    readout,
+  };
+}

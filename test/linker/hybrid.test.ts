@@ -1,0 +1,216 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { readDataset } from "../../src/data/read-dataset.js";
+import { openKnowledgeBase } from "../../src/kb/index.js";
+import { addTrainingMentions, readTrainingMentions } from "../../src/kb/mentions.js";
+import { candidatesOf, FEATURE_NAMES } from "../../src/linker/hybrid-features.js";
+import { HybridIndex } from "../../src/linker/hybrid-index.js";
+import { HYBRID_ARTIFACT_KEY, HybridLinker, kbNamesOf } from "../../src/linker/hybrid-linker.js";
+import { openLinker } from "../../src/linker/open.js";
+import { Reranker, type RankList } from "../../src/linker/reranker.js";
+import { trainLinker } from "../../src/linker/train-linker.js";
+import { mulberry32 } from "../../src/util/random.js";
+import { captureIO } from "../support/cli-io.js";
+import { buildKbFromRows } from "../support/kb.js";
+
+const KB_ROWS: [string, string, string][] = [
+  ["100", "hipertensión arterial", "ENFERMEDAD"],
+  ["101", "hipertensión pulmonar", "ENFERMEDAD"],
+  ["200", "diabetes mellitus tipo 2", "ENFERMEDAD"],
+  ["201", "diabetes mellitus tipo 1", "ENFERMEDAD"],
+  ["500", "insuficiencia renal crónica (IRC)", "ENFERMEDAD"],
+  ["501", "insuficiencia cardiaca", "ENFERMEDAD"],
+  ["300", "dolor torácico", "SINTOMA"],
+  ["301", "dolor abdominal", "SINTOMA"],
+  ["302", "fiebre (hallazgo)", "SINTOMA"],
+  ["400", "tomografía computarizada", "PROCEDIMIENTO"],
+  ["401", "radiografía de tórax", "PROCEDIMIENTO"],
+];
+
+/** Training documents: text and [mention, label, code] in order of appearance. */
+const DOCS: [string, string, [string, string, string][]][] = [
+  ["es-d1", "Varón con HTA y diabetes mellitus tipo II. Refiere dolor en el pecho. Se realiza TC.", [["HTA", "ENFERMEDAD", "100"], ["diabetes mellitus tipo II", "ENFERMEDAD", "200"], ["dolor en el pecho", "SINTOMA", "300"], ["TC", "PROCEDIMIENTO", "400"]]],
+  ["es-d2", "Antecedentes de HTA. Presenta dolor en el pecho irradiado y fiebre. Se solicita TC.", [["HTA", "ENFERMEDAD", "100"], ["dolor en el pecho", "SINTOMA", "300"], ["fiebre", "SINTOMA", "302"], ["TC", "PROCEDIMIENTO", "400"]]],
+  ["es-d3", "Mujer con IRC y DM2. Dolor abdominal difuso sin fiebre.", [["IRC", "ENFERMEDAD", "500"], ["DM2", "ENFERMEDAD", "200"], ["Dolor abdominal difuso", "SINTOMA", "301"], ["fiebre", "SINTOMA", "NO_CODE"]]],
+  ["es-d4", "Paciente con HTA e insuficiencia cardiaca. Radiografía de tórax normal.", [["HTA", "ENFERMEDAD", "100"], ["insuficiencia cardiaca", "ENFERMEDAD", "501"], ["Radiografía de tórax", "PROCEDIMIENTO", "401"], ["normal", "OTRO", "999"]]],
+  ["es-d5", "Hipertensión pulmonar grave y dolor en el pecho. Se realiza TC y radiografía.", [["Hipertensión pulmonar", "ENFERMEDAD", "101"], ["dolor en el pecho", "SINTOMA", "300"], ["TC", "PROCEDIMIENTO", "400"], ["radiografía", "PROCEDIMIENTO", "401+400"]]],
+  ["es-d6", "Diabetes mellitus tipo I desde la infancia, con fiebre y dolor abdominal.", [["Diabetes mellitus tipo I", "ENFERMEDAD", "201"], ["fiebre", "SINTOMA", "302"], ["dolor abdominal", "SINTOMA", "301"]]],
+];
+
+/** Write DOCS as a SPACCC TSV (filename, label, start_span, end_span, span, code) with a texts/ folder. */
+function writeSpaccc(dir: string, docs = DOCS): string {
+  mkdirSync(join(dir, "texts"), { recursive: true });
+  const lines = ["filename\tlabel\tstart_span\tend_span\tspan\tcode\tsemantic_rel"];
+  for (const [id, text, mentions] of docs) {
+    writeFileSync(join(dir, "texts", `${id}.txt`), text);
+    let from = 0;
+    for (const [span, label, code] of mentions) {
+      const start = text.indexOf(span, from);
+      if (start < 0) throw new Error(`fixture: ${span} not in ${id}`);
+      lines.push([id, label, start, start + span.length, span, code, "EXACT"].join("\t"));
+      from = start + span.length;
+    }
+  }
+  const tsv = join(dir, "train.tsv");
+  writeFileSync(tsv, `${lines.join("\n")}\n`);
+  return tsv;
+}
+
+describe("hybrid linker", () => {
+  let dir: string;
+  let kbPath: string;
+  let trainTsv: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "syncabel-hybrid-"));
+    kbPath = await buildKbFromRows(dir, KB_ROWS);
+    trainTsv = writeSpaccc(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("stores training mentions with group, normalised text, composite code and provenance; re-adding replaces", async () => {
+    const dataset = await readDataset(trainTsv, { format: "spaccc" });
+    const first = addTrainingMentions(kbPath, dataset, trainTsv);
+    expect(first).toMatchObject({ documents: 6, stored: 21, withoutCode: 1, unknownGroup: 1 });
+    const again = addTrainingMentions(kbPath, dataset, trainTsv);
+    expect(again.stored).toBe(21);
+    const rows = readTrainingMentions(kbPath);
+    expect(rows).toHaveLength(21);
+    const composite = rows.find((m) => m.text === "radiografía");
+    expect(composite).toMatchObject({ group: "PROCEDIMIENTO", code: "400+401", document: "es-d5" });
+    expect(composite?.origin).toMatch(/train\.tsv:\d+$/);
+    expect(composite?.sentence).toContain("[radiografía]{PROCEDIMIENTO}");
+    const db = new Database(kbPath, { readonly: true });
+    const counts = db.prepare("SELECT norm, code, COUNT(*) AS n FROM mentions WHERE grp = 'ENFERMEDAD' GROUP BY norm, code ORDER BY n DESC, norm").all();
+    db.close();
+    expect(counts[0]).toEqual({ norm: "hta", code: "100", n: 3 });
+    // The KB itself still opens (the table is an addition).
+    openKnowledgeBase(kbPath).close();
+  });
+
+  it("makes training mentions retrievable names and learns acronyms from pairs and from KB names", () => {
+    const kb = openKnowledgeBase(kbPath);
+    const names = kbNamesOf(kb);
+    kb.close();
+    const mentions = readTrainingMentions(kbPath);
+    const withMemory = HybridIndex.build(names, mentions);
+    const without = HybridIndex.build(names, []);
+    const find = (index: HybridIndex, mention: string, group: string, code: string) => candidatesOf(index, { mention, group }).find((x) => x.code === code);
+    // "dolor en el pecho" is only a training mention of 300: exact memory match with its count (3 mentions).
+    const chest = candidatesOf(withMemory, { mention: "dolor en el pecho", group: "SINTOMA" }).find((c) => c.code === "300");
+    expect(chest?.matched).toBe("dolor en el pecho");
+    expect(chest?.name).toBe("dolor torácico");
+    expect(find(without, "dolor en el pecho", "SINTOMA", "300")).toBeDefined(); // by "dolor" alone
+    expect(withMemory.expansions.get("hta")).toBe("hipertension arterial"); // HTA -> 100, whose KB name spells it
+    expect(withMemory.expansions.get("irc")).toBe("insuficiencia renal cronica"); // from the KB name's (IRC)
+    expect(withMemory.expand("HTA grave")).toBe("hipertension arterial grave");
+    expect(withMemory.expand("hta grave")).toBeUndefined(); // only capitalised tokens are acronyms
+    expect(without.expansions.has("hta")).toBe(false);
+    // Memory-only composite answers are candidates too; the semantic tag "(hallazgo)" is not part of the name.
+    expect(candidatesOf(withMemory, { mention: "radiografía", group: "PROCEDIMIENTO" }).map((c) => c.code)).toContain("400+401");
+    expect(candidatesOf(withMemory, { mention: "fiebre", group: "SINTOMA" }).find((c) => c.code === "302")?.matched).toBe("fiebre");
+  });
+
+  it("compares numbers after mapping roman numerals", () => {
+    const kb = openKnowledgeBase(kbPath);
+    const index = HybridIndex.build(kbNamesOf(kb), []);
+    kb.close();
+    const cands = candidatesOf(index, { mention: "diabetes mellitus tipo II", group: "ENFERMEDAD" });
+    const at = FEATURE_NAMES.indexOf("number_conflict");
+    const conflict = (code: string) => cands.find((c) => c.code === code)?.features[at];
+    expect(conflict("200")).toBe(0);
+    expect(conflict("201")).toBe(1);
+  });
+
+  it("trains deterministically, stores the model, and is the default linker of the KB", async () => {
+    const copy = join(dir, "copy.sqlite");
+    copyFileSync(kbPath, copy);
+    const options = { train: [{ path: trainTsv, format: "spaccc" as const }], folds: 2, seed: 5, grid: [{ hidden: 0, l2: 1e-3 }, { hidden: 4, l2: 1e-3 }] };
+    const report = await trainLinker(kbPath, options);
+    expect(report.mentions).toBe(21);
+    expect(report.cv).toHaveLength(2);
+    await trainLinker(copy, options);
+    const read = (p: string) => {
+      const kb = openKnowledgeBase(p);
+      const bytes = kb.getArtifact(HYBRID_ARTIFACT_KEY);
+      kb.close();
+      return Buffer.from(bytes ?? []).toString("utf8");
+    };
+    expect(read(copy)).toBe(read(kbPath));
+    const linker = await openLinker({ kb: kbPath });
+    expect(linker.kind).toBe("hybrid");
+    const [hta, chest, bad] = await linker.sample(["Paciente con [HTA]{ENFERMEDAD} controlada.", "Refiere [dolor en el pecho]{SINTOMA}.", "[x]{NOPE}"], { num_beams: 3 });
+    expect(hta.beams?.[0]).toMatchObject({ pred_concept_code: "100", pred_concept_name: "hipertensión arterial", pred_concept_codes: ["100"] });
+    expect(chest.beams?.[0]?.pred_concept_code).toBe("300");
+    expect(bad.error?.code).toBe("MARKUP_UNKNOWN_GROUP");
+    const total = (hta.beams ?? []).reduce((a, b) => a + b.beam_score, 0);
+    expect(total).toBeCloseTo(1, 9);
+    expect((await openLinker({ kb: kbPath, linker: "tfidf" })).kind).toBe("tfidf");
+    const fresh = join(dir, "fresh.sqlite");
+    await buildKbFromRows(mkdtempSync(join(dir, "f-")), KB_ROWS, fresh);
+    expect((await openLinker({ kb: fresh })).kind).toBe("tfidf");
+    expect(() => HybridLinker.fromKnowledgeBase(openKnowledgeBase(fresh))).toThrow(/no trained hybrid linker/);
+  });
+
+  it("CLI: kb add-mentions, kb build --train and train-linker", async () => {
+    const kb2 = join(dir, "cli.sqlite");
+    const terms = join(dir, "terms.tsv");
+    const c = captureIO();
+    expect(await main(["kb", "build", terms, "-o", kb2, "--train", trainTsv, "--train-format", "spaccc"], c.io), c.err()).toBe(0);
+    expect(c.out()).toMatch(/stored 21 training mentions/);
+    expect(readTrainingMentions(kb2)).toHaveLength(21);
+    const d = captureIO();
+    expect(await main(["kb", "add-mentions", kb2, trainTsv, "--format", "spaccc", "--json"], d.io), d.err()).toBe(0);
+    expect(JSON.parse(d.out())[0]).toMatchObject({ stored: 21 });
+    const e = captureIO();
+    expect(await main(["kb", "add-mentions", kb2, trainTsv], e.io)).toBe(2);
+    const t = captureIO();
+    expect(await main(["train-linker", "--kb", kb2, "--folds", "2", "--json"], t.io), t.err()).toBe(0);
+    expect(JSON.parse(t.out())).toMatchObject({ mentions: 21, documents: 6 });
+    const u = captureIO();
+    expect(await main(["train-linker", "--kb", kb2, "--train", trainTsv], u.io)).toBe(2); // no --format
+    const l = captureIO();
+    expect(await main(["link", "--kb", kb2, "--linker", "hybrid", "Se realiza [TC]{PROCEDIMIENTO}."], l.io), l.err()).toBe(0);
+    expect(l.out()).toContain('"pred_concept_code":"400"');
+  });
+});
+
+describe("Reranker", () => {
+  /** Lists where the gold candidate is the one with the largest x0 + x1 (x2 is noise). */
+  function lists(seed: number, n: number): RankList[] {
+    const random = mulberry32(seed);
+    return Array.from({ length: n }, () => {
+      const rows = Array.from({ length: 6 }, () => Float64Array.from([random(), random(), random() * 10]));
+      let gold = 0;
+      rows.forEach((r, i) => {
+        if (r[0] + r[1] > rows[gold][0] + rows[gold][1]) gold = i;
+      });
+      return { group: random() < 0.5 ? "A" : "B", rows, gold: [gold] };
+    });
+  }
+
+  it("learns a ranking it was not told, on held-out lists, and reproduces itself from JSON", () => {
+    for (const hidden of [0, 4]) {
+      const model = Reranker.train(lists(1, 400), { hidden, epochs: 30, learningRate: 0.05, seed: 2 });
+      const test = lists(99, 200);
+      const hits = test.filter((l) => {
+        const scores = l.rows.map((r) => model.score(r, l.group));
+        return scores.indexOf(Math.max(...scores)) === l.gold[0];
+      }).length;
+      expect(hits / test.length).toBeGreaterThan(0.9);
+      const copy = Reranker.fromJSON(JSON.parse(JSON.stringify(model.toJSON())));
+      for (const l of test.slice(0, 5)) for (const r of l.rows) expect(copy.score(r, l.group)).toBe(model.score(r, l.group));
+    }
+  });
+
+  it("is deterministic given the seed and changes with it", () => {
+    const a = Reranker.train(lists(3, 100), { hidden: 4, seed: 7 }).toJSON();
+    const b = Reranker.train(lists(3, 100), { hidden: 4, seed: 7 }).toJSON();
+    const c = Reranker.train(lists(3, 100), { hidden: 4, seed: 8 }).toJSON();
+    expect(b).toEqual(a);
+    expect(c.h).not.toEqual(a.h);
+  });
+});

@@ -140,6 +140,8 @@ interface LinkRun {
 async function childLink(modelDir: string, kbPath: string, sentencesFile: string, threads: number, logitsFile: string): Promise<Record<string, unknown>> {
   const { runs, logitPrompts } = JSON.parse(readFileSync(sentencesFile, "utf8")) as { runs: LinkRun[]; logitPrompts: string[] };
   const config = loadLlamaConfig(modelDir);
+  // The matrix-product rate under the same conditions as the linking (the machine is shared): before and after.
+  const rateBefore = await matmulRate(threads);
   const t0 = performance.now();
   const tokenizer = await loadTokenizer(modelDir);
   const lm = await loadOnnxCausalLM(modelDir, { threads });
@@ -159,9 +161,11 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
     stats.stepMs = [];
     stats.flops = 0;
     const f0 = lm.forwardMs;
+    const c0 = process.cpuUsage();
     const w0 = performance.now();
     const out = await linker.sample(run.sentences, { num_beams: BEAMS, batch_size: run.batch });
     const wall = performance.now() - w0;
+    const cpu = process.cpuUsage(c0);
     const forward = lm.forwardMs - f0;
     topCodes[`${run.batch}x${BEAMS}`] = out.map((r) => r.beams?.[0]?.pred_concept_code ?? null);
     const stepTotal = stats.stepMs.reduce((a, b) => a + b, 0);
@@ -169,6 +173,7 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
       config: `${run.batch}x${BEAMS}`,
       sentences: run.sentences.length,
       seconds: +(wall / 1000).toFixed(2),
+      cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
       mentions_per_second: +(run.sentences.length / (wall / 1000)).toFixed(3),
       ms_per_decode_step: +(stepTotal / Math.max(1, stats.stepMs.length)).toFixed(1),
       decode_steps: stats.stepMs.length,
@@ -179,6 +184,7 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
     });
   }
   clearInterval(sampler);
+  const rateAfter = await matmulRate(threads);
   // Last-position log-probs of a few prompts, for the quantization error (written as float32 rows).
   if (logitPrompts.length > 0) {
     const ids = logitPrompts.map((s) => tokenizer.encode(buildPrompt(parseMarkedSentence(s), "es")));
@@ -195,7 +201,8 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
     writeFileSync(logitsFile, new Uint8Array(all.buffer));
   }
   await linker.close();
-  return { load_seconds: +loadSeconds.toFixed(1), rss_after_load_mb: rssAfterLoad, rss_while_linking_mb: rssMax, peak_rss_mb: peakRssMB(), runs: results, top_codes: topCodes };
+  const matmul = { before: +(rateBefore / 1e9).toFixed(1), after: +(rateAfter / 1e9).toFixed(1) };
+  return { matmul_gflops_fp32: matmul, load_seconds: +loadSeconds.toFixed(1), rss_after_load_mb: rssAfterLoad, rss_while_linking_mb: rssMax, peak_rss_mb: peakRssMB(), runs: results, top_codes: topCodes };
 }
 
 // ---------------------------------------------------------------- parent
@@ -274,9 +281,13 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
     const conversion = await runChild(["convert", ckpt, modelDir, dtype]);
     console.error(`[capacity] ${plan.preset} ${dtype}: linking`);
     const link = await runChild(["link", modelDir, kbPath, sentencesFile, String(threads), join(dir, `${plan.preset}-${dtype}.logprobs`)]);
+    // Efficiency against the rate measured in the same child around the linking (same load on the machine).
+    const m = link.matmul_gflops_fp32 as { before: number; after: number };
+    const localRate = ((m.before + m.after) / 2) * 1e9;
     const runs = (link.runs as Record<string, number | string>[]).map((r) => ({
       ...r,
-      decode_efficiency: +((r.gflops_per_second as number) * 1e9 / rate).toFixed(3),
+      decode_efficiency: +((r.gflops_per_second as number) * 1e9 / localRate).toFixed(3),
+      decode_efficiency_vs_start_rate: +((r.gflops_per_second as number) * 1e9 / rate).toFixed(3),
     }));
     perDtype[dtype] = { load_average_after: +loadavg()[0].toFixed(1), conversion, model_gb_on_disk: +(folderBytes(modelDir) / 1e9).toFixed(2), ...link, runs };
     if (!KEEP) rmSync(modelDir, { recursive: true, force: true });

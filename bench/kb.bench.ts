@@ -2,7 +2,8 @@
  * Knowledge bases at full scale: a synthetic SNOMED CT RF2 release of 1M concepts / 3M descriptions (and the same
  * content as UMLS RRF), built into a KB with the SPACCC proxy KB names merged in, then every consumer at that size.
  *
- *   npm run bench:kb -- [--concepts 1000000] [--work DIR] [--phases gen,build,umls,info,trie,lexical,query]
+ *   npm run bench:kb -- [--concepts 1000000] [--work DIR] [--phases gen,build,umls,info,trie,trie-load,lexical,query]
+ *                       [--budgets 100000,200000]   (extra posting budgets to compare in the query phase)
  *
  * Each phase runs in its own Node process (its peak RSS is its own; cold opens are cold in-process); the parent
  * prints one JSON object. SPACCC files come from ../shared/data/spaccc (query phase skipped when absent). Wall
@@ -154,29 +155,45 @@ async function phase(name: string, p: Paths, concepts: number): Promise<Record<s
         const loadSeconds = secs(performance.now() - t0);
         const mentions = readFileSync(join(SPACCC, "test-dev.tsv"), "utf8").split("\n").slice(1).filter((l) => l.trim() !== "").map((l) => l.split("\t"))
           .filter((c) => c[5] !== "NO_CODE" && index.hasGroup(c[1])).map((c) => ({ span: c[4], group: c[1], code: c[5] }));
-        const measure = (exhaustive: boolean) => {
+        const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+        const round = (x: number): number => Math.round(x * 1000) / 1000;
+        /** Every mention once: Recall@64, wall and CPU latency per mention (CPU: the machine may be shared). */
+        const measure = (label: string, exhaustive: boolean, budget?: number) => {
           index.setExhaustiveSearch(exhaustive);
+          if (budget !== undefined) index.setPostingBudget(budget);
           const before = index.postingsScanned();
-          const times: number[] = [];
+          const wall: number[] = [];
+          const cpu: number[] = [];
+          const lists: string[][] = [];
           let hits = 0;
           for (const m of mentions) {
             const t = performance.now();
+            const c = process.cpuUsage();
             const got = index.search(m.span, m.group, 64);
-            times.push(performance.now() - t);
-            if (got.some((c) => c.code === m.code)) hits++;
+            cpu.push(cpuMs(process.cpuUsage(c)));
+            wall.push(performance.now() - t);
+            lists.push(got.map((g) => g.code));
+            if (got.some((g) => g.code === m.code)) hits++;
           }
-          times.sort((a, b) => a - b);
-          return { recallAt64: Math.round((1000 * hits) / mentions.length) / 10, p50ms: Math.round(percentile(times, 0.5) * 1000) / 1000, p99ms: Math.round(percentile(times, 0.99) * 1000) / 1000, postingsPerQuery: Math.round((index.postingsScanned() - before) / mentions.length) };
+          wall.sort((a, b) => a - b);
+          cpu.sort((a, b) => a - b);
+          const stats = { label, recallAt64: Math.round((1000 * hits) / mentions.length) / 10, p50ms: round(percentile(wall, 0.5)), p99ms: round(percentile(wall, 0.99)), cpuP50ms: round(percentile(cpu, 0.5)), cpuP99ms: round(percentile(cpu, 0.99)), postingsPerQuery: Math.round((index.postingsScanned() - before) / mentions.length) };
+          process.stderr.write(`    ${JSON.stringify(stats)}\n`);
+          return { stats, lists };
         };
-        measure(false); // warm-up
-        const pruned = measure(false);
-        const exhaustive = measure(true);
+        measure("warm-up", false);
+        const exact = measure("exact (every posting)", true);
+        const budgets = arg("budgets", "").split(",").filter((b) => b !== "").map(Number);
+        const variants = [measure("bounded (default)", false), ...budgets.map((b) => measure(`bounded ${b}`, false, b))];
         index.setExhaustiveSearch(false);
+        index.setPostingBudget();
+        const sameAsExact = (lists: string[][]): number => lists.filter((l, i) => l.join() === exact.lists[i].join()).length;
+        const search = [exact.stats, ...variants.map((v) => ({ ...v.stats, identicalTop64: sameAsExact(v.lists) }))];
         const linker = new TfidfLinker(index);
         const t1 = performance.now();
         for (const m of mentions) linker.linkMention(m.span, m.group, 5);
         const linkerMentionsPerSecond = Math.round(mentions.length / ((performance.now() - t1) / 1000));
-        return { mentions: mentions.length, indexLoadSeconds: loadSeconds, indexWasBuilt: built, pruned, exhaustive, linkerMentionsPerSecond, ...resources(started, cpu0) };
+        return { mentions: mentions.length, groupSizes: index.sizes(), indexLoadSeconds: loadSeconds, indexWasBuilt: built, search, linkerMentionsPerSecond, ...resources(started, cpu0) };
       } finally {
         kb.close();
       }
@@ -199,7 +216,7 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { concepts, machine: { cpus: (await import("node:os")).cpus().length, node: process.version } };
   for (const name of phases) {
     process.stderr.write(`bench:kb phase ${name}...\n`);
-    const out = execFileSync(process.execPath, ["--import", "tsx", "--max-old-space-size=5500", fileURLToPath(import.meta.url), "--phase", name, "--concepts", String(concepts), "--work", p.work], {
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--max-old-space-size=5500", fileURLToPath(import.meta.url), "--phase", name, "--concepts", String(concepts), "--work", p.work, "--budgets", arg("budgets", "")], {
       cwd: ROOT,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],

@@ -3,7 +3,9 @@
  * taking turns. The model is the one of `npm run bench` (random weights, Llama-3 vocabulary, 4 layers, hidden 256;
  * written once to .cache/bench-model), the KB the SPACCC proxy KB, the sentences the authors' marked SPACCC
  * sentences. For 1, 4, 16 and 64 clients, each sending one sentence per request and the next as soon as the reply
- * comes, it prints sentences/s and p50/p99 request latency per mode and the throughput ratio, as one JSON object.
+ * comes, it prints sentences/s, p50/p99 request latency and CPU ms per sentence (this process, ONNX Runtime's
+ * threads included: the work done, less sensitive than wall time to other load on a shared machine) per mode, and
+ * the ratios, as one JSON object. Modes alternate in rounds.
  *
  *   npm run bench:serve
  *   npm run bench:serve -- --clients 1,16 --requests 48 --rounds 2 --batch-size 16   (requests per round and mode)
@@ -44,12 +46,15 @@ interface RunFigures {
   readonly sentences_per_second: number;
   readonly p50_ms: number;
   readonly p99_ms: number;
+  readonly cpu_ms_per_sentence: number;
   readonly requests: number;
   readonly errors: number;
 }
 
 interface Raw {
   seconds: number;
+  /** CPU time of this process (ONNX Runtime's threads included): the work, whatever else loads the machine. */
+  cpuMs: number;
   readonly latencies: number[];
   errors: number;
 }
@@ -71,7 +76,10 @@ async function drive(url: string, sentences: readonly string[], first: number, c
     }
   };
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: clients }, client));
+  const cpu = process.cpuUsage(cpu0);
+  into.cpuMs += (cpu.user + cpu.system) / 1000;
   into.seconds += (performance.now() - t0) / 1000;
 }
 
@@ -81,6 +89,7 @@ function figures(raw: Raw): RunFigures {
     sentences_per_second: +(sorted.length / raw.seconds).toFixed(2),
     p50_ms: Math.round(quantile(sorted, 0.5)),
     p99_ms: Math.round(quantile(sorted, 0.99)),
+    cpu_ms_per_sentence: Math.round(raw.cpuMs / sorted.length),
     requests: sorted.length,
     errors: raw.errors,
   };
@@ -114,7 +123,8 @@ async function main(): Promise<Record<string, unknown>> {
   const rounds = Number(values.rounds);
   for (const clients of values.clients.split(",").map(Number)) {
     const requests = values.requests === undefined ? Math.max(16, 2 * clients) : Number(values.requests);
-    const raw = { turn_taking: { seconds: 0, latencies: [], errors: 0 } as Raw, batching: { seconds: 0, latencies: [], errors: 0 } as Raw };
+    const fresh = (): Raw => ({ seconds: 0, cpuMs: 0, latencies: [], errors: 0 });
+    const raw = { turn_taking: fresh(), batching: fresh() };
     // Modes alternate in rounds over the same sentences, so a change of load on a shared machine hits both.
     for (let round = 0; round < rounds; round++) {
       for (const batching of [false, true]) {
@@ -128,7 +138,13 @@ async function main(): Promise<Record<string, unknown>> {
     }
     const off = figures(raw.turn_taking);
     const on = figures(raw.batching);
-    const row = { clients, turn_taking: off, batching: on, throughput_ratio: +(on.sentences_per_second / off.sentences_per_second).toFixed(2) };
+    const row = {
+      clients,
+      turn_taking: off,
+      batching: on,
+      throughput_ratio: +(on.sentences_per_second / off.sentences_per_second).toFixed(2),
+      cpu_per_sentence_ratio: +(off.cpu_ms_per_sentence / on.cpu_ms_per_sentence).toFixed(2),
+    };
     results.push(row);
     console.error(JSON.stringify(row));
   }

@@ -11,8 +11,8 @@ export { NO_CODE, type Beam, type SampleOptions, type SampleResult, type Sentenc
 export { GenerativeLinker, type GenerativeLinkerParts } from "./linker/generative-linker.js";
 export { TfidfLinker } from "./linker/tfidf-linker.js";
 export { scoreCandidates, scoreTopCandidates, type CandidateScoringInput, type CandidateScore, type RankedCandidate } from "./decode/candidate-scoring.js";
-export { RetrieveGenerateLinker, lexicalRetriever, type CandidateRetriever, type RetrievedCandidate, type RetrieveGenerateParts, type RetrieveGenerateMode } from "./linker/retrieve-generate.js";
-export { fitRetrieverWeight, type WeightFitExample, type WeightFit } from "./linker/retrieve-generate-fit.js";
+export { RetrieveGenerateLinker, lexicalRetriever, hybridRetriever, type CandidateRetriever, type RetrievedCandidate, type RetrieveGenerateParts, type RetrieveGenerateMode } from "./linker/retrieve-generate.js";
+export { fitRetrieverWeight, fitRetrieveGenerateWeight, type WeightFitExample, type WeightFit, type TrainingSentence } from "./linker/retrieve-generate-fit.js";
 export { openLinker, Linker, type OpenLinkerOptions } from "./linker/open.js";
 export { linkDocuments } from "./linker/link-documents.js";
 export { createLinkServer, startLinkServer, closeLinkServer, type LinkServer, type ServerOptions } from "./server/index.js";

@@ -13,6 +13,7 @@ export function tempPathFor(path: string): string {
  * removed and `path` is untouched.
  */
 export function writeFileAtomicWith(path: string, write: (fd: number) => void): void {
+  removeStaleTemps(path); // left by a writer killed mid-write (kill -9): nobody else would ever remove them
   const tmp = tempPathFor(path);
   let fd: number;
   try {

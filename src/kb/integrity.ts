@@ -54,47 +54,35 @@ export function checkCounts(db: Database.Database, path: string, meta: ReadonlyM
   if (perGroup.n !== names) throw kbInvalid(path, `the group table counts ${perGroup.n} names but the index holds ${names}: the file is damaged`);
 }
 
-/** One table fed to the digest: its columns in primary-key order, read page by page (SQLite concatenates). */
-interface DigestTable {
-  readonly table: string;
-  readonly key: readonly string[];
-  readonly columns: readonly string[];
-}
+/** The tables the linkers read, each in primary-key order. */
+const DIGEST_SQL: Readonly<Record<string, string>> = {
+  names: "SELECT grp, name, code, codes FROM names ORDER BY grp, name",
+  concepts: "SELECT code, title, groups, semantic_types, definitions, names FROM concepts ORDER BY code",
+  code_names: "SELECT code, ord, grp, name FROM code_names ORDER BY code, ord",
+  groups: "SELECT grp, names, concepts FROM groups ORDER BY grp",
+};
 
-const DIGEST_TABLES: readonly DigestTable[] = [
-  { table: "names", key: ["grp", "name"], columns: ["grp", "name", "code", "codes"] },
-  { table: "concepts", key: ["code"], columns: ["code", "title", "groups", "semantic_types", "definitions", "names"] },
-  { table: "code_names", key: ["code", "ord"], columns: ["code", "ord", "grp", "name"] },
-  { table: "groups", key: ["grp"], columns: ["grp", "names", "concepts"] },
-];
-const DIGEST_PAGE = 20_000;
-
-/** A digest of the tables the linkers read, in primary-key order (meta `content_sha256`, written at build). */
-export function contentDigest(db: Database.Database): string {
+function tableDigest(db: Database.Database, table: string): string {
   const hash = createHash("sha256");
-  for (const t of DIGEST_TABLES) {
-    const row = t.columns.map((c) => `quote(${c})`).join(" || char(1) || ");
-    const keys = t.key.join(", ");
-    const page = (where: string): Database.Statement =>
-      db.prepare(`SELECT group_concat(r, char(10)) AS text, COUNT(*) AS n, ${t.key.map((k) => `max_${k}`).join(", ")} FROM (SELECT ${row} AS r, ${t.key.map((k) => `${k} AS max_${k}`).join(", ")} FROM ${t.table} ${where} ORDER BY ${keys} LIMIT ${DIGEST_PAGE}) GROUP BY NULL`);
-    const first = page("");
-    const next = page(`WHERE (${keys}) > (${t.key.map(() => "?").join(", ")})`);
-    // The last row of a page is its key maximum: the subquery is ordered, and max_ columns take the last row's value.
-    let r = first.get() as Record<string, unknown> | undefined;
-    while (r !== undefined && (r.n as number) > 0) {
-      hash.update(`${r.text as string}\n`);
-      if ((r.n as number) < DIGEST_PAGE) break;
-      r = next.get(...t.key.map((k) => r![`max_${k}`])) as Record<string, unknown> | undefined;
-    }
-    hash.update("\u0000");
-  }
+  for (const row of db.prepare(DIGEST_SQL[table] as string).raw().iterate() as Iterable<unknown[]>) hash.update(`${row.join("\u0001")}\n`);
   return hash.digest("hex");
 }
 
-/** Whether the tables still match the digest recorded at build (a full read of them). */
-export function contentMatches(db: Database.Database, meta: ReadonlyMap<string, string>): boolean {
-  const recorded = meta.get("content_sha256");
-  return recorded !== undefined && contentDigest(db) === recorded;
+/** Per-table SHA-256 of the tables' content (meta `content_sha256`, a JSON object, written at build). */
+export function contentDigest(db: Database.Database): string {
+  return JSON.stringify(Object.fromEntries(Object.keys(DIGEST_SQL).map((t) => [t, tableDigest(db, t)])));
+}
+
+/** Whether the given tables (default all) still match the digests recorded at build (a full read of them). */
+export function contentMatches(db: Database.Database, meta: ReadonlyMap<string, string>, tables: readonly string[] = Object.keys(DIGEST_SQL)): boolean {
+  let recorded: Record<string, unknown>;
+  try {
+    recorded = JSON.parse(meta.get("content_sha256") ?? "null") as Record<string, unknown>;
+  } catch {
+    return false;
+  }
+  if (recorded === null || typeof recorded !== "object") return false;
+  return tables.every((t) => recorded[t] === tableDigest(db, t));
 }
 
 /**

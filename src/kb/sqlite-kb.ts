@@ -174,19 +174,28 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
 
   getArtifact(key: string): Uint8Array | undefined {
     const r = guarded(this.path, () => this.stmts.artifact.get(key) as { bytes: Buffer; sha256: string } | undefined);
-    if (r === undefined) return undefined;
-    // A damaged cached artifact is treated as absent: callers rebuild it from the tables and store it again.
-    if (artifactChecksum(r.bytes) !== r.sha256) return undefined;
+    // A missing or damaged artifact is rebuilt by the caller from the tables: check them first (once), so a
+    // damaged table never silently becomes the source of answers.
+    if (r === undefined || artifactChecksum(r.bytes) !== r.sha256) {
+      this.verifyNames();
+      return undefined;
+    }
     return new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+  }
+
+  private verifyNames(): void {
+    if (this.contentVerified) return;
+    // Derived data (tries, lexical indexes) comes from the names table.
+    if (!guarded(this.path, () => contentMatches(this.db, this.meta, ["names"]))) {
+      throw invalid(this.path, "the names table does not match the digest recorded at build: the file is damaged");
+    }
+    this.contentVerified = true;
   }
 
   /** Store a derived blob (replacing any under the key). Throws IO_ERROR when the file is not writable. */
   putArtifact(key: string, bytes: Uint8Array): void {
     // An artifact is derived from the tables: check them first, so a damaged table never becomes a trusted cache.
-    if (!this.contentVerified) {
-      if (!guarded(this.path, () => contentMatches(this.db, this.meta))) throw invalid(this.path, "the names/concepts tables do not match the digest recorded at build: the file is damaged");
-      this.contentVerified = true;
-    }
+    this.verifyNames();
     let writer: Database.Database | undefined;
     try {
       writer = new Database(this.path, { fileMustExist: true });

@@ -1,5 +1,5 @@
 import { SyncabelError } from "../errors.js";
-import { CsrBuilder, TfidfIndex } from "./tfidf-index.js";
+import { CsrBuilder, DEFAULT_POSTING_BUDGET, TfidfIndex } from "./tfidf-index.js";
 import { TfidfCharVectorizer } from "./tfidf-vectorizer.js";
 
 /** One KB name of a group as the lexical index keeps it. */
@@ -56,6 +56,11 @@ export class LexicalIndex {
   /** Benchmarks: switch every group to exhaustive posting scans (same results, no early stop) or back. */
   setExhaustiveSearch(on: boolean): void {
     for (const g of this.groups.values()) g.index.exhaustive = on;
+  }
+
+  /** Benchmarks: the bounded search's posting budget per query (no argument: the default). */
+  setPostingBudget(budget = DEFAULT_POSTING_BUDGET): void {
+    for (const g of this.groups.values()) g.index.postingBudget = budget;
   }
 
   /** Postings visited by all searches so far (every group). */

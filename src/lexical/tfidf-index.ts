@@ -15,7 +15,7 @@ export interface RowCounts {
 }
 
 /** Defaults of the bounded search, chosen with `npm run bench:kb` (3M names, SPACCC dev Recall@64). */
-export const DEFAULT_POSTING_BUDGET = 200_000;
+export const DEFAULT_POSTING_BUDGET = 50_000;
 export const DEFAULT_RESCORE_DEPTH = 1024;
 
 /** Slack on score bounds: postings keep float32 weights, exact scores are float64. */

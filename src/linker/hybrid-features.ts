@@ -11,7 +11,7 @@ export const FEATURE_NAMES = [
   "exact", "exact_kb", "key_match", "mem_count", "mem_consistency", "key_count", "key_consistency",
   "prior", "seen", "jaccard", "query_cover", "name_cover", "edit_sim", "length_ratio",
   "number_conflict", "acronym", "acronym_fit", "context", "composite", "has_kb_name", "best_is_kb", "ambiguity",
-  "expanded", "mem_only_exact", "knn_vote", "knn_share", "name_cover_max", "query_cover_max", "head_match",
+  "expanded", "mem_only_exact", "knn_vote", "knn_share", "name_cover_max", "query_cover_max", "head_match", "assoc_cover",
 ] as const;
 
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -72,6 +72,25 @@ export function editSimilarity(a: string, b: string): number {
 /** The head word of a phrase's content stems: the first in Spanish and French, the last in English. */
 function headOf(content: readonly string[], headFirst: boolean): string | undefined {
   return headFirst ? content[0] : content[content.length - 1];
+}
+
+/**
+ * How well the mention's words explain a KB name's words: the mean over name stems of 1 when the mention has the
+ * stem, else the best learned association of a mention stem with it.
+ */
+function associationCover(index: HybridIndex, mention: readonly string[], mentionSet: ReadonlySet<string>, name: readonly string[]): number {
+  if (name.length === 0 || mention.length === 0) return 0;
+  let total = 0;
+  for (const n of name) {
+    if (mentionSet.has(n)) {
+      total += 1;
+      continue;
+    }
+    let best = 0;
+    for (const m of mention) best = Math.max(best, index.associations.get(`${m}\u0000${n}`) ?? 0);
+    total += best;
+  }
+  return total / name.length;
 }
 
 /** A fixed score that orders candidates before reranking (to keep the hardest negatives for training). */
@@ -271,7 +290,8 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
       if (!e.kb) continue;
       hasKb = true;
       if (queryAcronym !== undefined && acronymFits(queryAcronym, e.folded)) x[F.acronym_fit] = 1;
-      if (queryAcronym === undefined) break;
+      const cover = associationCover(index, base.content, queryContent, e.content);
+      if (cover > x[F.assoc_cover]) x[F.assoc_cover] = cover;
     }
     const ctx = g.contexts.get(code);
     x[F.context] = ctx === undefined || context === undefined ? 0 : sparseDot(context, ctx);

@@ -113,8 +113,12 @@ export class HybridIndex {
   private readonly groupMap: ReadonlyMap<string, GroupIndex>;
   private readonly contextIds: ReadonlyMap<string, number>;
 
-  private constructor(normalizer: Normalizer, vectorizer: TfidfCharVectorizer, groups: Map<string, GroupIndex>, expansions: Map<string, string>, contextIdf: Map<string, number>, contextIds: Map<string, number>) {
+  /** Dice association of (mention stem, KB-name stem) pairs over training pairs, key `m\u0000n`. */
+  readonly associations: ReadonlyMap<string, number>;
+
+  private constructor(normalizer: Normalizer, vectorizer: TfidfCharVectorizer, groups: Map<string, GroupIndex>, expansions: Map<string, string>, contextIdf: Map<string, number>, contextIds: Map<string, number>, associations: Map<string, number>) {
     this.normalizer = normalizer;
+    this.associations = associations;
     this.contextIds = contextIds;
     this.vectorizer = vectorizer;
     this.groupMap = groups;
@@ -243,7 +247,7 @@ export class HybridIndex {
     }
     const bestExpansion = new Map<string, string>();
     for (const [a, counts] of expansions) bestExpansion.set(a, topKey(counts));
-    return new HybridIndex(normalizer, vectorizer, groups, bestExpansion, contextIdf, contextIds);
+    return new HybridIndex(normalizer, vectorizer, groups, bestExpansion, contextIdf, contextIds, learnAssociations(draft, usable, normalizer));
   }
 
   /** Normalised text, content stems and TF-IDF vector of a query text. */
@@ -310,6 +314,45 @@ function topKey(counts: Counts): string {
   let n = -1;
   for (const [k, c] of counts) if (c > n || (c === n && k < best)) [best, n] = [k, c];
   return best;
+}
+
+/** Pairs seen fewer times than this carry no association (one annotation is noise). */
+const MIN_PAIR_COUNT = 2;
+
+/**
+ * Word associations between training mentions and the KB names of their gold code (`deambulacion` ~ `marcha`):
+ * Dice coefficient 2 c(m, n) / (c(m) + c(n)) over training pairs, counting each stem once per pair.
+ */
+function learnAssociations(draft: ReadonlyMap<string, { entries: ReadonlyMap<string, HybridEntry> }>, mentions: readonly TrainingMention[], normalizer: Normalizer): Map<string, number> {
+  const nameStems = new Map<string, Set<string>>();
+  for (const [group, d] of draft) {
+    for (const e of d.entries.values()) {
+      if (!e.kb) continue;
+      const key = `${group}\u0000${e.code}`;
+      let set = nameStems.get(key);
+      if (set === undefined) nameStems.set(key, (set = new Set()));
+      for (const st of e.content) set.add(st);
+    }
+  }
+  const pair = new Map<string, number>();
+  const left = new Map<string, number>();
+  const right = new Map<string, number>();
+  for (const m of mentions) {
+    const names = nameStems.get(`${m.group}\u0000${m.code}`);
+    if (names === undefined) continue;
+    const n = normalizer.normalize(m.text);
+    const stems = new Set(n.stems.filter((_, i) => !normalizer.isStopword(n.tokens[i] as string)));
+    for (const a of stems) left.set(a, (left.get(a) ?? 0) + 1);
+    for (const b of names) right.set(b, (right.get(b) ?? 0) + 1);
+    for (const a of stems) for (const b of names) if (a !== b) pair.set(`${a}\u0000${b}`, (pair.get(`${a}\u0000${b}`) ?? 0) + 1);
+  }
+  const out = new Map<string, number>();
+  for (const [k, c] of pair) {
+    if (c < MIN_PAIR_COUNT) continue;
+    const [a, b] = k.split("\u0000") as [string, string];
+    out.set(k, (2 * c) / ((left.get(a) ?? 0) + (right.get(b) ?? 0)));
+  }
+  return out;
 }
 
 /** A bag as a sparse vector over stem ids (stems without an id are dropped). */

@@ -4,6 +4,7 @@
  * a tie). Dev/test data are for reporting, never for this fit.
  */
 import { SyncabelError } from "../errors.js";
+import type { RetrieveGenerateLinker } from "./retrieve-generate.js";
 
 /** One training mention: its candidates' two scores and codes, and the gold code(s). */
 export interface WeightFitExample {
@@ -60,4 +61,25 @@ export function fitRetrieverWeight(examples: readonly WeightFitExample[], grid: 
     }
   }
   return { weight, recallAt1: best, recallAt1PureLm: recall(examples, 0), examples: examples.length };
+}
+
+/** A training sentence (`[mention]{GROUP}` marked) with its gold code(s). */
+export interface TrainingSentence {
+  readonly sentence: string;
+  readonly gold: readonly string[];
+}
+
+/**
+ * Score the training sentences' candidates with the linker's model and fit the weight on them. Sentences that
+ * cannot be linked, or whose candidates miss every gold code (no weight can fix those), are left out.
+ */
+export async function fitRetrieveGenerateWeight(linker: Pick<RetrieveGenerateLinker, "candidateScores">, training: readonly TrainingSentence[], grid?: readonly number[]): Promise<WeightFit> {
+  const scored = await linker.candidateScores(training.map((t) => t.sentence));
+  const examples: WeightFitExample[] = [];
+  scored.forEach((candidates, i) => {
+    if (!Array.isArray(candidates)) return;
+    const gold = training[i].gold;
+    if (candidates.some((c) => gold.includes(c.code))) examples.push({ candidates, gold });
+  });
+  return fitRetrieverWeight(examples, grid);
 }

@@ -1,9 +1,9 @@
 /**
  * Retrieve-then-generate (`linker: "retrieve-generate"`): a model-free retriever proposes the top-K concepts of the
- * mention's group (the hybrid linker's reranked candidates when the KB holds a trained one, else TF-IDF), then the language model ranks their
- * names under the SynCABEL prompt (conventions, sections 2-4):
- *  - mode "score" (default): each name's exact teacher-forced score, the number constrained beam search would give
- *    it, with no beam pruning (src/decode/candidate-scoring.ts);
+ * mention's group (the hybrid linker's reranked candidates when the KB holds a trained one, else TF-IDF), then the
+ * language model ranks their names under the SynCABEL prompt (conventions, sections 2-4):
+ *  - mode "score" (default): the exact num_beams best names by teacher-forced score, the number constrained beam
+ *    search would give each name, without beam pruning (src/decode/candidate-scoring.ts);
  *  - mode "beam": constrained beam search over a trie of the K names only.
  * Ranking: the LM score, plus `retrieverWeight` x the retriever's score when a weight was fitted on training data
  * (src/linker/retrieve-generate-fit.ts); default weight 0, pure LM score. `beam_score` = exp(LM score).

@@ -134,6 +134,7 @@ describe("MatMulNBits models: ONNX Runtime equals the reference on the dequantiz
       ["fp16", { weightDtype: "fp16" }],
       ["int8", { weightDtype: "int8" }],
       ["int4", { weightDtype: "int4" }],
+      ["int4-asym", { weightDtype: "int4", quantization: { symmetric: false } }],
       ["int4-lmhead-fp32", { weightDtype: "int4", quantization: { lmHead: false } }],
       ["int4-accuracy4", { weightDtype: "int4", quantization: { accuracyLevel: 4 } }],
       ["int8-accuracy4", { weightDtype: "int8", quantization: { accuracyLevel: 4 } }],

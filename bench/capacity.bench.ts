@@ -152,8 +152,8 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
   let rssMax = 0;
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, currentRssMB())), 100);
   const stats = instrument(lm, config);
-  // Warm-up (trie build for the groups, ORT kernel set-up): one sentence, not timed.
-  await linker.sample(runs[0].sentences.slice(0, 1), { num_beams: BEAMS, batch_size: 1 });
+  // Warm-up (ORT kernel set-up, first trie): one sentence for two tokens, not timed (a whole sentence costs minutes at 8B).
+  await linker.sample(runs[0].sentences.slice(0, 1), { num_beams: BEAMS, batch_size: 1, max_new_tokens: 2 });
   const results: Record<string, unknown>[] = [];
   const topCodes: Record<string, (string | null)[]> = {};
   for (const run of runs) {

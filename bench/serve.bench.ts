@@ -47,6 +47,7 @@ interface RunFigures {
   readonly p50_ms: number;
   readonly p99_ms: number;
   readonly cpu_ms_per_sentence: number;
+  readonly mean_batch: number;
   readonly requests: number;
   readonly errors: number;
 }
@@ -55,6 +56,9 @@ interface Raw {
   seconds: number;
   /** CPU time of this process (ONNX Runtime's threads included): the work, whatever else loads the machine. */
   cpuMs: number;
+  /** Model batches and the sentences in them (from the server's /metrics). */
+  batches: number;
+  batched: number;
   readonly latencies: number[];
   errors: number;
 }
@@ -90,6 +94,7 @@ function figures(raw: Raw): RunFigures {
     p50_ms: Math.round(quantile(sorted, 0.5)),
     p99_ms: Math.round(quantile(sorted, 0.99)),
     cpu_ms_per_sentence: Math.round(raw.cpuMs / sorted.length),
+    mean_batch: +(raw.batched / Math.max(1, raw.batches)).toFixed(1),
     requests: sorted.length,
     errors: raw.errors,
   };
@@ -123,14 +128,18 @@ async function main(): Promise<Record<string, unknown>> {
   const rounds = Number(values.rounds);
   for (const clients of values.clients.split(",").map(Number)) {
     const requests = values.requests === undefined ? Math.max(16, 2 * clients) : Number(values.requests);
-    const fresh = (): Raw => ({ seconds: 0, cpuMs: 0, latencies: [], errors: 0 });
+    const fresh = (): Raw => ({ seconds: 0, cpuMs: 0, batches: 0, batched: 0, latencies: [], errors: 0 });
     const raw = { turn_taking: fresh(), batching: fresh() };
     // Modes alternate in rounds over the same sentences, so a change of load on a shared machine hits both.
     for (let round = 0; round < rounds; round++) {
       for (const batching of [false, true]) {
         const server = await startLinkServer(linker, { port: 0, batching, batchSize, maxConcurrent: 1024 });
+        const into = batching ? raw.batching : raw.turn_taking;
         try {
-          await drive(server.url, sentences, round * requests, clients, requests, numBeams, batching ? raw.batching : raw.turn_taking);
+          await drive(server.url, sentences, round * requests, clients, requests, numBeams, into);
+          const metrics = await (await fetch(`${server.url}/metrics`)).text();
+          into.batches += Number(/^syncabel_batch_sentences_count (\d+)$/m.exec(metrics)?.[1] ?? 0);
+          into.batched += Number(/^syncabel_batch_sentences_sum (\d+)$/m.exec(metrics)?.[1] ?? 0);
         } finally {
           await server.close();
         }

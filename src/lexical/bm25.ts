@@ -7,7 +7,7 @@
  * score(q, d) = sum over distinct query terms t of idf(t) * tf(t,d) * (k1 + 1) / (tf(t,d) + k1 * (1 - b + b * |d| / avgdl)),
  * idf(t) = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5)) (the Lucene form, never negative).
  */
-import { topRows, type Accumulated } from "./score-accumulator.js";
+import { ScratchScores, topRows, type Accumulated } from "./score-accumulator.js";
 
 export interface Bm25Options {
   readonly k1?: number;
@@ -36,6 +36,7 @@ export class Bm25Index {
   private readonly rowNorm: Float64Array;
   private readonly rowTerms: readonly Int32Array[];
   private readonly rowTf: readonly Float64Array[];
+  private readonly scratch: ScratchScores;
 
   constructor(rows: readonly (readonly string[])[], options: Bm25Options = {}) {
     this.k1 = options.k1 ?? 1.2;
@@ -67,6 +68,7 @@ export class Bm25Index {
     this.rowNorm = Float64Array.from(rows, (r) => this.k1 * (1 - this.b + (this.b * r.length) / avgdl));
     this.rowTerms = rowTerms;
     this.rowTf = rowTf;
+    this.scratch = new ScratchScores(n);
     // Postings by counting sort on term id (rows ascending within a term).
     const terms = df.length;
     this.postStart = new Int32Array(terms + 1);
@@ -132,12 +134,12 @@ export class Bm25Index {
     return s;
   }
 
-  /** The score of every row for a query (distinct query terms), in fresh arrays, with matched term counts. */
+  /**
+   * The score of every row for a query (distinct query terms), with matched term counts. The arrays are reused:
+   * they hold this query's scores until the next `accumulate` call on this index.
+   */
   accumulate(query: readonly string[] | Int32Array): Bm25Accumulated {
-    const n = this.rows;
-    const scores = new Float64Array(n);
-    const touched = new Int32Array(n);
-    const matches = new Uint16Array(n);
+    const { scores, touched, matches } = this.scratch.reset();
     let count = 0;
     for (const id of query instanceof Int32Array ? query : this.terms(query)) {
       const w = this.idf[id] * (this.k1 + 1);
@@ -149,6 +151,7 @@ export class Bm25Index {
         matches[r]++;
       }
     }
+    this.scratch.count = count;
     return { scores, touched, count, matches };
   }
 

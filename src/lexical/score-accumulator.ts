@@ -13,13 +13,39 @@ export interface Accumulated {
   readonly count: number;
 }
 
+/** Score arrays reused across queries: only the rows the last query touched are cleared. */
+export class ScratchScores {
+  readonly scores: Float64Array;
+  readonly touched: Int32Array;
+  readonly matches: Uint16Array;
+  count = 0;
+
+  constructor(rows: number) {
+    this.scores = new Float64Array(rows);
+    this.touched = new Int32Array(rows);
+    this.matches = new Uint16Array(rows);
+  }
+
+  reset(): this {
+    for (let i = 0; i < this.count; i++) {
+      const r = this.touched[i] as number;
+      this.scores[r] = 0;
+      this.matches[r] = 0;
+    }
+    this.count = 0;
+    return this;
+  }
+}
+
 /** Postings (feature -> rows, weights) of sparse rows, for dot products with sparse queries. */
 export class DotAccumulator {
   private readonly postStart: Int32Array;
   private readonly postRow: Int32Array;
   private readonly postValue: Float64Array;
+  private readonly scratch: ScratchScores;
 
   constructor(readonly features: number, rows: readonly SparseVector[]) {
+    this.scratch = new ScratchScores(rows.length);
     this.postStart = new Int32Array(features + 1);
     for (const r of rows) for (const f of r.indices) this.postStart[f + 1]++;
     for (let f = 0; f < features; f++) this.postStart[f + 1] += this.postStart[f];
@@ -35,10 +61,12 @@ export class DotAccumulator {
     });
   }
 
-  /** Dot product of the query with every row, into fresh arrays of `rows` entries. */
-  accumulate(query: SparseVector, rows: number): Accumulated {
-    const scores = new Float64Array(rows);
-    const touched = new Int32Array(rows);
+  /**
+   * Dot product of the query with every row. The arrays are reused: they hold this query's scores until the next
+   * `accumulate` call on this accumulator.
+   */
+  accumulate(query: SparseVector): Accumulated {
+    const { scores, touched } = this.scratch.reset();
     let count = 0;
     for (let q = 0; q < query.indices.length; q++) {
       const f = query.indices[q];
@@ -50,6 +78,7 @@ export class DotAccumulator {
         scores[r] += w * this.postValue[p];
       }
     }
+    this.scratch.count = count;
     return { scores, touched, count };
   }
 }

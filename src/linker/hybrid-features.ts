@@ -4,7 +4,7 @@
  */
 import { topRows } from "../lexical/score-accumulator.js";
 import { sparseDot } from "../lexical/sparse.js";
-import { acronymFits, looksLikeAcronym, numbersOf, type GroupIndex, type HybridEntry, type HybridIndex, type QueryText } from "./hybrid-index.js";
+import { acronymFits, headOf, looksLikeAcronym, numbersOf, type GroupIndex, type HybridEntry, type HybridIndex, type QueryText } from "./hybrid-index.js";
 
 export const FEATURE_NAMES = [
   "tfidf", "tfidf_kb", "tfidf_rank", "bm25", "bm25_rel", "bm25_rank",
@@ -40,6 +40,9 @@ export interface CandidateOptions {
 }
 
 const EDIT_MIN_COSINE = 0.4;
+/** Rows below this cosine, or below this share of the best BM25 score, are not folded into candidates. */
+const MIN_COSINE = 0.15;
+const MIN_BM25_SHARE = 0.2;
 
 function levenshtein(a: string, b: string): number {
   if (a === b) return 0;
@@ -69,11 +72,6 @@ export function editSimilarity(a: string, b: string): number {
 }
 
 
-/** The head word of a phrase's content stems: the first in Spanish and French, the last in English. */
-function headOf(content: readonly string[], headFirst: boolean): string | undefined {
-  return headFirst ? content[0] : content[content.length - 1];
-}
-
 /**
  * How well the mention's words explain a KB name's words: the mean over name stems of 1 when the mention has the
  * stem, else the best learned association of a mention stem with it.
@@ -86,8 +84,10 @@ function associationCover(index: HybridIndex, mention: readonly string[], mentio
       total += 1;
       continue;
     }
+    const inner = index.associations.get(n);
+    if (inner === undefined) continue;
     let best = 0;
-    for (const m of mention) best = Math.max(best, index.associations.get(`${m}\u0000${n}`) ?? 0);
+    for (const m of mention) best = Math.max(best, inner.get(m) ?? 0);
     total += best;
   }
   return total / name.length;
@@ -178,16 +178,17 @@ export function candidatesOf(index: HybridIndex, q: MentionQuery, options: Candi
 }
 
 function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: MentionQuery, variants: readonly QueryText[], base: QueryText, k: number): Candidate[] {
-  // 1. Fold row scores of every variant into per-code maxima.
-  const rows = g.entries.length;
+  // 1. Fold row scores of every variant into per-code maxima (rows far below the best ones cannot matter).
   const headFirst = index.normalizer.language !== "en";
-  const queryHead = headOf(base.content, headFirst);
+  const queryHeadStem = headOf(base.content, headFirst);
+  const queryHead = queryHeadStem === undefined ? -2 : (g.heads.get(queryHeadStem) ?? -2);
   let bm25Top = 0;
   variants.forEach((v, vi) => {
-    const cos = g.tfidf.accumulate(v.vector, rows);
+    const cos = g.tfidf.accumulate(v.vector);
     for (let i = 0; i < cos.count; i++) {
       const r = cos.touched[i] as number;
       const score = cos.scores[r] as number;
+      if (score < MIN_COSINE) continue;
       const c = g.codeOf[r] as number;
       s.touch(c);
       if (score > s.tf[c]) {
@@ -195,24 +196,29 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
         s.tfRow[c] = r;
         s.tfVariant[c] = vi;
       }
-      if ((g.entries[r] as HybridEntry).kb && score > s.tfKb[c]) s.tfKb[c] = score;
+      if (g.entryKb[r] === 1 && score > s.tfKb[c]) s.tfKb[c] = score;
       // k-nearest-neighbour vote of the training mentions, sharpened so near-duplicates dominate.
       const mem = g.entryMemCount[r] as number;
       if (mem > 0 && vi === 0) s.vote[c] += mem * score ** 4;
     }
     const bm = g.bm25.accumulate(v.content);
+    let top = 0;
+    for (let i = 0; i < bm.count; i++) top = Math.max(top, bm.scores[bm.touched[i] as number] as number);
+    bm25Top = Math.max(bm25Top, top);
+    const floor = top * MIN_BM25_SHARE;
+    const queryLength = v.content.length;
     for (let i = 0; i < bm.count; i++) {
       const r = bm.touched[i] as number;
       const score = bm.scores[r] as number;
+      if (score < floor) continue;
       const c = g.codeOf[r] as number;
       s.touch(c);
       if (score > s.bm[c]) s.bm[c] = score;
-      if (score > bm25Top) bm25Top = score;
-      const e = g.entries[r] as HybridEntry;
       const matched = bm.matches[r] as number;
-      if (e.content.length > 0 && matched / e.content.length > s.nameCover[c]) s.nameCover[c] = matched / e.content.length;
-      if (v.content.length > 0 && matched / v.content.length > s.queryCover[c]) s.queryCover[c] = matched / v.content.length;
-      if (queryHead !== undefined && headOf(e.content, headFirst) === queryHead) s.head[c] = 1;
+      const length = g.entryContentLength[r] as number;
+      if (length > 0 && matched / length > s.nameCover[c]) s.nameCover[c] = matched / length;
+      if (queryLength > 0 && matched / queryLength > s.queryCover[c]) s.queryCover[c] = matched / queryLength;
+      if (g.entryHead[r] === queryHead) s.head[c] = 1;
     }
   });
   // 2. Candidates: the k best codes of each retriever, and the memory's answers.
@@ -284,11 +290,10 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
     const bn = b.numbers;
     x[F.number_conflict] = queryNumbers !== bn && (queryNumbers !== "" || bn !== "") ? 1 : 0;
     x[F.acronym] = queryAcronym !== undefined ? 1 : 0;
-    let hasKb = false;
-    for (const r of entryRows) {
+    const kbRows = g.kbRows.get(code) ?? [];
+    const hasKb = kbRows.length > 0;
+    for (const r of kbRows) {
       const e = g.entries[r] as HybridEntry;
-      if (!e.kb) continue;
-      hasKb = true;
       if (queryAcronym !== undefined && acronymFits(queryAcronym, e.folded)) x[F.acronym_fit] = 1;
       const cover = associationCover(index, base.content, queryContent, e.content);
       if (cover > x[F.assoc_cover]) x[F.assoc_cover] = cover;

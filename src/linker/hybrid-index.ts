@@ -43,6 +43,8 @@ export interface GroupIndex {
   readonly group: string;
   readonly entries: readonly HybridEntry[];
   readonly byCode: ReadonlyMap<string, readonly number[]>;
+  /** The KB-name rows of each code (a code may also have hundreds of training-mention rows). */
+  readonly kbRows: ReadonlyMap<string, readonly number[]>;
   /** Distinct codes of the group; `codeOf[row]` is the entry's index in it. */
   readonly codes: readonly string[];
   readonly codeOf: Int32Array;
@@ -62,6 +64,11 @@ export interface GroupIndex {
   readonly contexts: ReadonlyMap<string, SparseVector>;
   /** Training mentions with exactly this entry's folded text and code (0 for KB-only names). */
   readonly entryMemCount: Float64Array;
+  /** Per entry: 1 for a KB name; its number of content stems; the id of its head stem in `heads`. */
+  readonly entryKb: Uint8Array;
+  readonly entryContentLength: Float64Array;
+  readonly entryHead: Int32Array;
+  readonly heads: ReadonlyMap<string, number>;
   /** A display name per code: its first KB name, else its most frequent training mention. */
   readonly display: ReadonlyMap<string, string>;
 }
@@ -113,10 +120,10 @@ export class HybridIndex {
   private readonly groupMap: ReadonlyMap<string, GroupIndex>;
   private readonly contextIds: ReadonlyMap<string, number>;
 
-  /** Dice association of (mention stem, KB-name stem) pairs over training pairs, key `m\u0000n`. */
-  readonly associations: ReadonlyMap<string, number>;
+  /** Dice association of KB-name stems with mention stems over training pairs: name stem -> mention stem -> dice. */
+  readonly associations: ReadonlyMap<string, ReadonlyMap<string, number>>;
 
-  private constructor(normalizer: Normalizer, vectorizer: TfidfCharVectorizer, groups: Map<string, GroupIndex>, expansions: Map<string, string>, contextIdf: Map<string, number>, contextIds: Map<string, number>, associations: Map<string, number>) {
+  private constructor(normalizer: Normalizer, vectorizer: TfidfCharVectorizer, groups: Map<string, GroupIndex>, expansions: Map<string, string>, contextIdf: Map<string, number>, contextIds: Map<string, number>, associations: Map<string, Map<string, number>>) {
     this.normalizer = normalizer;
     this.associations = associations;
     this.contextIds = contextIds;
@@ -213,14 +220,17 @@ export class HybridIndex {
     for (const [group, d] of [...draft.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const entries = [...d.entries.values()];
       const byCode = new Map<string, number[]>();
+      const kbRows = new Map<string, number[]>();
       const byFolded = new Map<string, number[]>();
       const byKey = new Map<string, number[]>();
       entries.forEach((e, i) => {
         push(byCode, e.code, i);
+        if (e.kb) push(kbRows, e.code, i);
         push(byFolded, e.folded, i);
         if (e.key !== "") push(byKey, e.key, i);
       });
       const codes = [...byCode.keys()];
+      const heads = new Map<string, number>();
       const codeId = new Map(codes.map((c, i) => [c, i]));
       const mem = memory.get(group);
       const contexts = new Map<string, SparseVector>();
@@ -229,9 +239,19 @@ export class HybridIndex {
         group,
         entries,
         byCode,
+        kbRows,
         codes,
         codeOf: Int32Array.from(entries, (e) => codeId.get(e.code) as number),
         entryMemCount: Float64Array.from(entries, (e) => mem?.memExact.get(e.folded)?.get(e.code) ?? 0),
+        entryKb: Uint8Array.from(entries, (e) => (e.kb ? 1 : 0)),
+        entryContentLength: Float64Array.from(entries, (e) => e.content.length),
+        entryHead: Int32Array.from(entries, (e) => {
+          const h = headOf(e.content, normalizer.language !== "en");
+          if (h === undefined) return -1;
+          if (!heads.has(h)) heads.set(h, heads.size);
+          return heads.get(h) as number;
+        }),
+        heads,
         codeId,
         byFolded,
         byKey,
@@ -316,6 +336,11 @@ function topKey(counts: Counts): string {
   return best;
 }
 
+/** The head word of a phrase's content stems: the first in Spanish and French, the last in English. */
+export function headOf(content: readonly string[], headFirst: boolean): string | undefined {
+  return headFirst ? content[0] : content[content.length - 1];
+}
+
 /** Pairs seen fewer times than this carry no association (one annotation is noise). */
 const MIN_PAIR_COUNT = 2;
 
@@ -323,7 +348,7 @@ const MIN_PAIR_COUNT = 2;
  * Word associations between training mentions and the KB names of their gold code (`deambulacion` ~ `marcha`):
  * Dice coefficient 2 c(m, n) / (c(m) + c(n)) over training pairs, counting each stem once per pair.
  */
-function learnAssociations(draft: ReadonlyMap<string, { entries: ReadonlyMap<string, HybridEntry> }>, mentions: readonly TrainingMention[], normalizer: Normalizer): Map<string, number> {
+function learnAssociations(draft: ReadonlyMap<string, { entries: ReadonlyMap<string, HybridEntry> }>, mentions: readonly TrainingMention[], normalizer: Normalizer): Map<string, Map<string, number>> {
   const nameStems = new Map<string, Set<string>>();
   for (const [group, d] of draft) {
     for (const e of d.entries.values()) {
@@ -346,11 +371,13 @@ function learnAssociations(draft: ReadonlyMap<string, { entries: ReadonlyMap<str
     for (const b of names) right.set(b, (right.get(b) ?? 0) + 1);
     for (const a of stems) for (const b of names) if (a !== b) pair.set(`${a}\u0000${b}`, (pair.get(`${a}\u0000${b}`) ?? 0) + 1);
   }
-  const out = new Map<string, number>();
+  const out = new Map<string, Map<string, number>>();
   for (const [k, c] of pair) {
     if (c < MIN_PAIR_COUNT) continue;
     const [a, b] = k.split("\u0000") as [string, string];
-    out.set(k, (2 * c) / ((left.get(a) ?? 0) + (right.get(b) ?? 0)));
+    let inner = out.get(b);
+    if (inner === undefined) out.set(b, (inner = new Map()));
+    inner.set(a, (2 * c) / ((left.get(a) ?? 0) + (right.get(b) ?? 0)));
   }
   return out;
 }

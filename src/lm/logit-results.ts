@@ -4,6 +4,8 @@
  */
 import type { LogitRequest, NextTokenLogProbs } from "./types.js";
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Feeds for the read-out of `rows` (row indices into the batch): the pick ids padded to the longest list. */
 export function pickIds(request: LogitRequest | undefined, rows: readonly number[]): { data: BigInt64Array; width: number } {
   const lists = request?.tokens;
@@ -11,9 +13,15 @@ export function pickIds(request: LogitRequest | undefined, rows: readonly number
   let width = 0;
   for (const r of rows) width = Math.max(width, lists[r].length);
   const data = new BigInt64Array(rows.length * width);
+  // Token ids are small non-negative integers: on little-endian machines write the low 32 bits of each int64
+  // (thousands of ids per step otherwise each allocate a BigInt).
+  const low = new Int32Array(data.buffer);
   rows.forEach((r, i) => {
     const list = lists[r];
-    for (let j = 0; j < list.length; j++) data[i * width + j] = BigInt(list[j]);
+    for (let j = 0; j < list.length; j++) {
+      if (LITTLE_ENDIAN) low[2 * (i * width + j)] = list[j];
+      else data[i * width + j] = BigInt(list[j]);
+    }
   });
   return { data, width };
 }

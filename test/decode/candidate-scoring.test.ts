@@ -49,7 +49,7 @@ describe("teacher-forced candidate scoring on a random-weight Llama", () => {
   }
 
   it("equals brute-force reference scores for every candidate, in one mixed batch and with chunking", async () => {
-    const inputs: CandidateScoringInput[] = SENTENCES.map((s, i) => ({ prompt: promptOf(s), continuations: NAMES.slice(i).map(continuation) }));
+    const inputs: CandidateScoringInput[] = SENTENCES.map((s, i) => ({ prompt: promptOf(s), continuations: NAMES.slice(3 * i).map(continuation) }));
     const whole = await scoreCandidates(lm, inputs);
     // Three rows at most: every prompt is split into chunks, each re-prefilled, batches hold one or two chunks.
     const chunked = await scoreCandidates(lm, inputs, { maxRows: 3 });

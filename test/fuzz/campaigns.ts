@@ -345,7 +345,6 @@ export async function killSftDataCampaign(ctx: FuzzContext, kb: { path: string; 
     const out = join(dir, `out${k++}`);
     ctx.counts.inputs++;
     await killSomewhere(ctx, args(out), "", 2500);
-    if (existsSync(out)) leftovers(ctx, out, `sft-data killed ${out}`);
     const r = await runCli(args(out));
     if (!checkOutcome(ctx, `sft-data after kill ${out}`, r, [0])) continue;
     for (const f of files) {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSyncabelError } from "../../src/errors.js";
+import { writeFileAtomic } from "../../src/io/atomic-write.js";
 import { buildKnowledgeBase, openKnowledgeBase } from "../../src/kb/index.js";
 import { TFIDF_ARTIFACT_KEY, TfidfLinker } from "../../src/linker/tfidf-linker.js";
 import { mulberry32 } from "../../src/util/random.js";
@@ -104,6 +105,12 @@ describe("kb build protects its input and cleans up after killed builds", () => 
     for (const f of stale) expect(existsSync(join(dir, f)), f).toBe(false);
     expect(existsSync(join(dir, live))).toBe(true);
     rmSync(join(dir, live));
+    // Every atomic writer does the same for its own file (sft-data, eval --json, ... killed mid-write).
+    const staleJson = join(dir, `.report.json.${dead}.abc.tmp`);
+    writeFileSync(staleJson, "half");
+    writeFileAtomic(join(dir, "report.json"), "{}");
+    expect(existsSync(staleJson)).toBe(false);
+    expect(readFileSync(join(dir, "report.json"), "utf8")).toBe("{}");
   });
 });
 

@@ -71,7 +71,7 @@ describe("DotAccumulator and topRows", () => {
       { indices: Int32Array.from([0, 1, 2]), values: Float64Array.from([0.5, 0.5, 0.5]) },
       { indices: Int32Array.from([2]), values: Float64Array.from([1]) },
     ];
-    const acc = new DotAccumulator(3, rows).accumulate({ indices: Int32Array.from([0, 2]), values: Float64Array.from([1, 1]) }, rows.length);
+    const acc = new DotAccumulator(3, rows).accumulate({ indices: Int32Array.from([0, 2]), values: Float64Array.from([1, 1]) });
     expect(Array.from(acc.scores)).toEqual([0.6 + 0.8, 0, 1, 1].map((x) => expect.closeTo(x, 12)));
     expect(topRows(acc, 10)).toEqual([0, 2, 3]); // row 1 has no shared feature; 2 and 3 tie: lower row first
     expect(topRows(acc, 2)).toEqual([0, 2]);

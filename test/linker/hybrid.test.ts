@@ -148,6 +148,17 @@ describe("hybrid linker", () => {
     expect(bad.error?.code).toBe("MARKUP_UNKNOWN_GROUP");
     const total = (hta.beams ?? []).reduce((a, b) => a + b.beam_score, 0);
     expect(total).toBeCloseTo(1, 9);
+    // The candidate API: best first, softmax over the returned ones, every feature named.
+    const kb = openKnowledgeBase(kbPath);
+    const hybrid = HybridLinker.fromKnowledgeBase(kb);
+    kb.close();
+    const cands = hybrid.candidates({ mention: "dolor en el pecho", group: "SINTOMA" }, 2);
+    expect(cands).toHaveLength(2);
+    expect(cands[0].score).toBeGreaterThanOrEqual(cands[1].score);
+    expect(cands[0].probability + cands[1].probability).toBeCloseTo(1, 12);
+    expect(Object.keys(cands[0].features)).toEqual([...FEATURE_NAMES]);
+    expect(hybrid.candidates("Refiere [dolor en el pecho]{SINTOMA}.", 64).length).toBeGreaterThan(2);
+    expect(() => hybrid.candidates({ mention: "x", group: "NOPE" })).toThrow(/unknown group/);
     expect((await openLinker({ kb: kbPath, linker: "tfidf" })).kind).toBe("tfidf");
     const fresh = join(dir, "fresh.sqlite");
     await buildKbFromRows(mkdtempSync(join(dir, "f-")), KB_ROWS, fresh);

@@ -143,7 +143,7 @@ function dictionaryResults(train: Dataset, mentions: readonly DevMention[], tfid
 }
 
 /** In-memory BM25 vs SQLite FTS5 (bm25() ranking) on the same names and queries: build time and queries/s. */
-function compareBm25Backends(names: readonly { group: string; text: string }[], queries: readonly { group: string; text: string }[], work: string): Record<string, unknown> {
+function compareBm25Backends(names: readonly { group: string; text: string }[], queries: readonly { group: string; text: string }[], dbPath: string): Record<string, unknown> {
   const tokens = (s: string) => foldText(s).split(" ").filter((t) => t !== "");
   let t = performance.now();
   const byGroup = new Map<string, string[][]>();
@@ -155,7 +155,6 @@ function compareBm25Backends(names: readonly { group: string; text: string }[], 
   for (const q of queries) memHits += mem.get(q.group)?.search(tokens(q.text), 64).length ?? 0;
   const memSeconds = (performance.now() - t) / 1000;
 
-  const dbPath = join(work, "fts5.sqlite");
   const db = new Database(dbPath);
   try {
     t = performance.now();
@@ -232,7 +231,7 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
     out.hybrid_error_analysis = errorAnalysis(train, mentions, hybridRun.value);
     const memory = readTrainingMentions(kbPath);
     const names = [...kb.groups()].flatMap((g) => [...kb.entriesOfGroup(g)].map((e) => ({ group: g, text: e.name }))).concat(memory.map((m) => ({ group: m.group, text: m.text })));
-    out.bm25_backends = compareBm25Backends(names, mentions.map((m) => ({ group: m.label, text: m.text })), work);
+    out.bm25_backends = compareBm25Backends(names, mentions.map((m) => ({ group: m.label, text: m.text })), join(work, `${s.name}-fts5.sqlite`));
   } finally {
     kb.close();
   }
@@ -290,7 +289,9 @@ async function main(): Promise<void> {
     const results: Record<string, unknown>[] = [];
     for (const s of settings) {
       if (only !== undefined && !s.name.startsWith(only)) continue;
-      results.push(await benchOne(s, work));
+      const result = await benchOne(s, work);
+      process.stderr.write(`${JSON.stringify(result)}\n`); // each dataset as soon as it is done
+      results.push(result);
     }
     process.stdout.write(`${JSON.stringify({ k: K, load_average_1min: round(loadavg()[0] ?? 0, 2), results }, null, 2)}\n`);
   } finally {

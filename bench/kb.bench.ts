@@ -130,6 +130,7 @@ async function phase(name: string, p: Paths, concepts: number): Promise<Record<s
     case "lexical": {
       const { openKnowledgeBase } = await import("../src/kb/sqlite-kb.js");
       const { buildLexicalIndex, TFIDF_ARTIFACT_KEY } = await import("../src/linker/tfidf-linker.js");
+      const { putLargeArtifact } = await import("../src/kb/artifact-chunks.js");
       const kb = openKnowledgeBase(p.kb);
       try {
         const heap0 = process.memoryUsage().heapUsed;
@@ -138,7 +139,7 @@ async function phase(name: string, p: Paths, concepts: number): Promise<Record<s
         const heapMB = mb(process.memoryUsage().heapUsed - heap0);
         const t1 = performance.now();
         const bytes = index.serialize();
-        kb.putArtifact(TFIDF_ARTIFACT_KEY, bytes);
+        putLargeArtifact(kb, TFIDF_ARTIFACT_KEY, bytes);
         return { lexicalBuildSeconds: buildSeconds, indexArraysMB: mb(index.indexBytes()), heapMB, artifactMB: mb(bytes.byteLength), storeSeconds: secs(performance.now() - t1), ...resources(started, cpu0) };
       } finally {
         kb.close();

@@ -152,9 +152,12 @@ export class LexicalIndex {
       throw new SyncabelError("KB_INDEX_INVALID", `lexical index artefact is corrupt or of another version: ${why}`);
     };
     if (bytes.byteLength < 8) bad("too short");
-    // Copy to an aligned buffer: typed-array views need aligned offsets.
-    const buf = new Uint8Array(bytes.byteLength);
-    buf.set(bytes);
+    // Typed-array views need aligned offsets: copy unless the bytes start a buffer (a large artifact does).
+    let buf = bytes as Uint8Array<ArrayBuffer>;
+    if (bytes.byteOffset !== 0 || !(bytes.buffer instanceof ArrayBuffer)) {
+      buf = new Uint8Array(bytes.byteLength);
+      buf.set(bytes);
+    }
     const jsonLength = new DataView(buf.buffer).getUint32(0, true);
     if (8 + jsonLength > buf.byteLength) bad("header length out of range");
     let header: {

@@ -3,9 +3,10 @@ import { beamSearch, type BeamSearchInput, type Hypothesis } from "../decode/bea
 import type { TrieConstraint } from "../decode/prefix-trie.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
-import { buildPrompt, parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
+import { parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
 import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
+import { promptTokens } from "./prompt-tokens.js";
 import { errorResult } from "./sentence-results.js";
 import { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult } from "./types.js";
 
@@ -89,14 +90,7 @@ export class GenerativeLinker implements Linker {
     sentences.forEach((text, index) => {
       try {
         const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
-        const prompt = tokenizer.encode(buildPrompt(sentence, verb), { addSpecialTokens: true });
-        // The whole prompt goes through the model at once (its logits at every position): bound it.
-        if (prompt.length > maxPromptTokens) {
-          throw new SyncabelError("SENTENCE_TOO_LONG", `the prompt has ${prompt.length} tokens, more than max_prompt_tokens ${maxPromptTokens}: give one sentence around the mention`, {
-            tokens: prompt.length,
-            max_prompt_tokens: maxPromptTokens,
-          });
-        }
+        const prompt = promptTokens(tokenizer, sentence, verb, maxPromptTokens);
         let constraint: TrieConstraint | undefined;
         if (tries) {
           const trie = tries.get(sentence.group);

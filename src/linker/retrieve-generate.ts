@@ -14,11 +14,12 @@ import { scoreCandidates, scoreTopCandidates } from "../decode/candidate-scoring
 import type { KnowledgeBase } from "../kb/types.js";
 import type { LexicalIndex } from "../lexical/lexical-index.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
-import { buildPrompt, parseMarkedSentence, type MarkedSentence } from "../markup/index.js";
+import { parseMarkedSentence, type MarkedSentence } from "../markup/index.js";
 import { nameTokenSequence } from "../trie/kb-tries.js";
 import { TokenTrie } from "../trie/token-trie.js";
 import { DEFAULT_MAX_PROMPT_TOKENS } from "./generative-linker.js";
 import type { HybridLinker } from "./hybrid-linker.js";
+import { promptTokens } from "./prompt-tokens.js";
 import { errorResult } from "./sentence-results.js";
 import type { Beam, Linker, SampleOptions, SampleResult, SentenceError } from "./types.js";
 
@@ -142,10 +143,13 @@ export class RetrieveGenerateLinker implements Linker {
     if (options.constrained === false) throw new SyncabelError("LINKER_INVALID_OPTIONS", "the retrieve-generate linker only ranks retrieved KB names: constrained must stay true");
     if (!Number.isInteger(numBeams) || numBeams < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `num_beams must be a positive integer, got ${numBeams}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
+    const maxPrompt = options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS;
+    if (!Number.isInteger(maxPrompt) || maxPrompt < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `max_prompt_tokens must be a positive integer, got ${maxPrompt}`);
     const results: SampleResult[] = new Array(sentences.length);
     const maxNew = options.max_new_tokens ?? 128;
+    if (!Number.isInteger(maxNew) || maxNew < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `max_new_tokens must be a positive integer, got ${maxNew}`);
     // A name longer than max_new_tokens could not be generated whole: it is not a candidate.
-    const prepared = this.prepareAll(sentences, options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS, (i, r) => (results[i] = r)).map((m) => ({
+    const prepared = this.prepareAll(sentences, maxPrompt, (i, r) => (results[i] = r)).map((m) => ({
       ...m,
       candidates: m.candidates.filter((c) => c.continuation.length <= maxNew),
     }));
@@ -206,13 +210,7 @@ export class RetrieveGenerateLinker implements Linker {
   prepare(text: string, index: number, maxPromptTokens = DEFAULT_MAX_PROMPT_TOKENS): PreparedMention {
     const { tokenizer, verb } = this.parts;
     const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
-    const prompt = tokenizer.encode(buildPrompt(sentence, verb), { addSpecialTokens: true });
-    if (prompt.length > maxPromptTokens) {
-      throw new SyncabelError("SENTENCE_TOO_LONG", `the prompt has ${prompt.length} tokens, more than max_prompt_tokens ${maxPromptTokens}: give one sentence around the mention`, {
-        tokens: prompt.length,
-        max_prompt_tokens: maxPromptTokens,
-      });
-    }
+    const prompt = promptTokens(tokenizer, sentence, verb, maxPromptTokens);
     if (!sameTail(prompt, this.verbTokens)) {
       throw new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt does not end with the tokens of " ${verb}" (${this.verbTokens.join(",")}): names cannot be scored after it`, { verb });
     }

@@ -4,6 +4,7 @@
  * it is the default of `syncabel link` without `--model`. The index is built once and stored in the KB index file.
  */
 import { asSyncabelError, SyncabelError } from "../errors.js";
+import { getLargeArtifact, putLargeArtifact } from "../kb/artifact-chunks.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import { LexicalIndex, type LexicalEntry } from "../lexical/lexical-index.js";
 import { parseMarkedSentence } from "../markup/marked-sentence.js";
@@ -47,7 +48,7 @@ export function buildLexicalIndex(kb: KnowledgeBase): LexicalIndex {
  */
 export function loadOrBuildLexicalIndex(kb: KnowledgeBase, options: { rebuild?: boolean } = {}): TfidfIndexLoad {
   if (!options.rebuild) {
-    const bytes = kb.getArtifact(TFIDF_ARTIFACT_KEY);
+    const bytes = getLargeArtifact(kb, TFIDF_ARTIFACT_KEY);
     if (bytes !== undefined) {
       try {
         const index = LexicalIndex.deserialize(bytes);
@@ -59,7 +60,7 @@ export function loadOrBuildLexicalIndex(kb: KnowledgeBase, options: { rebuild?: 
   }
   const index = buildLexicalIndex(kb);
   try {
-    kb.putArtifact(TFIDF_ARTIFACT_KEY, index.serialize());
+    putLargeArtifact(kb, TFIDF_ARTIFACT_KEY, index.serialize());
     return { index, built: true };
   } catch (e) {
     return { index, built: true, persistError: asSyncabelError(e).message };

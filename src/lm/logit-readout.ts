@@ -8,6 +8,7 @@
  *   syncabel_picked       [batch, n]  the logits of the token ids fed in syncabel_pick [batch, n] (trie children)
  *   syncabel_top_logits / syncabel_top_ids  [rows, k]  TopK with k fed in syncabel_top_k [1]
  *   syncabel_last_logits  [rows, vocab] float32 whole rows
+ *   syncabel_new.present.{i}.key / .value  [batch, kv_heads, 1, head_dim]  the cache's last slot (the new token)
  *
  * where rows = batch when syncabel_rows [1] is fed 1, and 0 when fed 0: ONNX Runtime runs every node whatever is
  * fetched, so the copy of the last position's rows that TopK and whole rows need is made empty when unused. The
@@ -31,8 +32,17 @@ export const READOUT = {
   lastLogits: "syncabel_last_logits",
 } as const;
 
-/** Serialized ModelProto fragment to append to a model whose output `logits` is [batch, positions, vocab] of `type`. */
-export function logitReadoutBytes(logitsName: string, type: "float32" | "float16"): Uint8Array {
+/** The read-out's output holding the last position of a present KV tensor (`present.0.key` -> its new slot). */
+export function newSlotName(present: string): string {
+  return `syncabel_new.${present}`;
+}
+
+/**
+ * Serialized ModelProto fragment to append to a model whose output `logits` is [batch, positions, vocab] of `type`.
+ * `presents` (name, ONNX element type) also get their last position as outputs [batch, kv_heads, 1, head_dim]: a
+ * step then fetches the new token's keys and values instead of the whole cache again.
+ */
+export function logitReadoutBytes(logitsName: string, type: "float32" | "float16", presents: readonly { name: string; elemType: number }[] = []): Uint8Array {
   const F = onnx.TensorProto.DataType.FLOAT;
   const I64 = onnx.TensorProto.DataType.INT64;
   const { INT } = onnx.AttributeProto.AttributeType;
@@ -81,6 +91,7 @@ export function logitReadoutBytes(logitsName: string, type: "float32" | "float16
         node("Reshape", [n("last_rows"), n("minus_one_vocab")], [READOUT.lastLogits]),
         node("TopK", [READOUT.lastLogits, READOUT.topK], [READOUT.topLogits, READOUT.topIds], { axis: -1, largest: 1, sorted: 1 }),
         node("Concat", [n("minus_one_1"), n("vocab")], [n("minus_one_vocab")], { axis: 0 }),
+        ...presents.map((p) => node("Slice", [p.name, n("minus_one_1"), n("end"), n("two_1")], [newSlotName(p.name)])),
       ],
       input: [info(READOUT.pick, I64, ["batch_size", "picked"]), info(READOUT.topK, I64, [1]), info(READOUT.rows, I64, [1])],
       output: [
@@ -89,6 +100,7 @@ export function logitReadoutBytes(logitsName: string, type: "float32" | "float16
         info(READOUT.topLogits, F, ["read_rows", "top_k"]),
         info(READOUT.topIds, I64, ["read_rows", "top_k"]),
         info(READOUT.lastLogits, F, ["read_rows", "vocab"]),
+        ...presents.map((p) => info(newSlotName(p.name), p.elemType, ["batch_size", "kv_heads", 1, "head_dim"])),
       ],
     },
   });

@@ -3,7 +3,7 @@ import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
 import { describeIo, readConfig, type DecoderIo, type FloatType, type KvArray } from "./decoder-io.js";
 import { LogNormalizer } from "./log-normalizer.js";
-import { READOUT } from "./logit-readout.js";
+import { newSlotName, READOUT } from "./logit-readout.js";
 import { LogitResults, pickIds, type ReadoutChunk } from "./logit-results.js";
 import { resolveModelFile } from "./model-file.js";
 import { openDecoderSession } from "./onnx-session.js";
@@ -38,10 +38,15 @@ class OnnxDecodeState implements DecodeState {
     readonly mask: BigInt64Array,
     /** Tokens of every row so far = the position id of its next token. */
     readonly nextPosition: Int32Array,
-    /** present.{layer}.key / .value in layer order: [rows, kvHeads, pastLength, headDim] each. */
+    /**
+     * present.{layer}.key / .value in layer order: [rows, kvHeads, pastLength, headDim] each, or, when `appended`
+     * is set, the first pastLength - 1 slots (the past the model was fed) with the last slot in `appended`.
+     */
     readonly kv: KvArray[],
     /** The backend call that made this state: only the latest state is live. */
     readonly generation: number,
+    /** [rows, kvHeads, 1, headDim] per tensor: the slot of the token the last step ran. */
+    readonly appended: KvArray[] | null = null,
   ) {}
 
   dispose(): void {
@@ -94,8 +99,12 @@ export class OnnxCausalLM implements CausalLM {
   private forwardTime = 0;
   private normalizeTime = 0;
   private generation = 0;
-  /** Where beams are gathered when a step reorders rows (the state's own arrays come fresh from the runtime). */
-  private readonly gatherPool: CachePool;
+  /**
+   * Where each step's past is assembled (beams gathered, last slot appended); two, used in turn, since a step reads
+   * the past the previous step was fed.
+   */
+  private readonly pools: [CachePool, CachePool];
+  private poolTurn = 0;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -107,7 +116,7 @@ export class OnnxCausalLM implements CausalLM {
     /** The ONNX file this model runs. */
     readonly modelFile: string,
   ) {
-    this.gatherPool = new CachePool(io.pastNames.length, io.kvType);
+    this.pools = [new CachePool(io.pastNames.length, io.kvType), new CachePool(io.pastNames.length, io.kvType)];
   }
 
   static async load(dir: string, options: OnnxModelOptions = {}): Promise<OnnxCausalLM> {
@@ -263,14 +272,17 @@ export class OnnxCausalLM implements CausalLM {
       next[r] = state.nextPosition[p] + 1;
     }
     const rowSize = this.io.kvHeads * past * this.io.headDim;
-    // Rows kept in place (beams that continue in order) are fed as they came out of the runtime: no copy.
-    const pastKv = identity ? state.kv.map((t) => t.subarray(0, rows * rowSize)) : this.gatherRows(state, parents);
+    // A prefill's cache kept in row order is fed as it came out of the runtime: no copy.
+    const pastKv = state.appended ? this.gatherAppend(state, parents) : identity ? state.kv.map((t) => t.subarray(0, rows * rowSize)) : this.gatherRows(state, parents);
     state.dispose();
     this.generation++;
     const results = new LogitResults(rows, this.vocabSize, request);
     const allRows = Array.from({ length: rows }, (_, r) => r);
-    const kv = await this.run({ rows, seq: 1, ids, positions, mask, past, pastKv }, request, allRows, results);
-    return { state: new OnnxDecodeState(rows, total, mask, next, kv, this.generation), logProbs: results.result() };
+    // Without GQA the new token's slot is the last one: fetch that slot, not the whole cache again.
+    const slots = this.io.readout && !this.io.rightPadded;
+    const kv = await this.run({ rows, seq: 1, ids, positions, mask, past, pastKv }, request, allRows, results, slots);
+    const nextState = slots ? new OnnxDecodeState(rows, total, mask, next, pastKv, this.generation, kv) : new OnnxDecodeState(rows, total, mask, next, kv, this.generation);
+    return { state: nextState, logProbs: results.result() };
   }
 
   async dispose(): Promise<void> {
@@ -278,13 +290,39 @@ export class OnnxCausalLM implements CausalLM {
     await this.normalizer?.dispose();
   }
 
+  private nextPool(): CachePool {
+    this.poolTurn ^= 1;
+    return this.pools[this.poolTurn];
+  }
+
   /** Row r of the result is row parents[r] of the state (a reused buffer: the model only reads it). */
   private gatherRows(state: OnnxDecodeState, parents: Int32Array): KvArray[] {
     const rowSize = this.io.kvHeads * state.pastLength * this.io.headDim;
-    const out = this.gatherPool.take(parents.length * rowSize);
+    const out = this.nextPool().take(parents.length * rowSize);
     state.kv.forEach((src, i) => {
       const dst = out[i];
       for (let r = 0; r < parents.length; r++) dst.set(src.subarray(parents[r] * rowSize, (parents[r] + 1) * rowSize), r * rowSize);
+    });
+    return out;
+  }
+
+  /** Gather rows by parent and append each (row, head)'s last slot: one copy of the cache per step. */
+  private gatherAppend(state: OnnxDecodeState, parents: Int32Array): KvArray[] {
+    const { kvHeads, headDim: d } = this.io;
+    const total = state.pastLength;
+    const fed = total - 1;
+    const out = this.nextPool().take(parents.length * kvHeads * total * d);
+    state.kv.forEach((src, i) => {
+      const dst = out[i];
+      const slot = state.appended![i];
+      for (let r = 0; r < parents.length; r++) {
+        for (let h = 0; h < kvHeads; h++) {
+          const from = parents[r] * kvHeads + h;
+          const at = (r * kvHeads + h) * total * d;
+          dst.set(src.subarray(from * fed * d, (from + 1) * fed * d), at);
+          dst.set(slot.subarray(from * d, (from + 1) * d), at + fed * d);
+        }
+      }
     });
     return out;
   }
@@ -294,8 +332,11 @@ export class OnnxCausalLM implements CausalLM {
     return this.io.pastNames.map(() => allocate(this.io.kvType, 0));
   }
 
-  /** One model call; stores the logits of `batchRows` in `results` and returns the present KV tensors. */
-  private async run(input: RunInput, request: LogitRequest | undefined, batchRows: readonly number[], results: LogitResults): Promise<KvArray[]> {
+  /**
+   * One model call; stores the logits of `batchRows` in `results` and returns the present KV tensors, or with
+   * `slots` only their last slot (the read-out's syncabel_new.* outputs).
+   */
+  private async run(input: RunInput, request: LogitRequest | undefined, batchRows: readonly number[], results: LogitResults, slots = false): Promise<KvArray[]> {
     const { rows, seq, past } = input;
     const total = past + seq;
     const io = this.io;
@@ -310,8 +351,9 @@ export class OnnxCausalLM implements CausalLM {
     io.pastNames.forEach((name, i) => {
       feeds[name] = new ort.Tensor(io.kvType, input.pastKv[i], dims);
     });
+    const kvNames = slots ? io.presentNames.map(newSlotName) : io.presentNames;
     const fetches: Record<string, null> = {};
-    for (const name of io.presentNames) fetches[name] = null;
+    for (const name of kvNames) fetches[name] = null;
     let pick: { data: BigInt64Array; width: number } = { data: new BigInt64Array(0), width: 0 };
     if (io.readout) {
       fetches[READOUT.logZ] = null;
@@ -334,7 +376,7 @@ export class OnnxCausalLM implements CausalLM {
       throw new SyncabelError("MODEL_RUNTIME", `onnxruntime run failed (batch ${rows} x ${seq}, past ${past}): ${(e as Error).message}`);
     }
     this.forwardTime += performance.now() - started;
-    const kv = io.presentNames.map((name) => {
+    const kv = kvNames.map((name) => {
       const t = out[name];
       if (t === undefined) throw new SyncabelError("MODEL_RUNTIME", `the model did not return ${name}`);
       return t.data as KvArray;

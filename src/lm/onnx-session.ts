@@ -60,7 +60,8 @@ export async function openDecoderSession(modelFile: string, choice: SessionChoic
   const logitsType = scan.outputs.get("logits");
   if ((choice.readout ?? true) && (logitsType === FLOAT || logitsType === FLOAT16)) {
     const bytes = readFileSync(modelFile);
-    const extra = logitReadoutBytes("logits", logitsType === FLOAT ? "float32" : "float16");
+    const presents = [...scan.outputs].filter(([name]) => name.startsWith("present.")).map(([name, elemType]) => ({ name, elemType }));
+    const extra = logitReadoutBytes("logits", logitsType === FLOAT ? "float32" : "float16", presents);
     const merged = new Uint8Array(bytes.length + extra.length);
     merged.set(bytes);
     merged.set(extra, bytes.length);

@@ -5,8 +5,7 @@
  *
  * - merge on: a batch takes sentences round-robin from every queued request with the same decoding options, so
  *   concurrent one-sentence clients share a batch, and a big request cannot keep the model from the others for
- *   more than one batch. When the model is idle and fewer than `batchSize` sentences wait, the worker waits at most
- *   `maxWaitMs` for more.
+ *   more than one batch. When fewer than `batchSize` sentences wait, the worker waits at most `maxWaitMs` for more.
  * - merge off (turn-taking): requests take turns, each in batches of its own sentences (the baseline).
  * A cancelled request (client gone) leaves the queue at once; a batch already on the model still finishes for the
  * other requests in it (the cancelled request's results are dropped), and stops between decoding steps when no
@@ -56,6 +55,8 @@ export function cancelledError(): SyncabelError {
 export class SentenceBatcher {
   private readonly queue: Job[] = [];
   private running = false;
+  /** How long the last batch took on the model (sets the wait for a fuller batch). */
+  private lastBatchMs = 0;
   /** The batch on the model and how to stop it once every request in it is cancelled. */
   private onModel: { slots: readonly Slot[]; stop: AbortController } | undefined;
   private wake: (() => void) | undefined;
@@ -122,22 +123,27 @@ export class SentenceBatcher {
     if (this.running) return;
     this.running = true;
     try {
-      let idle = true;
       while (this.queue.length > 0) {
-        // Only a worker that just woke from idle waits: after a batch the queue has filled meanwhile.
-        if (idle && this.merge && this.maxWaitMs > 0 && this.queuedSentences < this.options.batchSize) await this.waitForMore();
-        idle = false;
+        // A partial batch waits a moment, also right after a batch: the clients it just answered send their next
+        // sentences soon, and taking the rest at once would keep the two groups in separate batches for good. The
+        // wait is maxWaitMs, or up to 2 % of the last batch's time when that is longer (a loaded machine answers
+        // slowly), at most 50 ms.
+        if (this.merge && this.maxWaitMs > 0 && this.queuedSentences < this.options.batchSize) {
+          await this.waitForMore(Math.max(this.maxWaitMs, Math.min(50, this.lastBatchMs * 0.02)));
+        }
         const batch = this.take();
+        const t0 = performance.now();
         if (batch.length > 0) await this.run(batch);
+        this.lastBatchMs = performance.now() - t0;
       }
     } finally {
       this.running = false;
     }
   }
 
-  private waitForMore(): Promise<void> {
+  private waitForMore(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.maxWaitMs);
+      const timer = setTimeout(done, ms);
       const self = this;
       function done(): void {
         clearTimeout(timer);

@@ -14,8 +14,8 @@ import { LLAMA3_SEP_ID } from "../../src/testing/test-tokenizer.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { maxAbsDiff } from "../support/tiny-model.js";
 
-const SHAPE = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96, seed: 3 } as const;
-// Shards of at most 8 MB: the 16 MB bf16 embedding alone, then the layers, then lm_head (3 shards, as HF splits).
+const SHAPE = { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64, seed: 3 } as const;
+// Shards of at most 8 MB: the 8.2 MB bf16 embedding alone, then the layers, then lm_head (3 shards, as HF splits).
 const SHARD_BYTES = 8e6;
 // Real Llama-3 ids of "<|begin_of_text|>El paciente con [embolia]{ENFERMEDAD} tose.<SEP>[embolia] es".
 const PROMPT = [128000, 6719, 73512, 390, 510, 9034, 39260, 15731, 965, 26165, 76206, 1846, 92, 128256, 58, 1560];
@@ -130,15 +130,17 @@ describe("convertCheckpoint", () => {
     expect(JSON.parse(readFileSync(join(out, "tokenizer_config.json"), "utf8")).sep_token).toBe("<SEP>");
   }, 60_000);
 
-  it.each(["int4", "int8", "fp16"] as ConvertDtype[])("writes %s models that load and are smaller than fp32", async (dtype) => {
-    const source = await checkpoint({ shape: { ...SHAPE, layers: 1, intermediate: 128 } });
+  it("writes fp16, int8 and int4 models that run and are smaller than fp32", async () => {
+    const source = await checkpoint({ shape: { ...SHAPE, layers: 1 } });
     const fp32 = await convertCheckpoint(source, fresh("fp32"));
-    const out = fresh(dtype);
-    const result = await convertCheckpoint(source, out, { dtype, blockSize: 32 });
-    expect(result.onnxBytes).toBeLessThan(fp32.onnxBytes * 0.6);
     const reference = loadReferenceLlama(source);
-    const got = await onnxLogProbs(out, reference.config, PROMPT);
-    expect(got.every((row) => row.every(Number.isFinite))).toBe(true);
+    for (const dtype of ["fp16", "int8", "int4"] as ConvertDtype[]) {
+      const out = fresh(dtype);
+      const result = await convertCheckpoint(source, out, { dtype, blockSize: 32 });
+      expect(result.onnxBytes, dtype).toBeLessThan(fp32.onnxBytes * 0.6);
+      const got = await onnxLogProbs(out, reference.config, PROMPT);
+      expect(got.every((row) => row.every(Number.isFinite)), dtype).toBe(true);
+    }
   }, 60_000);
 
   it("links a sentence through Linker.open on the converted folder", async () => {

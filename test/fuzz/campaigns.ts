@@ -12,7 +12,7 @@ import { buildKnowledgeBase } from "../../src/kb/index.js";
 import { writeRandomModel } from "../../src/testing/random-model.js";
 import { goodReply, startScriptedChatServer } from "../synth/scripted-chat-server.js";
 import { checkOutcome, compareMultisets, errorCodeOf, int, pick, runCli, startCliChild, type FuzzContext } from "./harness.js";
-import { damage, gazetteerFile, GROUPS, markedSentence, spacccDataset, term } from "./generators.js";
+import { damage, gazetteerFile, GROUPS, markedSentence, pubtatorDataset, spacccDataset, term } from "./generators.js";
 
 export interface KbEntryLite {
   readonly name: string;
@@ -126,12 +126,17 @@ export async function datasetCampaign(ctx: FuzzContext, kb: { path: string; name
   while (!ctx.stop()) {
     const dir = join(ctx.dir, `dataset${k++}`);
     mkdirSync(join(dir, "texts"), { recursive: true });
-    const data = spacccDataset(ctx.random, kb.names, int(ctx.random, 1, 12));
-    writeFileSync(join(dir, "gold.tsv"), data.gold);
-    for (const [id, text] of Object.entries(data.texts)) writeFileSync(join(dir, "texts", `${id}.txt`), text);
+    const format = ctx.random() < 0.6 ? "spaccc" : "pubtator";
+    if (format === "spaccc") {
+      const data = spacccDataset(ctx.random, kb.names, int(ctx.random, 1, 12));
+      writeFileSync(join(dir, "gold.tsv"), data.gold);
+      for (const [id, text] of Object.entries(data.texts)) writeFileSync(join(dir, "texts", `${id}.txt`), text);
+    } else {
+      writeFileSync(join(dir, "gold.tsv"), pubtatorDataset(ctx.random, kb.names, int(ctx.random, 1, 12)));
+    }
     ctx.counts.inputs++;
     const out = join(dir, "pred.tsv");
-    const r = await runCli(["link-docs", "--kb", kb.path, "--format", "spaccc", join(dir, "gold.tsv"), "-o", out, "--beams", "3"]);
+    const r = await runCli(["link-docs", "--kb", kb.path, "--format", format, join(dir, "gold.tsv"), "-o", out, "--beams", "3"]);
     if (checkOutcome(ctx, `link-docs ${dir}`, r, [0, 1])) {
       const m = /(\d+) documents, (\d+) mentions from/.exec(r.err);
       const mentions = m ? Number(m[2]) : 0;
@@ -142,12 +147,12 @@ export async function datasetCampaign(ctx: FuzzContext, kb: { path: string; name
         const failed = /(\d+) of (\d+) mentions of this run failed/.exec(r.err);
         if (r.code === 0 && failed) ctx.finding("wrongExits", `link-docs ${dir}: exit 0 with failed mentions`);
         if (r.code === 1 && !failed) ctx.finding("wrongExits", `link-docs ${dir}: exit 1, output complete, no failure count`);
-        const e = await runCli(["eval", "--gold", join(dir, "gold.tsv"), "--predictions", out, "--resamples", "20"]);
+        const e = await runCli(["eval", "--gold", join(dir, "gold.tsv"), "--format", format, "--predictions", out, "--resamples", "20"]);
         checkOutcome(ctx, `eval ${dir}`, e, [0, 1]);
       } else if (r.code === 0) ctx.finding("wrongExits", `link-docs ${dir}: exit 0 without an output`);
     }
     ctx.counts.inputs++;
-    const wrong = await runCli(["link-docs", "--kb", kb.path, "--format", pick(ctx.random, ["pubtator", "bigbio", "brat"]), join(dir, "gold.tsv"), "-o", join(dir, "wrong.jsonl")]);
+    const wrong = await runCli(["link-docs", "--kb", kb.path, "--format", pick(ctx.random, ["spaccc", "pubtator", "bigbio", "brat"].filter((f) => f !== format)), join(dir, "gold.tsv"), "-o", join(dir, "wrong.jsonl")]);
     if (checkOutcome(ctx, `link-docs wrong format ${dir}`, wrong, [0, 1, 2]) && wrong.code === 0) ctx.finding("wrongExits", `link-docs ${dir}: exit 0 with the wrong --format`);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -271,7 +276,7 @@ export async function killKbBuildCampaign(ctx: FuzzContext): Promise<void> {
   const dir = join(ctx.dir, "kill-kb-build");
   mkdirSync(dir, { recursive: true });
   const rows = ["code\tterm\tgroup"];
-  for (let i = 0; i < 60_000; i++) rows.push(`${i}\t${term(ctx.random)} ${i}\t${pick(ctx.random, GROUPS)}`);
+  for (let i = 0; i < 30_000; i++) rows.push(`${i}\t${term(ctx.random)} ${i}\t${pick(ctx.random, GROUPS)}`);
   const input = join(dir, "terms.tsv");
   writeFileSync(input, `${rows.join("\n")}\n`);
   const ref = await runCli(["kb", "build", input, "-o", join(dir, "reference.sqlite"), "--json"]);
@@ -281,7 +286,9 @@ export async function killKbBuildCampaign(ctx: FuzzContext): Promise<void> {
   while (!ctx.stop()) {
     const out = join(dir, `kb${k++}.sqlite`);
     ctx.counts.inputs++;
-    await killSomewhere(ctx, ["kb", "build", input, "-o", out], "", 2500);
+    // Kill while reading, or inside one of the build's phases (it names them on stderr).
+    const phase = pick(ctx.random, ["", "indexing staged rows", "writing names", "writing concepts"]);
+    await killSomewhere(ctx, ["kb", "build", input, "-o", out], phase, phase === "" ? 2500 : 400);
     if (existsSync(out)) {
       const info = await runCli(["kb", "info", out, "--json"]);
       if (info.code !== 0 || info.out.replace(/^\{"path":"[^"]*",/, "{") !== refInfo) ctx.finding("rowsLost", `kb build killed: ${out} exists but is not the complete index`);
@@ -473,5 +480,58 @@ export async function httpAbuseCampaign(ctx: FuzzContext, kb: { path: string; na
     const r = await server.done;
     if (r.signal !== null && r.signal !== "SIGTERM" && r.signal !== "SIGKILL") ctx.finding("crashes", `serve ended by ${r.signal}`);
     if (/UNCAUGHT|\[INTERNAL\]/.test(r.err)) ctx.finding("crashes", `serve: ${r.err.slice(0, 300)}`);
+  }
+}
+
+/**
+ * 12. Generated sentences through the generative linker (a random-weight model, in-process): one result per
+ * sentence, typed errors, and every finished beam a KB name of its group with that name's code; cut beams last.
+ */
+export async function generativeSentencesCampaign(ctx: FuzzContext, kb: { path: string; names: KbEntryLite[] }, model: string): Promise<void> {
+  const { openKnowledgeBase } = await import("../../src/kb/index.js");
+  const { GenerativeLinker } = await import("../../src/linker/generative-linker.js");
+  const { loadOnnxCausalLM } = await import("../../src/lm/onnx-lm.js");
+  const { loadTokenizer } = await import("../../src/lm/tokenizer.js");
+  const kbCopy = join(ctx.dir, "generative-kb.sqlite");
+  copyFileSync(kb.path, kbCopy);
+  const handle = openKnowledgeBase(kbCopy);
+  const lm = await loadOnnxCausalLM(model, { threads: 1 });
+  const tokenizer = await loadTokenizer(model);
+  const linkers = [false, true].map((multipleAnswers) => new GenerativeLinker({ kb: handle, lm, tokenizer, verb: "es", multipleAnswers, owns: false }));
+  try {
+    while (!ctx.stop()) {
+      const sentences = Array.from({ length: int(ctx.random, 1, 6) }, () => markedSentence(ctx.random, kb.names).slice(0, 400));
+      ctx.counts.inputs += sentences.length;
+      const linker = pick(ctx.random, linkers);
+      let results;
+      try {
+        results = await linker.sample(sentences, { num_beams: int(ctx.random, 1, 5), max_new_tokens: int(ctx.random, 1, 12), batch_size: int(ctx.random, 1, 4) });
+      } catch (e) {
+        ctx.finding("crashes", `generative sample threw: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      if (results.length !== sentences.length) ctx.finding(results.length < sentences.length ? "rowsLost" : "rowsDuplicated", `generative: ${sentences.length} sentences, ${results.length} results`);
+      for (const r of results) {
+        if (r.error !== undefined) {
+          if (!(r.error.code in ERROR_CODES)) ctx.finding("untypedErrors", `generative: ${JSON.stringify(r.error).slice(0, 200)}`);
+          continue;
+        }
+        let cutSeen = false;
+        for (const b of r.beams) {
+          if (b.finished === false) {
+            cutSeen = true;
+            continue;
+          }
+          if (cutSeen) ctx.finding("wrongExits", `generative: a finished beam ranked after a cut one in ${r.sentence.slice(0, 80)}`);
+          const parts = b.pred_concept_name.split("<SEP>");
+          const codes = parts.map((p) => handle.lookup(p, b.semantic_group)?.code);
+          if (codes.some((c) => c === undefined)) ctx.finding("wrongExits", `generative: finished beam ${JSON.stringify(b.pred_concept_name)} is not a KB name of ${b.semantic_group}`);
+          else if (b.pred_concept_code !== [...new Set(codes)].join("+")) ctx.finding("wrongExits", `generative: ${b.pred_concept_name} reported ${b.pred_concept_code}`);
+        }
+      }
+    }
+  } finally {
+    await lm.dispose();
+    handle.close();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A small fixed-seed slice of the fuzz and fault suite (the whole suite: `npm run fuzz`, scripts/fuzz.ts):
- * generated sentences, terminology files and datasets, damaged KB indexes, and kill -9 + resume of synth and
+ * generated sentences (TF-IDF and generative linkers), terminology files and datasets, damaged KB indexes, and kill -9 + resume of synth and
  * sft-data. Every count but the inputs must be zero.
  */
 import { describe, expect, it } from "vitest";
@@ -12,8 +12,8 @@ describe("fuzz slice (seed 11)", () => {
     const findings: string[] = [];
     const result = await runFuzz({
       seed: 11,
-      campaigns: ["sentences", "gazetteers", "datasets", "corrupt-kb", "kill-sft-data", "kill-synth"],
-      inputsPerCampaign: { sentences: 80, gazetteers: 12, datasets: 8, "corrupt-kb": 25, "kill-sft-data": 1, "kill-synth": 1 },
+      campaigns: ["sentences", "generative-sentences", "gazetteers", "datasets", "corrupt-kb", "kill-sft-data", "kill-synth"],
+      inputsPerCampaign: { sentences: 60, "generative-sentences": 20, gazetteers: 10, datasets: 6, "corrupt-kb": 15, "kill-sft-data": 1, "kill-synth": 1 },
       log: (l) => {
         if (l.includes("finding")) findings.push(l);
       },

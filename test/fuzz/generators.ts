@@ -89,15 +89,12 @@ export function gazetteerFile(random: () => number, rows: number): GazetteerFile
 export interface GeneratedDataset {
   readonly gold: string;
   readonly texts: Record<string, string>;
-  /** Rows that a correct reader keeps: a mention has valid offsets into its document's text. */
-  readonly validRows: number;
 }
 
 /** A SPACCC gold TSV with its texts: mostly valid mentions, some with broken offsets, labels or columns. */
 export function spacccDataset(random: () => number, names: readonly { name: string; group: string; code: string }[], docs: number): GeneratedDataset {
   const texts: Record<string, string> = {};
   const rows: string[] = ["filename\tlabel\tstart_span\tend_span\tspan\tcode"];
-  let validRows = 0;
   for (let d = 0; d < docs; d++) {
     const id = `doc${d}`;
     let text = "";
@@ -127,7 +124,7 @@ export function spacccDataset(random: () => number, names: readonly { name: stri
       if (random() < 0.03) rows.push(row); // a repeated row
     }
   }
-  return { gold: `${rows.join("\n")}\n`, texts, validRows };
+  return { gold: `${rows.join("\n")}\n`, texts };
 }
 
 /** Damage bytes in place: overwrite a run, zero a page, truncate, or append junk. Returns the new bytes. */
@@ -148,4 +145,30 @@ export function damage(random: () => number, bytes: Buffer): Buffer {
     for (let i = at; i < Math.min(out.length, at + len); i++) out[i] = int(random, 0, 255);
   }
   return out;
+}
+
+/** A PubTator file (title, abstract, mention lines): mostly valid, some lines broken. */
+export function pubtatorDataset(random: () => number, names: readonly { name: string; group: string; code: string }[], docs: number): string {
+  const blocks: string[] = [];
+  for (let d = 0; d < docs; d++) {
+    const id = String(1000 + d);
+    const title = `${term(random)} ${pick(random, names).name}`;
+    let abstract = "";
+    const mentions: string[] = [];
+    for (let s = 0; s < int(random, 1, 4); s++) {
+      const entry = pick(random, names);
+      abstract += `${term(random)} `;
+      const start = title.length + 1 + abstract.length;
+      abstract += entry.name;
+      let line = `${id}\t${start}\t${start + entry.name.length}\t${entry.name}\t${entry.group}\t${random() < 0.1 ? "-1" : entry.code}`;
+      const r = random();
+      if (r < 0.05) line = line.replace(/\t\d+\t/, "\tx\t");
+      else if (r < 0.08) line = `${id}\t${start + 1000}\t${start + 1001}\t${entry.name}\t${entry.group}\t${entry.code}`;
+      else if (r < 0.1) line = `${id}\tCID\t${entry.code}\t${entry.code}`;
+      mentions.push(line);
+      abstract += ". ";
+    }
+    blocks.push([`${id}|t|${title}`, `${id}|a|${random() < 0.05 ? sprinkle(random, abstract, 1) : abstract}`, ...mentions].join("\n"));
+  }
+  return `${blocks.join("\n\n")}\n`;
 }

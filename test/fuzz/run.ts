@@ -4,17 +4,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashString, mulberry32 } from "../../src/util/random.js";
 import {
-  corruptKbCampaign, corruptModelCampaign, datasetCampaign, gazetteerCampaign, httpAbuseCampaign, killConvertCampaign, killKbBuildCampaign,
+  corruptKbCampaign, corruptModelCampaign, datasetCampaign, gazetteerCampaign, generativeSentencesCampaign, httpAbuseCampaign, killConvertCampaign, killKbBuildCampaign,
   killLinkDocsCampaign, killSftDataCampaign, killSynthCampaign, makeFuzzKb, makeFuzzModel, sentencesCampaign,
 } from "./campaigns.js";
 import { addCounts, newCounts, type FuzzContext, type FuzzCounts } from "./harness.js";
 
-export const CAMPAIGNS = ["sentences", "gazetteers", "datasets", "corrupt-kb", "corrupt-model", "kill-link-docs", "kill-kb-build", "kill-synth", "kill-sft-data", "kill-convert", "http-abuse"] as const;
+export const CAMPAIGNS = ["sentences", "generative-sentences", "gazetteers", "datasets", "corrupt-kb", "corrupt-model", "kill-link-docs", "kill-kb-build", "kill-synth", "kill-sft-data", "kill-convert", "http-abuse"] as const;
 export type CampaignName = (typeof CAMPAIGNS)[number];
 
 /** Share of the time budget per campaign (child-process campaigns need seconds per input). */
 const WEIGHTS: Readonly<Record<CampaignName, number>> = {
-  sentences: 3, gazetteers: 3, datasets: 3, "corrupt-kb": 3, "corrupt-model": 3, "kill-link-docs": 3, "kill-kb-build": 2, "kill-synth": 2, "kill-sft-data": 1, "kill-convert": 2, "http-abuse": 2,
+  sentences: 3, "generative-sentences": 2, gazetteers: 3, datasets: 3, "corrupt-kb": 3, "corrupt-model": 3, "kill-link-docs": 3, "kill-kb-build": 2, "kill-synth": 2, "kill-sft-data": 1, "kill-convert": 2, "http-abuse": 2,
 };
 
 export interface FuzzOptions {
@@ -44,7 +44,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
   try {
     const setup = mulberry32(options.seed);
     const kb = await makeFuzzKb(dir, setup);
-    const needsModel = names.some((n) => n === "corrupt-model" || n === "kill-convert");
+    const needsModel = names.some((n) => n === "corrupt-model" || n === "kill-convert" || n === "generative-sentences");
     const model = needsModel ? await makeFuzzModel(dir) : "";
     const weightSum = names.reduce((a, n) => a + WEIGHTS[n], 0);
     for (const name of names) {
@@ -85,6 +85,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
 function runCampaign(name: CampaignName, ctx: FuzzContext, kb: Awaited<ReturnType<typeof makeFuzzKb>>, model: string): Promise<void> {
   switch (name) {
     case "sentences": return sentencesCampaign(ctx, kb);
+    case "generative-sentences": return generativeSentencesCampaign(ctx, kb, model);
     case "gazetteers": return gazetteerCampaign(ctx);
     case "datasets": return datasetCampaign(ctx, kb);
     case "corrupt-kb": return corruptKbCampaign(ctx, kb);

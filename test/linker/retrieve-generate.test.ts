@@ -177,6 +177,9 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
     expect(beamsOf(r).map((b) => b.pred_concept_name)).toEqual(retrievedNames(SENTENCES[4], k));
     expect(() => linker({ candidates: 0 })).toThrow(expect.objectContaining({ code: "LINKER_INVALID_OPTIONS" }));
     await expect(linker().sample([SENTENCES[0]], { constrained: false })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
+    for (const bad of [{ max_new_tokens: 0 }, { max_prompt_tokens: 0 }, { num_beams: 1.5 }, { batch_size: 0 }]) {
+      await expect(linker().sample([SENTENCES[0]], bad)).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
+    }
   });
 
   it("leaves out names longer than max_new_tokens (beam search could not finish them)", async () => {

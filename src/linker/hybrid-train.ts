@@ -71,13 +71,16 @@ export function rankListOf(candidates: readonly Candidate[], group: string, code
   return { group, rows: kept.map((c) => c.features), gold: gold.map((_, i) => i) };
 }
 
-/** Out-of-fold rank lists of every training mention, with each list's fold. */
-export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly TrainingMention[], options: HybridTrainOptions = {}): { lists: RankList[]; fold: number[] } {
+/** Out-of-fold rank lists of every training mention, with each list's fold and whether its code occurs in other folds. */
+export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly TrainingMention[], options: HybridTrainOptions = {}): { lists: RankList[]; fold: number[]; seen: boolean[] } {
   const folds = options.folds ?? 5;
   const seed = options.seed ?? 1;
   const lists: RankList[] = [];
   const fold: number[] = [];
+  const seen: boolean[] = [];
   const foldOfMention = mentions.map((m) => foldOf(m.document, folds, seed));
+  const foldsOfCode = new Map<string, Set<number>>();
+  mentions.forEach((m, i) => (foldsOfCode.get(m.code) ?? foldsOfCode.set(m.code, new Set()).get(m.code)!).add(foldOfMention[i] as number));
   for (let f = 0; f < folds; f++) {
     const index = HybridIndex.build(kbNames, mentions.filter((_, i) => foldOfMention[i] !== f), { language: options.language ?? "es", restrictToKb: options.restrictToKb ?? true });
     mentions.forEach((m, i) => {
@@ -85,15 +88,34 @@ export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly Tr
       const cands = candidatesOf(index, { mention: m.text, group: m.group, sentence: m.sentence }, { perRetriever: options.perRetriever ?? 64 });
       lists.push(rankListOf(cands, m.group, m.code));
       fold.push(f);
+      seen.push([...(foldsOfCode.get(m.code) ?? [])].some((x) => x !== f));
     });
     options.log?.(`fold ${f + 1}/${folds}: candidates of ${fold.filter((x) => x === f).length} mentions`);
   }
-  return { lists, fold };
+  return { lists, fold, seen };
 }
 
-/** Share of lists whose top-scored candidate is gold (a list without gold is a miss). */
+/**
+ * Weights that give mentions of codes seen in other folds and of unseen codes the shares they have among ALL
+ * training mentions. Only mentions whose gold code is a candidate can be learnt from, and with a KB that lacks
+ * rare training codes these are mostly frequent, seen codes: unweighted, the reranker would over-trust the
+ * memory for new codes. Uses training statistics only.
+ */
+export function reweightSeen(lists: readonly RankList[], seen: readonly boolean[]): RankList[] {
+  const all = seen.length;
+  const unseenAll = seen.filter((x) => !x).length / Math.max(1, all);
+  const usable = lists.map((l, i) => ({ l, seen: seen[i] as boolean })).filter((x) => x.l.gold.length > 0);
+  const unseenUsable = usable.filter((x) => !x.seen).length / Math.max(1, usable.length);
+  if (unseenUsable === 0 || unseenUsable === 1) return [...lists];
+  const wUnseen = unseenAll / unseenUsable;
+  const wSeen = (1 - unseenAll) / (1 - unseenUsable);
+  return lists.map((l, i) => ({ ...l, weight: seen[i] ? wSeen : wUnseen }));
+}
+
+/** Weighted share of lists whose top-scored candidate is gold (a list without gold is a miss). */
 export function recallAt1(model: Reranker, lists: readonly RankList[]): number {
   let hits = 0;
+  let total = 0;
   for (const l of lists) {
     let best = -1;
     let bestScore = -Infinity;
@@ -101,16 +123,20 @@ export function recallAt1(model: Reranker, lists: readonly RankList[]): number {
       const s = model.score(r, l.group);
       if (s > bestScore) [best, bestScore] = [i, s];
     });
-    if (l.gold.includes(best)) hits++;
+    const w = l.weight ?? 1;
+    total += w;
+    if (l.gold.includes(best)) hits += w;
   }
-  return lists.length === 0 ? 0 : hits / lists.length;
+  return total === 0 ? 0 : hits / total;
 }
 
 export function trainHybrid(kbNames: readonly KbName[], mentions: readonly TrainingMention[], options: HybridTrainOptions = {}): HybridTrainResult {
   const started = performance.now();
   const seed = options.seed ?? 1;
   const folds = options.folds ?? 5;
-  const { lists, fold } = outOfFoldLists(kbNames, mentions, options);
+  const oof = outOfFoldLists(kbNames, mentions, options);
+  const { fold } = oof;
+  const lists = reweightSeen(oof.lists, oof.seen);
   const grid = options.grid ?? DEFAULT_GRID;
   const cv: CvResult[] = [];
   for (const config of grid) {

@@ -13,6 +13,8 @@ export interface RankList {
   readonly group: string;
   readonly rows: readonly Float64Array[];
   readonly gold: readonly number[];
+  /** How much the mention counts in the loss (default 1). */
+  readonly weight?: number;
 }
 
 export interface RerankerOptions {
@@ -129,7 +131,7 @@ export class Reranker {
     const [gw, gh, gc, gv] = grads as [Float64Array, Float64Array, Float64Array, Float64Array];
     const inputs = this.inputs;
     const hidden = this.hidden;
-    const data = lists.map((l) => ({ z: this.inputsOf(l), n: l.rows.length, gold: l.gold }));
+    const data = lists.map((l) => ({ z: this.inputsOf(l), n: l.rows.length, gold: l.gold, weight: l.weight ?? 1 }));
     const maxRows = Math.max(...data.map((d) => d.n));
     const act = new Float64Array(maxRows * hidden);
     const score = new Float64Array(maxRows);
@@ -141,7 +143,7 @@ export class Reranker {
         for (const g of grads) g.fill(0);
         const end = Math.min(order.length, start + o.batch);
         for (let li = start; li < end; li++) {
-          const { z, n, gold } = order[li] as (typeof data)[number];
+          const { z, n, gold, weight } = order[li] as (typeof data)[number];
           // Forward: scores and hidden activations of every row.
           let max = -Infinity;
           for (let i = 0; i < n; i++) {
@@ -172,7 +174,7 @@ export class Reranker {
           // Backward: d(-log sum_gold p)/ds_i = p_i - [i gold] e_i / goldMass.
           for (let i = 0; i < n; i++) {
             const e = score[i] as number;
-            const dl = e / total - (isGold[i] ? e / goldMass : 0);
+            const dl = weight * (e / total - (isGold[i] ? e / goldMass : 0));
             if (Math.abs(dl) < 1e-12) continue;
             const off = i * inputs;
             for (let k = 0; k < inputs; k++) gw[k] += dl * (z[off + k] as number);

@@ -20,7 +20,7 @@ export interface BatcherOptions {
   readonly batchSize: number;
   /** Merge sentences of concurrent requests into one batch (default true). */
   readonly merge?: boolean;
-  /** Longest wait for more sentences when the model is idle and the batch is not full (default 5 ms). */
+  /** Wait for more sentences when a batch is not full (default 5 ms; after a slow batch up to 2 % of its time, 50 ms at most). */
   readonly maxWaitMs?: number;
   /** Called with the size of every batch sent to the linker. */
   readonly onBatch?: (sentences: number) => void;

@@ -47,7 +47,7 @@ export interface ServerOptions {
   readonly batchSize?: number;
   /** Merge sentences of concurrent requests into model batches (default true); false = requests take turns. */
   readonly batching?: boolean;
-  /** Longest wait for a fuller batch when the model is idle (default 5 ms; 0 for the TF-IDF linker). */
+  /** Wait for a fuller batch (default 5 ms, longer after slow batches, see batcher.ts; 0 for the TF-IDF linker). */
   readonly batchWaitMs?: number;
   /** Retry-After seconds sent with 503 (default 1). */
   readonly retryAfterSeconds?: number;

@@ -5,25 +5,14 @@ import { join } from "node:path";
 import { buildKnowledgeBase, openKnowledgeBase } from "../../src/kb/index.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";
 import { GenerativeLinker } from "../../src/linker/generative-linker.js";
-import { NO_CODE, type Beam, type SampleResult } from "../../src/linker/types.js";
+import { NO_CODE, type SampleResult } from "../../src/linker/types.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
 import { makeTinyModel } from "../support/tiny-model.js";
 import { buildKbFromRows } from "../support/kb.js";
-
-// ~30 disease names (some prefixes of others, one name shared by two codes) and a few symptoms.
-const DISEASES: [string, string][] = [
-  ["100", "diabetes"], ["101", "diabetes mellitus"], ["102", "diabetes mellitus tipo 2"], ["103", "diabetes insípida"],
-  ["104", "hipertensión arterial"], ["105", "hipertensión pulmonar"], ["106", "embolia pulmonar"], ["107", "neumonía"],
-  ["108", "neumonía bacteriana"], ["109", "asma"], ["110", "asma bronquial"], ["111", "insuficiencia cardiaca"],
-  ["112", "insuficiencia renal"], ["113", "cirrosis hepática"], ["114", "hepatitis"], ["115", "apendicitis aguda"],
-  ["116", "anemia"], ["117", "anemia ferropénica"], ["118", "tuberculosis"], ["119", "gripe"], ["120", "migraña"],
-  ["121", "epilepsia"], ["122", "obesidad"], ["123", "artritis reumatoide"], ["124", "lupus"], ["125", "melanoma"],
-  ["126", "linfoma"], ["127", "gastritis"], ["128", "pancreatitis"], ["129", "sepsis"], ["130", "sepsis"],
-];
-const SYMPTOMS: [string, string][] = [["200", "fiebre"], ["201", "tos"], ["202", "cefalea"]];
+import { beamsOf, DISEASES, SYMPTOMS } from "../support/linker-fixtures.js";
 
 const SENTENCES = [
   "El paciente con [embolia pulmonar masiva]{ENFERMEDAD} presentó signos de dificultad respiratoria.",
@@ -36,11 +25,6 @@ const SENTENCES = [
   "Ingresa por [insuficiencia cardiaca descompensada]{ENFERMEDAD}.",
   "Ingresa por [sepsis]{ENFERMEDAD} de origen urinario.",
 ];
-
-function beamsOf(r: SampleResult): readonly Beam[] {
-  if (r.error) throw new Error(`unexpected error: ${r.error.message}`);
-  return r.beams;
-}
 
 describe("generative linker on a random-weight Llama", () => {
   let model: { dir: string; cleanup: () => void };

@@ -12,24 +12,13 @@ import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type Retriev
 import { trainLinker } from "../../src/linker/train-linker.js";
 import { fitRetrieveGenerateWeight } from "../../src/linker/retrieve-generate-fit.js";
 import { loadOrBuildLexicalIndex } from "../../src/linker/tfidf-linker.js";
-import type { Beam, SampleResult } from "../../src/linker/types.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
 import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { makeTinyModel } from "../support/tiny-model.js";
-
-const DISEASES: [string, string][] = [
-  ["100", "diabetes"], ["101", "diabetes mellitus"], ["102", "diabetes mellitus tipo 2"], ["103", "diabetes insípida"],
-  ["104", "hipertensión arterial"], ["105", "hipertensión pulmonar"], ["106", "embolia pulmonar"], ["107", "neumonía"],
-  ["108", "neumonía bacteriana"], ["109", "asma"], ["110", "asma bronquial"], ["111", "insuficiencia cardiaca"],
-  ["112", "insuficiencia renal"], ["113", "cirrosis hepática"], ["114", "hepatitis"], ["115", "apendicitis aguda"],
-  ["116", "anemia"], ["117", "anemia ferropénica"], ["118", "tuberculosis"], ["119", "gripe"], ["120", "migraña"],
-  ["121", "epilepsia"], ["122", "obesidad"], ["123", "artritis reumatoide"], ["124", "lupus"], ["125", "melanoma"],
-  ["126", "linfoma"], ["127", "gastritis"], ["128", "pancreatitis"], ["129", "sepsis"], ["130", "sepsis"],
-];
-const SYMPTOMS: [string, string][] = [["200", "fiebre"], ["201", "tos"], ["202", "cefalea"], ["203", "fiebre alta"]];
+import { beamsOf, CLINICAL_KB_ROWS } from "../support/linker-fixtures.js";
 
 const SENTENCES = [
   "El paciente con [embolia pulmonar masiva]{ENFERMEDAD} presentó signos de dificultad respiratoria.",
@@ -41,11 +30,6 @@ const SENTENCES = [
   "Ingresa por [sepsis]{ENFERMEDAD} de origen urinario.",
   "Crisis de [asma]{ENFERMEDAD} tras ejercicio.",
 ];
-
-function beamsOf(r: SampleResult): readonly Beam[] {
-  if (r.error) throw new Error(`unexpected error: ${r.error.message}`);
-  return r.beams;
-}
 
 describe("retrieve-then-generate linker on a random-weight Llama", () => {
   let model: { dir: string; cleanup: () => void };
@@ -59,7 +43,7 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
   beforeAll(async () => {
     model = await makeTinyModel({ seed: 23 });
     work = mkdtempSync(join(tmpdir(), "syncabel-rg-"));
-    await buildKbFromRows(work, [...DISEASES.map(([c, n]) => `${c}\t${n}\tENFERMEDAD`), ...SYMPTOMS.map(([c, n]) => `${c}\t${n}\tSINTOMA`)]);
+    await buildKbFromRows(work, CLINICAL_KB_ROWS);
     kb = openKnowledgeBase(join(work, "kb.sqlite"));
     lm = await loadOnnxCausalLM(model.dir, { threads: 2 });
     tok = await loadTokenizer(model.dir);
@@ -83,9 +67,10 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
   }
 
   /** Brute force: the reference model's length-normalised log-prob of " es {name}" + EOS after the prompt. */
-  function referenceScore(sentence: string, name: string): number {
-    const prompt = tok.encode(buildPrompt(parseMarkedSentence(sentence), "es"));
-    const target = [...tok.encode(` es ${name}`, { addSpecialTokens: false }).slice(1), tok.eosTokenId];
+  function referenceScore(sentence: string, name: string, verb = "es"): number {
+    const prompt = tok.encode(buildPrompt(parseMarkedSentence(sentence), verb));
+    const verbLength = tok.encode(` ${verb}`, { addSpecialTokens: false }).length;
+    const target = [...tok.encode(` ${verb} ${name}`, { addSpecialTokens: false }).slice(verbLength), tok.eosTokenId];
     const lps = ref.logProbs([...prompt, ...target].slice(0, -1), { from: prompt.length - 1 });
     return target.reduce((sum, t, j) => sum + lps[j][t], 0) / target.length;
   }
@@ -105,6 +90,21 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
     // Fewer beams: the exact best ones (prefixes that cannot reach them are skipped, not approximated).
     const [two] = await linker({ candidates: k }).sample([sentence], { num_beams: 2 });
     expect(beamsOf(two).map((b) => b.pred_concept_name)).toEqual(beams.slice(0, 2).map((b) => b.pred_concept_name));
+  });
+
+  it("a verb of two tokens: names are scored after both, in both modes", async () => {
+    const verb = "corresponde";
+    expect(tok.encode(` ${verb}`, { addSpecialTokens: false })).toHaveLength(2);
+    const k = 5;
+    const sentence = SENTENCES[3];
+    const names = retrievedNames(sentence, k);
+    const expected = names.map((n) => ({ n, s: referenceScore(sentence, n, verb) })).sort((a, b) => b.s - a.s);
+    for (const mode of ["score", "beam"] as const) {
+      const [r] = await linker({ candidates: k, verb, mode }).sample([sentence], { num_beams: k + 1 });
+      const beams = beamsOf(r);
+      expect(beams.map((b) => b.pred_concept_name).sort()).toEqual([...names].sort());
+      beams.forEach((b, i) => expect(Math.abs(Math.log(b.beam_score) - expected[i].s)).toBeLessThan(1e-4));
+    }
   });
 
   it("finds the top beam of full-trie beam search whenever the retriever puts it in the top-K", async () => {
@@ -237,7 +237,7 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
   it("takes the trained hybrid linker's candidates when the KB holds one (Linker.open picks it)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "syncabel-rg-hybrid-"));
     try {
-      const kbPath = await buildKbFromRows(dir, [...DISEASES.map(([c, n]) => `${c}\t${n}\tENFERMEDAD`), ...SYMPTOMS.map(([c, n]) => `${c}\t${n}\tSINTOMA`)]);
+      const kbPath = await buildKbFromRows(dir, CLINICAL_KB_ROWS);
       // A small PubTator training set: abbreviations and variants the KB names do not contain.
       const mentions: [string, string][] = [["HTA", "104"], ["DM2", "102"], ["neumonía", "107"], ["TBC", "118"], ["IC", "111"], ["IRC", "112"], ["asma", "109"], ["HTA", "104"], ["DM", "101"], ["sepsis", "129"]];
       const docs = mentions.map(([m, code], i) => {

@@ -122,4 +122,25 @@ describe("export variants: mixed-length batches are exact", () => {
       }
     });
   }
+
+  it("without the read-out (whole rows leave the runtime) a request gets the same entries and logZ", async () => {
+    const dir = join(root, "plain-rows");
+    await writeRandomModel(dir, SHAPE, { logits: "all" });
+    const withReadout = await loadOnnxCausalLM(dir, { threads: 1 });
+    const plain = await loadOnnxCausalLM(dir, { threads: 1, logitReadout: false });
+    try {
+      const request = { tokens: PROMPTS.map((p) => [...p].reverse()), topK: 4 };
+      const a = await withReadout.prefill(PROMPTS, request);
+      const b = await plain.prefill(PROMPTS, request);
+      a.state.dispose();
+      b.state.dispose();
+      expect(maxAbsDiff(a.logProbs.logZ, b.logProbs.logZ)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(a.logProbs.picked!.logits, b.logProbs.picked!.logits)).toBe(0);
+      expect(Array.from(a.logProbs.top!.ids)).toEqual(Array.from(b.logProbs.top!.ids));
+    } finally {
+      await withReadout.dispose();
+      await plain.dispose();
+    }
+  });
 });
+

@@ -13,6 +13,7 @@ import { HYBRID_ARTIFACT_KEY, HybridLinker, kbNamesOf } from "../../src/linker/h
 import { openLinker } from "../../src/linker/open.js";
 import { Reranker, type RankList } from "../../src/linker/reranker.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
+import { foldOf, recallAt1, reweightSeen } from "../../src/linker/hybrid-train.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { captureIO } from "../support/cli-io.js";
 import { buildKbFromRows } from "../support/kb.js";
@@ -251,5 +252,30 @@ describe("Reranker", () => {
     const c = Reranker.train(lists(3, 100), { hidden: 4, seed: 8 }).toJSON();
     expect(b).toEqual(a);
     expect(c.h).not.toEqual(a.h);
+  });
+});
+
+describe("training folds and weights", () => {
+  it("keeps documents whole in folds and is stable for a seed", () => {
+    expect(foldOf("doc-1", 5, 1)).toBe(foldOf("doc-1", 5, 1));
+    const folds = new Set(Array.from({ length: 200 }, (_, i) => foldOf(`doc-${i}`, 5, 1)));
+    expect([...folds].sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("reweights seen / unseen mentions to their shares among all training mentions", () => {
+    const row = Float64Array.from([1]);
+    // 10 mentions: 4 unseen (2 learnable), 6 seen (6 learnable): all-mention unseen share 0.4, learnable 0.25.
+    const seen = [false, false, false, false, true, true, true, true, true, true];
+    const lists = seen.map((_, i) => ({ group: "G", rows: [row], gold: i === 2 || i === 3 ? [] : [0] }));
+    const weighted = reweightSeen(lists, seen);
+    expect(weighted[0].weight).toBeCloseTo(0.4 / 0.25, 12);
+    expect(weighted[9].weight).toBeCloseTo(0.6 / 0.75, 12);
+    // Weighted learnable mass splits 0.4 / 0.6 like all mentions.
+    const mass = (want: boolean) => weighted.filter((l, i) => l.gold.length > 0 && seen[i] === want).reduce((a, l) => a + (l.weight ?? 1), 0);
+    expect(mass(false) / (mass(false) + mass(true))).toBeCloseTo(0.4, 12);
+    // Recall@1 counts weights: a model over one-row lists hits every learnable list.
+    const model = Reranker.train(lists, { hidden: 0, epochs: 1, seed: 1 });
+    const total = weighted.reduce((a, l) => a + (l.weight ?? 1), 0);
+    expect(recallAt1(model, weighted)).toBeCloseTo((total - 2 * (0.4 / 0.25)) / total, 12);
   });
 });

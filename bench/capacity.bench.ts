@@ -8,8 +8,9 @@
  * Random weights decode at the speed of trained ones (same shapes, same work); their answers are noise, so the
  * int4-vs-fp32 agreement figures say how far quantization moves the logits, not how accurate the linker is.
  *
- *   npm run bench:capacity                         (1B and 8B; ~30 min on 2 cores)
+ *   npm run bench:capacity                         (1B and 8B; ~30 min on 2 idle cores, 21 GB of disk)
  *   npm run bench:capacity -- --only 1b --keep     (--dir D: scratch folder, default .cache/capacity)
+ *   --sentences-1b N (default 8: 1x5 and 8x5 runs)  --sentences-8b N (default 2 at 1x5; 8x5 always 8)
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -325,8 +326,8 @@ async function parent(): Promise<void> {
       keep: { type: "boolean", default: false },
       only: { type: "string" },
       threads: { type: "string", default: "2" },
-      "sentences-1b": { type: "string", default: "16" },
-      "sentences-8b": { type: "string", default: "4" },
+      "sentences-1b": { type: "string", default: "8" },
+      "sentences-8b": { type: "string", default: "2" },
     },
   });
   if (!existsSync(join(SHARED, "kb-proxy-dev.tsv"))) {

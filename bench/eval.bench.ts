@@ -27,6 +27,7 @@ import type { EvalReport, Prediction } from "../src/eval/types.js";
 import { buildKnowledgeBase, openKnowledgeBase } from "../src/kb/index.js";
 import { readTrainingMentions } from "../src/kb/mentions.js";
 import { Bm25Index } from "../src/lexical/bm25.js";
+import { abbreviationMap, expansionOf } from "../src/lexical/abbreviations.js";
 import { foldText } from "../src/lexical/normalize.js";
 import { HybridLinker } from "../src/linker/hybrid-linker.js";
 import { loadOrBuildLexicalIndex, TfidfLinker } from "../src/linker/tfidf-linker.js";
@@ -66,6 +67,8 @@ interface DevMention {
   readonly text: string;
   readonly code: string;
   readonly sentence: string;
+  /** The long form when the mention's text is a short form defined in its document. */
+  readonly expansion: string | undefined;
 }
 
 function round(x: number, digits = 4): number {
@@ -77,9 +80,11 @@ function devMentions(dataset: Dataset): DevMention[] {
   const cache = new SegmentationCache();
   const out: DevMention[] = [];
   for (const d of dataset.documents) {
+    const abbreviations = abbreviationMap(d.text);
     for (const m of d.mentions) {
       if (m.codes.length === 0) continue;
       out.push({
+        expansion: expansionOf(abbreviations, m.text),
         doc: d.id,
         label: m.label,
         start: m.fragments[0].start,
@@ -224,7 +229,7 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
     const hybridOpen = await timed(() => HybridLinker.fromKnowledgeBase(kb));
     const hybrid = hybridOpen.value;
     const heapAfter = heapAfterGc();
-    const hybridRun = await timed(() => hybrid.sample(sentences, { num_beams: K }));
+    const hybridRun = await timed(() => hybrid.sample(sentences, { num_beams: K, expansions: mentions.map((m) => m.expansion) }));
     const hybridScore = score(dev, mentions, hybridRun.value, hybridRun.seconds, hybridRun.cpuSeconds, trainCodes);
     out.linkers = {
       tfidf: { ...tfidfScore.scored, index_build_seconds: round(tfidfBuild.seconds, 3) },
@@ -260,6 +265,7 @@ function errorAnalysis(train: Dataset, mentions: readonly DevMention[], results:
     const top = results[i]?.beams?.[0];
     const hit = top !== undefined && codeSet(top.pred_concept_code).join("+") === codeSet(m.code).join("+");
     const keys = [seenText.has(`${m.label}\u0000${m.text.trim().toLowerCase()}`) ? "text_seen_in_train" : "text_not_in_train", m.code.includes("+") ? "composite_gold" : "single_gold"];
+    if (m.expansion !== undefined) keys.push("short_form_defined_in_document");
     for (const k of keys) {
       buckets[k] ??= [0, 0];
       buckets[k][0]++;

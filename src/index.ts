@@ -24,3 +24,5 @@ export { runSynth } from "./synth/run.js";
 export { HttpChatGenerator } from "./synth/http-generator.js";
 export { loadLocalGenerator } from "./synth/load-local-generator.js";
 export { buildSftData } from "./train/build-sft-data.js";
+export { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype, type ConvertOptions, type ConvertProgress, type ConvertResult } from "./convert/convert.js";
+export { openLlamaCheckpoint, type LlamaCheckpoint } from "./convert/checkpoint.js";

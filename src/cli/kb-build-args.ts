@@ -2,7 +2,7 @@
 import { SyncabelError } from "../errors.js";
 import { openSources, parseScopes, readGroupMap, SOURCE_FORMATS, type SourceFormat, type TermSource } from "../kb/sources/index.js";
 import type { ProgressSink } from "../kb/sources/types.js";
-import { Progress } from "./progress.js";
+import { Progress } from "../io/progress.js";
 import type { CliIO } from "./io.js";
 
 export const KB_BUILD_ARGS = {

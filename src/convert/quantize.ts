@@ -12,6 +12,7 @@
  * point) when K is not a multiple of block_size.
  */
 import { SyncabelError } from "../errors.js";
+import { floatToHalfBits } from "./safetensors.js";
 
 export type QuantBits = 4 | 8;
 
@@ -95,40 +96,7 @@ export function quantizeBlockwise(w: Float32Array, n: number, k: number, bits: Q
 /** IEEE 754 float32 -> binary16 bits, round to nearest even (as numpy / torch .half()). */
 export function float32ToFloat16Bits(data: Float32Array): Uint16Array {
   const out = new Uint16Array(data.length);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < data.length; i++) {
-    f[0] = data[i];
-    const x = u[0];
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
-      continue;
-    }
-    const e = exp - 127 + 15;
-    if (e >= 31) {
-      out[i] = sign | 0x7c00;
-    } else if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let h = mant >>> shift;
-      const rest = mant & ((1 << shift) - 1);
-      const half = 1 << (shift - 1);
-      if (rest > half || (rest === half && (h & 1) === 1)) h++;
-      out[i] = sign | h;
-    } else {
-      let h = (e << 10) | (mant >>> 13);
-      const rest = mant & 0x1fff;
-      if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++; // may carry into the exponent: still correct
-      out[i] = sign | h;
-    }
-  }
+  for (let i = 0; i < data.length; i++) out[i] = floatToHalfBits(data[i]);
   return out;
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { SyncabelError } from "../errors.js";
-import { NO_CODE } from "../linker/types.js";
+import { NO_CODE } from "../constants.js";
 import { readPredictionsTsv, type PredictionRow, type PredictionsFile, type PredictionsProblem } from "./predictions-tsv.js";
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -19,7 +19,7 @@
  * JSONL: one PredictionJson object per mention with every beam.
  */
 import type { Beam, SentenceError } from "../linker/types.js";
-import { NO_CODE } from "../linker/types.js";
+import { NO_CODE } from "../constants.js";
 import { quoteTsvField } from "./tsv.js";
 import type { Mention } from "./types.js";
 

@@ -15,7 +15,7 @@ import type { Dataset, Document, Mention, ReadOptions } from "./types.js";
 import { goldCodesOf } from "./gold-codes.js";
 
 export const SPACCC_COLUMNS = ["filename", "label", "start_span", "end_span", "span", "code"] as const;
-export const NO_CODE = "NO_CODE";
+export { NO_CODE } from "../constants.js";
 
 /** Gold codes of a SPACCC `code` field: `a+b` is composite; `NO_CODE` (or empty) means none. */
 export function parseSpacccCodes(field: string): string[] {

@@ -3,7 +3,7 @@
  */
 import type { Dataset } from "../data/types.js";
 import type { PredictionRow } from "../data/predictions-tsv.js";
-import { NO_CODE } from "../linker/types.js";
+import { NO_CODE } from "../constants.js";
 import { COMPOSITE_SEPARATOR, canonicalCode, codeSet } from "./codes.js";
 import type { GoldMention, Prediction } from "./types.js";
 

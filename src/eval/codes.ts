@@ -1,4 +1,4 @@
-import { NO_CODE } from "../linker/types.js";
+import { NO_CODE } from "../constants.js";
 
 /** Separator of the codes of a composite mention (one mention, several concepts). */
 export const COMPOSITE_SEPARATOR = "+";

@@ -1,5 +1,5 @@
 import { SyncabelError } from "../errors.js";
-import { NO_CODE } from "../linker/types.js";
+import { NO_CODE } from "../constants.js";
 import { bootstrapIntervals, type DocTally } from "./bootstrap.js";
 import { canonicalCode, codeSet, hasNoCode } from "./codes.js";
 import type { EvalOptions, EvalReport, GoldMention, Prediction, ScoreRow } from "./types.js";

@@ -59,7 +59,8 @@ export function isSameFile(a: string, b: string): boolean {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this id exists (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

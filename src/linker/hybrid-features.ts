@@ -3,7 +3,7 @@
  * a mention (and of its acronym-expanded form), each code described by the features the reranker weighs.
  */
 import { topRows } from "../lexical/score-accumulator.js";
-import { sparseDot } from "../lexical/sparse.js";
+import { sparseDot, type SparseVector } from "../lexical/sparse.js";
 import { acronymFits, headOf, looksLikeAcronym, numbersOf, type GroupIndex, type HybridEntry, type HybridIndex, type QueryText } from "./hybrid-index.js";
 
 export const FEATURE_NAMES = [
@@ -12,6 +12,7 @@ export const FEATURE_NAMES = [
   "prior", "seen", "jaccard", "query_cover", "name_cover", "edit_sim", "length_ratio",
   "number_conflict", "acronym", "acronym_fit", "context", "composite", "has_kb_name", "best_is_kb", "ambiguity",
   "expanded", "mem_only_exact", "knn_vote", "knn_share", "name_cover_max", "query_cover_max", "head_match", "assoc_cover",
+  "doc_expanded", "doc_exact", "doc_mem_consistency",
 ] as const;
 
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -32,6 +33,8 @@ export interface MentionQuery {
   readonly group: string;
   /** The marked sentence, for the context feature ("" when unknown). */
   readonly sentence?: string;
+  /** The long form when the mention is a short form defined in its document (src/lexical/abbreviations.ts). */
+  readonly expansion?: string;
 }
 
 /** How many codes each retriever contributes before the union. */
@@ -44,19 +47,26 @@ const EDIT_MIN_COSINE = 0.4;
 const MIN_COSINE = 0.15;
 const MIN_BM25_SHARE = 0.2;
 
+/** Row buffers of `levenshtein`, reused across calls (inputs are cut at 80 characters). */
+let levPrev = new Int32Array(81);
+let levCur = new Int32Array(81);
+
 function levenshtein(a: string, b: string): number {
   if (a === b) return 0;
   if (a.length === 0) return b.length;
   if (b.length === 0) return a.length;
-  let prev = new Int32Array(b.length + 1);
-  let cur = new Int32Array(b.length + 1);
+  if (levPrev.length <= b.length) [levPrev, levCur] = [new Int32Array(b.length + 1), new Int32Array(b.length + 1)];
+  let prev = levPrev;
+  let cur = levCur;
   for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
     cur[0] = i;
     const ca = a.charCodeAt(i - 1);
     for (let j = 1; j <= b.length; j++) {
-      const cost = ca === b.charCodeAt(j - 1) ? 0 : 1;
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+      const sub = prev[j - 1] + (ca === b.charCodeAt(j - 1) ? 0 : 1);
+      const del = prev[j] + 1;
+      const ins = cur[j - 1] + 1;
+      cur[j] = sub < del ? (sub < ins ? sub : ins) : del < ins ? del : ins;
     }
     [prev, cur] = [cur, prev];
   }
@@ -76,7 +86,7 @@ export function editSimilarity(a: string, b: string): number {
  * How well the mention's words explain a KB name's words: the mean over name stems of 1 when the mention has the
  * stem, else the best learned association of a mention stem with it.
  */
-function associationCover(index: HybridIndex, mention: readonly string[], mentionSet: ReadonlySet<string>, name: readonly string[]): number {
+function associationCover(index: HybridIndex, mention: readonly string[], mentionSet: ReadonlySet<string>, name: readonly string[], memo: Map<string, number>): number {
   if (name.length === 0 || mention.length === 0) return 0;
   let total = 0;
   for (const n of name) {
@@ -84,10 +94,14 @@ function associationCover(index: HybridIndex, mention: readonly string[], mentio
       total += 1;
       continue;
     }
-    const inner = index.associations.get(n);
-    if (inner === undefined) continue;
-    let best = 0;
-    for (const m of mention) best = Math.max(best, inner.get(m) ?? 0);
+    // The best association of a name stem depends only on the query: computed once per query.
+    let best = memo.get(n);
+    if (best === undefined) {
+      best = 0;
+      const inner = index.associations.get(n);
+      if (inner !== undefined) for (const m of mention) best = Math.max(best, inner.get(m) ?? 0);
+      memo.set(n, best);
+    }
     total += best;
   }
   return total / name.length;
@@ -154,6 +168,33 @@ class CodeScratch {
 
 const scratchOf = new WeakMap<GroupIndex, CodeScratch>();
 
+/** Per-code look-ups of a group as arrays by code id, built once: Map look-ups by code string were a hot spot. */
+interface CodeTables {
+  readonly firstRow: Int32Array;
+  readonly kbRows: readonly (readonly number[])[];
+  readonly prior: Float64Array;
+  readonly context: readonly (SparseVector | undefined)[];
+  readonly display: readonly (string | undefined)[];
+}
+
+const tablesOf = new WeakMap<GroupIndex, CodeTables>();
+
+function codeTables(g: GroupIndex): CodeTables {
+  let t = tablesOf.get(g);
+  if (t === undefined) {
+    const none: readonly number[] = [];
+    t = {
+      firstRow: Int32Array.from(g.codes, (code) => g.byCode.get(code)?.[0] ?? -1),
+      kbRows: g.codes.map((code) => g.kbRows.get(code) ?? none),
+      prior: Float64Array.from(g.codes, (code) => g.codeCount.get(code) ?? 0),
+      context: g.codes.map((code) => g.contexts.get(code)),
+      display: g.codes.map((code) => g.display.get(code)),
+    };
+    tablesOf.set(g, t);
+  }
+  return t;
+}
+
 /** The k touched codes with the highest positive value, best first (ties: lower code id). */
 function topCodes(s: CodeScratch, values: Float64Array, k: number): number[] {
   return topRows({ scores: values, touched: s.touched, count: s.count }, k);
@@ -167,6 +208,8 @@ export function candidatesOf(index: HybridIndex, q: MentionQuery, options: Candi
   const expandedText = index.expand(q.mention);
   const variants: QueryText[] = [index.query(q.mention)];
   if (expandedText !== undefined) variants.push(index.query(expandedText));
+  // The document's own long form: always the last variant (doc_* features).
+  if (q.expansion !== undefined && q.expansion.trim() !== "") variants.push(index.query(q.expansion));
   const base = variants[0] as QueryText;
   let s = scratchOf.get(g);
   if (s === undefined) scratchOf.set(g, (s = new CodeScratch(g.codes.length)));
@@ -229,7 +272,8 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
   const exact = g.memExact.get(base.n.folded);
   const keyed = g.memKey.get(base.n.key);
   const candidates = new Set<number>([...tfidfTop, ...bm25List]);
-  for (const code of [...(exact?.keys() ?? []), ...(keyed?.keys() ?? [])]) {
+  const doc = q.expansion !== undefined && variants.length > 1 ? docLongForm(g, variants[variants.length - 1] as QueryText) : undefined;
+  for (const code of [...(exact?.keys() ?? []), ...(keyed?.keys() ?? []), ...(doc?.mem.keys() ?? [])]) {
     const c = g.codeId.get(code);
     if (c !== undefined) candidates.add(c);
   }
@@ -250,12 +294,13 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
   let voteTotal = 0;
   for (let i = 0; i < s.count; i++) voteTotal += s.vote[s.touched[i] as number] as number;
   // 3. Features per candidate code.
+  const tables = codeTables(g);
+  const assocMemo = new Map<string, number>();
   const out: Candidate[] = [];
   for (const c of candidates) {
     const code = g.codes[c] as string;
-    const entryRows = g.byCode.get(code) ?? [];
     const bestRow = s.tfRow[c] as number;
-    const b: HybridEntry = bestRow >= 0 ? (g.entries[bestRow] as HybridEntry) : (g.entries[entryRows[0] as number] as HybridEntry);
+    const b: HybridEntry = g.entries[bestRow >= 0 ? bestRow : (tables.firstRow[c] as number)] as HybridEntry;
     const x = new Float64Array(FEATURE_COUNT);
     x[F.tfidf] = s.tf[c] as number;
     x[F.tfidf_kb] = s.tfKb[c] as number;
@@ -275,7 +320,7 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
     const keyCount = keyed?.get(code) ?? 0;
     x[F.key_count] = Math.log1p(keyCount);
     x[F.key_consistency] = keyTotal > 0 ? keyCount / keyTotal : 0;
-    const prior = g.codeCount.get(code) ?? 0;
+    const prior = tables.prior[c] as number;
     x[F.prior] = Math.log1p(prior);
     x[F.seen] = prior > 0 ? 1 : 0;
     let both = 0;
@@ -290,15 +335,15 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
     const bn = b.numbers;
     x[F.number_conflict] = queryNumbers !== bn && (queryNumbers !== "" || bn !== "") ? 1 : 0;
     x[F.acronym] = queryAcronym !== undefined ? 1 : 0;
-    const kbRows = g.kbRows.get(code) ?? [];
+    const kbRows = tables.kbRows[c] as readonly number[];
     const hasKb = kbRows.length > 0;
     for (const r of kbRows) {
       const e = g.entries[r] as HybridEntry;
       if (queryAcronym !== undefined && acronymFits(queryAcronym, e.folded)) x[F.acronym_fit] = 1;
-      const cover = associationCover(index, base.content, queryContent, e.content);
+      const cover = associationCover(index, base.content, queryContent, e.content, assocMemo);
       if (cover > x[F.assoc_cover]) x[F.assoc_cover] = cover;
     }
-    const ctx = g.contexts.get(code);
+    const ctx = tables.context[c];
     x[F.context] = ctx === undefined || context === undefined ? 0 : sparseDot(context, ctx);
     x[F.composite] = code.includes("+") ? 1 : 0;
     x[F.has_kb_name] = hasKb ? 1 : 0;
@@ -311,9 +356,20 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
     x[F.name_cover_max] = s.nameCover[c] as number;
     x[F.query_cover_max] = s.queryCover[c] as number;
     x[F.head_match] = s.head[c] as number;
-    out.push({ code, matched: b.name, name: g.display.get(code) ?? b.name, features: x });
+    if (doc !== undefined) {
+      x[F.doc_expanded] = (s.tfVariant[c] as number) === variants.length - 1 ? 1 : 0;
+      x[F.doc_exact] = doc.exactCodes.has(c) ? 1 : 0;
+      x[F.doc_mem_consistency] = doc.memTotal > 0 ? (doc.mem.get(code) ?? 0) / doc.memTotal : 0;
+    }
+    out.push({ code, matched: b.name, name: tables.display[c] ?? b.name, features: x });
   }
   return out;
+}
+
+/** Exact matches of a document long form: codes with that name, and the training memory's codes for it. */
+function docLongForm(g: GroupIndex, v: QueryText): { exactCodes: Set<number>; mem: ReadonlyMap<string, number>; memTotal: number } {
+  const mem = g.memExact.get(v.n.folded) ?? new Map<string, number>();
+  return { exactCodes: new Set((g.byFolded.get(v.n.folded) ?? []).map((r) => g.codeOf[r] as number)), mem, memTotal: sum(mem) };
 }
 
 function sum(m: ReadonlyMap<string, number> | undefined): number {

@@ -22,6 +22,8 @@ export interface HybridTrainOptions {
   readonly restrictToKb?: boolean;
   /** Called with a short progress message. */
   readonly log?: (message: string) => void;
+  /** The long form of a training mention that is a short form defined in its document (as at link time). */
+  readonly expansionOf?: (mention: TrainingMention) => string | undefined;
 }
 
 export interface CvResult {
@@ -85,7 +87,9 @@ export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly Tr
     const index = HybridIndex.build(kbNames, mentions.filter((_, i) => foldOfMention[i] !== f), { language: options.language ?? "es", restrictToKb: options.restrictToKb ?? true });
     mentions.forEach((m, i) => {
       if (foldOfMention[i] !== f) return;
-      const cands = candidatesOf(index, { mention: m.text, group: m.group, sentence: m.sentence }, { perRetriever: options.perRetriever ?? 64 });
+      const expansion = options.expansionOf?.(m);
+      const query = { mention: m.text, group: m.group, sentence: m.sentence, ...(expansion === undefined ? {} : { expansion }) };
+      const cands = candidatesOf(index, query, { perRetriever: options.perRetriever ?? 64 });
       lists.push(rankListOf(cands, m.group, m.code));
       fold.push(f);
       seen.push([...(foldsOfCode.get(m.code) ?? [])].some((x) => x !== f));

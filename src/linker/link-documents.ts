@@ -14,11 +14,12 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from "node:fs";
 import { writeFileAtomic } from "../io/atomic-write.js";
 import type { Writable } from "node:stream";
-import { Progress } from "../cli/progress.js";
+import { Progress } from "../io/progress.js";
 import { SyncabelError, asSyncabelError } from "../errors.js";
 import { predictionJsonlLine, predictionTsvHeader, predictionTsvRow, type PredictionRecord } from "../data/predictions-writer.js";
 import { quotedTsvFields } from "../data/tsv.js";
 import type { Dataset, Document } from "../data/types.js";
+import { abbreviationMap, expansionOf } from "../lexical/abbreviations.js";
 import { buildMarkedSentence, SegmentationCache } from "../markup/sentence-builder.js";
 import type { Beam, Linker, SentenceError } from "./types.js";
 
@@ -169,6 +170,8 @@ interface Job {
   /** Per mention: its marked sentence, or why it could not be built. */
   readonly sentences: (string | undefined)[];
   readonly buildErrors: (SentenceError | undefined)[];
+  /** Per mention: the long form when its text is a short form defined in the document. */
+  readonly expansions: (string | undefined)[];
 }
 
 export async function linkDocuments(dataset: Dataset, linker: Linker, options: LinkDocumentsOptions): Promise<LinkDocumentsResult> {
@@ -223,6 +226,8 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
         const doc = todo[i] as Document;
         const sentences: (string | undefined)[] = [];
         const buildErrors: (SentenceError | undefined)[] = [];
+        const abbreviations = abbreviationMap(doc.text);
+        const expansions = doc.mentions.map((m) => expansionOf(abbreviations, m.text));
         for (const m of doc.mentions) {
           try {
             sentences.push(buildMarkedSentence(doc, m, { language: doc.language ?? options.language ?? "es", cache }).sentence);
@@ -232,11 +237,12 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
             buildErrors.push(toSentenceError(e));
           }
         }
-        jobs.push({ doc, sentences, buildErrors });
+        jobs.push({ doc, sentences, buildErrors, expansions });
         n += doc.mentions.length;
         i++;
       }
       const flat = jobs.flatMap((j) => j.sentences.filter((s): s is string => s !== undefined));
+      const flatExpansions = jobs.flatMap((j) => j.expansions.filter((_, k) => j.sentences[k] !== undefined));
       let results: Awaited<ReturnType<Linker["sample"]>> = [];
       let batchError: SentenceError | undefined;
       // Progress per mention: linkers that decode in steps report each sentence as it ends.
@@ -253,6 +259,7 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
             batch_size: batchSize,
             ...(options.signal === undefined ? {} : { signal: options.signal }),
             onSentenceDone,
+            expansions: flatExpansions,
           });
         } catch (e) {
           if (options.signal?.aborted) {

@@ -3,10 +3,12 @@
  * linker's reranker on the whole training memory (out-of-fold features, cross-validated hyper-parameters) and
  * store the model in the KB index, where `link`, `link-docs`, `serve` and `Linker.open` find it.
  */
+import { resolve } from "node:path";
 import { readDataset } from "../data/read-dataset.js";
 import type { DatasetFormat } from "../data/types.js";
 import { SyncabelError } from "../errors.js";
-import { addTrainingMentions, readTrainingMentions, type MentionsReport } from "../kb/mentions.js";
+import { addTrainingMentions, readTrainingMentions, type MentionsReport, type TrainingMention } from "../kb/mentions.js";
+import { abbreviationMap, expansionOf as expansionOfShortForm } from "../lexical/abbreviations.js";
 import { openKnowledgeBase } from "../kb/sqlite-kb.js";
 import { FEATURE_NAMES } from "./hybrid-features.js";
 import { HYBRID_ARTIFACT_KEY, kbNamesOf, type HybridModelJson } from "./hybrid-linker.js";
@@ -37,21 +39,34 @@ export interface TrainLinkerReport {
   readonly seconds: number;
 }
 
-/** Read and store training files in the KB index's training memory. */
-export async function addTrainingFiles(kbPath: string, files: readonly TrainingFile[]): Promise<{ reports: MentionsReport[]; language: string | undefined }> {
+/** Key of a training document in `abbreviations`: its resolved source file and id (as TrainingMention has them). */
+const documentKey = (source: string, document: string): string => `${source}\u0000${document}`;
+
+/**
+ * Read and store training files in the KB index's training memory; also gives each document's abbreviations
+ * (short form -> long form), which the memory does not store.
+ */
+export async function addTrainingFiles(kbPath: string, files: readonly TrainingFile[]): Promise<{ reports: MentionsReport[]; language: string | undefined; abbreviations: Map<string, Map<string, string>> }> {
   const reports: MentionsReport[] = [];
+  const abbreviations = new Map<string, Map<string, string>>();
   let language: string | undefined;
   for (const f of files) {
     const dataset = await readDataset(f.path, { format: f.format, ...(f.textsDir === undefined ? {} : { textsDir: f.textsDir }) });
     language ??= dataset.documents.find((d) => d.language !== undefined)?.language;
     reports.push(addTrainingMentions(kbPath, dataset, f.path));
+    for (const d of dataset.documents) abbreviations.set(documentKey(resolve(f.path), d.id), abbreviationMap(d.text));
   }
-  return { reports, language };
+  return { reports, language, abbreviations };
 }
 
 export async function trainLinker(kbPath: string, options: TrainLinkerOptions = {}): Promise<TrainLinkerReport> {
   const started = performance.now();
-  const { reports, language: readLanguage } = await addTrainingFiles(kbPath, options.train ?? []);
+  const { reports, language: readLanguage, abbreviations } = await addTrainingFiles(kbPath, options.train ?? []);
+  // Mentions of documents read now get their document's long forms; older memory rows go without.
+  const expansionOf = (m: TrainingMention): string | undefined => {
+    const map = abbreviations.get(documentKey(m.source, m.document));
+    return map === undefined ? undefined : expansionOfShortForm(map, m.text);
+  };
   const mentions = readTrainingMentions(kbPath);
   if (mentions.length === 0) {
     throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kbPath} has no training mentions: give training files (--train FILE --format F) or run 'syncabel kb add-mentions' first`, { path: kbPath });
@@ -60,7 +75,7 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
   const seed = options.seed ?? 1;
   const kb = openKnowledgeBase(kbPath);
   try {
-    const result = trainHybrid(kbNamesOf(kb), mentions, { ...options, language, seed });
+    const result = trainHybrid(kbNamesOf(kb), mentions, { expansionOf, ...options, language, seed });
     const model: HybridModelJson = {
       format: "syncabel-hybrid",
       version: 1,

@@ -1,7 +1,6 @@
 import type { ErrorCode, ErrorDetails } from "../errors.js";
 
-/** Code reported when a generated name is not a KB name of the mention's group. */
-export const NO_CODE = "NO_CODE";
+export { NO_CODE } from "../constants.js";
 
 /** One ranked answer for a mention: the wire format of `sample()` (conventions, section 6). */
 export interface Beam {
@@ -45,6 +44,11 @@ export interface SampleOptions {
   readonly signal?: AbortSignal;
   /** Called once per sentence as soon as its result is known (progress per mention inside a long batch). */
   readonly onSentenceDone?: () => void;
+  /**
+   * Per sentence (same order): the long form of its mention when the mention is a short form defined in its
+   * document (src/lexical/abbreviations.ts). The hybrid linker also queries with it; other linkers ignore it.
+   */
+  readonly expansions?: readonly (string | undefined)[];
 }
 
 /** Anything that links marked sentences: generative (model), lexical (TF-IDF), hybrid. */

@@ -1,8 +1,8 @@
 import { SyncabelError } from "../errors.js";
 import type { MarkedSentence } from "./marked-sentence.js";
 
-/** The separator special token added to the tokenizer at fine-tuning time. */
-export const SEP_TOKEN = "<SEP>";
+import { SEP_TOKEN } from "../constants.js";
+export { SEP_TOKEN };
 
 /** The copula that ends the prompt and roots every trie (conventions, section 2). */
 export const VERB_BY_LANGUAGE: Readonly<Record<string, string>> = { es: "es", fr: "est", en: "is" };

@@ -12,6 +12,13 @@ export {
   type RandomModelOnnxOptions,
 } from "./random-model.js";
 export { hfWeightsFromOnnx } from "./onnx-weights.js";
+export {
+  writeRandomCheckpoint,
+  presetConfigJson,
+  type CheckpointPreset,
+  type RandomCheckpointOptions,
+  type RandomCheckpointInfo,
+} from "./random-checkpoint.js";
 export { loadReferenceLlama, type ReferenceLlama } from "./reference-llama.js";
 export { writeTestTokenizer, LLAMA3_BOS_ID, LLAMA3_EOS_ID, LLAMA3_SEP_ID, TEST_TOKENIZER_VOCAB_SIZE } from "./test-tokenizer.js";
 export { logProbsOfRow } from "./log-softmax.js";

@@ -23,7 +23,8 @@ export const LLAMA3_EOS_ID = 128001;
 export const LLAMA3_PAD_ID = LLAMA3_EOS_ID;
 /** First free id after the Llama-3 base vocabulary (128000 BPE tokens + 256 reserved special tokens). */
 export const LLAMA3_SEP_ID = 128256;
-export const SEP_TOKEN = "<SEP>";
+import { SEP_TOKEN } from "../constants.js";
+export { SEP_TOKEN };
 /** Size of the id space of the written tokenizer. */
 export const TEST_TOKENIZER_VOCAB_SIZE = LLAMA3_SEP_ID + 1;
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Progress } from "../../src/cli/progress.js";
+import { Progress } from "../../src/io/progress.js";
 import type { Dataset, Document } from "../../src/data/types.js";
 import { openKnowledgeBase } from "../../src/kb/index.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";

@@ -9,7 +9,7 @@ import { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype } from "../../conv
 import { writeRandomModel, type RandomModelShape } from "../../testing/random-model.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
-import { formatSeconds, Progress } from "../progress.js";
+import { formatSeconds, Progress } from "../../io/progress.js";
 
 export const usage = `usage: syncabel model convert HF_DIR -o OUT [options]
        syncabel model random -o DIR [options]
@@ -24,6 +24,8 @@ appears only when complete; Ctrl-C removes the partial output.
   --dtype T               weights in the ONNX model: fp32 (default, exact), fp16, int8, int4
                           (int8/int4: ONNX Runtime MatMulNBits, block-wise, symmetric)
   --block-size N          quantization block size for int8/int4 (default 32)
+  --accuracy-level L      MatMulNBits accuracy_level 0-4 (default 0 for int4: exact float arithmetic on the
+                          dequantized weights; 4 for int8: int8 activations, ~100x faster than 0 on CPU)
   --force                 replace an existing OUT (the old one is removed once the new one is complete)
 
 random: write a random-weight Llama model folder for tests and benchmarks: config.json,
@@ -63,6 +65,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         "io-dtype": { type: "string" },
         dtype: { type: "string" },
         "block-size": { type: "string" },
+        "accuracy-level": { type: "string" },
         force: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -118,6 +121,7 @@ interface ConvertFlags {
   readonly output?: string;
   readonly dtype?: string;
   readonly "block-size"?: string;
+  readonly "accuracy-level"?: string;
   readonly force?: boolean;
 }
 
@@ -133,6 +137,8 @@ async function convert(positionals: string[], values: ConvertFlags, io: CliIO): 
   if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
     throw new SyncabelError("CLI_USAGE", `--block-size must be a power of two >= 16, got ${blockSize}`);
   }
+  const level = values["accuracy-level"];
+  if (level !== undefined && !/^[0-4]$/.test(level)) throw new SyncabelError("CLI_USAGE", `--accuracy-level must be 0, 1, 2, 3 or 4, got ${JSON.stringify(level)}\n\n${usage}`);
   const throttle = io.env.SYNCABEL_CONVERT_THROTTLE_MS; // test hook: slow a tiny conversion down
   const controller = new AbortController();
   let signalCode = 0;
@@ -148,6 +154,7 @@ async function convert(positionals: string[], values: ConvertFlags, io: CliIO): 
     const result = await convertCheckpoint(resolve(positionals[1]), resolve(values.output), {
       dtype: dtype as ConvertDtype,
       blockSize,
+      ...(level === undefined ? {} : { accuracyLevel: Number(level) as 0 | 1 | 2 | 3 | 4 }),
       force: values.force ?? false,
       signal: controller.signal,
       throttleMs: throttle === undefined ? undefined : positiveInt(throttle, "SYNCABEL_CONVERT_THROTTLE_MS", 0, true),

@@ -13,7 +13,7 @@ import { runSynth, type SynthSummary } from "../../synth/run.js";
 import { readCodesFile, selectConcepts } from "../../synth/select-concepts.js";
 import type { Generator } from "../../synth/types.js";
 import type { CliIO } from "../io.js";
-import { Progress, formatSeconds } from "../progress.js";
+import { Progress, formatSeconds } from "../../io/progress.js";
 import { checkOutputPath, parseCommandArgs, positiveInt, fraction } from "../args.js";
 
 export const usage = `usage: syncabel synth --kb KB.sqlite (--endpoint URL --model NAME [--api-key-env VAR] | --local MODEL_DIR)

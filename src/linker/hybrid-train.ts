@@ -70,7 +70,8 @@ export function rankListOf(candidates: readonly Candidate[], group: string, code
     .slice(0, Math.max(0, max - gold.length))
     .map((x) => x.c);
   const kept = [...gold, ...negatives];
-  return { group, rows: kept.map((c) => c.features), gold: gold.map((_, i) => i) };
+  // Copies: a candidate's features are a view of its query's buffer of every candidate.
+  return { group, rows: kept.map((c) => c.features.slice()), gold: gold.map((_, i) => i) };
 }
 
 /** Out-of-fold rank lists of every training mention, with each list's fold and whether its code occurs in other folds. */

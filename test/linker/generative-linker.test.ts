@@ -10,9 +10,9 @@ import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
-import { makeTinyModel } from "../support/tiny-model.js";
+import { makeTinyModel, openTinyModelKb, type TinyModelKb } from "../support/tiny-model.js";
 import { buildKbFromRows } from "../support/kb.js";
-import { beamsOf, DISEASES, SYMPTOMS } from "../support/linker-fixtures.js";
+import { beamsOf, CLINICAL_KB_ROWS, DISEASES, SYMPTOMS } from "../support/linker-fixtures.js";
 
 const SENTENCES = [
   "El paciente con [embolia pulmonar masiva]{ENFERMEDAD} presentó signos de dificultad respiratoria.",
@@ -27,8 +27,8 @@ const SENTENCES = [
 ];
 
 describe("generative linker on a random-weight Llama", () => {
-  let model: { dir: string; cleanup: () => void };
-  let work: string;
+  let setup: TinyModelKb;
+  let model: { dir: string };
   let kb: KnowledgeBase;
   let lm: OnnxCausalLM;
   let tok: HfTokenizer;
@@ -36,21 +36,14 @@ describe("generative linker on a random-weight Llama", () => {
   let linker: GenerativeLinker;
 
   beforeAll(async () => {
-    model = await makeTinyModel({ seed: 23 });
-    work = mkdtempSync(join(tmpdir(), "syncabel-linker-"));
-    const rows = [...DISEASES.map(([c, n]) => `${c}\t${n}\tENFERMEDAD`), ...SYMPTOMS.map(([c, n]) => `${c}\t${n}\tSINTOMA`)];
-    await buildKbFromRows(work, rows);
-    kb = openKnowledgeBase(join(work, "kb.sqlite"));
-    lm = await loadOnnxCausalLM(model.dir, { threads: 2 });
-    tok = await loadTokenizer(model.dir);
+    setup = await openTinyModelKb(23, CLINICAL_KB_ROWS);
+    ({ kb, lm, tokenizer: tok } = setup);
+    model = { dir: setup.dir };
     ref = loadReferenceLlama(model.dir);
     linker = new GenerativeLinker({ kb, lm, tokenizer: tok, verb: "es", owns: false });
   });
   afterAll(async () => {
-    await lm?.dispose();
-    kb?.close();
-    model?.cleanup();
-    rmSync(work, { recursive: true, force: true });
+    await setup?.dispose();
   });
 
   /** Brute force: the reference model's length-normalised log-prob of " es {name}" + EOS after the prompt. */

@@ -18,7 +18,7 @@ import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { parseMarkedSentence } from "../../src/markup/marked-sentence.js";
 import { buildKbFromRows } from "../support/kb.js";
-import { makeTinyModel } from "../support/tiny-model.js";
+import { makeTinyModel, openTinyModelKb, type TinyModelKb } from "../support/tiny-model.js";
 
 const NAMES = ["diabetes", "diabetes mellitus", "diabetes mellitus tipo 2", "hipertensión arterial", "embolia pulmonar", "neumonía bacteriana", "insuficiencia cardiaca", "pancreatitis"];
 const SENTENCES = [
@@ -29,26 +29,18 @@ const SENTENCES = [
 ];
 
 describe("generative linker: cut beams, options, progress and interruption", () => {
-  let model: { dir: string; cleanup: () => void };
-  let work: string;
+  let setup: TinyModelKb;
   let kb: KnowledgeBase;
   let lm: OnnxCausalLM;
   let linker: GenerativeLinker;
 
   beforeAll(async () => {
-    model = await makeTinyModel({ seed: 5 });
-    work = mkdtempSync(join(tmpdir(), "syncabel-linker-hardening-"));
-    await buildKbFromRows(work, NAMES.map((n, i) => `${300 + i}\t${n}\tENFERMEDAD`));
-    kb = openKnowledgeBase(join(work, "kb.sqlite"));
-    lm = await loadOnnxCausalLM(model.dir, { threads: 1 });
-    const tok: HfTokenizer = await loadTokenizer(model.dir);
-    linker = new GenerativeLinker({ kb, lm, tokenizer: tok, verb: "es", owns: false });
+    setup = await openTinyModelKb(5, NAMES.map((n, i) => `${300 + i}\t${n}\tENFERMEDAD`), 1);
+    ({ kb, lm } = setup);
+    linker = new GenerativeLinker({ kb, lm, tokenizer: setup.tokenizer, verb: "es", owns: false });
   });
   afterAll(async () => {
-    await lm?.dispose();
-    kb?.close();
-    model?.cleanup();
-    rmSync(work, { recursive: true, force: true });
+    await setup?.dispose();
   });
 
   it("beams cut by max_new_tokens say finished: false and never rank above a finished beam", async () => {

@@ -17,7 +17,7 @@ import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
 import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
 import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/reference-llama.js";
 import { buildKbFromRows } from "../support/kb.js";
-import { makeTinyModel } from "../support/tiny-model.js";
+import { makeTinyModel, openTinyModelKb, type TinyModelKb } from "../support/tiny-model.js";
 import { beamsOf, CLINICAL_KB_ROWS } from "../support/linker-fixtures.js";
 
 const SENTENCES = [
@@ -32,8 +32,8 @@ const SENTENCES = [
 ];
 
 describe("retrieve-then-generate linker on a random-weight Llama", () => {
-  let model: { dir: string; cleanup: () => void };
-  let work: string;
+  let setup: TinyModelKb;
+  let model: { dir: string };
   let kb: KnowledgeBase;
   let lm: OnnxCausalLM;
   let tok: HfTokenizer;
@@ -41,20 +41,14 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
   let index: LexicalIndex;
 
   beforeAll(async () => {
-    model = await makeTinyModel({ seed: 23 });
-    work = mkdtempSync(join(tmpdir(), "syncabel-rg-"));
-    await buildKbFromRows(work, CLINICAL_KB_ROWS);
-    kb = openKnowledgeBase(join(work, "kb.sqlite"));
-    lm = await loadOnnxCausalLM(model.dir, { threads: 2 });
-    tok = await loadTokenizer(model.dir);
+    setup = await openTinyModelKb(23, CLINICAL_KB_ROWS);
+    ({ kb, lm, tokenizer: tok } = setup);
+    model = { dir: setup.dir };
     ref = loadReferenceLlama(model.dir);
     index = loadOrBuildLexicalIndex(kb).index;
   });
   afterAll(async () => {
-    await lm?.dispose();
-    kb?.close();
-    model?.cleanup();
-    rmSync(work, { recursive: true, force: true });
+    await setup?.dispose();
   });
 
   const linker = (extra: Partial<RetrieveGenerateParts> = {}): RetrieveGenerateLinker =>
@@ -222,7 +216,7 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
   });
 
   it("opens through Linker.open with linker retrieve-generate and a model", async () => {
-    const opened = await openLinker({ kb: join(work, "kb.sqlite"), model: model.dir, linker: "retrieve-generate", candidates: 6, threads: 1 });
+    const opened = await openLinker({ kb: setup.kbPath, model: model.dir, linker: "retrieve-generate", candidates: 6, threads: 1 });
     try {
       expect(opened.kind).toBe("retrieve-generate");
       const [a] = await opened.sample([SENTENCES[3]], { num_beams: 3 });
@@ -231,7 +225,7 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
     } finally {
       await opened.close();
     }
-    await expect(openLinker({ kb: join(work, "kb.sqlite"), linker: "retrieve-generate" })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
+    await expect(openLinker({ kb: setup.kbPath, linker: "retrieve-generate" })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
   });
 
   it("takes the trained hybrid linker's candidates when the KB holds one (Linker.open picks it)", async () => {

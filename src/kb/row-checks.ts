@@ -10,6 +10,7 @@ export const MAX_TERM_CHARS = 1000;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 // `[mention]{GROUP}`: a group with a bracket or brace cannot be written in the markup.
 const MARKUP_CHARS = /[[\]{}]/;
+const SPACE = /\s/;
 
 export interface RowProblem {
   readonly reason: string;
@@ -29,6 +30,19 @@ export function termRowProblem(name: string, group: string | null): RowProblem |
     if (CONTROL.test(group)) return { reason: "control character (tab, CR, LF...) inside the group", detail: shown(group) };
   }
   return undefined;
+}
+
+/**
+ * A term without the whitespace around it, except CR: a stray CR (only LF ends a line, see
+ * src/kb/sources/lines.ts) stays at the edge too, so termRowProblem reports the row instead of a trim hiding it.
+ */
+export function trimTerm(term: string): string {
+  const keep = (c: number): boolean => c === 0x0d || !SPACE.test(String.fromCharCode(c));
+  let start = 0;
+  let end = term.length;
+  while (start < end && !keep(term.charCodeAt(start))) start++;
+  while (end > start && !keep(term.charCodeAt(end - 1))) end--;
+  return start === 0 && end === term.length ? term : term.slice(start, end);
 }
 
 /** Unicode NFC (see src/markup/clean.ts): a name typed with decomposed accents equals its precomposed form. */

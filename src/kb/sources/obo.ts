@@ -4,6 +4,7 @@
  */
 import { basename } from "node:path";
 import { cleanText } from "../../markup/clean.js";
+import { trimTerm } from "../row-checks.js";
 import { readLines, requireFile } from "./lines.js";
 import { DEFAULT_SCOPES, termGroup, type OboOptions, type SynonymScope } from "./obo-common.js";
 import { parseXref, type ProgressSink, type SourceItem, type TermSource, type Xref } from "./types.js";
@@ -34,9 +35,11 @@ export function readQuoted(text: string): { value: string; rest: string } | unde
 function parseTagLine(text: string, line: number): Tag | undefined {
   const i = text.indexOf(":");
   if (i <= 0) return undefined;
-  let value = text.slice(i + 1).trim();
+  const tag = text.slice(0, i).trim();
+  // A name keeps a stray CR at its edge for the row checks to report (see trimTerm); ids and the rest are trimmed.
+  let value = tag === "name" ? trimTerm(text.slice(i + 1)) : text.slice(i + 1).trim();
   if (!value.startsWith('"')) value = value.replace(/\s+!\s.*$/, "").replace(/\s*\{[^}]*\}\s*$/, "");
-  return { tag: text.slice(0, i).trim(), value, line };
+  return { tag, value, line };
 }
 
 /** OBO 1.0-style synonym tags, still found in OBO 1.2 files. */
@@ -107,7 +110,7 @@ function* termItems(file: string, stanzaLine: number, tags: readonly Tag[], opti
   const scopes: readonly SynonymScope[] = options.scopes ?? DEFAULT_SCOPES;
   let first = true;
   const row = (t: Tag, text: string, preferred: boolean): SourceItem => {
-    const name = cleanText(text).trim();
+    const name = trimTerm(cleanText(text));
     if (name === "") return { kind: "skip", file, line: t.line, reason: "empty name", detail: code };
     const extra = first ? { definitions, xrefs } : {};
     first = false;

@@ -8,6 +8,7 @@ import { readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SyncabelError } from "../../errors.js";
 import { cleanText } from "../../markup/clean.js";
+import { trimTerm } from "../row-checks.js";
 import { groupMapFrom, type GroupMap } from "./group-map.js";
 import { readLines } from "./lines.js";
 import { batcher, openScratch } from "./scratch.js";
@@ -237,7 +238,7 @@ function* descriptionItems(db: import("better-sqlite3").Database, options: Rf2Op
     else if (r.grp === null || r.tag === null) yield skip("semantic tag not mapped to a group", r.tag ?? `no active FSN for ${r.concept}`);
     else {
       const term = r.type === RF2.FSN ? r.term.replace(SEMANTIC_TAG, "") : r.term;
-      const name = cleanText(term).trim();
+      const name = trimTerm(cleanText(term));
       if (name === "") {
         yield skip("empty term", r.id);
         continue;

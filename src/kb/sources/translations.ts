@@ -7,6 +7,7 @@
 import { basename } from "node:path";
 import { SyncabelError } from "../../errors.js";
 import { cleanText } from "../../markup/clean.js";
+import { trimTerm } from "../row-checks.js";
 import { readQuotedRecords, requireFile } from "./lines.js";
 import { DEFAULT_SCOPES, type SynonymScope } from "./obo-common.js";
 import type { ProgressSink, SourceItem, TermSource } from "./types.js";
@@ -75,7 +76,7 @@ async function* translationItems(path: string, options: TranslationOptions, prog
     else if (options.language && idx.lang >= 0 && (cells[idx.lang] ?? "").trim() !== options.language) yield skip("other translation language", cells[idx.lang]);
     else if (flagged !== undefined) yield skip("marked wrong by the status/review columns", flagged.replace(/\s+/g, " ").slice(0, 80));
     else {
-      const name = cleanText(cells[idx.text] ?? "").trim();
+      const name = trimTerm(cleanText(cells[idx.text] ?? ""));
       if (name === "") yield skip("empty translation", code);
       else yield { kind: "row", file: path, line, row: { code, name, group: null, preferred: false } };
     }

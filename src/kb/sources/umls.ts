@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { SyncabelError } from "../../errors.js";
 import { cleanText } from "../../markup/clean.js";
+import { trimTerm } from "../row-checks.js";
 import type { GroupMap } from "./group-map.js";
 import { readLines, requireFile } from "./lines.js";
 import { batcher, openScratch } from "./scratch.js";
@@ -153,7 +154,7 @@ function* conceptItems(block: readonly Atom[], file: string, options: UmlsOption
     else if (codes.length === 0) yield skip(`concept has no ${options.codeFrom} code`, cui);
     else if (groups.length === 0) yield skip("semantic type not mapped to a group", tuis.join(",") || `${cui} has no MRSTY row`);
     else {
-      const name = cleanText(cells[C.STR]).trim();
+      const name = trimTerm(cleanText(cells[C.STR]));
       if (name === "") {
         yield skip("empty STR", cells[C.AUI]);
         continue;

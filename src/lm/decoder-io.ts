@@ -24,7 +24,7 @@ export interface DecoderIo {
   readonly cacheBranch: boolean;
   /** num_logits_to_keep / logits_to_keep input (fed 1: only the last position's logits are computed). */
   readonly keep: { readonly name: string; readonly dims: readonly number[] } | null;
-  /** The graph computes the last position's logits only (keep input, or a [batch, 1, vocab] logits output). */
+  /** The graph computes the last position's logits only (keep input, a [batch, 1, vocab] logits output, or the lm_head renamed at load). */
   readonly lastOnly: boolean;
   /**
    * com.microsoft.GroupQueryAttention reads each row's length from the mask (seqlens_k = sum(mask) - 1) and
@@ -68,7 +68,7 @@ export function readConfig(dir: string): { vocab: number; kvHeads: number; headD
   return { vocab, kvHeads, headDim, pad: num("pad_token_id") ?? 0 };
 }
 
-export function describeIo(session: ort.InferenceSession, modelFile: string, kvHeads: number, headDim: number, ops: ReadonlySet<string>, readout: boolean): DecoderIo {
+export function describeIo(session: ort.InferenceSession, modelFile: string, kvHeads: number, headDim: number, ops: ReadonlySet<string>, readout: boolean, lastPosition = false): DecoderIo {
   const pastNames: string[] = [];
   const presentNames: string[] = [];
   for (let i = 0; session.inputNames.includes(`past_key_values.${i}.key`); i++) {
@@ -87,7 +87,7 @@ export function describeIo(session: ort.InferenceSession, modelFile: string, kvH
   const keepMeta = session.inputMetadata.find((m) => m.name === keepName);
   const keep = keepName ? { name: keepName, dims: keepMeta && keepMeta.isTensor ? keepMeta.shape.map(() => 1) : [] } : null;
   const logitsMeta = session.outputMetadata.find((m) => m.name === "logits");
-  const lastOnly = keep !== null || (logitsMeta !== undefined && logitsMeta.isTensor && logitsMeta.shape[1] === 1);
+  const lastOnly = lastPosition || keep !== null || (logitsMeta !== undefined && logitsMeta.isTensor && logitsMeta.shape[1] === 1);
   return {
     kvHeads,
     headDim,

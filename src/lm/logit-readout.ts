@@ -14,6 +14,9 @@
  * fetched, so the copy of the last position's rows that TopK and whole rows need is made empty when unused. The
  * other outputs index the [batch, positions * vocab] view of the logits (a reshape, no copy).
  *
+ * With `lastHidden`, the fragment also slices the hidden states' last position for an lm_head renamed to read it
+ * (src/lm/last-position-logits.ts): positions is then 1 and the expressions below stay the same.
+ *
  * It is added by appending a serialized ModelProto holding only these nodes to the file's bytes: protobuf merges
  * concatenated messages (repeated fields append), so the original graph is untouched and nothing is re-encoded.
  */
@@ -42,7 +45,13 @@ export function newSlotName(present: string): string {
  * `presents` (name, ONNX element type) also get their last position as outputs [batch, kv_heads, 1, head_dim]: a
  * step then fetches the new token's keys and values instead of the whole cache again.
  */
-export function logitReadoutBytes(logitsName: string, type: "float32" | "float16", presents: readonly { name: string; elemType: number }[] = []): Uint8Array {
+export function logitReadoutBytes(
+  logitsName: string,
+  type: "float32" | "float16",
+  presents: readonly { name: string; elemType: number }[] = [],
+  /** Defines `sliced` as the last position of `hidden` (src/lm/last-position-logits.ts renames the lm_head's input). */
+  lastHidden?: { readonly hidden: string; readonly sliced: string },
+): Uint8Array {
   const F = onnx.TensorProto.DataType.FLOAT;
   const I64 = onnx.TensorProto.DataType.INT64;
   const { INT } = onnx.AttributeProto.AttributeType;
@@ -92,6 +101,7 @@ export function logitReadoutBytes(logitsName: string, type: "float32" | "float16
         node("TopK", [READOUT.lastLogits, READOUT.topK], [READOUT.topLogits, READOUT.topIds], { axis: -1, largest: 1, sorted: 1 }),
         node("Concat", [n("minus_one_1"), n("vocab")], [n("minus_one_vocab")], { axis: 0 }),
         ...presents.map((p) => node("Slice", [p.name, n("minus_one_1"), n("end"), n("two_1")], [newSlotName(p.name)])),
+        ...(lastHidden ? [node("Slice", [lastHidden.hidden, n("minus_one_1"), n("end"), n("one_1")], [lastHidden.sliced])] : []),
       ],
       input: [info(READOUT.pick, I64, ["batch_size", "picked"]), info(READOUT.topK, I64, [1]), info(READOUT.rows, I64, [1])],
       output: [

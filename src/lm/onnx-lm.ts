@@ -133,7 +133,7 @@ export class OnnxCausalLM implements CausalLM {
     });
     let io: DecoderIo;
     try {
-      io = describeIo(opened.session, modelFile, kvHeads, headDim, opened.scan.ops, opened.readout);
+      io = describeIo(opened.session, modelFile, kvHeads, headDim, opened.scan.ops, opened.readout, opened.lastPosition);
     } catch (e) {
       await opened.session.release();
       throw e;
@@ -149,6 +149,11 @@ export class OnnxCausalLM implements CausalLM {
   /** Milliseconds spent normalising logits outside the model (0 when the read-out computes logZ in the graph). */
   get normalizeMs(): number {
     return this.normalizeTime;
+  }
+
+  /** Whether a prefill computes the logits of the last prompt position only (never the others: nobody reads them). */
+  get lastPositionLogits(): boolean {
+    return this.io.lastOnly;
   }
 
   /** Whether prompts are right-padded (GroupQueryAttention graphs). */

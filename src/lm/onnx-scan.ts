@@ -19,7 +19,7 @@ export interface OnnxScan {
 /** Messages larger than this are skipped unread (weights inline in the file). */
 const READ_LIMIT = 64 * 1024 * 1024;
 
-class Reader {
+export class Reader {
   constructor(
     private readonly bytes: Uint8Array,
     public pos = 0,
@@ -66,7 +66,7 @@ class Reader {
 }
 
 /** Fields of one length-delimited message: [fieldNumber, wireType, range]. */
-function* fields(r: Reader): Generator<[number, number, [number, number] | undefined]> {
+export function* fields(r: Reader): Generator<[number, number, [number, number] | undefined]> {
   while (!r.done()) {
     const tag = r.varint();
     const field = Math.floor(tag / 8);

@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
+import { findLmHeadInput, renameLmHeadInput } from "./last-position-logits.js";
 import { logitReadoutBytes } from "./logit-readout.js";
 import { scanOnnxModel, type OnnxScan } from "./onnx-scan.js";
 
@@ -26,6 +27,8 @@ export interface OpenedSession {
   readonly scan: OnnxScan;
   /** The logit read-out outputs exist (false only when the graph has no `logits` output to read). */
   readonly readout: boolean;
+  /** The lm_head was made to read the last position only (the graph computed logits for every position). */
+  readonly lastPosition: boolean;
 }
 
 function sessionOptions(choice: SessionChoice, folder: string): ort.InferenceSession.SessionOptions {
@@ -61,19 +64,30 @@ export async function openDecoderSession(modelFile: string, choice: SessionChoic
   if ((choice.readout ?? true) && (logitsType === FLOAT || logitsType === FLOAT16)) {
     const bytes = readFileSync(modelFile);
     const presents = [...scan.outputs].filter(([name]) => name.startsWith("present.")).map(([name, elemType]) => ({ name, elemType }));
-    const extra = logitReadoutBytes("logits", logitsType === FLOAT ? "float32" : "float16", presents);
-    const merged = new Uint8Array(bytes.length + extra.length);
-    merged.set(bytes);
-    merged.set(extra, bytes.length);
-    try {
-      return { session: await ort.InferenceSession.create(merged, sessionOptions(choice, folder)), scan, readout: true };
-    } catch {
-      // Fall through: the plain file gives the precise error, or runs without the read-out.
+    const type = logitsType === FLOAT ? "float32" : "float16";
+    const lmHead = findLmHeadInput(bytes);
+    // Last-position lm_head + read-out, then the read-out alone: a graph the rename does not suit still loads.
+    const attempts = lmHead ? [lmHead, null] : [null];
+    for (const lm of attempts) {
+      const extra = logitReadoutBytes("logits", type, presents, lm ?? undefined);
+      try {
+        const merged = lm ? renameLmHeadInput(bytes, lm, extra) : concatBytes(bytes, extra);
+        return { session: await ort.InferenceSession.create(merged, sessionOptions(choice, folder)), scan, readout: true, lastPosition: lm !== null };
+      } catch {
+        // Fall through: the next attempt, or the plain file gives the precise error / runs without the read-out.
+      }
     }
   }
   try {
-    return { session: await ort.InferenceSession.create(modelFile, sessionOptions(choice, folder)), scan, readout: false };
+    return { session: await ort.InferenceSession.create(modelFile, sessionOptions(choice, folder)), scan, readout: false, lastPosition: false };
   } catch (e) {
     throw loadError(modelFile, choice, e);
   }
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

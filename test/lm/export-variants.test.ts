@@ -66,6 +66,8 @@ describe("export variants: mixed-length batches are exact", () => {
       const lm = await loadOnnxCausalLM(dir, { threads: 1, ...(variant.options.modelFile ? { modelFile: variant.options.modelFile } : {}) });
       const ref = loadReferenceLlama(dir);
       try {
+        // Every layout but the merged decoder (its lm_head sits in the If branches) computes last-position logits only.
+        expect(lm.lastPositionLogits).toBe(!variant.options.merged);
         const figures = { prefill_vs_reference: 0, prefill_vs_alone: 0, steps_vs_reference: 0, steps_vs_alone: 0 };
         // Prefill: the batch, each row alone, the reference.
         let { state, logProbs } = await lm.prefill(PROMPTS);

@@ -127,7 +127,8 @@ async function main(): Promise<Record<string, unknown>> {
   const results: Record<string, unknown>[] = [];
   const rounds = Number(values.rounds);
   for (const clients of values.clients.split(",").map(Number)) {
-    const requests = values.requests === undefined ? Math.max(16, 2 * clients) : Number(values.requests);
+    // Six requests per client by default: the batches reach their steady size (two made start-up and tail dominate).
+    const requests = values.requests === undefined ? Math.max(48, 6 * clients) : Number(values.requests);
     const fresh = (): Raw => ({ seconds: 0, cpuMs: 0, batches: 0, batched: 0, latencies: [], errors: 0 });
     const raw = { turn_taking: fresh(), batching: fresh() };
     // Modes alternate in rounds over the same sentences, so a change of load on a shared machine hits both.

@@ -23,6 +23,8 @@ export interface OnnxModelOptions {
    * false hands over whole rows of logits, as a plain export does (kept for benchmarks and diagnosis).
    */
   readonly logitReadout?: boolean;
+  /** Idle ONNX Runtime threads spin instead of sleeping (default false: see src/lm/onnx-session.ts). */
+  readonly spinThreads?: boolean;
 }
 
 /** Most logits (floats) one prefill call may compute at once when the graph returns every position: 128 MB. */
@@ -130,6 +132,7 @@ export class OnnxCausalLM implements CausalLM {
       threads,
       ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
       ...(options.logitReadout === undefined ? {} : { readout: options.logitReadout }),
+      ...(options.spinThreads === undefined ? {} : { spinThreads: options.spinThreads }),
     });
     let io: DecoderIo;
     try {
@@ -178,32 +181,59 @@ export class OnnxCausalLM implements CausalLM {
     return this.io.lastOnly ? Number.MAX_SAFE_INTEGER : Math.max(1, Math.floor(PREFILL_LOGITS_BUDGET / (length * this.vocabSize)));
   }
 
+  /**
+   * Left-padded prefill. Prompts of very different lengths run in separate calls (each padded to its own longest),
+   * and their caches are laid right-aligned into one cache of the longest length: a batch of one 150-token and
+   * fifteen 60-token prompts then runs ~1,050 tokens through the model instead of 2,400. The slots left of a
+   * shorter group stay zero and masked, as padding is.
+   */
   private async prefillLeftPadded(prompts: readonly (readonly number[])[], length: number, request: LogitRequest | undefined, results: LogitResults): Promise<OnnxDecodeState> {
     const rows = prompts.length;
-    const ids = new BigInt64Array(rows * length).fill(BigInt(this.padId));
     const mask = new BigInt64Array(rows * length);
-    const positions = new BigInt64Array(rows * length).fill(1n);
     const next = new Int32Array(rows);
     prompts.forEach((prompt, r) => {
-      const pad = length - prompt.length;
-      for (let j = 0; j < prompt.length; j++) {
-        ids[r * length + pad + j] = BigInt(prompt[j]);
-        mask[r * length + pad + j] = 1n;
-        positions[r * length + pad + j] = BigInt(j);
-      }
+      mask.fill(1n, r * length + length - prompt.length, (r + 1) * length);
       next[r] = prompt.length;
     });
-    const chunk = this.prefillChunk(length);
-    const parts: KvArray[][] = [];
-    for (let r0 = 0; r0 < rows; r0 += chunk) {
-      const n = Math.min(chunk, rows - r0);
-      const span = (a: BigInt64Array) => a.subarray(r0 * length, (r0 + n) * length);
-      const batchRows = Array.from({ length: n }, (_, i) => r0 + i);
-      const out = await this.run({ rows: n, seq: length, ids: span(ids), positions: span(positions), mask: span(mask), past: 0, pastKv: this.emptyCache() }, request, batchRows, results);
-      parts.push(out);
+    const groups = paddingGroups(prompts, this.prefillChunk.bind(this));
+    if (groups.length === 1 && groups[0].length === rows && groups[0].every((r, i) => r === i)) {
+      const kv = await this.prefillGroup(prompts, groups[0], length, request, results);
+      return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
     }
-    const kv = parts.length === 1 ? parts[0] : this.io.pastNames.map((_, i) => concat(parts.map((p) => p[i]), this.io.kvType));
+    const { kvHeads, headDim } = this.io;
+    const kv = this.io.pastNames.map(() => allocate(this.io.kvType, rows * kvHeads * length * headDim));
+    for (const group of groups) {
+      const groupLength = Math.max(...group.map((r) => prompts[r].length));
+      const out = await this.prefillGroup(prompts, group, groupLength, request, results);
+      const shift = (length - groupLength) * headDim;
+      group.forEach((r, i) => {
+        for (let t = 0; t < kv.length; t++) {
+          for (let h = 0; h < kvHeads; h++) {
+            const src = out[t].subarray((i * kvHeads + h) * groupLength * headDim, (i * kvHeads + h + 1) * groupLength * headDim);
+            kv[t].set(src, (r * kvHeads + h) * length * headDim + shift);
+          }
+        }
+      });
+    }
     return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
+  }
+
+  /** One call over `group` (rows of `prompts`), left-padded to `length`; its KV tensors in group order. */
+  private async prefillGroup(prompts: readonly (readonly number[])[], group: readonly number[], length: number, request: LogitRequest | undefined, results: LogitResults): Promise<KvArray[]> {
+    const n = group.length;
+    const ids = new BigInt64Array(n * length).fill(BigInt(this.padId));
+    const mask = new BigInt64Array(n * length);
+    const positions = new BigInt64Array(n * length).fill(1n);
+    group.forEach((r, i) => {
+      const prompt = prompts[r];
+      const pad = length - prompt.length;
+      for (let j = 0; j < prompt.length; j++) {
+        ids[i * length + pad + j] = BigInt(prompt[j]);
+        mask[i * length + pad + j] = 1n;
+        positions[i * length + pad + j] = BigInt(j);
+      }
+    });
+    return this.run({ rows: n, seq: length, ids, positions, mask, past: 0, pastKv: this.emptyCache() }, request, group, results);
   }
 
   /**
@@ -424,15 +454,32 @@ function checkRequest(request: LogitRequest | undefined, rows: number): void {
   if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new SyncabelError("DECODE_INVALID_OPTIONS", `topK must be a positive integer, got ${k}`);
 }
 
-/** Row-wise concatenation of chunk caches ([n_i, ...] each) into one [sum n_i, ...] array. */
-function concat(parts: readonly KvArray[], type: FloatType): KvArray {
-  const out = allocate(type, parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+/** Padded tokens a prefill group may run per real token before the next prompt starts a group of its own. */
+const PADDING_SLACK = 1.25;
+
+/**
+ * Rows of `prompts` in prefill groups: longest first, a prompt joins the current group while the group's padded
+ * size stays within PADDING_SLACK of its real tokens and within the rows one call may take (`chunk(length)`).
+ */
+export function paddingGroups(prompts: readonly (readonly number[])[], chunk: (length: number) => number): number[][] {
+  const order = prompts.map((_, r) => r).sort((a, b) => prompts[b].length - prompts[a].length || a - b);
+  const groups: number[][] = [];
+  let current: number[] = [];
+  let real = 0;
+  for (const r of order) {
+    const longest = current.length > 0 ? prompts[current[0]].length : prompts[r].length;
+    const fits = current.length > 0 && longest * (current.length + 1) <= PADDING_SLACK * (real + prompts[r].length) && current.length < chunk(longest);
+    if (current.length > 0 && !fits) {
+      groups.push(current);
+      current = [];
+      real = 0;
+    }
+    current.push(r);
+    real += prompts[r].length;
   }
-  return out;
+  if (current.length > 0) groups.push(current);
+  // One group holding every row keeps the callers' row order (its cache is then used as it comes out).
+  return groups.length === 1 ? [groups[0].sort((a, b) => a - b)] : groups;
 }
 
 export function loadOnnxCausalLM(dir: string, options?: OnnxModelOptions): Promise<OnnxCausalLM> {

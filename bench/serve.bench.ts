@@ -10,6 +10,7 @@
  *   npm run bench:serve
  *   npm run bench:serve -- --clients 1,16 --requests 48 --rounds 2 --batch-size 16   (requests per round and mode)
  */
+import { fork } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,28 +64,62 @@ interface Raw {
   errors: number;
 }
 
+interface DriveJob {
+  readonly url: string;
+  readonly sentences: readonly string[];
+  readonly first: number;
+  readonly clients: number;
+  readonly requests: number;
+  readonly numBeams: number;
+}
+
+interface DriveResult {
+  readonly latencies: number[];
+  readonly errors: number;
+  readonly seconds: number;
+}
+
 /** `clients` loops, each posting one sentence at a time, `requests` in all; wall time from first send to last reply. */
-async function drive(url: string, sentences: readonly string[], first: number, clients: number, requests: number, numBeams: number, into: Raw): Promise<void> {
+async function clientLoops(job: DriveJob): Promise<DriveResult> {
   let next = 0;
+  const latencies: number[] = [];
+  let errors = 0;
   const client = async (): Promise<void> => {
-    for (let i = next++; i < requests; i = next++) {
+    for (let i = next++; i < job.requests; i = next++) {
       const t0 = performance.now();
-      const res = await fetch(`${url}/v1/link`, {
+      const res = await fetch(`${job.url}/v1/link`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ sentences: [sentences[(first + i) % sentences.length]], num_beams: numBeams }),
+        body: JSON.stringify({ sentences: [job.sentences[(job.first + i) % job.sentences.length]], num_beams: job.numBeams }),
       });
       const body = (await res.json()) as { results?: { error?: unknown }[] };
-      if (res.status !== 200 || body.results?.[0]?.error !== undefined) into.errors++;
-      into.latencies.push(performance.now() - t0);
+      if (res.status !== 200 || body.results?.[0]?.error !== undefined) errors++;
+      latencies.push(performance.now() - t0);
     }
   };
   const t0 = performance.now();
+  await Promise.all(Array.from({ length: job.clients }, client));
+  return { latencies, errors, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The clients run in a child process, as real clients would: their HTTP and JSON work does not share the server's
+ * event loop, and the server's CPU time below is the server's alone.
+ */
+async function drive(job: DriveJob, into: Raw): Promise<void> {
+  const child = fork(fileURLToPath(import.meta.url), [CLIENT_FLAG], { execArgv: process.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const cpu0 = process.cpuUsage();
-  await Promise.all(Array.from({ length: clients }, client));
+  const result = await new Promise<DriveResult>((resolve, reject) => {
+    child.once("message", (m) => resolve(m as DriveResult));
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`client process exited with ${code}`)));
+    child.send(job);
+  });
   const cpu = process.cpuUsage(cpu0);
   into.cpuMs += (cpu.user + cpu.system) / 1000;
-  into.seconds += (performance.now() - t0) / 1000;
+  into.seconds += result.seconds;
+  into.latencies.push(...result.latencies);
+  into.errors += result.errors;
 }
 
 function figures(raw: Raw): RunFigures {
@@ -100,7 +135,8 @@ function figures(raw: Raw): RunFigures {
   };
 }
 
-const { values } = parseArgs({
+const CLIENT_FLAG = "--client-process";
+const parsed = process.argv[2] === CLIENT_FLAG ? null : parseArgs({
   options: {
     clients: { type: "string", default: "1,4,16,64" },
     requests: { type: "string" },
@@ -111,7 +147,7 @@ const { values } = parseArgs({
   },
 });
 
-async function main(): Promise<Record<string, unknown>> {
+async function main(values: NonNullable<typeof parsed>["values"]): Promise<Record<string, unknown>> {
   if (!existsSync(join(SHARED, "kb-proxy-dev.tsv"))) return { skipped: `no SPACCC data at ${SHARED}` };
   const { modelDir, kbPath } = await benchFiles();
   const tokenizer = await loadTokenizer(modelDir);
@@ -137,7 +173,7 @@ async function main(): Promise<Record<string, unknown>> {
         const server = await startLinkServer(linker, { port: 0, batching, batchSize, maxConcurrent: 1024 });
         const into = batching ? raw.batching : raw.turn_taking;
         try {
-          await drive(server.url, sentences, round * requests, clients, requests, numBeams, into);
+          await drive({ url: server.url, sentences, first: round * requests, clients, requests, numBeams }, into);
           const metrics = await (await fetch(`${server.url}/metrics`)).text();
           into.batches += Number(/^syncabel_batch_sentences_count (\d+)$/m.exec(metrics)?.[1] ?? 0);
           into.batched += Number(/^syncabel_batch_sentences_sum (\d+)$/m.exec(metrics)?.[1] ?? 0);
@@ -162,4 +198,11 @@ async function main(): Promise<Record<string, unknown>> {
   return { model: { ...SHAPE, vocab: tokenizer.vocabSize }, batch_size: batchSize, num_beams: numBeams, results };
 }
 
-console.log(JSON.stringify(await main(), null, 2));
+if (parsed === null) {
+  // Client process: one job from the parent, its figures back, then exit.
+  process.once("message", (job) => {
+    void clientLoops(job as DriveJob).then((r) => process.send!(r, () => process.exit(0)));
+  });
+} else {
+  console.log(JSON.stringify(await main(parsed.values), null, 2));
+}

@@ -1,5 +1,5 @@
 import { SyncabelError } from "../errors.js";
-import type { CausalLM, DecodeState, LogitRequest, NextTokenLogProbs } from "../lm/types.js";
+import type { CausalLM, DecodeState, LogitRequest, NextTokenLogProbs, StepResult } from "../lm/types.js";
 import type { TrieConstraint } from "./prefix-trie.js";
 
 export interface BeamSearchOptions {
@@ -87,8 +87,8 @@ class HypothesisSet {
 class PromptSearch {
   running: Running[] = [];
   readonly finished: HypothesisSet;
-  done = false;
-  error: SyncabelError | undefined;
+  /** Tokens generated so far (prompts joining a running batch start later than others). */
+  generated = 0;
   /** Trie node after the verb tokens that end the prompt: where every name (and every name after <SEP>) starts. */
   readonly start: number;
 
@@ -142,6 +142,21 @@ function pushTop(top: Candidate[], k: number, c: Candidate): void {
   top.splice(i, 0, c);
 }
 
+/** Prompts handed to a running beam search over time (continuous batching), and where their results go. */
+export interface BeamSearchFeed {
+  /** At most `room` prompts to start now (asked before every decoding step); [] when none waits. */
+  take(room: number): readonly BeamSearchInput[];
+  /** The result of a prompt taken from this feed, as soon as its search is over. */
+  done(input: BeamSearchInput, output: BeamSearchOutput): void;
+  /** false: nobody waits for this prompt any more; its search is dropped before the next step. */
+  wanted?(input: BeamSearchInput): boolean;
+}
+
+export interface StreamOptions extends BeamSearchOptions {
+  /** Prompts decoded at once; a finished prompt's rows go to the next prompt the feed gives. */
+  readonly maxPrompts: number;
+}
+
 /**
  * Batched beam search with Hugging Face semantics (conventions, sections 3-4): log-softmax over the full
  * vocabulary, then the trie mask (no renormalisation); max(2, 1 + n_eos) x numBeams candidates per step; an EOS candidate is kept
@@ -149,6 +164,75 @@ function pushTop(top: Candidate[], k: number, c: Candidate): void {
  * constraint admits fewer names than beams return fewer hypotheses: -inf beams are never padded in.
  */
 export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[], options: BeamSearchOptions): Promise<BeamSearchOutput[]> {
+  checkOptions(options);
+  if (inputs.length === 0) return [];
+  // Own objects per position: the same input object may be passed twice.
+  const items = inputs.map((input) => ({ ...input }));
+  const index = new Map<BeamSearchInput, number>(items.map((item, i) => [item, i]));
+  const outputs: BeamSearchOutput[] = new Array(inputs.length);
+  let taken = false;
+  const feed: BeamSearchFeed = {
+    take: () => (taken ? [] : ((taken = true), items)),
+    done: (input, output) => {
+      const i = index.get(input)!;
+      outputs[i] = output;
+      options.onPromptDone?.(i);
+    },
+  };
+  await streamBeamSearch(lm, feed, { ...options, maxPrompts: inputs.length });
+  return outputs;
+}
+
+function checkOptions(options: BeamSearchOptions): void {
+  const { numBeams } = options;
+  const maxNew = options.maxNewTokens ?? 128;
+  if (!Number.isInteger(numBeams) || numBeams < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `num_beams must be a positive integer, got ${numBeams}`);
+  if (!Number.isInteger(maxNew) || maxNew < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `max_new_tokens must be a positive integer, got ${maxNew}`);
+}
+
+/** Rows of `b` after those of `a` (the logits of a running batch and of the prompts that join it). */
+function concatLogProbs(a: NextTokenLogProbs, b: NextTokenLogProbs): NextTokenLogProbs {
+  const cat = <T extends Float32Array | Int32Array>(x: T, y: T, make: (n: number) => T): T => {
+    const out = make(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  const f32 = (n: number) => new Float32Array(n);
+  const i32 = (n: number) => new Int32Array(n);
+  let picked: NextTokenLogProbs["picked"];
+  if (a.picked && b.picked) {
+    const shift = a.picked.offsets[a.rows];
+    const offsets = new Int32Array(a.rows + b.rows + 1);
+    offsets.set(a.picked.offsets);
+    for (let r = 1; r <= b.rows; r++) offsets[a.rows + r] = b.picked.offsets[r] + shift;
+    picked = { offsets, logits: cat(a.picked.logits.subarray(0, shift), b.picked.logits, f32) };
+  }
+  const top = a.top && b.top ? { k: a.top.k, ids: cat(a.top.ids, b.top.ids, i32), logits: cat(a.top.logits, b.top.logits, f32) } : undefined;
+  return {
+    rows: a.rows + b.rows,
+    vocabSize: a.vocabSize,
+    logits: cat(a.logits, b.logits, f32),
+    logZ: cat(a.logZ, b.logZ, f32),
+    ...(picked ? { picked } : {}),
+    ...(top ? { top } : {}),
+  };
+}
+
+/** A search's result: its hypotheses, best first; one cut by max_new_tokens never ranks above a complete name. */
+function resultOf(s: PromptSearch, numReturn: number): BeamSearchOutput {
+  const hypotheses = [...s.finished.items].filter((h) => Number.isFinite(h.score)).sort((a, b) => Number(b.finished) - Number(a.finished) || b.score - a.score).slice(0, numReturn);
+  return { hypotheses };
+}
+
+/**
+ * Beam search over prompts that arrive while it runs (continuous batching): before every step, the feed may
+ * give prompts for the rows finished prompts left free; they are prefilled and join the batch (`lm.extend`; a
+ * backend without it takes new prompts only when the batch is empty). Each prompt's search is the one
+ * `beamSearch` runs (same semantics, its own generated length). Resolves when no prompt runs and none waits.
+ */
+export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, options: StreamOptions): Promise<void> {
+  checkOptions(options);
   const numBeams = options.numBeams;
   const numReturn = Math.min(options.numReturnSequences ?? numBeams, numBeams);
   const maxNew = options.maxNewTokens ?? 128;
@@ -156,127 +240,152 @@ export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[
   const eos = options.eosTokenId;
   const eosIds = new Set([eos, ...(options.eosTokenIds ?? [])]);
   const candidatesPerStep = Math.max(2, 1 + eosIds.size) * numBeams;
-  if (!Number.isInteger(numBeams) || numBeams < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `num_beams must be a positive integer, got ${numBeams}`);
-  if (!Number.isInteger(maxNew) || maxNew < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `max_new_tokens must be a positive integer, got ${maxNew}`);
-  if (inputs.length === 0) return [];
 
-  const searches = inputs.map((input) => new PromptSearch(input, numBeams));
-  searches.forEach((s, r) => {
-    const c = s.input.constraint;
-    if (c && s.start < 0) {
-      const tail = s.input.prompt.slice(-(c.rootTokens ?? 1));
-      s.error = new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last tokens (${tail.join(",")}) do not start the candidate trie: the verb of the prompt and of the trie differ`, { token: tail.join(",") });
-      s.done = true;
-      options.onPromptDone?.(r);
+  let active: PromptSearch[] = [];
+  let state: DecodeState | null = null;
+  let logProbs: NextTokenLogProbs | null = null;
+  let allowed: Int32Array[] = [];
+  let steps = 0;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) throw new SyncabelError("INTERRUPTED", `beam search stopped after ${steps} steps: interrupted`);
+      // New prompts take the rows finished ones left (all at once when the batch is empty).
+      const room = state !== null && lm.extend === undefined ? 0 : options.maxPrompts - active.length;
+      const starting: PromptSearch[] = [];
+      for (const input of room > 0 ? feed.take(room) : []) {
+        const s = new PromptSearch(input, numBeams);
+        const c = input.constraint;
+        if (c && s.start < 0) {
+          const tail = input.prompt.slice(-(c.rootTokens ?? 1));
+          feed.done(input, { error: new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last tokens (${tail.join(",")}) do not start the candidate trie: the verb of the prompt and of the trie differ`, { token: tail.join(",") }) });
+          continue;
+        }
+        starting.push(s);
+      }
+      if (starting.length > 0) {
+        // Prefill once per prompt (not per beam): beams fork at the first step, as transformers' 0/-1e9 start does.
+        const asked = logitRequest(starting.map((s) => ({ c: s.input.constraint, node: s.start })), eos, candidatesPerStep);
+        const prompts = starting.map((s) => s.input.prompt);
+        const first = state === null ? 0 : state.rows;
+        const joined: StepResult = state === null ? await lm.prefill(prompts, asked.request) : await lm.extend!(state, prompts, asked.request);
+        logProbs = logProbs === null ? joined.logProbs : concatLogProbs(logProbs, joined.logProbs);
+        allowed = [...allowed, ...asked.allowed];
+        state = joined.state;
+        starting.forEach((s, i) => (s.running = [{ tokens: [], score: 0, node: s.start, row: first + i }]));
+        active.push(...starting);
+      }
+      if (active.length === 0) break;
+
+      const parents: number[] = [];
+      const nextTokens: number[] = [];
+      const still: PromptSearch[] = [];
+      for (const s of active) {
+        if (feed.wanted && !feed.wanted(s.input)) continue; // its caller is gone: its rows are not carried on
+        const next = selectBeams(s, logProbs!, allowed, { numBeams, candidatesPerStep, eosIds, lengthPenalty });
+        if (next === null || s.generated >= maxNew) {
+          // max_new_tokens reached: unfinished beams join the hypotheses, as transformers' finalize() does.
+          if (next !== null) for (const r of next) s.finished.add({ tokens: r.tokens, score: r.score / s.generated ** lengthPenalty, sumLogProbs: r.score, finished: false });
+          s.running = [];
+          feed.done(s.input, resultOf(s, numReturn));
+          continue;
+        }
+        s.running = next.map((r) => {
+          parents.push(r.row);
+          nextTokens.push(r.tokens[r.tokens.length - 1]);
+          return { ...r, row: parents.length - 1 };
+        });
+        still.push(s);
+      }
+      active = still;
+      if (parents.length === 0) {
+        state!.dispose();
+        state = null;
+        logProbs = null;
+        allowed = [];
+        continue;
+      }
+      const asked = logitRequest(
+        active.flatMap((s) => s.running.map((r) => ({ c: s.input.constraint, node: r.node }))),
+        eos,
+        candidatesPerStep,
+      );
+      const stepped = await lm.step(state!, Int32Array.from(parents), Int32Array.from(nextTokens), asked.request);
+      steps++;
+      state = stepped.state;
+      logProbs = stepped.logProbs;
+      allowed = asked.allowed;
+    }
+  } finally {
+    state?.dispose();
+  }
+}
+
+interface SelectOptions {
+  readonly numBeams: number;
+  readonly candidatesPerStep: number;
+  readonly eosIds: ReadonlySet<number>;
+  readonly lengthPenalty: number;
+}
+
+/**
+ * One step of one prompt's search: the best candidates of its beams; EOS candidates ranked within numBeams become
+ * hypotheses. Returns the beams to carry on (`row` still the parent's), or null when the search is over.
+ */
+function selectBeams(s: PromptSearch, logProbs: NextTokenLogProbs, allowed: readonly Int32Array[], o: SelectOptions): Running[] | null {
+  const generated = ++s.generated;
+  const k = o.candidatesPerStep;
+  const vocab = logProbs.vocabSize;
+  const top: Candidate[] = [];
+  s.running.forEach((beam, b) => {
+    // Hugging Face scores: log-softmax over the full vocabulary, the constraint applied after (no renormalising).
+    const base = beam.score - logProbs.logZ[beam.row];
+    if (s.input.constraint) {
+      // The allowed children, then <SEP> where EOS is allowed (multiple-answers mode).
+      const tokens = allowed[beam.row];
+      for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i];
+        const logit = allowedLogit(logProbs, beam.row, i, t);
+        if (logit !== -Infinity) pushTop(top, k, { score: base + logit, beam: b, token: t, flat: b * vocab + t });
+      }
+    } else if (logProbs.top) {
+      const { ids, logits, k: kk } = logProbs.top;
+      for (let j = beam.row * kk; j < (beam.row + 1) * kk; j++) {
+        if (logits[j] !== -Infinity) pushTop(top, k, { score: base + logits[j], beam: b, token: ids[j], flat: b * vocab + ids[j] });
+      }
+    } else {
+      const row = logProbs.logits.subarray(beam.row * vocab, (beam.row + 1) * vocab);
+      // Only this row's own top k can enter the prompt's top k.
+      let floor = -Infinity;
+      const local: Candidate[] = [];
+      for (let t = 0; t < vocab; t++) {
+        const logit = row[t];
+        if (logit > floor || (local.length < k && logit !== -Infinity)) {
+          pushTop(local, k, { score: base + logit, beam: b, token: t, flat: b * vocab + t });
+          if (local.length === k) floor = local[k - 1].score - base;
+        }
+      }
+      for (const c of local) pushTop(top, k, c);
+    }
+  });
+
+  const next: Running[] = [];
+  top.forEach((cand, rank) => {
+    if (next.length >= o.numBeams) return;
+    const beam = s.running[cand.beam];
+    if (o.eosIds.has(cand.token)) {
+      // transformers skips an EOS candidate ranked outside the first numBeams.
+      if (rank >= o.numBeams) return;
+      s.finished.add({ tokens: beam.tokens, score: cand.score / generated ** o.lengthPenalty, sumLogProbs: cand.score, finished: true });
       return;
     }
-    s.running = [{ tokens: [], score: 0, node: s.start, row: r }];
-  });
-  // Prefill once per prompt (not per beam): beams fork at the first step, as transformers' 0/-1e9 start does.
-  let asked = logitRequest(searches.map((s) => ({ c: s.input.constraint, node: s.start })), eos, candidatesPerStep);
-  const prefilled = await lm.prefill(inputs.map((i) => i.prompt), asked.request);
-  let state: DecodeState = prefilled.state;
-  let logProbs = prefilled.logProbs;
-
-  const vocab = logProbs.vocabSize;
-  for (let generated = 1; ; generated++) {
-    if (options.signal?.aborted) {
-      state.dispose();
-      throw new SyncabelError("INTERRUPTED", `beam search stopped after ${generated - 1} steps: interrupted`);
+    let node = -1;
+    const c = s.input.constraint;
+    if (c) {
+      node = cand.token === c.sepTokenId && c.trie.child(beam.node, cand.token) < 0 ? s.start : c.trie.child(beam.node, cand.token);
     }
-    const parents: number[] = [];
-    const nextTokens: number[] = [];
-    for (const [index, s] of searches.entries()) {
-      if (s.done) continue;
-      const k = candidatesPerStep;
-      const top: Candidate[] = [];
-      s.running.forEach((beam, b) => {
-        // Hugging Face scores: log-softmax over the full vocabulary, the constraint applied after (no renormalising).
-        const base = beam.score - logProbs.logZ[beam.row];
-        if (s.input.constraint) {
-          // The allowed children, then <SEP> where EOS is allowed (multiple-answers mode).
-          const allowed = asked.allowed[beam.row];
-          for (let i = 0; i < allowed.length; i++) {
-            const t = allowed[i];
-            const logit = allowedLogit(logProbs, beam.row, i, t);
-            if (logit !== -Infinity) pushTop(top, k, { score: base + logit, beam: b, token: t, flat: b * vocab + t });
-          }
-        } else if (logProbs.top) {
-          const { ids, logits, k: kk } = logProbs.top;
-          for (let j = beam.row * kk; j < (beam.row + 1) * kk; j++) {
-            if (logits[j] !== -Infinity) pushTop(top, k, { score: base + logits[j], beam: b, token: ids[j], flat: b * vocab + ids[j] });
-          }
-        } else {
-          const row = logProbs.logits.subarray(beam.row * vocab, (beam.row + 1) * vocab);
-          // Only this row's own top k can enter the prompt's top k.
-          let floor = -Infinity;
-          const local: Candidate[] = [];
-          for (let t = 0; t < vocab; t++) {
-            const logit = row[t];
-            if (logit > floor || (local.length < k && logit !== -Infinity)) {
-              pushTop(local, k, { score: base + logit, beam: b, token: t, flat: b * vocab + t });
-              if (local.length === k) floor = local[k - 1].score - base;
-            }
-          }
-          for (const c of local) pushTop(top, k, c);
-        }
-      });
-
-      const next: Running[] = [];
-      top.forEach((cand, rank) => {
-        if (next.length >= numBeams) return;
-        const beam = s.running[cand.beam];
-        if (eosIds.has(cand.token)) {
-          // transformers skips an EOS candidate ranked outside the first numBeams.
-          if (rank >= numBeams) return;
-          s.finished.add({ tokens: beam.tokens, score: cand.score / generated ** lengthPenalty, sumLogProbs: cand.score, finished: true });
-          return;
-        }
-        let node = -1;
-        const c = s.input.constraint;
-        if (c) {
-          node = cand.token === c.sepTokenId && c.trie.child(beam.node, cand.token) < 0 ? s.start : c.trie.child(beam.node, cand.token);
-        }
-        // `row` holds the parent's row until the step below assigns the beam its own.
-        next.push({ tokens: [...beam.tokens, cand.token], score: cand.score, node, row: beam.row });
-      });
-      const bestCandidate = top.length > 0 ? top[0].score : -Infinity;
-      if (next.length === 0 || s.finished.isDone(bestCandidate, generated, lengthPenalty)) {
-        s.done = true;
-        s.running = [];
-        options.onPromptDone?.(index);
-        continue;
-      }
-      if (generated >= maxNew) {
-        // max_new_tokens reached: unfinished beams join the hypotheses, as transformers' finalize() does.
-        for (const r of next) s.finished.add({ tokens: r.tokens, score: r.score / generated ** lengthPenalty, sumLogProbs: r.score, finished: false });
-        s.done = true;
-        s.running = [];
-        options.onPromptDone?.(index);
-        continue;
-      }
-      s.running = next.map((r) => {
-        parents.push(r.row);
-        nextTokens.push(r.tokens[r.tokens.length - 1]);
-        return { ...r, row: parents.length - 1 };
-      });
-    }
-    if (parents.length === 0) break;
-    asked = logitRequest(
-      searches.flatMap((s) => s.running.map((r) => ({ c: s.input.constraint, node: r.node }))),
-      eos,
-      candidatesPerStep,
-    );
-    const stepped = await lm.step(state, Int32Array.from(parents), Int32Array.from(nextTokens), asked.request);
-    state = stepped.state;
-    logProbs = stepped.logProbs;
-  }
-  state.dispose();
-
-  return searches.map((s) => {
-    if (s.error) return { error: s.error };
-    // A hypothesis cut by max_new_tokens is never ranked above one that ended with EOS (a complete name).
-    const hypotheses = [...s.finished.items].filter((h) => Number.isFinite(h.score)).sort((a, b) => Number(b.finished) - Number(a.finished) || b.score - a.score).slice(0, numReturn);
-    return { hypotheses };
+    next.push({ tokens: [...beam.tokens, cand.token], score: cand.score, node, row: beam.row });
   });
+  const bestCandidate = top.length > 0 ? top[0].score : -Infinity;
+  if (next.length === 0 || s.finished.isDone(bestCandidate, generated, o.lengthPenalty)) return null;
+  return next;
 }

@@ -165,15 +165,84 @@ export class OnnxCausalLM implements CausalLM {
   }
 
   async prefill(prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult> {
+    const generation = ++this.generation;
+    const { state, results } = await this.prefillRows(prompts, request);
+    // Another prefill started while this one ran: one decoding at a time per model (their caches share buffers).
+    if (generation !== this.generation) {
+      throw new SyncabelError("DECODE_INVALID_OPTIONS", "another decoding started on this model during prefill (one decoding at a time per model)");
+    }
+    return { state, logProbs: results.result() };
+  }
+
+  /**
+   * Continuous batching: prefill `prompts` and add them as rows after the live `state`'s (which is consumed). The
+   * result's logits are the new rows' only. The merged cache keeps each row's real slots and drops the padding no
+   * row needs any more, so a batch that keeps taking prompts does not keep growing its cache.
+   */
+  async extend(state: DecodeState, prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult> {
+    this.checkLive(state);
+    const { state: added, results } = await this.prefillRows(prompts, request);
+    const merged = this.merge(state, added);
+    state.dispose();
+    added.dispose();
+    return { state: merged, logProbs: results.result() };
+  }
+
+  private async prefillRows(prompts: readonly (readonly number[])[], request: LogitRequest | undefined): Promise<{ state: OnnxDecodeState; results: LogitResults }> {
     const rows = prompts.length;
     if (rows === 0) throw new SyncabelError("DECODE_INVALID_OPTIONS", "prefill needs at least one prompt");
     if (prompts.some((p) => p.length === 0)) throw new SyncabelError("DECODE_INVALID_OPTIONS", "a prompt has no tokens");
     checkRequest(request, rows);
-    this.generation++;
     const results = new LogitResults(rows, this.vocabSize, request);
     const length = Math.max(...prompts.map((p) => p.length));
     const state = this.io.rightPadded ? await this.prefillByLength(prompts, length, request, results) : await this.prefillLeftPadded(prompts, length, request, results);
-    return { state, logProbs: results.result() };
+    return { state, results };
+  }
+
+  private checkLive(state: DecodeState): asserts state is OnnxDecodeState {
+    if (!(state instanceof OnnxDecodeState) || state.kv.length === 0 || state.generation !== this.generation) {
+      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() needs the latest live state made by this model (one decoding at a time per model)");
+    }
+  }
+
+  /**
+   * Rows of `a` then rows of `b` in one cache as long as the longest row's tokens. Left padding keeps each row's
+   * tokens at the end of its slots, right padding (GQA) at the start; the other slots are zero and masked.
+   */
+  private merge(a: OnnxDecodeState, b: OnnxDecodeState): OnnxDecodeState {
+    const rows = a.rows + b.rows;
+    const next = new Int32Array(rows);
+    next.set(a.nextPosition);
+    next.set(b.nextPosition, a.rows);
+    const length = Math.max(...next);
+    const { kvHeads, headDim: d } = this.io;
+    const kv = this.nextPool().take(rows * kvHeads * length * d);
+    for (const t of kv) t.fill(0);
+    const mask = new BigInt64Array(rows * length);
+    const right = this.io.rightPadded;
+    const copyRows = (from: OnnxDecodeState, first: number): void => {
+      const fed = from.appended ? from.pastLength - 1 : from.pastLength;
+      for (let r = 0; r < from.rows; r++) {
+        const n = from.nextPosition[r];
+        const at = right ? 0 : length - n;
+        mask.fill(1n, (first + r) * length + at, (first + r) * length + at + n);
+        // The row's n slots: the first n (right padding) or the last n (left padding, the newest maybe in `appended`).
+        const inCache = from.appended ? n - 1 : n;
+        const start = right ? 0 : fed - inCache;
+        kv.forEach((dst, i) => {
+          for (let h = 0; h < kvHeads; h++) {
+            const src = (r * kvHeads + h) * fed * d;
+            const out = ((first + r) * kvHeads + h) * length * d + at * d;
+            dst.set(from.kv[i].subarray(src + start * d, src + (start + inCache) * d), out);
+            if (from.appended) dst.set(from.appended[i].subarray((r * kvHeads + h) * d, (r * kvHeads + h + 1) * d), out + inCache * d);
+          }
+        });
+      }
+    };
+    copyRows(a, 0);
+    copyRows(b, a.rows);
+    this.generation++;
+    return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
   }
 
   /** Rows per prefill call: bounded by the logits buffer when the graph computes every position's logits. */
@@ -282,9 +351,7 @@ export class OnnxCausalLM implements CausalLM {
   }
 
   async step(state: DecodeState, parents: Int32Array, tokens: Int32Array, request?: LogitRequest): Promise<StepResult> {
-    if (!(state instanceof OnnxDecodeState) || state.kv.length === 0 || state.generation !== this.generation) {
-      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() needs the latest live state made by this model (one decoding at a time per model)");
-    }
+    this.checkLive(state);
     const rows = parents.length;
     if (tokens.length !== rows) throw new SyncabelError("DECODE_INVALID_OPTIONS", "parents and tokens differ in length");
     checkRequest(request, rows);

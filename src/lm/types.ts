@@ -75,6 +75,11 @@ export interface CausalLM {
    * (this both reorders/selects the KV cache by beam and appends). `state` is consumed.
    */
   step(state: DecodeState, parents: Int32Array, tokens: Int32Array, request?: LogitRequest): Promise<StepResult>;
+  /**
+   * Continuous batching (optional): prefill `prompts` and append them as rows after those of the live `state`
+   * (consumed). The result's logits cover the new rows only; its state, every row.
+   */
+  extend?(state: DecodeState, prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult>;
   /** Cumulative milliseconds spent inside the model runtime (for the overhead figure of benchmarks). */
   readonly forwardMs: number;
   dispose(): Promise<void>;

@@ -3,9 +3,11 @@
  * taking turns. The model is the one of `npm run bench` (random weights, Llama-3 vocabulary, 4 layers, hidden 256;
  * written once to .cache/bench-model), the KB the SPACCC proxy KB, the sentences the authors' marked SPACCC
  * sentences. For 1, 4, 16 and 64 clients, each sending one sentence per request and the next as soon as the reply
- * comes, it prints sentences/s, p50/p99 request latency and CPU ms per sentence (this process, ONNX Runtime's
- * threads included: the work done, less sensitive than wall time to other load on a shared machine) per mode, and
- * the ratios, as one JSON object. Modes alternate in rounds.
+ * comes, it prints sentences/s, p50/p99 request latency and CPU ms per sentence (the server process, ONNX Runtime's
+ * threads included: the work done, less sensitive than wall time to other load on a shared machine) per mode
+ * (requests taking turns, static batches, continuous batching), and the ratios to turn-taking, as one JSON object.
+ * Modes alternate in rounds. `mean_batch` is the mean batch size (continuous: sentences decoding after each
+ * admission).
  *
  *   npm run bench:serve
  *   npm run bench:serve -- --clients 1,16 --requests 48 --rounds 2 --batch-size 16   (requests per round and mode)
@@ -166,12 +168,13 @@ async function main(values: NonNullable<typeof parsed>["values"]): Promise<Recor
     // Six requests per client by default: the batches reach their steady size (two made start-up and tail dominate).
     const requests = values.requests === undefined ? Math.max(48, 6 * clients) : Number(values.requests);
     const fresh = (): Raw => ({ seconds: 0, cpuMs: 0, batches: 0, batched: 0, latencies: [], errors: 0 });
-    const raw = { turn_taking: fresh(), batching: fresh() };
-    // Modes alternate in rounds over the same sentences, so a change of load on a shared machine hits both.
+    const modes = ["off", "static", "continuous"] as const;
+    const raw = { off: fresh(), static: fresh(), continuous: fresh() };
+    // Modes alternate in rounds over the same sentences, so a change of load on a shared machine hits them all.
     for (let round = 0; round < rounds; round++) {
-      for (const batching of [false, true]) {
+      for (const batching of modes) {
         const server = await startLinkServer(linker, { port: 0, batching, batchSize, maxConcurrent: 1024 });
-        const into = batching ? raw.batching : raw.turn_taking;
+        const into = raw[batching];
         try {
           await drive({ url: server.url, sentences, first: round * requests, clients, requests, numBeams }, into);
           const metrics = await (await fetch(`${server.url}/metrics`)).text();
@@ -182,14 +185,19 @@ async function main(values: NonNullable<typeof parsed>["values"]): Promise<Recor
         }
       }
     }
-    const off = figures(raw.turn_taking);
-    const on = figures(raw.batching);
+    const off = figures(raw.off);
+    const fixed = figures(raw.static);
+    const cont = figures(raw.continuous);
+    const ratio = (a: number, b: number): number => +(a / b).toFixed(2);
     const row = {
       clients,
       turn_taking: off,
-      batching: on,
-      throughput_ratio: +(on.sentences_per_second / off.sentences_per_second).toFixed(2),
-      cpu_per_sentence_ratio: +(off.cpu_ms_per_sentence / on.cpu_ms_per_sentence).toFixed(2),
+      static_batching: fixed,
+      continuous_batching: cont,
+      throughput_ratio_static: ratio(fixed.sentences_per_second, off.sentences_per_second),
+      throughput_ratio_continuous: ratio(cont.sentences_per_second, off.sentences_per_second),
+      cpu_per_sentence_ratio_static: ratio(off.cpu_ms_per_sentence, fixed.cpu_ms_per_sentence),
+      cpu_per_sentence_ratio_continuous: ratio(off.cpu_ms_per_sentence, cont.cpu_ms_per_sentence),
     };
     results.push(row);
     console.error(JSON.stringify(row));

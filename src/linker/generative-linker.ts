@@ -1,5 +1,5 @@
 import { SyncabelError } from "../errors.js";
-import { beamSearch, type BeamSearchInput, type Hypothesis } from "../decode/beam-search.js";
+import { beamSearch, streamBeamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "../decode/beam-search.js";
 import type { TrieConstraint } from "../decode/prefix-trie.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
@@ -8,6 +8,7 @@ import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
 import { promptTokens } from "./prompt-tokens.js";
 import { errorResult } from "./sentence-results.js";
+import type { ContinuousLinker, ContinuousOptions, FedSentence, SentenceFeed } from "./sentence-feed.js";
 import { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult } from "./types.js";
 
 export interface GenerativeLinkerParts {
@@ -37,7 +38,7 @@ interface Parsed {
  * The SynCABEL linker: prompt `{sentence}<SEP>[{mention}] {verb}`, beam search (trie-constrained to the mention's
  * group by default), generated names mapped to codes by exact lookup in the group (conventions, sections 2-6).
  */
-export class GenerativeLinker implements Linker {
+export class GenerativeLinker implements Linker, ContinuousLinker {
   readonly kind = "generative";
   private tries: Map<string, TokenTrie> | undefined;
   private verbTokens: number | undefined;
@@ -73,7 +74,14 @@ export class GenerativeLinker implements Linker {
     return run;
   }
 
-  private async sampleNow(sentences: readonly string[], options: SampleOptions): Promise<SampleResult[]> {
+  /** Continuous batching (src/linker/sentence-feed.ts): sentences join the running decode between steps. */
+  sampleContinuously(feed: SentenceFeed, options: ContinuousOptions = {}): Promise<void> {
+    const run = this.queue.then(() => this.streamNow(feed, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private decodeSettings(options: ContinuousOptions): { constrained: boolean; numBeams: number; batchSize: number; maxPromptTokens: number } {
     const constrained = options.constrained ?? true;
     const numBeams = options.num_beams ?? 5;
     const batchSize = options.batch_size ?? 8;
@@ -81,23 +89,45 @@ export class GenerativeLinker implements Linker {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
     // NaN or a fraction would silently mean "no limit" in the comparison below.
     if (!Number.isInteger(maxPromptTokens) || maxPromptTokens < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `max_prompt_tokens must be a positive integer, got ${maxPromptTokens}`);
-    const tries = constrained ? this.triesByGroup() : undefined;
-    const { tokenizer, verb } = this.parts;
-    const sep = this.parts.multipleAnswers ? tokenizer.sepTokenId : null;
+    return { constrained, numBeams, batchSize, maxPromptTokens };
+  }
 
+  private searchOptions(options: ContinuousOptions, numBeams: number): BeamSearchOptions {
+    return {
+      numBeams,
+      maxNewTokens: options.max_new_tokens ?? 128,
+      eosTokenId: this.parts.tokenizer.eosTokenId,
+      ...(this.parts.eosTokenIds === undefined ? {} : { eosTokenIds: this.parts.eosTokenIds }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    };
+  }
+
+  /** A marked sentence's prompt and constraint; throws a typed error for a sentence that cannot be linked. */
+  private prepare(text: string, constrained: boolean, maxPromptTokens: number): { sentence: MarkedSentence; input: BeamSearchInput } {
+    const { tokenizer, verb } = this.parts;
+    const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
+    const prompt = promptTokens(tokenizer, sentence, verb, maxPromptTokens);
+    let constraint: TrieConstraint | undefined;
+    if (constrained) {
+      const trie = this.triesByGroup().get(sentence.group);
+      if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
+      constraint = { trie, sepTokenId: this.parts.multipleAnswers ? tokenizer.sepTokenId : null, rootTokens: this.verbTokenCount() };
+    }
+    return { sentence, input: { prompt, constraint } };
+  }
+
+  private resultOf(text: string, sentence: MarkedSentence, out: BeamSearchOutput): SampleResult {
+    return out.error ? errorResult(text, out.error) : { sentence: text, beams: out.hypotheses.map((h) => this.toBeam(sentence, h)) };
+  }
+
+  private async sampleNow(sentences: readonly string[], options: SampleOptions): Promise<SampleResult[]> {
+    const { constrained, numBeams, batchSize, maxPromptTokens } = this.decodeSettings(options);
+    if (constrained) this.triesByGroup();
     const results: SampleResult[] = new Array(sentences.length);
     const parsed: Parsed[] = [];
     sentences.forEach((text, index) => {
       try {
-        const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
-        const prompt = promptTokens(tokenizer, sentence, verb, maxPromptTokens);
-        let constraint: TrieConstraint | undefined;
-        if (tries) {
-          const trie = tries.get(sentence.group);
-          if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
-          constraint = { trie, sepTokenId: sep, rootTokens: this.verbTokenCount() };
-        }
-        parsed.push({ index, sentence, input: { prompt, constraint } });
+        parsed.push({ index, ...this.prepare(text, constrained, maxPromptTokens) });
       } catch (e) {
         results[index] = errorResult(text, e);
         options.onSentenceDone?.();
@@ -110,20 +140,47 @@ export class GenerativeLinker implements Linker {
     for (let start = 0; start < byLength.length; start += batchSize) {
       const batch = byLength.slice(start, start + batchSize);
       const outputs = await beamSearch(this.parts.lm, batch.map((p) => p.input), {
-        numBeams,
-        maxNewTokens: options.max_new_tokens ?? 128,
-        eosTokenId: tokenizer.eosTokenId,
-        ...(this.parts.eosTokenIds === undefined ? {} : { eosTokenIds: this.parts.eosTokenIds }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...this.searchOptions(options, numBeams),
         ...(options.onSentenceDone === undefined ? {} : { onPromptDone: options.onSentenceDone }),
       });
-      batch.forEach((p, i) => {
-        const out = outputs[i];
-        const text = sentences[p.index];
-        results[p.index] = out.error ? errorResult(text, out.error) : { sentence: text, beams: out.hypotheses.map((h) => this.toBeam(p.sentence, h)) };
-      });
+      batch.forEach((p, i) => (results[p.index] = this.resultOf(sentences[p.index], p.sentence, outputs[i])));
     }
     return results;
+  }
+
+  private async streamNow(feed: SentenceFeed, options: ContinuousOptions): Promise<void> {
+    const { constrained, numBeams, batchSize, maxPromptTokens } = this.decodeSettings(options);
+    if (constrained) this.triesByGroup();
+    const running = new Map<BeamSearchInput, { fed: FedSentence; sentence: MarkedSentence }>();
+    const take = (room: number): BeamSearchInput[] => {
+      const inputs: BeamSearchInput[] = [];
+      // Sentences that cannot be linked are answered at once and do not take a row.
+      for (let batch = feed.take(room); batch.length > 0; batch = inputs.length < room ? feed.take(room - inputs.length) : []) {
+        for (const fed of batch) {
+          try {
+            const { sentence, input } = this.prepare(fed.text, constrained, maxPromptTokens);
+            running.set(input, { fed, sentence });
+            inputs.push(input);
+          } catch (e) {
+            fed.deliver(errorResult(fed.text, e));
+          }
+        }
+      }
+      return inputs;
+    };
+    await streamBeamSearch(
+      this.parts.lm,
+      {
+        take,
+        done: (input, out) => {
+          const item = running.get(input)!;
+          running.delete(input);
+          item.fed.deliver(this.resultOf(item.fed.text, item.sentence, out));
+        },
+        wanted: (input) => running.get(input)?.fed.wanted() ?? false,
+      },
+      { ...this.searchOptions(options, numBeams), maxPrompts: batchSize },
+    );
   }
 
   /** Generated tokens -> names (split on `<SEP>`) -> codes by exact lookup in the mention's group. */

@@ -7,11 +7,15 @@
  *   concurrent one-sentence clients share a batch, and a big request cannot keep the model from the others for
  *   more than one batch. When fewer than `batchSize` sentences wait, the worker waits at most `maxWaitMs` for more.
  * - merge off (turn-taking): requests take turns, each in batches of its own sentences (the baseline).
+ * - continuous (merge on, and a linker that decodes in batches: src/linker/sentence-feed.ts): one decode runs while
+ *   sentences wait; between decoding steps the sentences of finished searches are answered at once and queued ones
+ *   take their rows, so a batch never waits for its longest search and no client waits for a batch to form.
  * A cancelled request (client gone) leaves the queue at once; a batch already on the model still finishes for the
  * other requests in it (the cancelled request's results are dropped), and stops between decoding steps when no
- * request in it is left.
+ * request in it is left (continuous: each of its searches is dropped between steps).
  */
 import { SyncabelError } from "../errors.js";
+import { isContinuousLinker, type ContinuousLinker, type FedSentence } from "../linker/sentence-feed.js";
 import type { Linker, SampleOptions, SampleResult } from "../linker/types.js";
 
 export type DecodeOptions = Pick<SampleOptions, "num_beams" | "constrained" | "max_new_tokens">;
@@ -20,9 +24,11 @@ export interface BatcherOptions {
   readonly batchSize: number;
   /** Merge sentences of concurrent requests into one batch (default true). */
   readonly merge?: boolean;
+  /** With merge: sentences join the running decode between steps when the linker can (default true). */
+  readonly continuous?: boolean;
   /** Wait for more sentences when a batch is not full (default 5 ms; after a slow batch up to 2 % of its time, 50 ms at most). */
   readonly maxWaitMs?: number;
-  /** Called with the size of every batch sent to the linker. */
+  /** Called with the size of every batch sent to the linker (continuous: the sentences decoding after each admission). */
   readonly onBatch?: (sentences: number) => void;
   /** Called with the number of sentences dropped because their request was cancelled. */
   readonly onDropped?: (sentences: number) => void;
@@ -62,6 +68,8 @@ export class SentenceBatcher {
   private wake: (() => void) | undefined;
   private readonly merge: boolean;
   private readonly maxWaitMs: number;
+  /** The linker, when sentences join its running decode (continuous batching). */
+  private readonly continuous: ContinuousLinker | undefined;
 
   constructor(
     private readonly linker: Linker,
@@ -69,6 +77,7 @@ export class SentenceBatcher {
   ) {
     this.merge = options.merge ?? true;
     this.maxWaitMs = options.maxWaitMs ?? 5;
+    this.continuous = this.merge && (options.continuous ?? true) && isContinuousLinker(linker) ? linker : undefined;
     if (!Number.isSafeInteger(options.batchSize) || options.batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch size must be a positive integer, got ${options.batchSize}`);
   }
 
@@ -131,9 +140,13 @@ export class SentenceBatcher {
         if (this.merge && this.maxWaitMs > 0 && this.queuedSentences < this.options.batchSize) {
           await this.waitForMore(Math.max(this.maxWaitMs, Math.min(50, this.lastBatchMs * 0.02)));
         }
-        const batch = this.take();
         const t0 = performance.now();
-        if (batch.length > 0) await this.run(batch);
+        if (this.continuous) {
+          await this.runContinuous(this.continuous);
+        } else {
+          const batch = this.take(this.options.batchSize);
+          if (batch.length > 0) await this.run(batch);
+        }
         this.lastBatchMs = performance.now() - t0;
       }
     } finally {
@@ -154,17 +167,17 @@ export class SentenceBatcher {
     });
   }
 
-  /** The next batch: round-robin over requests with the first request's options (merge), or the first request alone. */
-  private take(): Slot[] {
+  /** The next `limit` sentences: round-robin over requests with the first request's options (merge), or the first request alone. */
+  private take(limit: number): Slot[] {
     const head = this.queue[0];
     if (head === undefined) return [];
     const candidates = this.merge ? this.queue.filter((j) => j.key === head.key) : [head];
     const batch: Slot[] = [];
     let progress = true;
-    while (batch.length < this.options.batchSize && progress) {
+    while (batch.length < limit && progress) {
       progress = false;
       for (const job of candidates) {
-        if (batch.length >= this.options.batchSize) break;
+        if (batch.length >= limit) break;
         if (job.next >= job.sentences.length) continue;
         batch.push({ job, index: job.next++ });
         progress = true;
@@ -179,6 +192,51 @@ export class SentenceBatcher {
       if (!exhausted) this.queue.push(job);
     }
     return batch;
+  }
+
+  /**
+   * One continuous decode with the options of the request at the head of the queue. It takes sentences of requests
+   * with those options only, and none once a request with other options heads the queue: the decode then drains
+   * and that request's own decode starts next.
+   */
+  private async runContinuous(linker: ContinuousLinker): Promise<void> {
+    const head = this.queue[0];
+    if (head === undefined) return;
+    const inFlight = new Set<Slot>();
+    const feed = (slot: Slot): FedSentence => ({
+      text: slot.job.sentences[slot.index],
+      wanted: () => !slot.job.done,
+      deliver: (result) => {
+        inFlight.delete(slot);
+        this.settle(slot, result);
+      },
+    });
+    const take = (room: number): FedSentence[] => {
+      if (this.queue[0]?.key !== head.key) return [];
+      const slots = this.take(room).filter((s) => !s.job.done);
+      for (const slot of slots) inFlight.add(slot);
+      if (slots.length > 0) this.options.onBatch?.(inFlight.size);
+      return slots.map(feed);
+    };
+    try {
+      await linker.sampleContinuously({ take }, { ...head.options, batch_size: this.options.batchSize });
+    } catch (e) {
+      for (const { job } of inFlight) {
+        if (job.done) continue;
+        this.finish(job);
+        job.reject(e);
+      }
+    }
+  }
+
+  /** A sentence's result back to its request; the request resolves with its last one. */
+  private settle({ job, index }: Slot, result: SampleResult): void {
+    if (job.done) return;
+    job.results[index] = result;
+    if (--job.pending === 0) {
+      this.finish(job);
+      job.resolve(job.results);
+    }
   }
 
   private async run(batch: Slot[]): Promise<void> {
@@ -203,13 +261,6 @@ export class SentenceBatcher {
     } finally {
       this.onModel = undefined;
     }
-    live.forEach(({ job, index }, k) => {
-      if (job.done) return;
-      job.results[index] = results[k];
-      if (--job.pending === 0) {
-        this.finish(job);
-        job.resolve(job.results);
-      }
-    });
+    live.forEach((slot, k) => this.settle(slot, results[k]));
   }
 }

@@ -33,6 +33,8 @@ export interface OpenLinkerOptions {
   readonly modelFile?: string;
   /** transformers.js dtype choosing `onnx/model{suffix}.onnx`: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, quantized. */
   readonly dtype?: string;
+  /** Told what the user should know about the model on this machine (e.g. int8 kernels that saturate here). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else TF-IDF. */
@@ -64,6 +66,7 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
       ...(options.modelFile === undefined ? {} : { modelFile: options.modelFile }),
       ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
     });
+    for (const warning of lm.warnings) options.onWarning?.(warning);
     const eosTokenIds = readEosTokenIds(options.model);
     if (kind === "retrieve-generate") {
       // The hybrid linker's reranked candidates when the KB holds a trained one, else TF-IDF's.

@@ -5,6 +5,7 @@ import { describeIo, readConfig, type DecoderIo, type FloatType, type KvArray } 
 import { LogNormalizer } from "./log-normalizer.js";
 import { newSlotName, READOUT } from "./logit-readout.js";
 import { LogitResults, pickIds, type ReadoutChunk } from "./logit-results.js";
+import { hasVnni, int8SaturationWarning } from "./cpu-features.js";
 import { resolveModelFile } from "./model-file.js";
 import { openDecoderSession } from "./onnx-session.js";
 import type { CausalLM, DecodeState, LogitRequest, StepResult } from "./types.js";
@@ -117,6 +118,8 @@ export class OnnxCausalLM implements CausalLM {
     private readonly padId: number,
     /** The ONNX file this model runs. */
     readonly modelFile: string,
+    /** What the caller should tell the user about this model on this machine (e.g. int8 kernels that saturate). */
+    readonly warnings: readonly string[] = [],
   ) {
     this.pools = [new CachePool(io.pastNames.length, io.kvType), new CachePool(io.pastNames.length, io.kvType)];
   }
@@ -142,7 +145,9 @@ export class OnnxCausalLM implements CausalLM {
       throw e;
     }
     const normalizer = io.readout ? null : await LogNormalizer.create(threads, io.logitsType);
-    return new OnnxCausalLM(opened.session, normalizer, vocab, io, pad, modelFile);
+    const cpu = (options.executionProviders ?? ["cpu"])[0] === "cpu";
+    const warning = cpu ? int8SaturationWarning(opened.scan.ops, modelFile, hasVnni()) : null;
+    return new OnnxCausalLM(opened.session, normalizer, vocab, io, pad, modelFile, warning === null ? [] : [warning]);
   }
 
   get forwardMs(): number {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { float32ToFloat16Bits, quantizeBlockwise } from "../../src/convert/quantize.js";
 import { halfToFloat } from "../../src/convert/safetensors.js";
+import { hasVnni } from "../../src/lm/cpu-features.js";
 import { hfWeightsFromOnnx } from "../../src/testing/onnx-weights.js";
 import type { RandomModelOnnxOptions } from "../../src/testing/random-model.js";
 import { emptyCache, forward, prefillAndStepError, referenceOnWeights, TINY, writeVariant } from "./onnx-writer-harness.js";
@@ -94,8 +95,12 @@ describe("MatMulNBits models: ONNX Runtime equals the reference on the dequantiz
     { name: "int4-merged", options: { weightDtype: "int4", merged: true, modelFile: "onnx/decoder_model_merged_q4.onnx" } },
     { name: "int4-gqa-q4-tied", options: { weightDtype: "int4", attention: "gqa", modelFile: "onnx/model_q4.onnx" }, shape: { hidden: 64, tieWordEmbeddings: true } },
   ];
+  // ORT's u8s8 MatMulInteger saturates without VNNI (src/lm/cpu-features.ts): the dynamic layout is only checked
+  // where ORT computes it exactly; elsewhere the loader's warning is checked instead.
+  const saturates = hasVnni() === false;
   for (const c of cases) {
-    it(`${c.name}`, async () => {
+    const dynamicOnSaturatingCpu = saturates && c.options.weightDtype === "int8-dynamic";
+    it.skipIf(dynamicOnSaturatingCpu)(`${c.name}${dynamicOnSaturatingCpu ? " (skipped: x86-64 CPU without VNNI, ORT's int8 MatMulInteger saturates)" : ""}`, async () => {
       const v = await writeVariant(root, c.name, c.options, c.shape);
       try {
         const weights = hfWeightsFromOnnx(v.modelPath, v.config);
@@ -138,7 +143,7 @@ describe("MatMulNBits models: ONNX Runtime equals the reference on the dequantiz
       ["int4-lmhead-fp32", { weightDtype: "int4", quantization: { lmHead: false } }],
       ["int4-accuracy4", { weightDtype: "int4", quantization: { accuracyLevel: 4 } }],
       ["int8-accuracy4", { weightDtype: "int8", quantization: { accuracyLevel: 4 } }],
-      ["int8-dynamic", { weightDtype: "int8-dynamic" }],
+      ...(hasVnni() === false ? [] : [["int8-dynamic", { weightDtype: "int8-dynamic" }] as [string, RandomModelOnnxOptions]]),
       ["int4-quantized-embeddings", { weightDtype: "int4", quantization: { embeddings: "quantized" } }],
     ];
     for (const [name, options] of variants) {

@@ -90,7 +90,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   let linker: Awaited<ReturnType<typeof openLinker>>;
   try {
     checkLabelsAreGroups(dataset.documents.flatMap((d) => d.mentions.map((m) => m.label)), kb.groups(), input, linkerOptions.kb, io);
-    linker = await openLinker(linkerOptions);
+    linker = await openLinker({ ...linkerOptions, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
   } catch (e) {
     kb.close();
     throw e;

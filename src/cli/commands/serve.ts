@@ -110,7 +110,7 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
     process.on("SIGTERM", onSignal);
   }
   try {
-    const linker = await openLinker(linkerOptions);
+    const linker = await openLinker({ ...linkerOptions, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
     // A second read-only handle on the KB: concept names and dictionary suggestions for the web page.
     let kb;
     try {

@@ -251,17 +251,7 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
       if (options.signal?.aborted) throw new SyncabelError("INTERRUPTED", `beam search stopped after ${steps} steps: interrupted`);
       // New prompts take the rows finished ones left (all at once when the batch is empty).
       const room = state !== null && lm.extend === undefined ? 0 : options.maxPrompts - active.length;
-      const starting: PromptSearch[] = [];
-      for (const input of room > 0 ? feed.take(room) : []) {
-        const s = new PromptSearch(input, numBeams);
-        const c = input.constraint;
-        if (c && s.start < 0) {
-          const tail = input.prompt.slice(-(c.rootTokens ?? 1));
-          feed.done(input, { error: new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last tokens (${tail.join(",")}) do not start the candidate trie: the verb of the prompt and of the trie differ`, { token: tail.join(",") }) });
-          continue;
-        }
-        starting.push(s);
-      }
+      const starting = room > 0 ? startSearches(feed, room, numBeams) : [];
       if (starting.length > 0) {
         // Prefill once per prompt (not per beam): beams fork at the first step, as transformers' 0/-1e9 start does.
         const asked = logitRequest(starting.map((s) => ({ c: s.input.constraint, node: s.start })), eos, candidatesPerStep);
@@ -318,6 +308,22 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
   } finally {
     state?.dispose();
   }
+}
+
+/** Searches for the prompts the feed gives now; a prompt whose tail does not start its trie is answered with an error. */
+function startSearches(feed: BeamSearchFeed, room: number, numBeams: number): PromptSearch[] {
+  const starting: PromptSearch[] = [];
+  for (const input of feed.take(room)) {
+    const s = new PromptSearch(input, numBeams);
+    const c = input.constraint;
+    if (c && s.start < 0) {
+      const tail = input.prompt.slice(-(c.rootTokens ?? 1)).join(",");
+      feed.done(input, { error: new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last tokens (${tail}) do not start the candidate trie: the verb of the prompt and of the trie differ`, { token: tail }) });
+      continue;
+    }
+    starting.push(s);
+  }
+  return starting;
 }
 
 interface SelectOptions {

@@ -7,7 +7,8 @@
  * threads included: the work done, less sensitive than wall time to other load on a shared machine) per mode
  * (requests taking turns, static batches, continuous batching), and the ratios to turn-taking, as one JSON object.
  * Modes alternate in rounds. `mean_batch` is the mean batch size (continuous: sentences decoding after each
- * admission).
+ * admission). `batching_ceiling` (before and after the client runs) is the most batching can gain here: one
+ * sentence's decoding step vs. a full batch's, per row, straight on the model.
  *
  *   npm run bench:serve
  *   npm run bench:serve -- --clients 1,16 --requests 48 --rounds 2 --batch-size 16   (requests per round and mode)
@@ -20,7 +21,7 @@ import { parseArgs } from "node:util";
 import { readPredictionsTsv } from "../src/data/predictions-tsv.js";
 import { buildKnowledgeBase, openKnowledgeBase } from "../src/kb/index.js";
 import { GenerativeLinker } from "../src/linker/generative-linker.js";
-import { loadOnnxCausalLM } from "../src/lm/onnx-lm.js";
+import { loadOnnxCausalLM, type OnnxCausalLM } from "../src/lm/onnx-lm.js";
 import { loadTokenizer } from "../src/lm/tokenizer.js";
 import { startLinkServer } from "../src/server/index.js";
 import { writeRandomModel, type RandomModelShape } from "../src/testing/random-model.js";
@@ -124,6 +125,32 @@ async function drive(job: DriveJob, into: Raw): Promise<void> {
   into.errors += result.errors;
 }
 
+/**
+ * The most any batching can gain on this machine with this model: per-row time of a decoding step with one
+ * sentence's beams vs. with `batchSize` sentences' beams (median of 8 steps each, same prompts' length, measured
+ * in this run). A step's cost per row falls with more rows only while the model is bound by streaming its weights
+ * rather than by arithmetic.
+ */
+async function batchingCeiling(lm: OnnxCausalLM, batchSize: number, numBeams: number): Promise<{ ms_per_step_one: number; ms_per_step_full: number; ceiling: number }> {
+  const perStep = async (sentences: number): Promise<number> => {
+    const rows = sentences * numBeams;
+    const prompts = Array.from({ length: rows }, (_, r) => Array.from({ length: 60 }, (_, j) => 1000 + ((r * 7 + j * 13) % 5000)));
+    const request = { tokens: prompts.map(() => Int32Array.from([5, 6, 7, 8, 9])) };
+    let { state } = await lm.prefill(prompts, request);
+    const times: number[] = [];
+    for (let k = 0; k < 9; k++) {
+      const t0 = performance.now();
+      ({ state } = await lm.step(state, Int32Array.from({ length: rows }, (_, r) => r), Int32Array.from({ length: rows }, () => 100 + k), request));
+      if (k > 0) times.push(performance.now() - t0);
+    }
+    state.dispose();
+    return times.sort((a, b) => a - b)[times.length >> 1];
+  };
+  const one = await perStep(1);
+  const full = await perStep(batchSize);
+  return { ms_per_step_one: +one.toFixed(1), ms_per_step_full: +full.toFixed(1), ceiling: +((one * batchSize) / full).toFixed(2) };
+}
+
 function figures(raw: Raw): RunFigures {
   const sorted = [...raw.latencies].sort((a, b) => a - b);
   return {
@@ -161,6 +188,7 @@ async function main(values: NonNullable<typeof parsed>["values"]): Promise<Recor
   const numBeams = Number(values.beams);
   // Warm-up (trie load, ORT kernels), not timed.
   await linker.sample(sentences.slice(0, batchSize), { num_beams: numBeams, batch_size: batchSize });
+  const ceilingBefore = await batchingCeiling(lm, batchSize, numBeams);
 
   const results: Record<string, unknown>[] = [];
   const rounds = Number(values.rounds);
@@ -202,8 +230,9 @@ async function main(values: NonNullable<typeof parsed>["values"]): Promise<Recor
     results.push(row);
     console.error(JSON.stringify(row));
   }
+  const ceilingAfter = await batchingCeiling(lm, batchSize, numBeams);
   await linker.close();
-  return { model: { ...SHAPE, vocab: tokenizer.vocabSize }, batch_size: batchSize, num_beams: numBeams, results };
+  return { model: { ...SHAPE, vocab: tokenizer.vocabSize }, batch_size: batchSize, num_beams: numBeams, batching_ceiling: { before: ceilingBefore, after: ceilingAfter }, results };
 }
 
 if (parsed === null) {

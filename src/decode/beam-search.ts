@@ -155,6 +155,11 @@ export interface BeamSearchFeed {
 export interface StreamOptions extends BeamSearchOptions {
   /** Prompts decoded at once; a finished prompt's rows go to the next prompt the feed gives. */
   readonly maxPrompts: number;
+  /**
+   * Free prompt slots needed before new prompts join a running batch (default 1). Each join is a prefill call and
+   * a copy of the cache: waiting for a few free slots makes fewer, larger joins.
+   */
+  readonly minJoin?: number;
 }
 
 /**
@@ -250,7 +255,8 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
     for (;;) {
       if (options.signal?.aborted) throw new SyncabelError("INTERRUPTED", `beam search stopped after ${steps} steps: interrupted`);
       // New prompts take the rows finished ones left (all at once when the batch is empty).
-      const room = state !== null && lm.extend === undefined ? 0 : options.maxPrompts - active.length;
+      const free = options.maxPrompts - active.length;
+      const room = state === null ? free : lm.extend === undefined || free < Math.min(options.minJoin ?? 1, options.maxPrompts) ? 0 : free;
       const starting = room > 0 ? startSearches(feed, room, numBeams) : [];
       if (starting.length > 0) {
         // Prefill once per prompt (not per beam): beams fork at the first step, as transformers' 0/-1e9 start does.

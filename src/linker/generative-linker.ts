@@ -179,7 +179,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
         },
         wanted: (input) => running.get(input)?.fed.wanted() ?? false,
       },
-      { ...this.searchOptions(options, numBeams), maxPrompts: batchSize },
+      { ...this.searchOptions(options, numBeams), maxPrompts: batchSize, ...(options.min_join === undefined ? {} : { minJoin: options.min_join }) },
     );
   }
 

@@ -19,7 +19,10 @@ export interface SentenceFeed {
 }
 
 /** Options of a continuous run: `batch_size` is the number of sentences decoded at once. */
-export type ContinuousOptions = Pick<SampleOptions, "num_beams" | "constrained" | "max_new_tokens" | "max_prompt_tokens" | "batch_size" | "signal">;
+export type ContinuousOptions = Pick<SampleOptions, "num_beams" | "constrained" | "max_new_tokens" | "max_prompt_tokens" | "batch_size" | "signal"> & {
+  /** Free sentence slots needed before queued sentences join the running decode (default 1). */
+  readonly min_join?: number;
+};
 
 export interface ContinuousLinker extends Linker {
   /** Decode what the feed gives until no sentence runs and none waits. */

@@ -24,7 +24,7 @@ export interface BatcherOptions {
   readonly batchSize: number;
   /** Merge sentences of concurrent requests into one batch (default true). */
   readonly merge?: boolean;
-  /** With merge: sentences join the running decode between steps when the linker can (default true). */
+  /** With merge: sentences join the running decode between steps when the linker can (default false). */
   readonly continuous?: boolean;
   /** Wait for more sentences when a batch is not full (default 5 ms; after a slow batch up to 2 % of its time, 50 ms at most). */
   readonly maxWaitMs?: number;
@@ -77,7 +77,7 @@ export class SentenceBatcher {
   ) {
     this.merge = options.merge ?? true;
     this.maxWaitMs = options.maxWaitMs ?? 5;
-    this.continuous = this.merge && (options.continuous ?? true) && isContinuousLinker(linker) ? linker : undefined;
+    this.continuous = this.merge && (options.continuous ?? false) && isContinuousLinker(linker) ? linker : undefined;
     if (!Number.isSafeInteger(options.batchSize) || options.batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch size must be a positive integer, got ${options.batchSize}`);
   }
 

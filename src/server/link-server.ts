@@ -46,9 +46,9 @@ export interface ServerOptions {
   /** Sentences per model batch, passed to `Linker.sample` (default 8). */
   readonly batchSize?: number;
   /**
-   * How concurrent requests share the model (default "continuous", or true): "continuous" = sentences join the
-   * running decode between steps (a linker that decodes in batches; the others batch statically); "static" =
-   * merged into batches that run to their end; "off" (or false) = requests take turns.
+   * How concurrent requests share the model (default "static", or true): "static" = merged into batches that run
+   * to their end; "continuous" = sentences join the running decode between steps (a linker that decodes in
+   * batches; the others batch statically); "off" (or false) = requests take turns.
    */
   readonly batching?: boolean | "continuous" | "static" | "off";
   /** Wait for a fuller batch (default 5 ms, longer after slow batches, see batcher.ts; 0 for the TF-IDF linker). */
@@ -88,7 +88,7 @@ function settingsOf(options: ServerOptions): Settings {
     maxRequestWork: options.maxRequestWork ?? 256 * 5 * 128,
     maxSentenceChars: options.maxSentenceChars ?? 10_000,
     batchSize: options.batchSize ?? 8,
-    batching: options.batching ?? "continuous",
+    batching: options.batching ?? "static",
     batchWaitMs: options.batchWaitMs,
     retryAfterSeconds: options.retryAfterSeconds ?? 1,
     web: options.web ?? true,
@@ -184,7 +184,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
   const batcher = new SentenceBatcher(linker, {
     batchSize: s.batchSize,
     merge: s.batching !== false && s.batching !== "off",
-    continuous: s.batching === true || s.batching === "continuous",
+    continuous: s.batching === "continuous",
     maxWaitMs: s.batchWaitMs ?? (linker.kind === "tfidf" ? 0 : 5),
     onBatch: (n) => metrics.batchSizes.observe(n),
     onDropped: (n) => metrics.dropped.inc({}, n),

@@ -117,6 +117,13 @@ for (const variant of VARIANTS) {
         expect(out.hypotheses!.map((h) => h.tokens)).toEqual(alone[i].hypotheses!.map((h) => h.tokens));
         out.hypotheses!.forEach((h, j) => expect(Math.abs(h.score - alone[i].hypotheses![j].score)).toBeLessThan(1e-4));
       });
+      // minJoin 2 of 3 slots: prompts join a running batch only when two slots are free; results unchanged.
+      const again = [...inputs];
+      const rooms: number[] = [];
+      const joined = new Map<BeamSearchInput, BeamSearchOutput>();
+      await streamBeamSearch(counting, { take: (room) => (rooms.push(room), again.splice(0, 1)), done: (input, out) => joined.set(input, out) }, { numBeams: 3, eosTokenId: tok.eosTokenId, maxPrompts: 3, minJoin: 2 });
+      expect(rooms.slice(1).every((r) => r >= 2)).toBe(true);
+      inputs.forEach((input, i) => expect(joined.get(input)!.hypotheses!.map((h) => h.tokens)).toEqual(alone[i].hypotheses!.map((h) => h.tokens)));
     });
 
     it("a backend without extend takes new prompts only when the batch is empty; a prompt nobody wants is dropped", async () => {

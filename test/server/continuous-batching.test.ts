@@ -84,7 +84,7 @@ describe("continuous batching", () => {
   it("clients that keep sending join the running decode, and each gets what the sentence gets alone", async () => {
     const alone = new Map<string, SampleResult>();
     for (const s of SENTENCES) alone.set(s, (await linker.sample([s], DECODE))[0]);
-    const server = await startLinkServer(linker, { port: 0, batchSize: 3, batchWaitMs: 0 });
+    const server = await startLinkServer(linker, { port: 0, batching: "continuous", batchSize: 3, batchWaitMs: 0 });
     try {
       calls.extend = 0;
       // Four clients, each sending three sentences one after another: rows free up at different steps.
@@ -117,7 +117,7 @@ describe("continuous batching", () => {
   });
 
   it("a bad sentence gets its own error, and a client that hangs up mid-decode does not disturb the others", async () => {
-    const server = await startLinkServer(linker, { port: 0, batchSize: 4, batchWaitMs: 0 });
+    const server = await startLinkServer(linker, { port: 0, batching: "continuous", batchSize: 4, batchWaitMs: 0 });
     try {
       const gone = new AbortController();
       const long = post(server.url, { sentences: [SENTENCES[2], SENTENCES[0], SENTENCES[4]], ...DECODE }, { signal: gone.signal }).catch(() => "aborted");

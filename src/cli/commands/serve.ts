@@ -10,7 +10,7 @@ import { parseCommandArgs, positiveInt } from "../args.js";
 export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--language es|fr|en] [--multiple-answers]
                       [--host H] [--port P] [--token T] [--cors-origin ORIGIN] [--open]
                       [--max-body-bytes N] [--max-sentences N] [--max-concurrent N] [--max-beams N]
-                      [--max-request-work N] [--batch-size N] [--batching continuous|static|off] [--log-format text|json]
+                      [--max-request-work N] [--batch-size N] [--batching static|continuous|off] [--log-format text|json]
                       [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]]
 
 HTTP linking service and web page. The page at / links a pasted or opened document (text, BRAT, PubTator,
@@ -19,9 +19,9 @@ BigBio) and exports the reviewed links. POST /v1/link with {"sentences": ["... [
 {"results": [...]}, one result per sentence in order, as \`syncabel link\` writes them; GET /health answers
 {"status": "ok", "linker"}; GET /metrics Prometheus metrics. Errors are JSON {"error": {"code", "message"}}:
 400 malformed, 401 no token, 408 body too slow, 413 over a limit, 415 not JSON, 503 busy.
-Sentences of concurrent requests share model batches of --batch-size sentences (default 8). --batching continuous
-(default): a sentence joins the running decode between steps and is answered as soon as its search ends; static:
-batches run to their end; off (or --no-batching): requests take turns.
+Sentences of concurrent requests share model batches of --batch-size sentences (default 8). --batching static
+(default): batches run to their end; continuous: a sentence joins the running decode between steps and is answered
+as soon as its search ends; off (or --no-batching): requests take turns.
 Without --model the TF-IDF lexical linker is used.
 Defaults: --host 127.0.0.1 (loopback; another host needs --token, or SYNCABEL_TOKEN in the environment: bearer
 auth on every route but /health), --port 8080 (0 = any free port), CORS off (--cors-origin allows one origin),
@@ -59,7 +59,7 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
         "max-beams": { type: "string" },
         "max-request-work": { type: "string" },
         "batch-size": { type: "string" },
-        batching: { type: "string", default: "continuous" },
+        batching: { type: "string", default: "static" },
         "no-batching": { type: "boolean", default: false },
         "log-format": { type: "string", default: "text" },
         help: { type: "boolean", short: "h", default: false },
@@ -76,7 +76,7 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
   const port = positiveInt(values.port, "port", 8080, true);
   if (port > 65535) throw new SyncabelError("CLI_USAGE", `--port must be at most 65535, got ${port}`);
   const batching = values["no-batching"] ? "off" : values.batching;
-  if (batching !== "continuous" && batching !== "static" && batching !== "off") throw new SyncabelError("CLI_USAGE", `--batching must be continuous, static or off, got ${JSON.stringify(batching)}\n\n${usage}`);
+  if (batching !== "continuous" && batching !== "static" && batching !== "off") throw new SyncabelError("CLI_USAGE", `--batching must be static, continuous or off, got ${JSON.stringify(batching)}\n\n${usage}`);
   const logFormat = values["log-format"];
   if (logFormat !== "text" && logFormat !== "json") throw new SyncabelError("CLI_USAGE", `--log-format must be text or json, got ${JSON.stringify(logFormat)}`);
   const token = values.token ?? (control.env ?? process.env).SYNCABEL_TOKEN;

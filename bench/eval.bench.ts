@@ -44,6 +44,12 @@ interface Setting {
   readonly train: string;
   readonly dev: string;
   readonly format: DatasetFormat;
+  /**
+   * Answer only with KB codes (train-linker's default). BC5CDR's entities.txt holds MeSH descriptors (D ids)
+   * only, while the corpus also annotates supplementary concepts (C ids): there the training memory's codes
+   * outside the KB are kept as answers. SPACCC's proxy KB is closed-world: restricted.
+   */
+  readonly restrictToKb: boolean;
 }
 
 interface Scored {
@@ -69,6 +75,8 @@ interface DevMention {
   readonly sentence: string;
   /** The long form when the mention's text is a short form defined in its document. */
   readonly expansion: string | undefined;
+  /** The texts of every mention of its document (one array per document, as link-docs passes them). */
+  readonly documentMentions: readonly string[];
 }
 
 function round(x: number, digits = 4): number {
@@ -81,10 +89,12 @@ function devMentions(dataset: Dataset): DevMention[] {
   const out: DevMention[] = [];
   for (const d of dataset.documents) {
     const abbreviations = abbreviationMap(d.text);
+    const documentMentions = d.mentions.map((m) => m.text);
     for (const m of d.mentions) {
       if (m.codes.length === 0) continue;
       out.push({
         expansion: expansionOf(abbreviations, m.text),
+        documentMentions,
         doc: d.id,
         label: m.label,
         start: m.fragments[0].start,
@@ -224,12 +234,12 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
     const dictRun = await timed(() => dictionaryResults(train, mentions, tfidfRun.value));
     const dictScore = score(dev, mentions, dictRun.value, dictRun.seconds + tfidfRun.seconds, dictRun.cpuSeconds + tfidfRun.cpuSeconds, trainCodes);
     // Hybrid: training memory + reranker from the training file only.
-    const trained = await timed(() => trainLinker(kbPath, { train: [{ path: s.train, format: s.format }], seed: 1 }));
+    const trained = await timed(() => trainLinker(kbPath, { train: [{ path: s.train, format: s.format }], seed: 1, restrictToKb: s.restrictToKb }));
     const heapBefore = heapAfterGc();
     const hybridOpen = await timed(() => HybridLinker.fromKnowledgeBase(kb));
     const hybrid = hybridOpen.value;
     const heapAfter = heapAfterGc();
-    const hybridRun = await timed(() => hybrid.sample(sentences, { num_beams: K, expansions: mentions.map((m) => m.expansion) }));
+    const hybridRun = await timed(() => hybrid.sample(sentences, { num_beams: K, expansions: mentions.map((m) => m.expansion), documentMentions: mentions.map((m) => m.documentMentions) }));
     const hybridScore = score(dev, mentions, hybridRun.value, hybridRun.seconds, hybridRun.cpuSeconds, trainCodes);
     out.linkers = {
       tfidf: { ...tfidfScore.scored, index_build_seconds: round(tfidfBuild.seconds, 3) },
@@ -301,8 +311,8 @@ async function main(): Promise<void> {
     const gaz = join(work, "bc5cdr-kb.tsv");
     bc5cdrGazetteer(join(DATA, "bc5cdr/entities.txt"), gaz);
     const settings: Setting[] = [
-      { name: "spaccc-test-dev", kbTsv: join(DATA, "spaccc/kb-proxy-dev.tsv"), train: join(DATA, "spaccc/train.tsv"), dev: join(DATA, "spaccc/test-dev.tsv"), format: "spaccc" },
-      { name: "bc5cdr-dev", kbTsv: gaz, train: join(DATA, "bc5cdr/train_corpus.txt"), dev: join(DATA, "bc5cdr/dev_corpus.txt"), format: "pubtator" },
+      { name: "spaccc-test-dev", kbTsv: join(DATA, "spaccc/kb-proxy-dev.tsv"), train: join(DATA, "spaccc/train.tsv"), dev: join(DATA, "spaccc/test-dev.tsv"), format: "spaccc", restrictToKb: true },
+      { name: "bc5cdr-dev", kbTsv: gaz, train: join(DATA, "bc5cdr/train_corpus.txt"), dev: join(DATA, "bc5cdr/dev_corpus.txt"), format: "pubtator", restrictToKb: false },
     ];
     const results: Record<string, unknown>[] = [];
     for (const s of settings) {

@@ -2,8 +2,10 @@
  * Candidate generation and features of the hybrid linker: the union of the TF-IDF, BM25 and memory candidates of
  * a mention (and of its acronym-expanded form), each code described by the features the reranker weighs.
  */
+import { coordinationReadings } from "../lexical/coordination.js";
 import { topRows } from "../lexical/score-accumulator.js";
 import { sparseDot, type SparseVector } from "../lexical/sparse.js";
+import { documentEntries, documentEvidence } from "./hybrid-document.js";
 import { acronymFits, headOf, looksLikeAcronym, numbersOf, type GroupIndex, type HybridEntry, type HybridIndex, type QueryText } from "./hybrid-index.js";
 
 export const FEATURE_NAMES = [
@@ -13,6 +15,8 @@ export const FEATURE_NAMES = [
   "number_conflict", "acronym", "acronym_fit", "context", "composite", "has_kb_name", "best_is_kb", "ambiguity",
   "expanded", "mem_only_exact", "knn_vote", "knn_share", "name_cover_max", "query_cover_max", "head_match", "assoc_cover",
   "doc_expanded", "doc_exact", "doc_mem_consistency",
+  "doc_support", "doc_contained",
+  "coordination", "coord_min_score", "coord_pieces", "coord_cover",
 ] as const;
 
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -36,11 +40,18 @@ export interface MentionQuery {
   readonly sentence?: string;
   /** The long form when the mention is a short form defined in its document (src/lexical/abbreviations.ts). */
   readonly expansion?: string;
+  /**
+   * The texts of every mention of the mention's document (one array shared by them all: its look-ups are done
+   * once per document), for the document-level features (src/linker/hybrid-document.ts).
+   */
+  readonly documentMentions?: readonly string[];
 }
 
 /** How many codes each retriever contributes before the union. */
 export interface CandidateOptions {
   readonly perRetriever?: number;
+  /** Also offer the union of the codes of a coordinated mention's pieces (default true). */
+  readonly coordination?: boolean;
 }
 
 const EDIT_MIN_COSINE = 0.4;
@@ -110,7 +121,8 @@ function associationCover(index: HybridIndex, mention: readonly string[], mentio
 
 /** A fixed score that orders candidates before reranking (to keep the hardest negatives for training). */
 export function firstStageScore(x: Float64Array): number {
-  return Math.max(x[F.tfidf] as number, x[F.bm25_rel] as number) + (x[F.mem_consistency] as number) + 0.5 * (x[F.key_consistency] as number) + (x[F.exact] as number);
+  // coord_cover: a composite made of pieces has no similarity of its own but must compete as a hard negative too.
+  return Math.max(x[F.tfidf] as number, x[F.bm25_rel] as number, x[F.coord_cover] as number) + (x[F.mem_consistency] as number) + 0.5 * (x[F.key_consistency] as number) + (x[F.exact] as number);
 }
 
 /** Per-code best scores of one query, in scratch arrays reused across queries of a group. */
@@ -214,10 +226,102 @@ export function candidatesOf(index: HybridIndex, q: MentionQuery, options: Candi
   const base = variants[0] as QueryText;
   let s = scratchOf.get(g);
   if (s === undefined) scratchOf.set(g, (s = new CodeScratch(g.codes.length)));
+  let out: Candidate[];
   try {
-    return scoreCandidates(index, g, s, q, variants, base, k);
+    out = scoreCandidates(index, g, s, q, variants, base, k);
   } finally {
     s.clear();
+  }
+  if (options.coordination !== false) addCoordinated(index, g, q, base, out);
+  return out;
+}
+
+/**
+ * Composite candidates of a coordinated mention (src/lexical/coordination.ts): each reading's pieces are linked
+ * alone (best code by first-stage score), and the union of their codes, when it has 2 or more, is a candidate
+ * (`a+b`) with the element-wise minimum of the pieces' features: as good as its worst-matched piece.
+ */
+const PIECE_RETRIEVER_TOP = 8;
+
+/**
+ * A piece that is exactly a name of the group (KB name or training mention): its first-stage winner without any
+ * retrieval. An exact code scores at least 2 (cosine 1 + exact), any other at most 1.5, so the winner is the
+ * exact code the memory gives most often (then the lowest code), with the score firstStageScore would give it.
+ */
+export function exactPiece(index: HybridIndex, g: GroupIndex, piece: string): { c: Candidate; score: number } | undefined {
+  const n = index.normalizer.normalize(piece);
+  const rows = g.byFolded.get(n.folded);
+  if (rows === undefined || rows.length === 0) return undefined;
+  const exact = g.memExact.get(n.folded);
+  const keyed = g.memKey.get(n.key);
+  const exactTotal = sum(exact);
+  const keyTotal = sum(keyed);
+  let best: { row: number; score: number } | undefined;
+  for (const r of rows) {
+    const code = g.codes[g.codeOf[r] as number] as string;
+    const score = 2 + (exactTotal > 0 ? (exact?.get(code) ?? 0) / exactTotal : 0) + 0.5 * (keyTotal > 0 ? (keyed?.get(code) ?? 0) / keyTotal : 0);
+    if (best === undefined || score > best.score || (score === best.score && code < (g.entries[best.row] as HybridEntry).code)) best = { row: r, score };
+  }
+  if (best === undefined) return undefined;
+  const e = g.entries[best.row] as HybridEntry;
+  return { c: { code: e.code, matched: e.name, name: g.display.get(e.code) ?? e.name, features: new Float64Array(FEATURE_COUNT) }, score: best.score };
+}
+/** Best code of each piece text per group index (pieces such as `radiografía de tórax` recur); emptied when full. */
+const pieceCache = new WeakMap<GroupIndex, Map<string, { c: Candidate; score: number } | undefined>>();
+const PIECE_CACHE_SIZE = 50_000;
+
+function addCoordinated(index: HybridIndex, g: GroupIndex, q: MentionQuery, base: QueryText, out: Candidate[]): void {
+  const mention = base.content;
+  const readings = coordinationReadings(q.mention, index.normalizer.language);
+  if (readings.length === 0) return;
+  let best = pieceCache.get(g);
+  if (best === undefined || best.size > PIECE_CACHE_SIZE) pieceCache.set(g, (best = new Map()));
+  const cache = best;
+  const pieceBest = (piece: string) => {
+    if (!cache.has(piece)) {
+      let top: { c: Candidate; score: number } | undefined = exactPiece(index, g, piece);
+      // The first-stage score uses neither context nor document: a piece is a bare query, and its best code is
+      // among the first few of each retriever.
+      if (top === undefined) {
+        for (const c of candidatesOf(index, { mention: piece, group: q.group }, { perRetriever: PIECE_RETRIEVER_TOP, coordination: false })) {
+          const score = firstStageScore(c.features);
+          if (top === undefined || score > top.score || (score === top.score && c.code < top.c.code)) top = { c, score };
+        }
+      }
+      cache.set(piece, top === undefined ? undefined : { c: { ...top.c, features: top.c.features.slice() }, score: top.score });
+    }
+    return cache.get(piece);
+  };
+  const byCode = new Map(out.map((c) => [c.code, c]));
+  for (const reading of readings) {
+    const pieces = reading.map(pieceBest);
+    if (pieces.some((p) => p === undefined)) continue;
+    const parts = pieces as { c: Candidate; score: number }[];
+    const codes = [...new Set(parts.flatMap((p) => p.c.code.split("+")))].sort();
+    if (codes.length < 2) continue;
+    const code = codes.join("+");
+    const minScore = Math.min(...parts.map((p) => p.score));
+    let cand = byCode.get(code);
+    if (cand === undefined) {
+      // Only what describes the composite as a whole: the pieces' own similarities say nothing of the others.
+      const x = new Float64Array(FEATURE_COUNT);
+      const prior = g.codeCount.get(code) ?? 0;
+      x[F.prior] = Math.log1p(prior);
+      x[F.seen] = prior > 0 ? 1 : 0;
+      x[F.composite] = 1;
+      x[F.has_kb_name] = 1;
+      cand = { code, matched: parts.map((p) => p.c.matched).join(" + "), name: g.display.get(code) ?? parts.map((p) => p.c.name).join(" + "), features: x };
+      out.push(cand);
+      byCode.set(code, cand);
+    }
+    // Share of the mention's content words found in the pieces' matched names.
+    const covered = new Set(parts.flatMap((p) => index.contentStems(p.c.matched)));
+    const cover = mention.length === 0 ? 0 : mention.filter((w) => covered.has(w)).length / mention.length;
+    cand.features[F.coord_cover] = Math.max(cand.features[F.coord_cover] as number, cover);
+    const x = cand.features;
+    x[F.coordination] = 1;
+    x[F.coord_min_score] = Math.max(x[F.coord_min_score] as number, minScore);
+    x[F.coord_pieces] = Math.max(x[F.coord_pieces] as number, Math.log(parts.length));
   }
 }
 
@@ -278,6 +382,9 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
     const c = g.codeId.get(code);
     if (c !== undefined) candidates.add(c);
   }
+  const queryAcronym = looksLikeAcronym(q.mention) ? q.mention.trim() : undefined;
+  const discourse = q.documentMentions === undefined ? undefined : documentEvidence(documentEntries(index, g, q.documentMentions), base, queryAcronym);
+  for (const c of discourse?.contained ?? []) candidates.add(c);
   const exactCodes = new Set<number>();
   const exactKbCodes = new Set<number>();
   for (const r of g.byFolded.get(base.n.folded) ?? []) {
@@ -288,7 +395,6 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
   const exactTotal = sum(exact);
   const keyTotal = sum(keyed);
   const context = q.sentence ? index.contextVector(q.sentence) : undefined;
-  const queryAcronym = looksLikeAcronym(q.mention) ? q.mention.trim() : undefined;
   const queryNumbers = numbersOf(base.n.tokens.join(" "));
   const queryContent = new Set(base.content);
 
@@ -363,6 +469,10 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
       x[F.doc_expanded] = (s.tfVariant[c] as number) === variants.length - 1 ? 1 : 0;
       x[F.doc_exact] = doc.exactCodes.has(c) ? 1 : 0;
       x[F.doc_mem_consistency] = doc.memTotal > 0 ? (doc.mem.get(code) ?? 0) / doc.memTotal : 0;
+    }
+    if (discourse !== undefined) {
+      x[F.doc_support] = Math.log1p(discourse.support.get(c) ?? 0);
+      x[F.doc_contained] = discourse.contained.has(c) ? 1 : 0;
     }
     out.push({ code, matched: b.name, name: tables.display[c] ?? b.name, features: x });
   }

@@ -277,6 +277,13 @@ export class HybridIndex {
     return { n, content: content.length > 0 ? content : n.stems, vector: this.vectorizer.transform(n.folded) };
   }
 
+  /** Content stems of a text as `query` gives them, without the TF-IDF vector (a tenth of a query's cost). */
+  contentStems(text: string): string[] {
+    const n = this.normalizer.normalize(text);
+    const content = [...new Set(n.stems.filter((_, i) => !this.normalizer.isStopword(n.tokens[i] as string)))];
+    return content.length > 0 ? content : [...n.stems];
+  }
+
   /** The mention with each capitalised acronym token replaced by its learned expansion, when it has one. */
   expand(mention: string): string | undefined {
     let changed = false;

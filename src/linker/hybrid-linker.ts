@@ -145,7 +145,10 @@ export class HybridLinker implements Linker {
     return sentences.map((sentence, i): SampleResult => {
       try {
         const expansion = options.expansions?.[i];
-        return { sentence, beams: this.linkMention(expansion === undefined ? sentence : { ...this.parse(sentence), expansion }, k) };
+        const documentMentions = options.documentMentions?.[i];
+        if (expansion === undefined && documentMentions === undefined) return { sentence, beams: this.linkMention(sentence, k) };
+        const query: MentionQuery = { ...this.parse(sentence), ...(expansion === undefined ? {} : { expansion }), ...(documentMentions === undefined ? {} : { documentMentions }) };
+        return { sentence, beams: this.linkMention(query, k) };
       } catch (e) {
         const err = asSyncabelError(e, "REQUEST_INVALID");
         return { sentence, error: { code: err.code, message: err.message, details: err.details } };

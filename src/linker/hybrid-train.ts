@@ -84,12 +84,21 @@ export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly Tr
   const foldOfMention = mentions.map((m) => foldOf(m.document, folds, seed));
   const foldsOfCode = new Map<string, Set<number>>();
   mentions.forEach((m, i) => (foldsOfCode.get(m.code) ?? foldsOfCode.set(m.code, new Set()).get(m.code)!).add(foldOfMention[i] as number));
+  // One shared array of mention texts per document (the document-level features look them up once per document).
+  const documentTexts = new Map<string, string[]>();
+  for (const m of mentions) {
+    const key = `${m.source}\u0000${m.document}`;
+    const texts = documentTexts.get(key);
+    if (texts === undefined) documentTexts.set(key, [m.text]);
+    else texts.push(m.text);
+  }
   for (let f = 0; f < folds; f++) {
     const index = HybridIndex.build(kbNames, mentions.filter((_, i) => foldOfMention[i] !== f), { language: options.language ?? "es", restrictToKb: options.restrictToKb ?? true });
     mentions.forEach((m, i) => {
       if (foldOfMention[i] !== f) return;
       const expansion = options.expansionOf?.(m);
-      const query = { mention: m.text, group: m.group, sentence: m.sentence, ...(expansion === undefined ? {} : { expansion }) };
+      const documentMentions = documentTexts.get(`${m.source}\u0000${m.document}`) as string[];
+      const query = { mention: m.text, group: m.group, sentence: m.sentence, documentMentions, ...(expansion === undefined ? {} : { expansion }) };
       const cands = candidatesOf(index, query, { perRetriever: options.perRetriever ?? 64 });
       lists.push(rankListOf(cands, m.group, m.code));
       fold.push(f);

@@ -172,6 +172,8 @@ interface Job {
   readonly buildErrors: (SentenceError | undefined)[];
   /** Per mention: the long form when its text is a short form defined in the document. */
   readonly expansions: (string | undefined)[];
+  /** The texts of every mention of the document (document-level features of the hybrid linker). */
+  readonly documentMentions: readonly string[];
 }
 
 export async function linkDocuments(dataset: Dataset, linker: Linker, options: LinkDocumentsOptions): Promise<LinkDocumentsResult> {
@@ -237,12 +239,13 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
             buildErrors.push(toSentenceError(e));
           }
         }
-        jobs.push({ doc, sentences, buildErrors, expansions });
+        jobs.push({ doc, sentences, buildErrors, expansions, documentMentions: doc.mentions.map((m) => m.text) });
         n += doc.mentions.length;
         i++;
       }
       const flat = jobs.flatMap((j) => j.sentences.filter((s): s is string => s !== undefined));
       const flatExpansions = jobs.flatMap((j) => j.expansions.filter((_, k) => j.sentences[k] !== undefined));
+      const flatDocumentMentions = jobs.flatMap((j) => j.sentences.filter((x) => x !== undefined).map(() => j.documentMentions));
       let results: Awaited<ReturnType<Linker["sample"]>> = [];
       let batchError: SentenceError | undefined;
       // Progress per mention: linkers that decode in steps report each sentence as it ends.
@@ -260,6 +263,7 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
             ...(options.signal === undefined ? {} : { signal: options.signal }),
             onSentenceDone,
             expansions: flatExpansions,
+            documentMentions: flatDocumentMentions,
           });
         } catch (e) {
           if (options.signal?.aborted) {

@@ -137,6 +137,11 @@ export class Reranker {
     const score = new Float64Array(maxRows);
     const isGold = new Uint8Array(maxRows);
     let step = 0;
+    // Iterate averaging over the second half of the epochs (Polyak; SWA): the last Adam iterate at a constant
+    // learning rate wanders, so models trained on nearly the same lists disagreed on many close calls.
+    const averageFrom = Math.floor(o.epochs / 2);
+    const sums = params.map((p) => new Float64Array(p.length));
+    let averaged = 0;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const order = shuffled(data, o.random);
       for (let start = 0; start < order.length; start += o.batch) {
@@ -190,8 +195,19 @@ export class Reranker {
         }
         step++;
         params.forEach((p, pi) => adam(p, grads[pi] as Float64Array, m1[pi] as Float64Array, m2[pi] as Float64Array, step, o.lr, o.l2, end - start));
+        if (epoch >= averageFrom) {
+          averaged++;
+          params.forEach((p, pi) => {
+            const sum = sums[pi] as Float64Array;
+            for (let i = 0; i < p.length; i++) sum[i] += p[i] as number;
+          });
+        }
       }
     }
+    if (averaged > 0) params.forEach((p, pi) => {
+      const sum = sums[pi] as Float64Array;
+      for (let i = 0; i < p.length; i++) p[i] = (sum[i] as number) / averaged;
+    });
   }
 
   toJSON(): RerankerJson {

@@ -49,6 +49,11 @@ export interface SampleOptions {
    * document (src/lexical/abbreviations.ts). The hybrid linker also queries with it; other linkers ignore it.
    */
   readonly expansions?: readonly (string | undefined)[];
+  /**
+   * Per sentence (same order): the texts of every mention of its document, one array shared by the sentences of
+   * a document. The hybrid linker's document-level features use it; other linkers ignore it.
+   */
+  readonly documentMentions?: readonly (readonly string[] | undefined)[];
 }
 
 /** Anything that links marked sentences: generative (model), lexical (TF-IDF), hybrid. */

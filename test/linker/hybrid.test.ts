@@ -210,6 +210,16 @@ describe("hybrid linker", () => {
     const t = captureIO();
     expect(await main(["train-linker", "--kb", kb2, "--folds", "2", "--json"], t.io), t.err()).toBe(0);
     expect(JSON.parse(t.out())).toMatchObject({ mentions: 21, documents: 6 });
+    const stored = (): { restrictToKb: boolean } => {
+      const kb = openKnowledgeBase(kb2);
+      const bytes = kb.getArtifact(HYBRID_ARTIFACT_KEY);
+      kb.close();
+      return JSON.parse(Buffer.from(bytes ?? []).toString("utf8")) as { restrictToKb: boolean };
+    };
+    expect(stored().restrictToKb).toBe(true);
+    const o = captureIO();
+    expect(await main(["train-linker", "--kb", kb2, "--folds", "2", "--codes-outside-kb", "--json"], o.io), o.err()).toBe(0);
+    expect(stored().restrictToKb).toBe(false);
     const u = captureIO();
     expect(await main(["train-linker", "--kb", kb2, "--train", trainTsv], u.io)).toBe(2); // no --format
     const l = captureIO();

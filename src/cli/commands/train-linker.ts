@@ -8,7 +8,8 @@ import { parseCommandArgs, positiveInt } from "../args.js";
 import type { CliIO } from "../io.js";
 
 export const usage = `usage: syncabel train-linker --kb KB.sqlite [--train FILE]... [--format spaccc|pubtator|brat|bigbio]
-                             [--texts DIR] [--language es|en|fr] [--seed N] [--folds N] [--json]
+                             [--texts DIR] [--language es|en|fr] [--seed N] [--folds N]
+                             [--codes-outside-kb] [--json]
 
 Trains the hybrid linker (no model, no GPU) and stores it in the KB index: link, link-docs, serve and
 Linker.open then use it by default (--linker tfidf for the plain TF-IDF linker).
@@ -19,6 +20,9 @@ Linker.open then use it by default (--linker tfidf for the plain TF-IDF linker).
   its own fold of documents out; hyper-parameters by cross-validation over those folds (--folds, default 5).
   Training files only: never give dev or test files here. The same data and --seed give the same model.
   --language     stemming language (default: the reader's document language, else es)
+  --codes-outside-kb  also answer with training codes the KB lacks (a KB that covers part of the annotation
+                 scheme, e.g. BC5CDR's entities.txt: MeSH descriptors only, while the corpus also uses
+                 supplementary concepts); by default only KB codes are answers.
 `;
 
 function printReport(r: TrainLinkerReport, io: CliIO): void {
@@ -42,6 +46,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       seed: { type: "string" },
       folds: { type: "string" },
       json: { type: "boolean", default: false },
+      "codes-outside-kb": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   }, usage);
@@ -62,6 +67,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     train: files.map((path) => ({ path, format: format as DatasetFormat, ...(values.texts === undefined ? {} : { textsDir: values.texts }) })),
     seed: positiveInt(values.seed, "seed", 1, true),
     folds,
+    restrictToKb: !values["codes-outside-kb"],
     ...(values.language === undefined ? {} : { language: values.language }),
     ...(values.json ? {} : { log: (m: string) => io.stderr.write(`${m}\n`) }),
   });

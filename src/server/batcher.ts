@@ -203,6 +203,7 @@ export class SentenceBatcher {
     const head = this.queue[0];
     if (head === undefined) return;
     const inFlight = new Set<Slot>();
+    let taken = 0;
     const feed = (slot: Slot): FedSentence => ({
       text: slot.job.sentences[slot.index],
       wanted: () => !slot.job.done,
@@ -215,13 +216,16 @@ export class SentenceBatcher {
       if (this.queue[0]?.key !== head.key) return [];
       const slots = this.take(room).filter((s) => !s.job.done);
       for (const slot of slots) inFlight.add(slot);
+      taken += slots.length;
       if (slots.length > 0) this.options.onBatch?.(inFlight.size);
       return slots.map(feed);
     };
     try {
       await linker.sampleContinuously({ take }, { ...head.options, batch_size: this.options.batchSize });
     } catch (e) {
-      for (const { job } of inFlight) {
+      // A decode that failed before taking anything fails its head request: the queue must move on.
+      const failed = taken === 0 ? [head] : [...inFlight].map((s) => s.job);
+      for (const job of failed) {
         if (job.done) continue;
         this.finish(job);
         job.reject(e);

@@ -14,7 +14,9 @@ import type { SampleResult } from "../../src/linker/types.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadTokenizer } from "../../src/lm/tokenizer.js";
 import type { CausalLM } from "../../src/lm/types.js";
-import { startLinkServer } from "../../src/server/index.js";
+import { SentenceBatcher, startLinkServer } from "../../src/server/index.js";
+import { SyncabelError } from "../../src/errors.js";
+import type { ContinuousLinker } from "../../src/linker/sentence-feed.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { makeTinyModel } from "../support/tiny-model.js";
 
@@ -137,5 +139,26 @@ describe("continuous batching", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("continuous batcher failures", () => {
+  it("a decode that fails before taking a sentence fails its head request, and the queue moves on", async () => {
+    let runs = 0;
+    const broken: ContinuousLinker = {
+      kind: "generative",
+      sample: () => Promise.reject(new Error("not used")),
+      sampleContinuously: async () => {
+        runs++;
+        throw new SyncabelError("MODEL_RUNTIME", "the model cannot run");
+      },
+      close: async () => undefined,
+    };
+    const batcher = new SentenceBatcher(broken, { batchSize: 4, continuous: true, maxWaitMs: 0 });
+    const outcomes = await Promise.allSettled([batcher.submit(["a [x]{G}"], {}), batcher.submit(["b [y]{G}"], {})]);
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
+    for (const o of outcomes) expect((o as PromiseRejectedResult).reason.code).toBe("MODEL_RUNTIME");
+    expect(runs).toBe(2);
+    expect(batcher.queuedSentences).toBe(0);
   });
 });

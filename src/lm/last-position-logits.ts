@@ -89,11 +89,7 @@ export function findLmHeadInput(bytes: Uint8Array, logitsName = "logits"): LmHea
   return sliced === null ? null : { hidden: input.name, at: input.range[0], length, sliced };
 }
 
-/** A copy of the file's bytes with the lm_head reading `lm.sliced` (and `extra` bytes appended). */
-export function renameLmHeadInput(bytes: Uint8Array, lm: LmHeadInput, extra: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length + extra.length);
-  out.set(bytes);
-  out.set(new TextEncoder().encode(lm.sliced), lm.at);
-  out.set(extra, bytes.length);
-  return out;
+/** Make the lm_head read `lm.sliced`: the name is written over the old one in `bytes` (same length). */
+export function renameLmHeadInput(bytes: Uint8Array, lm: LmHeadInput): void {
+  bytes.set(new TextEncoder().encode(lm.sliced), lm.at);
 }

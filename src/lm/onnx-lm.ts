@@ -206,7 +206,7 @@ export class OnnxCausalLM implements CausalLM {
 
   private checkLive(state: DecodeState): asserts state is OnnxDecodeState {
     if (!(state instanceof OnnxDecodeState) || state.kv.length === 0 || state.generation !== this.generation) {
-      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() needs the latest live state made by this model (one decoding at a time per model)");
+      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() and extend() need the latest live state made by this model (one decoding at a time per model)");
     }
   }
 
@@ -221,8 +221,8 @@ export class OnnxCausalLM implements CausalLM {
     next.set(b.nextPosition, a.rows);
     const length = Math.max(...next);
     const { kvHeads, headDim: d } = this.io;
+    // A reused buffer: each row's padding slots are zeroed below, its own slots copied over.
     const kv = this.nextPool().take(rows * kvHeads * length * d);
-    for (const t of kv) t.fill(0);
     const mask = new BigInt64Array(rows * length);
     const right = this.io.rightPadded;
     const copyRows = (from: OnnxDecodeState, first: number): void => {
@@ -237,7 +237,10 @@ export class OnnxCausalLM implements CausalLM {
         kv.forEach((dst, i) => {
           for (let h = 0; h < kvHeads; h++) {
             const src = (r * kvHeads + h) * fed * d;
-            const out = ((first + r) * kvHeads + h) * length * d + at * d;
+            const rowStart = ((first + r) * kvHeads + h) * length * d;
+            const out = rowStart + at * d;
+            if (right) dst.fill(0, rowStart + n * d, rowStart + length * d);
+            else dst.fill(0, rowStart, out);
             dst.set(from.kv[i].subarray(src + start * d, src + (start + inCache) * d), out);
             if (from.appended) dst.set(from.appended[i].subarray((r * kvHeads + h) * d, (r * kvHeads + h + 1) * d), out + inCache * d);
           }
@@ -279,15 +282,7 @@ export class OnnxCausalLM implements CausalLM {
     for (const group of groups) {
       const groupLength = Math.max(...group.map((r) => prompts[r].length));
       const out = await this.prefillGroup(prompts, group, groupLength, request, results);
-      const shift = (length - groupLength) * headDim;
-      group.forEach((r, i) => {
-        for (let t = 0; t < kv.length; t++) {
-          for (let h = 0; h < kvHeads; h++) {
-            const src = out[t].subarray((i * kvHeads + h) * groupLength * headDim, (i * kvHeads + h + 1) * groupLength * headDim);
-            kv[t].set(src, (r * kvHeads + h) * length * headDim + shift);
-          }
-        }
-      });
+      layRows(kv, length, out, groupLength, group, length - groupLength, kvHeads, headDim);
     }
     return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
   }
@@ -340,16 +335,11 @@ export class OnnxCausalLM implements CausalLM {
           }
         });
         const out = await this.run({ rows: n, seq: len, ids, positions, mask: new BigInt64Array(n * len).fill(1n), past: 0, pastKv: this.emptyCache() }, request, batchRows, results);
-        batchRows.forEach((r, i) => {
+        for (const r of batchRows) {
           mask.fill(1n, r * length, r * length + len);
           next[r] = len;
-          for (let t = 0; t < kv.length; t++) {
-            for (let h = 0; h < kvHeads; h++) {
-              const src = out[t].subarray((i * kvHeads + h) * len * headDim, (i * kvHeads + h + 1) * len * headDim);
-              kv[t].set(src, (r * kvHeads + h) * length * headDim);
-            }
-          }
-        });
+        }
+        layRows(kv, length, out, len, batchRows, 0, kvHeads, headDim);
       }
     }
     return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
@@ -524,6 +514,21 @@ function checkRequest(request: LogitRequest | undefined, rows: number): void {
   }
   const k = request?.topK;
   if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new SyncabelError("DECODE_INVALID_OPTIONS", `topK must be a positive integer, got ${k}`);
+}
+
+/**
+ * Copy the KV rows of one prefill call (`src`: [rows.length, heads, srcLength, d] per tensor) into rows `rows` of a
+ * longer cache (`dst`: [*, heads, dstLength, d]), starting at slot `offset` (left padding: the end of the row).
+ */
+function layRows(dst: readonly KvArray[], dstLength: number, src: readonly KvArray[], srcLength: number, rows: readonly number[], offset: number, kvHeads: number, d: number): void {
+  rows.forEach((r, i) => {
+    dst.forEach((t, k) => {
+      for (let h = 0; h < kvHeads; h++) {
+        const from = (i * kvHeads + h) * srcLength * d;
+        t.set((src[k] as KvArray).subarray(from, from + srcLength * d), ((r * kvHeads + h) * dstLength + offset) * d);
+      }
+    });
+  });
 }
 
 /** Padded tokens a prefill group may run per real token before the next prompt starts a group of its own. */

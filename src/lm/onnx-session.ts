@@ -77,7 +77,8 @@ export async function openDecoderSession(modelFile: string, choice: SessionChoic
     for (const lm of attempts) {
       const extra = logitReadoutBytes("logits", type, presents, lm ?? undefined);
       try {
-        const merged = lm ? renameLmHeadInput(bytes, lm, extra) : concatBytes(bytes, extra);
+        const merged = concatBytes(bytes, extra);
+        if (lm) renameLmHeadInput(merged, lm);
         return { session: await ort.InferenceSession.create(merged, sessionOptions(choice, folder)), scan, readout: true, lastPosition: lm !== null };
       } catch {
         // Fall through: the next attempt, or the plain file gives the precise error / runs without the read-out.

@@ -80,7 +80,9 @@ describe("last-position lm_head on torch-export-shaped graphs", () => {
       expect(found?.hidden).toBe(HIDDEN);
       expect(found?.sliced.length).toBe(HIDDEN.length);
       // The rename touches that name only: decoding the renamed bytes gives the same graph but for the lm_head's input.
-      const renamed = onnx.ModelProto.decode(renameLmHeadInput(bytes, found!, new Uint8Array(0)));
+      const copy = new Uint8Array(bytes); // a copy (Buffer.slice would be a view)
+      renameLmHeadInput(copy, found!);
+      const renamed = onnx.ModelProto.decode(copy);
       const original = onnx.ModelProto.decode(bytes);
       const head = renamed.graph!.node!.find((n) => n.name === "/lm_head/MatMul")!;
       expect(head.input).toEqual([found!.sliced, "onnx::MatMul_4321"]);

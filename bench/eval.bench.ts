@@ -8,7 +8,8 @@
  * - dictionary: the peers' baseline: the most frequent training code of the exact (lower-cased) mention text in
  *   its group, then the TF-IDF answers;
  * - hybrid: `syncabel train-linker` (training memory + TF-IDF + BM25 + learned reranker), fitted on the training
- *   file only (dev files are read for scoring, never for fitting).
+ *   file only (dev files are read for scoring, never for fitting); also on worker threads (`hybrid_workers`: one
+ *   per core, as link-docs runs long inputs), with its end-to-end speed-up over one thread (index build + linking).
  * Each mention is sent as its real marked sentence (built from the document text, as link-docs does) through the
  * full `sample()` path. Scores: every non-NO_CODE gold mention counts (a mention without an answer is a miss);
  * "seen" = every gold code occurs in the training file. Also: the BM25 back ends compared (in memory vs SQLite
@@ -32,6 +33,7 @@ import { foldText } from "../src/lexical/normalize.js";
 import { HybridLinker } from "../src/linker/hybrid-linker.js";
 import { loadOrBuildLexicalIndex, TfidfLinker } from "../src/linker/tfidf-linker.js";
 import { trainLinker } from "../src/linker/train-linker.js";
+import { defaultLinkerWorkers, WorkerPoolLinker } from "../src/linker/worker-pool-linker.js";
 import type { Beam, SampleResult } from "../src/linker/types.js";
 import { buildMarkedSentence, SegmentationCache } from "../src/markup/sentence-builder.js";
 
@@ -141,6 +143,46 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; seconds: n
   return { value, seconds: (performance.now() - t) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
+/**
+ * The hybrid linker on worker threads (one per core, at most 4), as link-docs runs it on long inputs: batches of
+ * 32 sentences, two per worker in flight. Reports its speed against the in-process run of the same sentences
+ * (measured just before, so a ratio of one run) and that its answers are the same.
+ */
+async function pooledHybrid(kbPath: string, mentions: readonly DevMention[], inProcess: readonly SampleResult[], inProcessSeconds: number): Promise<Record<string, unknown>> {
+  const workers = defaultLinkerWorkers();
+  const open = await timed(() => WorkerPoolLinker.open({ kb: kbPath, linker: "hybrid", workers }));
+  const pool = open.value;
+  try {
+    const batches: { from: number; to: number }[] = [];
+    for (let from = 0; from < mentions.length; from += 32) batches.push({ from, to: Math.min(mentions.length, from + 32) });
+    const run = await timed(async () => {
+      const out: SampleResult[][] = new Array(batches.length);
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < batches.length) {
+          const b = next++;
+          const { from, to } = batches[b] as { from: number; to: number };
+          const part = mentions.slice(from, to);
+          out[b] = await pool.sample(part.map((m) => m.sentence), { num_beams: K, expansions: part.map((m) => m.expansion), documentMentions: part.map((m) => m.documentMentions) });
+        }
+      };
+      await Promise.all(Array.from({ length: 2 * workers }, lane));
+      return out.flat();
+    });
+    const endToEnd = open.seconds + run.seconds;
+    return {
+      workers,
+      open_seconds: round(open.seconds, 3),
+      mentions_per_second: Math.round(mentions.length / run.seconds),
+      end_to_end_mentions_per_second: Math.round(mentions.length / endToEnd),
+      end_to_end_speedup_vs_in_process: round(inProcessSeconds / endToEnd, 2),
+      same_answers_as_in_process: JSON.stringify(run.value) === JSON.stringify(inProcess),
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
 /** Heap in use after a full collection (npm run bench:eval passes --expose-gc; without it, as is). */
 function heapAfterGc(): number {
   (globalThis as { gc?: () => void }).gc?.();
@@ -241,6 +283,7 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
     const heapAfter = heapAfterGc();
     const hybridRun = await timed(() => hybrid.sample(sentences, { num_beams: K, expansions: mentions.map((m) => m.expansion), documentMentions: mentions.map((m) => m.documentMentions) }));
     const hybridScore = score(dev, mentions, hybridRun.value, hybridRun.seconds, hybridRun.cpuSeconds, trainCodes);
+    const pooled = await pooledHybrid(kbPath, mentions, hybridRun.value, hybridOpen.seconds + hybridRun.seconds);
     out.linkers = {
       tfidf: { ...tfidfScore.scored, index_build_seconds: round(tfidfBuild.seconds, 3) },
       dictionary: dictScore.scored,
@@ -253,7 +296,9 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
         train_candidate_recall: round(trained.value.candidateRecall),
         index_build_seconds: round(hybridOpen.seconds, 3),
         index_heap_mb: Math.round((heapAfter - heapBefore) / 2 ** 20),
+        end_to_end_mentions_per_second: Math.round(mentions.length / (hybridOpen.seconds + hybridRun.seconds)),
       },
+      hybrid_workers: pooled,
     };
     out.hybrid_error_analysis = errorAnalysis(train, mentions, hybridRun.value);
     const memory = readTrainingMentions(kbPath);

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   // decoding and linking
   DECODE_INVALID_OPTIONS: "decoding options are invalid",
   LINKER_INVALID_OPTIONS: "linker options are invalid",
+  LINKER_WORKER_FAILED: "a linker worker thread could not start or stopped unexpectedly",
   INTERRUPTED: "the work was stopped by a signal (Ctrl-C, SIGTERM) or a cancelled request",
   // datasets
   DATA_FILE_MISSING: "a dataset file is missing",

@@ -16,6 +16,7 @@ export const LINKER_ARGS = {
   "model-file": { type: "string" },
   dtype: { type: "string" },
   candidates: { type: "string" },
+  workers: { type: "string" },
 } as const;
 
 export interface LinkerArgValues {
@@ -31,6 +32,8 @@ export interface LinkerArgValues {
   readonly dtype?: string;
   /** retrieve-generate: concepts retrieved per mention. */
   readonly candidates?: string;
+  /** hybrid / tfidf: worker threads. */
+  readonly workers?: string;
 }
 
 /** OpenLinkerOptions from parsed LINKER_ARGS values, with usage errors for a missing KB or a bad value. */
@@ -61,6 +64,7 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
     ...(kind === undefined ? {} : { linker: kind }),
     multipleAnswers: values["multiple-answers"] ?? false,
     ...(values.threads === undefined ? {} : { threads: positiveInt(values.threads, "threads", 1) }),
+    ...(values.workers === undefined ? {} : { workers: positiveInt(values.workers, "workers", 1) }),
   };
 }
 
@@ -71,7 +75,10 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
  */
 export function warnIneffectiveLinkerArgs(values: LinkerArgValues, command: string, stderr: { write(s: string): unknown }, checkLanguage: boolean): void {
   const kind = values.linker ?? (values.model ? "generative" : "tfidf");
-  if (kind !== "tfidf" && kind !== "hybrid") return;
+  if (kind !== "tfidf" && kind !== "hybrid") {
+    if (values.workers !== undefined) warnUnused({ stderr }, command, "--workers", `with the ${kind} linker (worker threads are for the hybrid and TF-IDF linkers; a model uses --threads)`);
+    return;
+  }
   const flags: string[] = [];
   if (values.model !== undefined) flags.push("--model");
   if (checkLanguage && values.language !== undefined) flags.push("--language");

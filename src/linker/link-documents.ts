@@ -21,7 +21,7 @@ import { quotedTsvFields } from "../data/tsv.js";
 import type { Dataset, Document } from "../data/types.js";
 import { abbreviationMap, expansionOf } from "../lexical/abbreviations.js";
 import { buildMarkedSentence, SegmentationCache } from "../markup/sentence-builder.js";
-import type { Beam, Linker, SentenceError } from "./types.js";
+import type { Beam, Linker, SampleResult, SentenceError } from "./types.js";
 
 export type PredictionFormat = "tsv" | "jsonl";
 
@@ -47,6 +47,11 @@ export interface LinkDocumentsOptions {
    * written with other values is refused (the file would mix two runs' rows) unless `restart` is set.
    */
   readonly runOptions?: Readonly<Record<string, string | number | boolean | null>>;
+  /**
+   * Linker calls in flight at once (default 1). A linker that works on several threads (WorkerPoolLinker) stays
+   * busy while the previous batch is written; a model linker takes one call at a time.
+   */
+  readonly concurrency?: number;
   /** Discard an existing `<out>.partial` / `<out>` and start over. */
   readonly restart?: boolean;
 }
@@ -176,9 +181,111 @@ interface Job {
   readonly documentMentions: readonly string[];
 }
 
+/** A batch of whole documents sent to the linker, and its outcome once linked. */
+interface Batch {
+  readonly jobs: readonly Job[];
+  readonly outcome: Promise<BatchOutcome>;
+}
+
+interface BatchOutcome {
+  /** One result per built sentence of the batch's jobs, in order. */
+  readonly results: readonly SampleResult[];
+  /** Set when the linker call failed: every sentence of the batch gets it. */
+  readonly batchError?: SentenceError;
+  /** The call was interrupted by the signal: nothing of the batch is written. */
+  readonly aborted: boolean;
+  /** Results so far handed out (`rowsOf` advances it). */
+  cursor: number;
+}
+
+/** A document's marked sentences, short-form expansions and mention texts. */
+function jobOf(doc: Document, language: string | undefined, cache: SegmentationCache): Job {
+  const sentences: (string | undefined)[] = [];
+  const buildErrors: (SentenceError | undefined)[] = [];
+  const abbreviations = abbreviationMap(doc.text);
+  const expansions = doc.mentions.map((m) => expansionOf(abbreviations, m.text));
+  for (const m of doc.mentions) {
+    try {
+      sentences.push(buildMarkedSentence(doc, m, { language: doc.language ?? language ?? "es", cache }).sentence);
+      buildErrors.push(undefined);
+    } catch (e) {
+      sentences.push(undefined);
+      buildErrors.push(toSentenceError(e));
+    }
+  }
+  return { doc, sentences, buildErrors, expansions, documentMentions: doc.mentions.map((m) => m.text) };
+}
+
+/** Send the built sentences of `jobs` to the linker; progress ticks per mention. */
+function startBatch(linker: Linker, jobs: readonly Job[], options: LinkDocumentsOptions, batchSize: number, progress: Progress | undefined): Batch {
+  const flat = jobs.flatMap((j) => j.sentences.filter((s): s is string => s !== undefined));
+  const flatExpansions = jobs.flatMap((j) => j.expansions.filter((_, k) => j.sentences[k] !== undefined));
+  const flatDocumentMentions = jobs.flatMap((j) => j.sentences.filter((x) => x !== undefined).map(() => j.documentMentions));
+  const n = jobs.reduce((a, j) => a + j.doc.mentions.length, 0);
+  // Progress per mention: linkers that decode in steps report each sentence as it ends.
+  let ticked = 0;
+  const onSentenceDone = (): void => {
+    ticked++;
+    progress?.tick(1);
+  };
+  const settle = (): void => {
+    const rest = n - Math.min(ticked, flat.length);
+    if (rest > 0) progress?.tick(rest);
+  };
+  const call = flat.length === 0
+    ? Promise.resolve<SampleResult[]>([])
+    : linker.sample(flat, {
+        num_beams: options.numBeams ?? 5,
+        constrained: options.constrained ?? true,
+        batch_size: batchSize,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        onSentenceDone,
+        expansions: flatExpansions,
+        documentMentions: flatDocumentMentions,
+      });
+  const outcome = call.then(
+    (results): BatchOutcome => {
+      settle();
+      return { results, aborted: false, cursor: 0 };
+    },
+    (e: unknown): BatchOutcome => {
+      if (options.signal?.aborted) return { results: [], aborted: true, cursor: 0 };
+      settle();
+      return { results: [], batchError: toSentenceError(e), aborted: false, cursor: 0 }; // one failed call marks its mentions, never the run
+    },
+  );
+  return { jobs, outcome };
+}
+
+/** The output rows of one document of a linked batch, and how many of them carry an error. */
+function rowsOf(job: Job, outcome: BatchOutcome, format: PredictionFormat, annotate: LinkDocumentsOptions["annotate"]): { rows: string[]; errors: number } {
+  const rows: string[] = [];
+  let errors = 0;
+  job.doc.mentions.forEach((m, idx) => {
+    const sentence = job.sentences[idx];
+    let beams: readonly Beam[] = [];
+    let error: SentenceError | undefined;
+    if (sentence === undefined) {
+      error = job.buildErrors[idx];
+    } else {
+      const r = outcome.results[outcome.cursor++];
+      if (outcome.batchError !== undefined) error = outcome.batchError;
+      else if (r === undefined) error = { code: "MODEL_RUNTIME", message: "the linker returned fewer results than sentences", details: {} };
+      else if (r.error !== undefined) error = r.error;
+      else beams = r.beams;
+    }
+    if (error !== undefined) errors++;
+    const annotation = m.codes.length > 0 && annotate ? m.codes.map((c) => annotate(c, m.label, m.text) ?? "").join("<SEP>") : undefined;
+    const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }) };
+    rows.push(format === "tsv" ? predictionTsvRow(record) : predictionJsonlLine(record));
+  });
+  return { rows, errors };
+}
+
 export async function linkDocuments(dataset: Dataset, linker: Linker, options: LinkDocumentsOptions): Promise<LinkDocumentsResult> {
   const { outPath, format } = options;
   const batchSize = Math.max(1, options.batchSize ?? 32);
+  const concurrency = Math.max(1, options.concurrency ?? 1);
   const partial = partialPathFor(outPath);
   if (options.restart) {
     rmSync(partial, { force: true });
@@ -214,97 +321,47 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
     if (source === undefined || (format === "tsv" && readFileSync(partial).length === 0)) {
       if (format === "tsv") append(`${predictionTsvHeader()}\n`);
     }
-    let i = 0;
-    while (i < todo.length) {
+    let next = 0;
+    const takeJobs = (): Job[] => {
+      const jobs: Job[] = [];
+      let n = 0;
+      while (next < todo.length && (jobs.length === 0 || n + (todo[next] as Document).mentions.length <= batchSize)) {
+        const doc = todo[next++] as Document;
+        jobs.push(jobOf(doc, options.language, cache));
+        n += doc.mentions.length;
+      }
+      return jobs;
+    };
+    // Batches in dataset order; up to `concurrency` are being linked while the oldest is awaited and written.
+    const inFlight: Batch[] = [];
+    while (next < todo.length || inFlight.length > 0) {
       await yieldToEventLoop();
       if (options.signal?.aborted) {
         aborted = true;
         break;
       }
-      // Gather whole documents until the batch is full.
-      const jobs: Job[] = [];
-      let n = 0;
-      while (i < todo.length && (jobs.length === 0 || n + (todo[i] as Document).mentions.length <= batchSize)) {
-        const doc = todo[i] as Document;
-        const sentences: (string | undefined)[] = [];
-        const buildErrors: (SentenceError | undefined)[] = [];
-        const abbreviations = abbreviationMap(doc.text);
-        const expansions = doc.mentions.map((m) => expansionOf(abbreviations, m.text));
-        for (const m of doc.mentions) {
-          try {
-            sentences.push(buildMarkedSentence(doc, m, { language: doc.language ?? options.language ?? "es", cache }).sentence);
-            buildErrors.push(undefined);
-          } catch (e) {
-            sentences.push(undefined);
-            buildErrors.push(toSentenceError(e));
-          }
-        }
-        jobs.push({ doc, sentences, buildErrors, expansions, documentMentions: doc.mentions.map((m) => m.text) });
-        n += doc.mentions.length;
-        i++;
+      if (next < todo.length && inFlight.length < concurrency) {
+        inFlight.push(startBatch(linker, takeJobs(), options, batchSize, progress));
+        continue;
       }
-      const flat = jobs.flatMap((j) => j.sentences.filter((s): s is string => s !== undefined));
-      const flatExpansions = jobs.flatMap((j) => j.expansions.filter((_, k) => j.sentences[k] !== undefined));
-      const flatDocumentMentions = jobs.flatMap((j) => j.sentences.filter((x) => x !== undefined).map(() => j.documentMentions));
-      let results: Awaited<ReturnType<Linker["sample"]>> = [];
-      let batchError: SentenceError | undefined;
-      // Progress per mention: linkers that decode in steps report each sentence as it ends.
-      let ticked = 0;
-      const onSentenceDone = (): void => {
-        ticked++;
-        progress?.tick(1);
-      };
-      if (flat.length > 0) {
-        try {
-          results = await linker.sample(flat, {
-            num_beams: options.numBeams ?? 5,
-            constrained: options.constrained ?? true,
-            batch_size: batchSize,
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-            onSentenceDone,
-            expansions: flatExpansions,
-            documentMentions: flatDocumentMentions,
-          });
-        } catch (e) {
-          if (options.signal?.aborted) {
-            // Interrupted inside the batch: its documents are not written and are linked again on resume.
-            aborted = true;
-            break;
-          }
-          batchError = toSentenceError(e); // one failed call marks its mentions, never the run
-        }
+      const batch = inFlight.shift() as Batch;
+      const outcome = await batch.outcome;
+      if (outcome.aborted) {
+        // Interrupted inside the batch: its documents are not written and are linked again on resume.
+        aborted = true;
+        break;
       }
-      const rest = n - Math.min(ticked, flat.length);
-      if (rest > 0) progress?.tick(rest);
-      let k = 0;
-      for (const job of jobs) {
+      for (const job of batch.jobs) {
         if (options.signal?.aborted) {
           aborted = true;
           break;
         }
-        const lines: string[] = [];
-        job.doc.mentions.forEach((m, idx) => {
-          const sentence = job.sentences[idx];
-          let beams: readonly Beam[] = [];
-          let error: SentenceError | undefined;
-          if (sentence === undefined) {
-            error = job.buildErrors[idx];
-          } else {
-            const r = results[k++];
-            if (batchError !== undefined) error = batchError;
-            else if (r === undefined) error = { code: "MODEL_RUNTIME", message: "the linker returned fewer results than sentences", details: {} };
-            else if (r.error !== undefined) error = r.error;
-            else beams = r.beams;
-          }
-          if (error !== undefined) mentionErrors++;
-          const annotation = m.codes.length > 0 && options.annotate ? m.codes.map((c) => options.annotate?.(c, m.label, m.text) ?? "").join("<SEP>") : undefined;
-          const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }) };
-          lines.push(format === "tsv" ? predictionTsvRow(record) : predictionJsonlLine(record));
-        });
-        if (lines.length > 0) append(`${lines.join("\n")}\n`);
+        const lines = rowsOf(job, outcome, format, options.annotate);
+        mentionErrors += lines.errors;
+        if (lines.rows.length > 0) append(`${lines.rows.join("\n")}\n`);
         linkedDocuments++;
-        mentions += lines.length;
-        options.onDocumentWritten?.(job.doc.id, lines.length);
+        mentions += lines.rows.length;
+        options.onDocumentWritten?.(job.doc.id, lines.rows.length);
       }
       if (aborted) break;
     }

@@ -9,6 +9,7 @@ import { HYBRID_ARTIFACT_KEY, HybridLinker } from "./hybrid-linker.js";
 import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type RetrieveGenerateMode } from "./retrieve-generate.js";
 import { TfidfLinker } from "./tfidf-linker.js";
 import type { Linker as LinkerInterface } from "./types.js";
+import { WorkerPoolLinker } from "./worker-pool-linker.js";
 
 export interface OpenLinkerOptions {
   /** Path of a KB index file (`syncabel kb build`). */
@@ -27,6 +28,11 @@ export interface OpenLinkerOptions {
   /** `<SEP>`-joined composite answers, for checkpoints trained with them (SPACCC). Default off. */
   readonly multipleAnswers?: boolean;
   readonly threads?: number;
+  /**
+   * Worker threads for the model-free linkers (hybrid, tfidf), each with its own index: > 1 links on that many
+   * cores (src/linker/worker-pool-linker.ts). Default 1: linking runs in the calling thread.
+   */
+  readonly workers?: number;
   /** Where the model runs: "cpu" (default) or "cuda" (needs onnxruntime-node's CUDA provider libraries and a GPU). */
   readonly device?: "cpu" | "cuda";
   /** ONNX file of the model folder to load (relative to it, or absolute); default: see src/lm/model-file.ts. */
@@ -42,6 +48,11 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
   const kb = openKnowledgeBase(options.kb);
   const kind = options.linker ?? (options.model ? "generative" : kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined ? "hybrid" : "tfidf");
   try {
+    if ((kind === "hybrid" || kind === "tfidf") && (options.workers ?? 1) > 1) {
+      if (kind === "hybrid" && kb.getArtifact(HYBRID_ARTIFACT_KEY) === undefined) HybridLinker.fromKnowledgeBase(kb); // its "run train-linker" error
+      kb.close();
+      return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1 });
+    }
     if (kind === "hybrid") {
       // Built in memory from the KB's names and training memory: the KB file is not needed any more.
       const linker = HybridLinker.fromKnowledgeBase(kb);

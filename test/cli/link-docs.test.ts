@@ -10,6 +10,7 @@ import { parseMarkedSentence } from "../../src/markup/marked-sentence.js";
 import type { Beam, Linker, SampleOptions, SampleResult } from "../../src/linker/types.js";
 import { run } from "../../src/cli/commands/link-docs.js";
 import { buildKnowledgeBase } from "../../src/kb/index.js";
+import { mulberry32 } from "../../src/util/random.js";
 
 let dir: string;
 beforeEach(() => {
@@ -117,6 +118,43 @@ describe.each(["tsv", "jsonl"] as const)("linkDocuments (%s)", (format) => {
   });
 });
 
+/** MapLinker whose calls finish after seeded random delays: with several calls in flight they end out of order. */
+class SlowMapLinker extends MapLinker {
+  private readonly random = mulberry32(9);
+  inFlight = 0;
+  maxInFlight = 0;
+  override async sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((r) => setTimeout(r, Math.floor(this.random() * 15)));
+    this.inFlight--;
+    return super.sample(sentences, options);
+  }
+}
+
+describe.each(["tsv", "jsonl"] as const)("linkDocuments with calls in flight (%s)", (format) => {
+  it("writes the bytes of one call at a time, whatever order calls finish in; an interrupt leaves a resumable file", async () => {
+    const { data, answers } = dataset();
+    const reference = join(dir, `ref.${format}`);
+    await linkDocuments(data, new MapLinker(answers), { outPath: reference, format, batchSize: 2 });
+    const out = join(dir, `out.${format}`);
+    const slow = new SlowMapLinker(answers);
+    const r = await linkDocuments(data, slow, { outPath: out, format, batchSize: 2, concurrency: 3 });
+    expect(slow.maxInFlight).toBe(3);
+    expect(r).toMatchObject({ linkedDocuments: 10, mentionErrors: 1, aborted: false });
+    expect(readFileSync(out, "utf8")).toBe(readFileSync(reference, "utf8"));
+    // Interrupted after 3 documents with calls still in flight: only whole, in-order documents are kept.
+    const again = join(dir, `again.${format}`);
+    const controller = new AbortController();
+    let written = 0;
+    const r1 = await linkDocuments(data, new SlowMapLinker(answers), { outPath: again, format, batchSize: 2, concurrency: 3, signal: controller.signal, onDocumentWritten: () => { if (++written === 3) controller.abort(); } });
+    expect(r1.aborted).toBe(true);
+    const r2 = await linkDocuments(data, new SlowMapLinker(answers), { outPath: again, format, batchSize: 2, concurrency: 3 });
+    expect(r2.skippedDocuments).toBe(3);
+    expect(readFileSync(again, "utf8")).toBe(readFileSync(reference, "utf8"));
+  });
+});
+
 describe("syncabel link-docs (CLI, real KB + TF-IDF linker)", () => {
   it("links a SPACCC fixture into the authors' TSV layout and prints plain progress lines", async () => {
     const kbTsv = join(dir, "terms.tsv");
@@ -148,6 +186,12 @@ describe("syncabel link-docs (CLI, real KB + TF-IDF linker)", () => {
     ]);
     expect(err).toMatch(/link-docs 3\/3 mentions/);
     expect(err).not.toContain("\r");
+    // On two worker threads: the same file.
+    const pooled = join(dir, "pred-workers.tsv");
+    const code2 = await run(["--kb", kb, "--format", "spaccc", "--workers", "2", join(dir, "gold.tsv"), "-o", pooled], { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough(), isTTY: false, env: {} });
+    expect(code2).toBe(0);
+    expect(readFileSync(pooled, "utf8")).toBe(readFileSync(out, "utf8"));
+    await expect(run(["--kb", kb, "--format", "spaccc", "--workers", "0", join(dir, "gold.tsv"), "-o", pooled], { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough(), isTTY: false, env: {} })).rejects.toMatchObject({ code: "CLI_USAGE" });
   });
 
   it("usage errors: unknown format, missing -o", async () => {

@@ -3,6 +3,7 @@ import { readDataset } from "../../data/read-dataset.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
 import { SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
+import { defaultLinkerWorkers, WorkerPoolLinker } from "../../linker/worker-pool-linker.js";
 import { openLinker } from "../../linker/open.js";
 import { LINKER_ARGS, linkerOptionsFromArgs, warnIneffectiveLinkerArgs } from "../linker-args.js";
 import type { CliIO } from "../io.js";
@@ -13,7 +14,7 @@ import { candidateNames, TargetNameSelector } from "../../train/target-name.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
                           [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
-                          [--batch-size B] [--strict] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] IN -o OUT
+                          [--batch-size B] [--strict] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] IN -o OUT
 
 Links every gold mention of every document of IN (mentions come from the file; no NER). For each mention
 the marked sentence is built from the document text and the offsets, then linked.
@@ -28,9 +29,14 @@ documents already written; OUT appears when every document is done.
               resume is refused (the options of a run are kept in OUT.run.json)
 Exit status: 0 when every mention was linked, 1 when some mentions got an error (count on stderr), 130 when
 interrupted (Ctrl-C / SIGTERM: the rows written so far are kept for the resume).
-Without --model the TF-IDF lexical linker is used.
+Without --model the hybrid linker is used when the KB holds one (syncabel train-linker), else TF-IDF.
+--workers N   hybrid / TF-IDF: link on N worker threads, each with its own index (default: the machine's cores,
+              at most 4, when IN has 2,000 mentions or more; else 1, in-process)
 `;
 
+
+/** Mentions from which link-docs links on worker threads by default: below, starting them costs more than it saves. */
+const AUTO_WORKERS_FROM = 2000;
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs({
@@ -90,7 +96,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   let linker: Awaited<ReturnType<typeof openLinker>>;
   try {
     checkLabelsAreGroups(dataset.documents.flatMap((d) => d.mentions.map((m) => m.label)), kb.groups(), input, linkerOptions.kb, io);
-    linker = await openLinker({ ...linkerOptions, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
+    // Long inputs use every core (up to 4) with the model-free linkers; openLinker ignores it for a model.
+    const workers = linkerOptions.workers ?? (mentionCount >= AUTO_WORKERS_FROM ? defaultLinkerWorkers() : 1);
+    linker = await openLinker({ ...linkerOptions, workers, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
   } catch (e) {
     kb.close();
     throw e;
@@ -107,6 +115,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       outPath: values.out,
       format: outFormat,
       batchSize,
+      // Worker threads stay busy while the main thread writes: two batches in flight per worker.
+      concurrency: linker instanceof WorkerPoolLinker ? 2 * linker.workers : 1,
       numBeams,
       constrained: !values.unconstrained,
       ...(values.language === undefined ? {} : { language: values.language }),

@@ -9,13 +9,14 @@ import { openXrefMap, type XrefMap } from "../../kb/xrefs.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
-                     [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--map-to VOCAB] [SENTENCE ...]
+                     [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--map-to VOCAB] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
 arguments, else from stdin: one per line, or JSONL lines {"sentence": "..."}. Writes one JSONL line per input
 sentence, in order: {"sentence", "beams": [{mention, semantic_group, pred_concept_name, pred_concept_code,
 beam_score, pred_concept_codes}]} or {"sentence", "error": {code, message}}.
-Without --model the TF-IDF lexical linker is used. --linker retrieve-generate (with --model) retrieves the top --candidates K
+Without --model the hybrid linker is used when the KB holds one (syncabel train-linker), else TF-IDF; --workers N
+links on N worker threads, each with its own index (default 1: worth it for thousands of sentences). --linker retrieve-generate (with --model) retrieves the top --candidates K
 concepts (default 64; hybrid candidates when the KB holds a trained linker, else TF-IDF) and ranks their names by
 the model's exact constrained-decoding score. --multiple-answers lets the model join several names with
 <SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +.

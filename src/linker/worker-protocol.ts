@@ -1,0 +1,36 @@
+/** Messages between WorkerPoolLinker and its worker threads (src/linker/linker-worker.ts). */
+import type { ErrorCode, ErrorDetails } from "../errors.js";
+import type { SampleResult } from "./types.js";
+
+/** The model-free linkers a worker can run. */
+export type PooledLinkerKind = "hybrid" | "tfidf";
+
+export interface WorkerInit {
+  readonly kb: string;
+  readonly linker: PooledLinkerKind;
+}
+
+/** The SampleOptions a worker uses (functions and signals stay in the calling thread). */
+export interface WorkerSampleOptions {
+  readonly num_beams?: number;
+  readonly expansions?: readonly (string | undefined)[];
+  readonly documentMentions?: readonly (readonly string[] | undefined)[];
+}
+
+export interface WorkerRequest {
+  readonly id: number;
+  readonly sentences: readonly string[];
+  readonly options: WorkerSampleOptions;
+}
+
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details: ErrorDetails;
+}
+
+export type WorkerReply =
+  | { readonly type: "ready" }
+  | { readonly type: "failed"; readonly error: WireError }
+  | { readonly type: "results"; readonly id: number; readonly results: SampleResult[] }
+  | { readonly type: "error"; readonly id: number; readonly error: WireError };

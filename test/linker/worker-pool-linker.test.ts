@@ -1,0 +1,156 @@
+/**
+ * The worker-thread pool of the model-free linkers: real worker threads, each opening the KB index file. Its
+ * answers must be exactly the in-process linker's, in order, however the call is split; bad sentences stay
+ * per-sentence errors; a worker that dies fails only its own sentences; bad KB files fail at open with the
+ * worker's error.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openKnowledgeBase } from "../../src/kb/index.js";
+import { HybridLinker } from "../../src/linker/hybrid-linker.js";
+import { openLinker } from "../../src/linker/open.js";
+import { TfidfLinker } from "../../src/linker/tfidf-linker.js";
+import { trainLinker } from "../../src/linker/train-linker.js";
+import type { Linker } from "../../src/linker/types.js";
+import { WorkerPoolLinker } from "../../src/linker/worker-pool-linker.js";
+import { mulberry32 } from "../../src/util/random.js";
+import { buildKbFromRows } from "../support/kb.js";
+
+const KB_ROWS: [string, string, string][] = [
+  ["100", "hipertensión arterial", "ENFERMEDAD"],
+  ["101", "hipertensión pulmonar", "ENFERMEDAD"],
+  ["200", "diabetes mellitus tipo 2", "ENFERMEDAD"],
+  ["201", "diabetes mellitus tipo 1", "ENFERMEDAD"],
+  ["500", "insuficiencia renal crónica (IRC)", "ENFERMEDAD"],
+  ["501", "insuficiencia cardiaca", "ENFERMEDAD"],
+  ["300", "dolor torácico", "SINTOMA"],
+  ["301", "dolor abdominal", "SINTOMA"],
+  ["302", "fiebre", "SINTOMA"],
+  ["400", "tomografía computarizada", "PROCEDIMIENTO"],
+  ["401", "radiografía de tórax", "PROCEDIMIENTO"],
+];
+
+/** Training documents: [id, text, [span, label, code]...] written as a SPACCC TSV with its texts/ folder. */
+const DOCS: [string, string, [string, string, string][]][] = [
+  ["es-d1", "Varón con HTA y diabetes mellitus tipo II. Refiere dolor en el pecho. Se realiza TC.", [["HTA", "ENFERMEDAD", "100"], ["diabetes mellitus tipo II", "ENFERMEDAD", "200"], ["dolor en el pecho", "SINTOMA", "300"], ["TC", "PROCEDIMIENTO", "400"]]],
+  ["es-d2", "Antecedentes de HTA. Presenta dolor en el pecho irradiado y fiebre. Se solicita TC.", [["HTA", "ENFERMEDAD", "100"], ["dolor en el pecho", "SINTOMA", "300"], ["fiebre", "SINTOMA", "302"], ["TC", "PROCEDIMIENTO", "400"]]],
+  ["es-d3", "Mujer con IRC y DM2. Dolor abdominal difuso sin fiebre.", [["IRC", "ENFERMEDAD", "500"], ["DM2", "ENFERMEDAD", "200"], ["Dolor abdominal difuso", "SINTOMA", "301"]]],
+  ["es-d4", "Paciente con HTA e insuficiencia cardiaca. Radiografía de tórax normal.", [["HTA", "ENFERMEDAD", "100"], ["insuficiencia cardiaca", "ENFERMEDAD", "501"], ["Radiografía de tórax", "PROCEDIMIENTO", "401"]]],
+  ["es-d5", "Hipertensión pulmonar grave y dolor en el pecho. Se realiza TC y radiografía.", [["Hipertensión pulmonar", "ENFERMEDAD", "101"], ["dolor en el pecho", "SINTOMA", "300"], ["TC", "PROCEDIMIENTO", "400"]]],
+];
+
+function writeSpaccc(dir: string): string {
+  mkdirSync(join(dir, "texts"), { recursive: true });
+  const lines = ["filename\tlabel\tstart_span\tend_span\tspan\tcode\tsemantic_rel"];
+  for (const [id, text, mentions] of DOCS) {
+    writeFileSync(join(dir, "texts", `${id}.txt`), text);
+    let from = 0;
+    for (const [span, label, code] of mentions) {
+      const start = text.indexOf(span, from);
+      lines.push([id, label, start, start + span.length, span, code, "EXACT"].join("\t"));
+      from = start + span.length;
+    }
+  }
+  const tsv = join(dir, "train.tsv");
+  writeFileSync(tsv, `${lines.join("\n")}\n`);
+  return tsv;
+}
+
+/** Random marked sentences over the fixture's vocabulary, a few of them malformed or of an unknown group. */
+function sentences(n: number, seed: number): string[] {
+  const random = mulberry32(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const mentions: [string, string][] = [["HTA", "ENFERMEDAD"], ["hipertension pulmonar grave", "ENFERMEDAD"], ["DM tipo 2", "ENFERMEDAD"], ["IRC", "ENFERMEDAD"], ["dolor en el pecho", "SINTOMA"], ["fiebre alta", "SINTOMA"], ["TC de tórax", "PROCEDIMIENTO"], ["radiografia", "PROCEDIMIENTO"], ["fallo cardiaco", "ENFERMEDAD"]];
+  return Array.from({ length: n }, (_, i) => {
+    if (i % 17 === 5) return "sin marca ninguna";
+    if (i % 23 === 7) return "Paciente con [HTA]{OTRO} controlada.";
+    const [m, g] = pick(mentions);
+    return `${pick(["Paciente con", "Se observa", "Refiere"])} [${m}]{${g}} ${pick(["desde hace años.", "en la consulta.", "."])}`;
+  });
+}
+
+describe("WorkerPoolLinker", () => {
+  let dir: string;
+  let kbPath: string;
+  const pools: Linker[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "syncabel-pool-"));
+    kbPath = await buildKbFromRows(dir, KB_ROWS);
+    await trainLinker(kbPath, { train: [{ path: writeSpaccc(dir), format: "spaccc" }], seed: 3, folds: 2 });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives exactly the in-process hybrid and TF-IDF answers, in order, however a call is split", async () => {
+    const kb = openKnowledgeBase(kbPath);
+    const inProcess = { hybrid: HybridLinker.fromKnowledgeBase(kb), tfidf: TfidfLinker.fromKnowledgeBase(kb) };
+    kb.close();
+    const input = sentences(150, 11);
+    // Document-level options, one array shared per "document" of 10 sentences, as link-docs passes them.
+    const docs = Array.from({ length: 15 }, (_, d) => input.slice(d * 10, d * 10 + 10).map((s) => /\[([^\]]+)\]/.exec(s)?.[1] ?? ""));
+    const options = { num_beams: 4, documentMentions: input.map((_, i) => docs[Math.floor(i / 10)]), expansions: input.map((_, i) => (i % 9 === 0 ? "hipertension arterial" : undefined)) };
+    for (const kind of ["hybrid", "tfidf"] as const) {
+      const expected = await inProcess[kind].sample(input, options);
+      expect(expected.filter((r) => r.error !== undefined).length).toBeGreaterThan(3); // the malformed ones
+      for (const [workers, minChunk] of [[2, 1], [3, 7]] as const) {
+        const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: kind, workers, minChunk });
+        pools.push(pool);
+        expect(pool.kind).toBe(kind);
+        let done = 0;
+        expect(await pool.sample(input, { ...options, onSentenceDone: () => done++ })).toEqual(expected);
+        expect(done).toBe(input.length);
+        // Concurrent calls (as a server makes) are answered each with its own sentences.
+        const [a, b] = await Promise.all([pool.sample(input.slice(0, 40), { num_beams: 4 }), pool.sample(input.slice(40, 45), { num_beams: 4 })]);
+        expect([...a, ...b]).toEqual(await inProcess[kind].sample(input.slice(0, 45), { num_beams: 4 }));
+        expect(await pool.sample([])).toEqual([]);
+      }
+    }
+  }, 60_000);
+
+  it("opens through openLinker with workers > 1, and refuses a KB without a trained hybrid model", async () => {
+    const linker = await openLinker({ kb: kbPath, workers: 2 });
+    pools.push(linker);
+    expect(linker).toBeInstanceOf(WorkerPoolLinker);
+    expect(linker.kind).toBe("hybrid");
+    const untrained = await buildKbFromRows(mkdtempSync(join(dir, "plain-")), KB_ROWS);
+    await expect(openLinker({ kb: untrained, linker: "hybrid", workers: 2 })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS", message: expect.stringContaining("train-linker") });
+    const tfidf = await openLinker({ kb: untrained, workers: 2 });
+    pools.push(tfidf);
+    expect(tfidf.kind).toBe("tfidf");
+  }, 60_000);
+
+  it("fails at open with the worker's error for a corrupt KB file, and with a usage error for bad counts", async () => {
+    const bad = join(dir, "corrupt.sqlite");
+    writeFileSync(bad, "this is not a SQLite database at all, just text".repeat(100));
+    await expect(WorkerPoolLinker.open({ kb: bad, linker: "tfidf", workers: 2 })).rejects.toMatchObject({ code: "KB_INDEX_INVALID", message: expect.stringContaining("corrupt.sqlite") });
+    await expect(WorkerPoolLinker.open({ kb: kbPath, linker: "tfidf", workers: 0 })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
+  }, 60_000);
+
+  it("turns a dead worker's sentences into errors, goes on with the others, refuses an aborted call", async () => {
+    const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: "tfidf", workers: 2, minChunk: 1 });
+    pools.push(pool);
+    const input = sentences(20, 5).filter((s) => s.includes("]{") && !s.includes("{OTRO}"));
+    const expected = await pool.sample(input);
+    // Kill one worker from outside (as an out-of-memory abort would).
+    const slots = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+    const call = pool.sample(input);
+    await slots[0]!.worker.terminate();
+    const during = await call;
+    expect(during).toHaveLength(input.length);
+    for (const [i, r] of during.entries()) {
+      if (r.error !== undefined) expect(r.error.code).toBe("LINKER_WORKER_FAILED");
+      else expect(r).toEqual(expected[i]);
+    }
+    expect(pool.workers).toBe(1);
+    expect(await pool.sample(input)).toEqual(expected); // all on the live worker now
+    const controller = new AbortController();
+    controller.abort();
+    await expect(pool.sample(input, { signal: controller.signal })).rejects.toMatchObject({ code: "INTERRUPTED" });
+    await pool.close();
+    await expect(pool.sample(input)).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
+  }, 60_000);
+});

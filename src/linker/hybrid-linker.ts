@@ -112,10 +112,7 @@ export class HybridLinker implements Linker {
     if (!this.index.group(q.group)) {
       throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `unknown group ${JSON.stringify(q.group)} (known: ${this.groupList.join(", ")})`, { group: q.group });
     }
-    const cands = candidatesOf(this.index, q, { perRetriever: this.perRetriever });
-    // The list at once: the reranker's trees only rescore its leaders (Reranker.scoreList).
-    const scores = this.reranker.scoreList(cands.map((c) => c.features), q.group);
-    const scored = cands.map((c, i) => ({ c, score: scores[i] as number }));
+    const scored = candidatesOf(this.index, q, { perRetriever: this.perRetriever }).map((c) => ({ c, score: this.reranker.score(c.features, q.group) }));
     scored.sort((a, b) => b.score - a.score || (a.c.code < b.c.code ? -1 : a.c.code > b.c.code ? 1 : 0));
     const top = scored.slice(0, Math.max(0, k));
     const max = top[0]?.score ?? 0;

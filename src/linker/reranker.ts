@@ -3,15 +3,10 @@
  * score(x) = w . z + v . tanh(H z + c) with z the standardised features followed by a one-hot of the group (the
  * hidden layer lets features interact and differ per group; `hidden: 0` is plain conditional logistic regression).
  * Trained with Adam on minibatches of mentions and L2 weight decay, from a seeded initialisation and shuffling:
- * the same data, options and seed give the same model. Optionally (`trees` > 0) gradient-boosted trees fitted to the
- * same loss starting from the smooth model's scores add their values to it (src/linker/reranker-trees.ts): they
- * catch thresholds and interactions a small hidden layer misses (fold Recall@1 on training documents +0.4 SPACCC,
- * +0.6 to +0.8 BC5CDR, two seeds). Tried without gain: hidden 24, 3-seed ensembles, each feature minus its list
- * maximum or minus the best other candidate's value.
+ * the same data, options and seed give the same model.
  */
 import { SyncabelError } from "../errors.js";
 import { mulberry32, shuffled } from "../util/random.js";
-import { Trees, type BoostList, type TreesJson } from "./reranker-trees.js";
 
 /** The candidates of one training mention: feature rows and which of them are right. */
 export interface RankList {
@@ -29,13 +24,6 @@ export interface RerankerOptions {
   readonly learningRate?: number;
   readonly batch?: number;
   readonly seed?: number;
-  /** Boosted trees added to the smooth model's score (default 0: none), of this depth (default 4). */
-  readonly trees?: number;
-  readonly depth?: number;
-  /** Shrinkage of the trees (default 0.1). */
-  readonly treeRate?: number;
-  /** The trees rerank only the smooth model's best `treeTop` candidates of a mention (default 10; see scoreList). */
-  readonly treeTop?: number;
 }
 
 export interface RerankerJson {
@@ -48,19 +36,12 @@ export interface RerankerJson {
   readonly h: readonly number[];
   readonly c: readonly number[];
   readonly v: readonly number[];
-  /** Boosted trees over the features and the group's index (absent: none), applied to the best `treeTop`. */
-  readonly trees?: TreesJson;
-  readonly treeTop?: number;
 }
 
 export class Reranker {
   private readonly groupIndex: ReadonlyMap<string, number>;
   private readonly inputs: number;
   private readonly z: Float64Array;
-  /** A row's features followed by its group's index, as the trees read it. */
-  private readonly xg: Float64Array;
-  private trees: Trees | undefined;
-  private treeTop = 0;
 
   private constructor(
     readonly features: number,
@@ -76,7 +57,6 @@ export class Reranker {
     this.groupIndex = new Map(groups.map((g, i) => [g, i]));
     this.inputs = features + groups.length;
     this.z = new Float64Array(this.inputs);
-    this.xg = new Float64Array(features + 1);
   }
 
   /** Standardised inputs (features, then the group's one-hot) into `z`. */
@@ -86,42 +66,10 @@ export class Reranker {
     for (let i = 0; i < this.groups.length; i++) z[this.features + i] = i === gi ? 1 : 0;
   }
 
-  /** The smooth model's score plus the trees' (when any) of one candidate; lists are ranked by `scoreList`. */
+  /** The score of one candidate (higher is better). */
   score(x: Float64Array, group: string): number {
-    const s = this.smooth(x, group);
-    return this.trees === undefined ? s : s + this.treeScore(x, group);
-  }
-
-  private smooth(x: Float64Array, group: string): number {
     this.input(x, group, this.z);
     return this.scoreInput(this.z, undefined);
-  }
-
-  private treeScore(x: Float64Array, group: string): number {
-    this.xg.set(x);
-    this.xg[this.features] = this.groupIndex.get(group) ?? -1;
-    return (this.trees as Trees).score(this.xg);
-  }
-
-  /**
-   * Scores of every candidate of one mention. With trees, only the smooth model's best `treeTop` candidates get
-   * the trees' values (the trees settle close calls among the leaders, at a tenth of the cost of scoring every
-   * candidate); the others stay below them, in the smooth model's order and gaps.
-   */
-  scoreList(rows: readonly Float64Array[], group: string): Float64Array {
-    const out = Float64Array.from(rows, (r) => this.smooth(r, group));
-    if (this.trees === undefined || rows.length === 0) return out;
-    const top = topIndices(out, this.treeTop);
-    const lastSmooth = out[top[top.length - 1] as number] as number;
-    let minTop = Infinity;
-    const isTop = new Uint8Array(rows.length);
-    for (const i of top) {
-      isTop[i] = 1;
-      out[i] = (out[i] as number) + this.treeScore(rows[i] as Float64Array, group);
-      minTop = Math.min(minTop, out[i] as number);
-    }
-    for (let i = 0; i < rows.length; i++) if (!isTop[i]) out[i] = minTop - (lastSmooth - (out[i] as number)) - 1e-9;
-    return out;
   }
 
   private scoreInput(z: Float64Array, act: Float64Array | undefined): number {
@@ -161,30 +109,7 @@ export class Reranker {
     const init = (size: number, scale: number) => Float64Array.from({ length: size }, () => (random() * 2 - 1) * scale);
     const model = new Reranker(d, groups, hidden, mean, std, new Float64Array(inputs), init(hidden * inputs, 1 / Math.sqrt(inputs)), new Float64Array(hidden), init(hidden, 0.1));
     model.fit(usable, { epochs, lr, batch, l2, random });
-    if ((options.trees ?? 0) > 0) model.boost(usable, options);
     return model;
-  }
-
-  /**
-   * Trees fitted to the loss from the smooth model's scores on whole training lists (fitting them on the leaders
-   * only, as scoreList applies them, cross-validated worse: the other candidates are useful negatives).
-   */
-  private boost(lists: readonly RankList[], options: RerankerOptions): void {
-    this.treeTop = options.treeTop ?? 10;
-    const gi = (g: string) => this.groupIndex.get(g) ?? -1;
-    const boostLists: BoostList[] = lists.map((l) => ({
-      rows: l.rows.map((r) => {
-        const x = new Float64Array(this.features + 1);
-        x.set(r);
-        x[this.features] = gi(l.group);
-        return x;
-      }),
-      gold: l.gold,
-      weight: l.weight ?? 1,
-      init: Float64Array.from(l.rows, (r) => this.smooth(r, l.group)),
-    }));
-    if (boostLists.length === 0) return;
-    this.trees = Trees.fit(boostLists, { trees: options.trees ?? 0, depth: options.depth ?? 4, ...(options.treeRate === undefined ? {} : { rate: options.treeRate }), seed: (options.seed ?? 1) + 1 });
   }
 
   /** Standardised inputs of every row of a list, row-major (rows x inputs), computed once for all epochs. */
@@ -287,7 +212,7 @@ export class Reranker {
 
   toJSON(): RerankerJson {
     const arr = (a: Float64Array) => Array.from(a);
-    return { features: this.features, groups: this.groups, hidden: this.hidden, mean: arr(this.mean), std: arr(this.std), w: arr(this.w), h: arr(this.h), c: arr(this.c), v: arr(this.v), ...(this.trees === undefined ? {} : { trees: this.trees.toJSON(), treeTop: this.treeTop }) };
+    return { features: this.features, groups: this.groups, hidden: this.hidden, mean: arr(this.mean), std: arr(this.std), w: arr(this.w), h: arr(this.h), c: arr(this.c), v: arr(this.v) };
   }
 
   static fromJSON(j: RerankerJson): Reranker {
@@ -295,21 +220,8 @@ export class Reranker {
     const ok = j.mean.length === j.features && j.std.length === j.features && j.w.length === inputs && j.h.length === j.hidden * inputs && j.c.length === j.hidden && j.v.length === j.hidden;
     if (!ok) throw new SyncabelError("KB_INDEX_INVALID", "stored reranker weights have inconsistent sizes");
     const f = (a: readonly number[]) => Float64Array.from(a);
-    const model = new Reranker(j.features, j.groups, j.hidden, f(j.mean), f(j.std), f(j.w), f(j.h), f(j.c), f(j.v));
-    if (j.trees !== undefined) {
-      if (!Number.isInteger(j.treeTop) || (j.treeTop as number) < 1) throw new SyncabelError("KB_INDEX_INVALID", "stored reranker trees lack a valid treeTop");
-      model.trees = Trees.fromJSON(j.trees, j.features + 1);
-      model.treeTop = j.treeTop as number;
-    }
-    return model;
+    return new Reranker(j.features, j.groups, j.hidden, f(j.mean), f(j.std), f(j.w), f(j.h), f(j.c), f(j.v));
   }
-}
-
-/** Indices of the k largest values, largest first (ties: lower index first). */
-function topIndices(values: Float64Array, k: number): number[] {
-  return Array.from(values.keys())
-    .sort((a, b) => (values[b] as number) - (values[a] as number) || a - b)
-    .slice(0, Math.max(1, k));
 }
 
 function adam(p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number, lr: number, l2: number, batch: number): void {

@@ -4,7 +4,7 @@
  * per-sentence errors; a worker that dies fails only its own sentences; bad KB files fail at open with the
  * worker's error.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,46 +17,7 @@ import type { Linker } from "../../src/linker/types.js";
 import { WorkerPoolLinker } from "../../src/linker/worker-pool-linker.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { buildKbFromRows } from "../support/kb.js";
-
-const KB_ROWS: [string, string, string][] = [
-  ["100", "hipertensión arterial", "ENFERMEDAD"],
-  ["101", "hipertensión pulmonar", "ENFERMEDAD"],
-  ["200", "diabetes mellitus tipo 2", "ENFERMEDAD"],
-  ["201", "diabetes mellitus tipo 1", "ENFERMEDAD"],
-  ["500", "insuficiencia renal crónica (IRC)", "ENFERMEDAD"],
-  ["501", "insuficiencia cardiaca", "ENFERMEDAD"],
-  ["300", "dolor torácico", "SINTOMA"],
-  ["301", "dolor abdominal", "SINTOMA"],
-  ["302", "fiebre", "SINTOMA"],
-  ["400", "tomografía computarizada", "PROCEDIMIENTO"],
-  ["401", "radiografía de tórax", "PROCEDIMIENTO"],
-];
-
-/** Training documents: [id, text, [span, label, code]...] written as a SPACCC TSV with its texts/ folder. */
-const DOCS: [string, string, [string, string, string][]][] = [
-  ["es-d1", "Varón con HTA y diabetes mellitus tipo II. Refiere dolor en el pecho. Se realiza TC.", [["HTA", "ENFERMEDAD", "100"], ["diabetes mellitus tipo II", "ENFERMEDAD", "200"], ["dolor en el pecho", "SINTOMA", "300"], ["TC", "PROCEDIMIENTO", "400"]]],
-  ["es-d2", "Antecedentes de HTA. Presenta dolor en el pecho irradiado y fiebre. Se solicita TC.", [["HTA", "ENFERMEDAD", "100"], ["dolor en el pecho", "SINTOMA", "300"], ["fiebre", "SINTOMA", "302"], ["TC", "PROCEDIMIENTO", "400"]]],
-  ["es-d3", "Mujer con IRC y DM2. Dolor abdominal difuso sin fiebre.", [["IRC", "ENFERMEDAD", "500"], ["DM2", "ENFERMEDAD", "200"], ["Dolor abdominal difuso", "SINTOMA", "301"]]],
-  ["es-d4", "Paciente con HTA e insuficiencia cardiaca. Radiografía de tórax normal.", [["HTA", "ENFERMEDAD", "100"], ["insuficiencia cardiaca", "ENFERMEDAD", "501"], ["Radiografía de tórax", "PROCEDIMIENTO", "401"]]],
-  ["es-d5", "Hipertensión pulmonar grave y dolor en el pecho. Se realiza TC y radiografía.", [["Hipertensión pulmonar", "ENFERMEDAD", "101"], ["dolor en el pecho", "SINTOMA", "300"], ["TC", "PROCEDIMIENTO", "400"]]],
-];
-
-function writeSpaccc(dir: string): string {
-  mkdirSync(join(dir, "texts"), { recursive: true });
-  const lines = ["filename\tlabel\tstart_span\tend_span\tspan\tcode\tsemantic_rel"];
-  for (const [id, text, mentions] of DOCS) {
-    writeFileSync(join(dir, "texts", `${id}.txt`), text);
-    let from = 0;
-    for (const [span, label, code] of mentions) {
-      const start = text.indexOf(span, from);
-      lines.push([id, label, start, start + span.length, span, code, "EXACT"].join("\t"));
-      from = start + span.length;
-    }
-  }
-  const tsv = join(dir, "train.tsv");
-  writeFileSync(tsv, `${lines.join("\n")}\n`);
-  return tsv;
-}
+import { KB_ROWS, writeSpaccc } from "../support/hybrid-fixture.js";
 
 /** Random marked sentences over the fixture's vocabulary, a few of them malformed or of an unknown group. */
 function sentences(n: number, seed: number): string[] {

@@ -31,12 +31,12 @@ Exit status: 0 when every mention was linked, 1 when some mentions got an error 
 interrupted (Ctrl-C / SIGTERM: the rows written so far are kept for the resume).
 Without --model the hybrid linker is used when the KB holds one (syncabel train-linker), else TF-IDF.
 --workers N   hybrid / TF-IDF: link on N worker threads, each with its own index (default: the machine's cores,
-              at most 4, when IN has 2,000 mentions or more; else 1, in-process)
+              at most 4, when IN has 10,000 mentions or more; else 1, in-process)
 `;
 
 
 /** Mentions from which link-docs links on worker threads by default: below, starting them costs more than it saves. */
-const AUTO_WORKERS_FROM = 2000;
+const AUTO_WORKERS_FROM = 10_000;
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs({

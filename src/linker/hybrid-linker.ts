@@ -71,6 +71,13 @@ export function readHybridModel(kb: KnowledgeBase): HybridModelJson | undefined 
   return model;
 }
 
+/** The stored hybrid model, or the error that says to run train-linker. */
+export function requireHybridModel(kb: KnowledgeBase & { readonly path: string }): HybridModelJson {
+  const model = readHybridModel(kb);
+  if (model === undefined) throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kb.path} holds no trained hybrid linker: run 'syncabel train-linker --kb ${kb.path} --train FILE...' first, or use --linker tfidf`);
+  return model;
+}
+
 export class HybridLinker implements Linker {
   readonly kind = "hybrid";
   private readonly groupList: readonly string[];
@@ -81,8 +88,7 @@ export class HybridLinker implements Linker {
 
   /** Open over a KB index with a stored model: the candidate index is built from its names and training memory. */
   static fromKnowledgeBase(kb: KnowledgeBase & { readonly path: string }): HybridLinker {
-    const model = readHybridModel(kb);
-    if (model === undefined) throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kb.path} holds no trained hybrid linker: run 'syncabel train-linker --kb ${kb.path} --train FILE...' first, or use --linker tfidf`);
+    const model = requireHybridModel(kb);
     const index = HybridIndex.build(kbNamesOf(kb), readTrainingMentions(kb.path), { language: model.language, restrictToKb: model.restrictToKb });
     return new HybridLinker(index, Reranker.fromJSON(model.reranker), model.perRetriever);
   }

@@ -61,19 +61,19 @@ export const TRAIN_CANDIDATES = 32;
 /**
  * Candidates of a training mention as a rank list (gold = candidates whose code equals the mention's), pruned to
  * the gold candidates and the `max` - 1 best negatives by first-stage score: easy negatives teach little and
- * cost most of the training time.
+ * cost most of the training time. `rowOf(i)` gives candidate i's row (default: a copy of its features, which are
+ * a view of its query's buffer of every candidate); the full list's rows can be shared this way.
  */
-export function rankListOf(candidates: readonly Candidate[], group: string, code: string, max = TRAIN_CANDIDATES): RankList {
-  const gold = candidates.filter((c) => c.code === code);
-  const negatives = candidates
-    .filter((c) => c.code !== code)
-    .map((c) => ({ c, s: firstStageScore(c.features) }))
-    .sort((a, b) => b.s - a.s || (a.c.code < b.c.code ? -1 : 1))
+export function rankListOf(candidates: readonly Candidate[], group: string, code: string, max = TRAIN_CANDIDATES, rowOf = (i: number): Float64Array => (candidates[i] as Candidate).features.slice()): RankList {
+  const gold: number[] = [];
+  const negatives: { i: number; s: number }[] = [];
+  candidates.forEach((c, i) => (c.code === code ? gold.push(i) : negatives.push({ i, s: firstStageScore(c.features) })));
+  const codeOf = (i: number): string => (candidates[i] as Candidate).code;
+  const hardest = negatives
+    .sort((a, b) => b.s - a.s || (codeOf(a.i) < codeOf(b.i) ? -1 : 1))
     .slice(0, Math.max(0, max - gold.length))
-    .map((x) => x.c);
-  const kept = [...gold, ...negatives];
-  // Copies: a candidate's features are a view of its query's buffer of every candidate.
-  return { group, rows: kept.map((c) => c.features.slice()), gold: gold.map((_, i) => i) };
+    .map((x) => x.i);
+  return { group, rows: [...gold, ...hardest].map(rowOf), gold: gold.map((_, i) => i) };
 }
 
 /**
@@ -106,8 +106,9 @@ export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly Tr
       const documentMentions = documentTexts.get(`${m.source}\u0000${m.document}`) as string[];
       const query = { mention: m.text, group: m.group, sentence: m.sentence, documentMentions, ...(expansion === undefined ? {} : { expansion }) };
       const cands = candidatesOf(index, query, { perRetriever: options.perRetriever ?? 64 });
-      lists.push(rankListOf(cands, m.group, m.code));
-      full.push(fullListOf(cands, m.group, m.code));
+      const all = fullListOf(cands, m.group, m.code);
+      lists.push(rankListOf(cands, m.group, m.code, TRAIN_CANDIDATES, (k) => all.rows[k] as Float64Array)); // rows shared, not copied twice
+      full.push(all);
       fold.push(f);
       seen.push([...(foldsOfCode.get(m.code) ?? [])].some((x) => x !== f));
     });

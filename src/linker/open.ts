@@ -5,7 +5,7 @@ import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
 import { loadTokenizer } from "../lm/tokenizer.js";
 import { verbFor } from "../markup/index.js";
 import { GenerativeLinker } from "./generative-linker.js";
-import { HYBRID_ARTIFACT_KEY, HybridLinker } from "./hybrid-linker.js";
+import { HYBRID_ARTIFACT_KEY, HybridLinker, requireHybridModel } from "./hybrid-linker.js";
 import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type RetrieveGenerateMode } from "./retrieve-generate.js";
 import { TfidfLinker } from "./tfidf-linker.js";
 import type { Linker as LinkerInterface } from "./types.js";
@@ -49,7 +49,7 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
   const kind = options.linker ?? (options.model ? "generative" : kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined ? "hybrid" : "tfidf");
   try {
     if ((kind === "hybrid" || kind === "tfidf") && (options.workers ?? 1) > 1) {
-      if (kind === "hybrid" && kb.getArtifact(HYBRID_ARTIFACT_KEY) === undefined) HybridLinker.fromKnowledgeBase(kb); // its "run train-linker" error
+      if (kind === "hybrid") requireHybridModel(kb); // a missing or stale model fails here, not in each worker
       kb.close();
       return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1 });
     }

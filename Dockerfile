@@ -21,7 +21,8 @@ RUN npx tsc -p tsconfig.build.json
 FROM ${BASE} AS deps
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
-ENV ONNXRUNTIME_NODE_INSTALL=skip
+# node-gyp: the image's own Node headers (/usr/local/include/node), not a download from nodejs.org.
+ENV ONNXRUNTIME_NODE_INSTALL=skip npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
 

@@ -16,7 +16,7 @@ import type { SampleResult } from "../../src/linker/types.js";
 import { CLI_CHILD } from "../support/cli-child.js";
 import { captureIO } from "../support/cli-io.js";
 import { buildKbFromRows } from "../support/kb.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor, waitForAsync } from "../support/wait.js";
 
 const TOKEN = "replica-token-123";
 let work: string;
@@ -116,17 +116,6 @@ describe("serve as a replica: loading and ready", () => {
   });
 });
 
-/** Polls an async probe every 10 ms until it returns a value; throws after `ms`. */
-async function pollUntil<T>(probe: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** A POST /v1/link sent up to its body, held in flight: resolves once the server said 100 Continue. */
 async function heldRequest(port: number, sentences: readonly string[]): Promise<{ finish(): Promise<{ status: number; body: string }>; socket: Socket }> {
   const body = Buffer.from(JSON.stringify({ sentences, num_beams: 2 }));
@@ -169,7 +158,7 @@ describe("serve as a replica: SIGTERM drains (real CLI in a child process)", () 
       const burst = Array.from({ length: 12 }, (_, k) => link(url, SENTENCES.slice(k % 3)).then(async (r) => ({ status: r.status, retry: r.headers.get("retry-after"), body: await r.json() })));
       child.kill("SIGTERM");
       // Draining: /ready 503 with Retry-After; a new request 503 SERVER_NOT_READY with Retry-After.
-      const notReady = await pollUntil(async () => {
+      const notReady = await waitForAsync(async () => {
         const r = await fetch(`${url}/ready`);
         return r.status === 503 ? r : undefined;
       }, 20_000);

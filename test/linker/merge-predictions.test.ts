@@ -154,6 +154,11 @@ describe("merge-predictions", () => {
     const lost = await cli(["merge-predictions", shards[0] as string, shards[1] as string, damaged, "-o", out]);
     expect(lost.code).toBe(1);
     expect(lost.err).toMatch(new RegExp(`${damaged} \\(shard 2/3\\) should hold \\d+ row\\(s\\) of document ${lines[1]?.split("\t")[0]}`));
+    // A row written twice (the document's group grew).
+    writeFileSync(damaged, [...lines.slice(0, 2), ...lines.slice(1)].join("\n"));
+    const extra = await cli(["merge-predictions", shards[0] as string, shards[1] as string, damaged, "-o", out]);
+    expect(extra.code).toBe(1);
+    expect(extra.err).toContain(`holds more rows of document ${lines[1]?.split("\t")[0]}`);
     expect(existsSync(out)).toBe(false);
     // -o of the other layout.
     const layout = await cli(["merge-predictions", ...shards, "-o", join(dir, "x.jsonl")]);

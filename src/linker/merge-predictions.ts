@@ -17,7 +17,7 @@ import { readDatasets } from "../data/read-dataset.js";
 import { parseShard, shardOfId, shardText, type Shard } from "../data/shard.js";
 import { quoteTsvField } from "../data/tsv.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../data/types.js";
-import { removeStaleTemps, tempPathFor, writeAll, writeFileAtomic } from "../io/atomic-write.js";
+import { isSameFile, removeStaleTemps, tempPathFor, writeAll, writeFileAtomic } from "../io/atomic-write.js";
 import { partialPathFor, runOptionsPathFor, type PredictionFormat } from "./link-documents.js";
 
 /** Keys a sharded run adds to its run record; the merged record (that of one whole run) has none of them. */
@@ -184,6 +184,8 @@ export async function mergePredictions(shardPaths: readonly string[], outPath: s
   const input = first.record.input;
   const inputs = typeof input === "string" ? [input] : Array.isArray(input) && input.every((p) => typeof p === "string") ? (input as string[]) : undefined;
   if (inputs === undefined || inputs.length === 0) throw new SyncabelError("DATA_BAD_ROW", `the run record of ${first.path} names no input`);
+  const input0 = inputs.find((p) => isSameFile(outPath, p));
+  if (input0 !== undefined) throw new SyncabelError("CLI_USAGE", `-o ${outPath} is the shards' input ${input0}: writing it would destroy the input; choose another output path`, { path: outPath });
   const texts = first.record.texts;
   const language = first.record.language;
   const dataset = await readDatasets(inputs, {

@@ -109,6 +109,28 @@ describe.each([
 });
 
 describe("merge-predictions", () => {
+  it("an empty shard (2 documents, 3 shards) writes the header only and merges", async () => {
+    const small = join(dir, "small");
+    mkdirSync(small);
+    const input = writeSpaccc(small, MANY_DOCS.slice(0, 2));
+    const single = join(dir, "small-single.tsv");
+    await linkDocs(tfidfKb, single, [], [input]);
+    const shards: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      shards.push(join(dir, `small-${k}.tsv`));
+      await linkDocs(tfidfKb, shards[k] as string, ["--shard", `${k}/3`], [input]);
+    }
+    const header = readFileSync(single, "utf8").split("\n")[0];
+    expect(shards.filter((p) => readFileSync(p, "utf8") === `${header}\n`).length).toBeGreaterThanOrEqual(1);
+    const merged = join(dir, "small-merged.tsv");
+    expect((await cli(["merge-predictions", ...shards, "-o", merged])).code).toBe(0);
+    expect(readFileSync(merged, "utf8")).toBe(readFileSync(single, "utf8"));
+    // Never over the input.
+    const over = await cli(["merge-predictions", ...shards, "-o", input]);
+    expect(over.code).toBe(2);
+    expect(over.err).toContain("would destroy the input");
+  });
+
   it("JSONL shards merge to the JSONL of one run", async () => {
     const single = join(dir, "single.jsonl");
     await linkDocs(tfidfKb, single);

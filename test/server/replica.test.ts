@@ -153,7 +153,8 @@ describe("serve as a replica: SIGTERM drains (real CLI in a child process)", () 
       const port = Number(await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1], 30_000));
       const url = `http://127.0.0.1:${port}`;
       expect((await fetch(`${url}/ready`)).status).toBe(200);
-      // Requests in flight: four held mid-body, and a burst of complete ones racing the signal.
+      // Requests in flight: four held mid-body, and a burst of complete ones racing the signal. The held bodies
+      // must arrive within the server's body timeout (10 s): they are finished right after the drain checks.
       const held = await Promise.all([0, 1, 2, 3].map((k) => heldRequest(port, SENTENCES.slice(0, 1 + (k % 3)))));
       const burst = Array.from({ length: 12 }, (_, k) => link(url, SENTENCES.slice(k % 3)).then(async (r) => ({ status: r.status, retry: r.headers.get("retry-after"), body: await r.json() })));
       child.kill("SIGTERM");
@@ -162,23 +163,23 @@ describe("serve as a replica: SIGTERM drains (real CLI in a child process)", () 
         const r = await fetch(`${url}/ready`);
         return r.status === 503 ? r : undefined;
       }, 20_000);
+      const refused = await link(url, SENTENCES);
+      expect((await fetch(`${url}/health`)).status).toBe(200); // alive while draining
+      // The held requests finish after the signal: every one answered 200 with the library's results.
+      const replies = await Promise.all(held.map((h) => h.finish()));
       expect(notReady.headers.get("retry-after")).toBe("1");
       expect(await notReady.json()).toEqual({ ready: false, phase: "draining" });
-      const refused = await link(url, SENTENCES);
       expect(refused.status).toBe(503);
       expect(refused.headers.get("retry-after")).toBe("1");
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("SERVER_NOT_READY");
-      expect((await fetch(`${url}/health`)).status).toBe(200); // alive while draining
+      for (const [k, reply] of replies.entries()) {
+        expect(reply.status).toBe(200);
+        expect((JSON.parse(reply.body) as { results: unknown }).results).toEqual(expectedHeld[k % 3]);
+      }
       // The burst: each request answered, 200 with the library's results or 503 + Retry-After; none dropped.
       for (const [k, r] of (await Promise.all(burst)).entries()) {
         if (r.status === 200) expect((r.body as { results: unknown }).results).toEqual(expected[k % 3]);
         else expect([r.status, r.retry]).toEqual([503, "1"]);
-      }
-      // The held requests finish after the signal: every one answered 200 with the library's results.
-      for (const [k, h] of held.entries()) {
-        const reply = await h.finish();
-        expect(reply.status).toBe(200);
-        expect((JSON.parse(reply.body) as { results: unknown }).results).toEqual(expectedHeld[k % 3]);
       }
       expect(await exited).toBe(0);
       expect(err).toMatch(/shutting down: \d+ request\(s\) in flight finish/);

@@ -101,5 +101,5 @@ describe.skipIf(!present)("link-docs --shard in child processes on SPACCC dev, m
     expect(readFileSync(merged).equals(readFileSync(single))).toBe(true);
     expect(readFileSync(`${merged}.run.json`, "utf8")).toBe(readFileSync(`${single}.run.json`, "utf8"));
     expect(m.err).toContain("3 shards, 116 documents, 4155 rows");
-  }, 120_000);
+  }, 600_000);
 });

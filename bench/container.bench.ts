@@ -17,7 +17,7 @@
  *   npm run bench:container -- --base IMAGE  (a Node 20 Debian image already in buildah's storage)
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const base = values.base ?? BASE;
     const haveBase = sh("buildah", ["inspect", "--type", "image", base]).status === 0;
     result.base = { image: base, built_from_debian_packages_seconds: values.base === undefined && !haveBase ? round(buildBase(work)) : null };
-    const build = must(sh("buildah", ["bud", "--isolation", "chroot", "--build-arg", `BASE=${base}`, "-t", IMAGE, "."], { timeoutMs: 3_600_000 }), "buildah bud");
+    const build = must(sh("buildah", ["bud", "--isolation", "chroot", "--layers", "--build-arg", `BASE=${base}`, "-t", IMAGE, "."], { timeoutMs: 3_600_000 }), "buildah bud");
     result.build_seconds = round(build.seconds);
     result.image_size = must(sh("buildah", ["images", "--format", "{{.Size}}", IMAGE]), "buildah images").stdout.trim();
     container = must(sh("buildah", ["from", IMAGE]), "buildah from").stdout.trim();
@@ -123,6 +123,22 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
+/** The pid of the image's `serve --port PORT` process (found through /proc). */
+function servePid(port: number): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      // The node process itself, not buildah's wrappers (their command lines hold the same arguments).
+      const comm = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+      if (comm === "node" && args.includes("/app/bin/syncabel.js") && args.includes("serve") && args.includes(String(port))) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
 /** serve from the image: /ready, a link request (compared with the library from the sources), SIGTERM -> exit 0. */
 async function serveFromImage(container: string, mounts: readonly string[]): Promise<Record<string, unknown>> {
   const port = 18_000 + Math.floor(Math.random() * 2000);
@@ -145,14 +161,18 @@ async function serveFromImage(container: string, mounts: readonly string[]): Pro
   const linker = await openLinker({ kb: join(kbHost, "kb.sqlite"), linker: "tfidf" });
   const expected = JSON.parse(JSON.stringify(await linker.sample(sentences, {})));
   await linker.close();
-  // buildah run forwards SIGTERM to the process in the container.
-  child.kill("SIGTERM");
+  // SIGTERM to the container's process itself, as Kubernetes sends it to the container's PID 1 (buildah run in chroot
+  // isolation does not forward signals: it would stop with status 1 and take the process down).
+  const pid = servePid(port);
+  if (pid === undefined) child.kill("SIGTERM");
+  else process.kill(pid, "SIGTERM");
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("no exit within 30 s"), 30_000))]);
   if (typeof code === "string") child.kill("SIGKILL");
   return {
     ready_after_seconds: ready ? round((performance.now() - started) / 1000) : null,
     answers_equal_library: reply !== undefined && JSON.stringify(reply.results) === JSON.stringify(expected),
     exit_status_after_sigterm: code,
+    signalled: pid === undefined ? "buildah run" : "the node process in the container",
     drained_message: /shutting down: \d+ request/.test(stderr),
   };
 }

@@ -26,3 +26,7 @@ export { loadLocalGenerator } from "./synth/load-local-generator.js";
 export { buildSftData } from "./train/build-sft-data.js";
 export { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype, type ConvertOptions, type ConvertProgress, type ConvertResult } from "./convert/convert.js";
 export { openLlamaCheckpoint, type LlamaCheckpoint } from "./convert/checkpoint.js";
+export { readDatasets } from "./data/read-dataset.js";
+export { parseShard, shardOfId, selectShard, type Shard } from "./data/shard.js";
+export { mergePredictions, type MergeResult } from "./linker/merge-predictions.js";
+export { Replica, listenWhileLoading, type ReplicaPhase } from "./server/replica.js";

@@ -46,7 +46,7 @@ export interface LinkDocumentsOptions {
    * What the rows depend on (KB, model, linker, beams ...). Recorded in `<out>.run.json`; resuming an output
    * written with other values is refused (the file would mix two runs' rows) unless `restart` is set.
    */
-  readonly runOptions?: Readonly<Record<string, string | number | boolean | null>>;
+  readonly runOptions?: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
   /**
    * Linker calls in flight at once (default 1). A linker that works on several threads (WorkerPoolLinker) stays
    * busy while the previous batch is written; a model linker takes one call at a time.

@@ -14,6 +14,7 @@ import { checkDeclaredLength, readBody } from "./read-body.js";
 import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
 import { conceptInfo, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
 import { parseDocumentsRequest, parseExportRequest, parseJsonObject, parseLinkDocumentRequest } from "./web-requests.js";
+import type { Replica } from "./replica.js";
 
 export interface ServerOptions {
   /** Interface to bind (default 127.0.0.1: loopback only). Beyond loopback, set `token`. */
@@ -67,9 +68,11 @@ export interface ServerOptions {
   readonly log?: (line: string) => void;
   /** Log lines as text (default) or one JSON object per line. */
   readonly logFormat?: "text" | "json";
+  /** Behind a load balancer: GET /ready, and 503 + Retry-After for new requests while draining (see replica.ts). */
+  readonly replica?: Replica;
 }
 
-type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
+type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs" | "replica">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
 
 const MIB = 1024 * 1024;
 
@@ -146,7 +149,7 @@ function splitUrl(req: IncomingMessage): { path: string; query: URLSearchParams 
   return q < 0 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
 }
 
-const API_ROUTES = new Set(["/v1/link", "/v1/link-document", "/v1/documents", "/v1/match", "/v1/export", "/v1/info", "/health", "/metrics"]);
+const API_ROUTES = new Set(["/v1/link", "/v1/link-document", "/v1/documents", "/v1/match", "/v1/export", "/v1/info", "/health", "/metrics", "/ready"]);
 
 /** The route label of a path for metrics (bounded set: unknown paths are "other"). */
 function routeOf(path: string, isStatic: boolean): string {
@@ -418,6 +421,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
         const ms = Math.round(seconds * 1000);
         log(requestId, { method: req.method ?? "", path: path.slice(0, 200), status, ...(sentences === undefined ? {} : { sentences }), ms }, `${req.method} ${path.slice(0, 200)} ${status}${n} ${ms} ms`);
       });
+      if (options.replica?.handle(req, res, path)) return;
       try {
         route(req, res, path, query, (n) => (sentences = n));
       } catch (e) {

@@ -5,6 +5,7 @@ import { SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { defaultLinkerWorkers, WorkerPoolLinker } from "../../linker/worker-pool-linker.js";
 import { openLinker } from "../../linker/open.js";
+import { innerLinker } from "../../linker/calibrated-linker.js";
 import { LINKER_ARGS, linkerOptionsFromArgs, warnIneffectiveLinkerArgs } from "../linker-args.js";
 import type { CliIO } from "../io.js";
 import { checkOutputPath, parseCommandArgs, positiveInt } from "../args.js";
@@ -30,6 +31,8 @@ documents already written; OUT appears when every document is done.
 Exit status: 0 when every mention was linked, 1 when some mentions got an error (count on stderr), 130 when
 interrupted (Ctrl-C / SIGTERM: the rows written so far are kept for the resume).
 Without --model the hybrid linker is used when the KB holds one (syncabel train-linker), else TF-IDF.
+--min-confidence P  abstain below calibrated confidence P: the mention's Predicted_code is NO_CODE and its
+              abstained column true, its candidates kept (needs a calibration: train-linker / calibrate)
 --workers N   hybrid / TF-IDF: link on N worker threads, each with its own index (default: the machine's cores,
               at most 4, when IN has 10,000 mentions or more; else 1, in-process)
 `;
@@ -103,6 +106,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     kb.close();
     throw e;
   }
+  const pool = innerLinker(linker);
   const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
   const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const controller = new AbortController();
@@ -116,7 +120,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       format: outFormat,
       batchSize,
       // Worker threads stay busy while the main thread writes: two batches in flight per worker.
-      concurrency: linker instanceof WorkerPoolLinker ? 2 * linker.workers : 1,
+      concurrency: pool instanceof WorkerPoolLinker ? 2 * pool.workers : 1,
       numBeams,
       constrained: !values.unconstrained,
       ...(values.language === undefined ? {} : { language: values.language }),
@@ -135,6 +139,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         language: values.language ?? null,
         verb: values.verb ?? null,
         format: outFormat,
+        ...(linkerOptions.minConfidence === undefined ? {} : { min_confidence: linkerOptions.minConfidence }),
       },
     });
     io.stderr.write(

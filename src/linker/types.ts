@@ -33,7 +33,7 @@ export interface SentenceError {
 /** Result for one input sentence: its beams, best first, or the error that stopped it alone. */
 export type SampleResult =
   | ({ readonly sentence: string; readonly beams: readonly Beam[]; readonly error?: undefined } & Calibrated)
-  | { readonly sentence: string; readonly beams?: undefined; readonly error: SentenceError };
+  | ({ readonly sentence: string; readonly beams?: undefined; readonly error: SentenceError } & { readonly [K in keyof Calibrated]?: undefined });
 
 /** What a calibrated linker adds to a result (src/linker/calibrated-linker.ts); absent without a calibration. */
 export interface Calibrated {

@@ -37,7 +37,7 @@ describe("calibration fitters", () => {
   it("isotonic blocks equal the min-max formula of isotonic regression", () => {
     const random = mulberry32(3);
     const x = Array.from({ length: 60 }, () => random());
-    const y = x.map((v) => (random() < v ? 1 : 0));
+    const y: number[] = x.map((v) => (random() < v ? 1 : 0));
     const order = x.map((_, i) => i).sort((a, b) => x[a]! - x[b]!);
     const ys = order.map((i) => y[i]!);
     const fitted = isotonicBlocks(x, y).flatMap((b) => Array.from({ length: b.n }, () => b.sumY / b.n));

@@ -7,6 +7,8 @@
  *   not have been fine-tuned on the slice (give a slice it did not see, or files it was not trained on).
  * Training mentions whose gold code is not a KB concept are left out: with answers restricted to the KB they can
  * never be right, and they measure how much of the annotation scheme the KB covers, not how sure the linker is.
+ * Those left out are mostly of rare codes, so the hybrid linker's kept mentions are weighted back to the share of
+ * codes unseen in other folds that all training mentions have.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -50,12 +52,17 @@ function sameCode(a: string, b: string): boolean {
 /** The hybrid linker's calibration from train-linker's out-of-fold rankings. */
 export function calibrateOutOfFold(rankings: readonly OutOfFoldRanking[], mentions: readonly TrainingMention[], kbNames: readonly KbName[], options: { restrictToKb: boolean; folds: number; seed: number }): Calibrator {
   const kbCodes = new Set(kbNames.flatMap((n) => n.codes));
-  const samples: CalibrationSample[] = [];
-  for (const r of rankings) {
+  const kept = rankings.filter((r) => !options.restrictToKb || (mentions[r.mention] as TrainingMention).code.split("+").every((c) => kbCodes.has(c)));
+  // Codes the KB lacks are mostly rare ones: the kept mentions have fewer codes unseen in other folds than training
+  // mentions at large. Weights restore the unseen share of all training mentions (as the reranker's training does).
+  const unseenAll = rankings.filter((r) => !r.seen).length / Math.max(1, rankings.length);
+  const unseenKept = kept.filter((r) => !r.seen).length / Math.max(1, kept.length);
+  const reweight = unseenKept > 0 && unseenKept < 1;
+  const samples: CalibrationSample[] = kept.map((r) => {
     const m = mentions[r.mention] as TrainingMention;
-    if (options.restrictToKb && !m.code.split("+").every((c) => kbCodes.has(c))) continue;
-    samples.push({ scores: r.scores, goldRank: r.goldRank, document: `${m.source}\u0000${m.document}` });
-  }
+    const weight = reweight ? (r.seen ? (1 - unseenAll) / (1 - unseenKept) : unseenAll / unseenKept) : 1;
+    return { scores: r.scores, goldRank: r.goldRank, document: `${m.source}\u0000${m.document}`, weight };
+  });
   return fitCalibration(samples, { linker: "hybrid", scoreKind: "softmax", beams: CALIBRATION_BEAMS, folds: options.folds, seed: options.seed, source: `out-of-fold rankings of train-linker (${options.folds} document folds)` });
 }
 

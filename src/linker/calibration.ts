@@ -10,6 +10,8 @@
  * Calibrators compared by document-fold cross-validation on the fitting data (Brier score, the lowest wins):
  * isotonic regression on the top score, logistic regression (Platt scaling on several features), and isotonic
  * regression on the logistic output.
+ * Samples may carry weights (the hybrid linker's restore the share of codes unseen in other folds, as its reranker's
+ * training does): CV figures (Brier, log-loss) are weighted, ECE is not.
  * Probabilities of the other candidates: (1 - confidence) x P(gold among ranks 2..beams | top wrong) shared in
  * proportion to score^(1/T), T fitted by likelihood: the list sums to at most 1.
  */
@@ -28,6 +30,8 @@ export interface CalibrationSample {
   readonly goldRank: number;
   /** Document of the mention: cross-validation folds never split one. */
   readonly document: string;
+  /** Weight in the fit (default 1), e.g. to restore the share of unseen codes among training mentions. */
+  readonly weight?: number;
 }
 
 interface IsotonicJson {
@@ -132,9 +136,10 @@ function solve(a: number[][], b: number[]): number[] {
 }
 
 /** L2-regularised logistic regression by Newton's method on standardised features. */
-export function fitLogistic(x: readonly (readonly number[])[], y: readonly number[], l2 = 1e-3): LogisticJson {
+export function fitLogistic(x: readonly (readonly number[])[], y: readonly number[], l2 = 1e-3, weights?: readonly number[]): LogisticJson {
   const d = x[0]?.length ?? 0;
   const n = x.length;
+  const wOf = (i: number): number => weights?.[i] ?? 1;
   const mean = Array.from({ length: d }, (_, j) => x.reduce((a, r) => a + (r[j] as number), 0) / Math.max(1, n));
   const scale = Array.from({ length: d }, (_, j) => Math.sqrt(x.reduce((a, r) => a + ((r[j] as number) - (mean[j] as number)) ** 2, 0) / Math.max(1, n)) || 1);
   const z = x.map((r) => [1, ...r.map((v, j) => (v - (mean[j] as number)) / (scale[j] as number))]);
@@ -144,9 +149,9 @@ export function fitLogistic(x: readonly (readonly number[])[], y: readonly numbe
     const h = Array.from({ length: d + 1 }, () => new Array<number>(d + 1).fill(0));
     z.forEach((row, i) => {
       const p = sigmoid(row.reduce((a, v, j) => a + v * (w[j] as number), 0));
-      const s = Math.max(p * (1 - p), 1e-10);
+      const s = wOf(i) * Math.max(p * (1 - p), 1e-10);
       for (let j = 0; j <= d; j++) {
-        g[j] = (g[j] as number) + (p - (y[i] as number)) * (row[j] as number);
+        g[j] = (g[j] as number) + wOf(i) * (p - (y[i] as number)) * (row[j] as number);
         const hj = h[j] as number[];
         for (let k = 0; k <= d; k++) hj[k] = (hj[k] as number) + s * (row[j] as number) * (row[k] as number);
       }
@@ -169,11 +174,12 @@ function logisticLinear(m: LogisticJson, f: readonly number[]): number {
 }
 
 /** Pool-adjacent-violators over (x, y) sorted by x: blocks of a non-decreasing step fit (mean x, sum y, size). */
-export function isotonicBlocks(x: readonly number[], y: readonly number[]): { meanX: number; sumY: number; n: number }[] {
+export function isotonicBlocks(x: readonly number[], y: readonly number[], weights?: readonly number[]): { meanX: number; sumY: number; n: number }[] {
   const order = x.map((_, i) => i).sort((a, b) => (x[a] as number) - (x[b] as number) || a - b);
   const blocks: { sx: number; sy: number; n: number }[] = [];
   for (const i of order) {
-    blocks.push({ sx: x[i] as number, sy: y[i] as number, n: 1 });
+    const w = weights?.[i] ?? 1;
+    blocks.push({ sx: w * (x[i] as number), sy: w * (y[i] as number), n: w });
     while (blocks.length > 1) {
       const b = blocks[blocks.length - 1] as { sx: number; sy: number; n: number };
       const a = blocks[blocks.length - 2] as { sx: number; sy: number; n: number };
@@ -188,8 +194,8 @@ export function isotonicBlocks(x: readonly number[], y: readonly number[]): { me
  * Isotonic regression: each pooled block keeps its mean x and a Laplace-smoothed rate (never exactly 0 or 1);
  * predictions interpolate linearly between block means.
  */
-export function fitIsotonic(x: readonly number[], y: readonly number[]): IsotonicJson {
-  const blocks = isotonicBlocks(x, y);
+export function fitIsotonic(x: readonly number[], y: readonly number[], weights?: readonly number[]): IsotonicJson {
+  const blocks = isotonicBlocks(x, y, weights);
   return { x: blocks.map((b) => b.meanX), y: blocks.map((b) => (b.sumY + 1) / (b.n + 2)) };
 }
 
@@ -219,11 +225,12 @@ type Model = Pick<CalibrationJson, "method" | "logistic" | "isotonic" | "beams" 
 
 function fitModel(samples: readonly CalibrationSample[], method: CalibrationMethod, beams: number, kind: ScoreKind): Model {
   const y = samples.map((s) => (s.goldRank === 1 ? 1 : 0));
-  if (method === "isotonic") return { method, beams, scoreKind: kind, isotonic: fitIsotonic(samples.map((s) => topSignal(s.scores, beams, kind)), y) };
-  const logistic = fitLogistic(samples.map((s) => calibrationFeatures(s.scores, beams, kind)), y);
+  const w = samples.map((s) => s.weight ?? 1);
+  if (method === "isotonic") return { method, beams, scoreKind: kind, isotonic: fitIsotonic(samples.map((s) => topSignal(s.scores, beams, kind)), y, w) };
+  const logistic = fitLogistic(samples.map((s) => calibrationFeatures(s.scores, beams, kind)), y, 1e-3, w);
   if (method === "logistic") return { method, beams, scoreKind: kind, logistic };
   const z = samples.map((s) => logisticLinear(logistic, calibrationFeatures(s.scores, beams, kind)));
-  return { method, beams, scoreKind: kind, logistic, isotonic: fitIsotonic(z, y) };
+  return { method, beams, scoreKind: kind, logistic, isotonic: fitIsotonic(z, y, w) };
 }
 
 function modelConfidence(m: Model, scores: readonly number[]): number {
@@ -274,6 +281,18 @@ export class Calibrator {
   }
 }
 
+/** A per-point metric (a mean over points) averaged with weights. */
+function weightedMean(points: readonly ConfidencePoint[], weights: readonly number[], metric: (p: readonly ConfidencePoint[]) => number): number {
+  let total = 0;
+  let sum = 0;
+  points.forEach((p, i) => {
+    const w = weights[i] ?? 1;
+    total += w;
+    sum += w * metric([p]);
+  });
+  return total === 0 ? 0 : sum / total;
+}
+
 /** P(gold among ranks 2..beams | top wrong) and the temperature of the shares among those ranks (max likelihood). */
 function fitRest(samples: readonly CalibrationSample[], beams: number): { restMass: number; temperature: number } {
   const wrong = samples.filter((s) => s.goldRank !== 1);
@@ -317,14 +336,18 @@ export function fitCalibration(samples: readonly CalibrationSample[], options: F
   const methods = options.method === undefined ? CALIBRATION_METHODS : [options.method];
   const cv: CvFigure[] = methods.map((method) => {
     const points: ConfidencePoint[] = [];
+    const weights: number[] = [];
     for (let f = 0; f < folds; f++) {
       const test = samples.filter((s) => foldOf(s) === f);
       const train = samples.filter((s) => foldOf(s) !== f);
       if (test.length === 0 || train.length === 0) continue;
       const model = fitModel(train, method, beams, options.scoreKind);
-      for (const s of test) points.push({ confidence: modelConfidence(model, s.scores), correct: s.goldRank === 1 });
+      for (const s of test) {
+        points.push({ confidence: modelConfidence(model, s.scores), correct: s.goldRank === 1 });
+        weights.push(s.weight ?? 1);
+      }
     }
-    return { method, brier: brierScore(points), log_loss: logLoss(points), ece: expectedCalibrationError(points) };
+    return { method, brier: weightedMean(points, weights, brierScore), log_loss: weightedMean(points, weights, logLoss), ece: expectedCalibrationError(points) };
   });
   const chosen = cv.reduce((a, b) => (b.brier < a.brier - 1e-9 ? b : a));
   const model = fitModel(samples, chosen.method, beams, options.scoreKind);
@@ -337,7 +360,7 @@ export function fitCalibration(samples: readonly CalibrationSample[], options: F
     fitted: {
       samples: samples.length,
       documents: new Set(samples.map((s) => s.document)).size,
-      accuracy: samples.filter((s) => s.goldRank === 1).length / samples.length,
+      accuracy: samples.reduce((a, s) => a + (s.goldRank === 1 ? (s.weight ?? 1) : 0), 0) / samples.reduce((a, s) => a + (s.weight ?? 1), 0),
       source: options.source,
       folds,
       cv,

@@ -42,6 +42,8 @@ export interface OutOfFoldRanking {
   readonly scores: readonly number[];
   /** 1-based rank of the gold code among those, 0 when not among them. */
   readonly goldRank: number;
+  /** Whether the mention's code occurs in other folds. */
+  readonly seen: boolean;
 }
 
 /** Candidates per out-of-fold ranking kept for calibration. */
@@ -207,7 +209,7 @@ export function trainHybrid(kbNames: readonly KbName[], mentions: readonly Train
       full.forEach((l, i) => {
         if (fold[i] !== f) return;
         const r = rankedList(model, l);
-        ranked.push({ mention: oof.mention[i] as number, ...r });
+        ranked.push({ mention: oof.mention[i] as number, seen: oof.seen[i] as boolean, ...r });
         weight += l.weight ?? 1;
         if (r.goldRank === 1) hits += l.weight ?? 1;
       });

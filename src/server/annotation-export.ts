@@ -20,7 +20,10 @@ export interface ExportMention {
   readonly id: string;
   readonly label: string;
   readonly fragments: readonly { readonly start: number; readonly end: number }[];
-  /** unreviewed (default), accepted (the linker's answer), changed (another concept), rejected (no concept). */
+  /**
+   * unreviewed, accepted (the linker's answer), changed (another concept), rejected (no concept). Absent: accepted
+   * when `code` is given, else unreviewed.
+   */
   readonly review?: ReviewState;
   /** The concept a person accepted (accepted / changed); ignored for the other states. */
   readonly code?: string;
@@ -46,8 +49,9 @@ export interface ExportOptions {
   readonly all?: boolean;
 }
 
+/** A mention's state; without one, a given code is taken as accepted (the API before review states). */
 function stateOf(m: ExportMention): ReviewState {
-  return m.review ?? "unreviewed";
+  return m.review ?? (m.code !== undefined ? "accepted" : "unreviewed");
 }
 
 /** The code a person decided (accepted / changed), undefined otherwise. */

@@ -60,20 +60,36 @@ export class DocumentView {
     this.mentions = mentions;
     this.current = current;
     this.marks = mentions.map(() => []);
-    const nodes = [];
+    // One block per line of the text: a change (or a scroll) lays out its own line, not the whole document.
+    const lines = [];
+    let line = null;
+    let lineEnd = -1;
+    const open = (at) => {
+      line = document.createElement("div");
+      line.className = "line";
+      lines.push(line);
+      const nl = text.indexOf("\n", at);
+      lineEnd = nl < 0 ? text.length : nl + 1;
+    };
+    open(0);
     for (const s of segments(text, mentions)) {
-      const piece = text.slice(s.start, s.end);
-      if (s.covering.length === 0) {
-        nodes.push(document.createTextNode(piece));
-        continue;
+      for (let from = s.start; from < s.end; ) {
+        if (from >= lineEnd) open(from);
+        const to = Math.min(s.end, lineEnd);
+        const piece = text.slice(from, to);
+        if (s.covering.length === 0) line.append(piece);
+        else {
+          const mark = document.createElement("mark");
+          mark.textContent = piece;
+          mark.dataset.i = String(primaryOf(s.covering, mentions));
+          if (s.covering.length > 1) mark.dataset.all = [...s.covering].sort((a, b) => a - b).join(",");
+          for (const i of s.covering) this.marks[i].push(mark);
+          line.append(mark);
+        }
+        from = to;
       }
-      const mark = document.createElement("mark");
-      mark.textContent = piece;
-      mark.dataset.i = String(primaryOf(s.covering, mentions));
-      if (s.covering.length > 1) mark.dataset.all = s.covering.sort((a, b) => a - b).join(",");
-      for (const i of s.covering) this.marks[i].push(mark);
-      nodes.push(mark);
     }
+    const nodes = lines;
     this.pane.replaceChildren(...nodes);
     this.items = mentions.map((_, i) => {
       const li = document.createElement("li");
@@ -92,12 +108,14 @@ export class DocumentView {
     this.fillItem(this.items[i], m, i);
   }
 
-  /** Move the current mention: only the old and the new one are touched. */
+  /** Move the current mention: only the "current" class of the old and the new one's marks and items changes. */
   setCurrent(i) {
     const old = this.current;
     this.current = i;
-    if (old !== i) this.update(old);
-    this.update(i);
+    for (const [k, on] of [[old, false], [i, true]]) {
+      for (const mark of this.marks[k] ?? []) mark.classList.toggle("current", on || (mark.dataset.all ?? "").split(",").map(Number).includes(i));
+      this.items[k]?.classList.toggle("current", on);
+    }
   }
 
   styleMark(mark) {

@@ -214,10 +214,13 @@ function acceptSuggestion(m) {
 function removeCurrent() {
   const list = mentions();
   if (state.current < 0) return;
-  const [gone] = list.splice(state.current, 1);
+  const at = state.current;
+  const [gone] = list.splice(at, 1);
   state.undo.push({ doc: state.docIndex, mention: gone });
-  state.current = Math.min(state.current, list.length - 1);
-  render();
+  state.current = Math.min(at, list.length - 1);
+  view.removed(gone, at, state.current);
+  renderDetail();
+  renderQueue();
   status(`Deleted “${gone.fragments.map((f) => doc().text.slice(f.start, f.end)).join(" ")}” {${gone.label}}: press u to undo.`);
 }
 
@@ -229,7 +232,9 @@ function undoDelete() {
   list.push(last.mention);
   list.sort(byTextOrder);
   state.current = list.indexOf(last.mention);
-  render();
+  view.inserted(last.mention, state.current);
+  renderDetail();
+  renderQueue();
   status(`Restored mention ${state.current + 1}.`);
 }
 
@@ -457,8 +462,9 @@ function select(i) {
   state.current = ((i % n) + n) % n;
   view.setCurrent(state.current);
   renderDetail();
-  view.marks[state.current]?.[0]?.scrollIntoView({ block: "nearest" });
-  view.items[state.current]?.scrollIntoView({ block: "nearest" });
+  const shown = view.elementsOf(state.current);
+  shown.mark?.scrollIntoView({ block: "nearest" });
+  shown.item?.scrollIntoView({ block: "nearest" });
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------
@@ -518,11 +524,11 @@ async function init() {
   for (const f of ["jsonl", "brat", "pubtator"]) $(`export-${f}`).addEventListener("click", () => void exportAs(f));
   $("text").addEventListener("click", (e) => {
     const mark = /** @type {HTMLElement} */ (e.target).closest("mark");
-    if (mark && window.getSelection()?.isCollapsed) select(Number(mark.dataset.i));
+    if (mark && window.getSelection()?.isCollapsed) select(view.indexOf(mark));
   });
   $("mention-list").addEventListener("click", (e) => {
     const li = /** @type {HTMLElement} */ (e.target).closest("#mention-list > li");
-    if (li) select(Number(li.dataset.i));
+    if (li) select(view.indexOf(li));
   });
   $("candidates").addEventListener("click", (e) => {
     const li = /** @type {HTMLElement} */ (e.target).closest("li");

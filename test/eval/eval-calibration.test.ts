@@ -16,24 +16,9 @@ import { quotedTsvFields } from "../../src/data/tsv.js";
 import { openKnowledgeBase } from "../../src/kb/index.js";
 import { openLinker } from "../../src/linker/open.js";
 import { startLinkServer } from "../../src/server/index.js";
-import { mulberry32 } from "../../src/util/random.js";
 import { captureIO } from "../support/cli-io.js";
-import { KB_ROWS, writeSpaccc } from "../support/hybrid-fixture.js";
+import { KB_ROWS, variantDocuments as documents, writeSpaccc } from "../support/hybrid-fixture.js";
 import { buildKbFromRows } from "../support/kb.js";
-
-/** Documents whose mentions are KB names, cut or misspelt versions of them (some linked right, some wrong). */
-function documents(n: number, seed: number, prefix: string): [string, string, [string, string, string][]][] {
-  const random = mulberry32(seed);
-  return Array.from({ length: n }, (_, d) => {
-    const picks = Array.from({ length: 4 }, () => KB_ROWS[Math.floor(random() * KB_ROWS.length)]!);
-    const spans = picks.map(([, name]) => {
-      const words = name.replace(/ \(.*\)/, "").split(" ");
-      const r = random();
-      return r < 0.4 ? words.join(" ") : r < 0.7 ? words.slice(0, Math.max(1, words.length - 1)).join(" ") : words.map((w) => w.replace(/[aeo]/, "i")).join(" ");
-    });
-    return [`${prefix}${d}`, spans.map((s) => `Refiere ${s} hoy.`).join(" "), picks.map(([code, , group], k) => [spans[k]!, group, code] as [string, string, string])];
-  });
-}
 
 const work = mkdtempSync(join(tmpdir(), "syncabel-eval-calibration-"));
 let kbPath: string;

@@ -185,3 +185,31 @@ describe("a calibrated TF-IDF linker", () => {
     await expect(openLinker({ kb: kbPath, minConfidence: 1.5 })).rejects.toThrow(/probability in \[0, 1\]/);
   });
 });
+
+describe("the hybrid linker's out-of-fold calibration data", () => {
+  it("leaves out mentions whose gold is not a KB concept and weights the rest back to the training share of unseen codes", async () => {
+    const { calibrateOutOfFold } = await import("../../src/linker/calibrate.js");
+    const random = mulberry32(9);
+    // 200 mentions: codes c0..c9 in the KB, x0..x9 not; x codes are mostly unseen in other folds.
+    const mentions = Array.from({ length: 200 }, (_, i) => ({ code: i % 4 === 0 ? `x${i % 10}` : `c${i % 10}`, document: `d${i % 40}`, source: "s" }));
+    const rankings = mentions.map((m, i) => {
+      const seen = m.code.startsWith("x") ? i % 8 === 0 : i % 5 !== 0;
+      const top = 0.3 + 0.7 * random();
+      return { mention: i, scores: [top, 1 - top], goldRank: m.code.startsWith("c") && random() < (seen ? 0.9 : 0.4) ? 1 : 2, seen };
+    });
+    const names = Array.from({ length: 10 }, (_, k) => ({ name: `n${k}`, group: "G", codes: [`c${k}`] }));
+    const c = calibrateOutOfFold(rankings, mentions as never, names, { restrictToKb: true, folds: 3, seed: 1 });
+    const kept = rankings.filter((r) => mentions[r.mention]!.code.startsWith("c"));
+    expect(c.json.fitted.samples).toBe(kept.length);
+    const unseenAll = rankings.filter((r) => !r.seen).length / rankings.length;
+    const unseenKept = kept.filter((r) => !r.seen).length / kept.length;
+    const w = (r: (typeof kept)[number]) => (r.seen ? (1 - unseenAll) / (1 - unseenKept) : unseenAll / unseenKept);
+    const expected = kept.reduce((a, r) => a + (r.goldRank === 1 ? w(r) : 0), 0) / kept.reduce((a, r) => a + w(r), 0);
+    expect(c.json.fitted.accuracy).toBeCloseTo(expected, 12);
+    expect(c.json.fitted.accuracy).toBeLessThan(kept.filter((r) => r.goldRank === 1).length / kept.length); // unseen weigh more
+    // Codes outside the KB kept as answers (--codes-outside-kb): every mention counts, unweighted.
+    const all = calibrateOutOfFold(rankings, mentions as never, names, { restrictToKb: false, folds: 3, seed: 1 });
+    expect(all.json.fitted.samples).toBe(200);
+    expect(all.json.fitted.accuracy).toBeCloseTo(rankings.filter((r) => r.goldRank === 1).length / 200, 12);
+  });
+});

@@ -19,6 +19,9 @@ Linker.open then use it by default (--linker tfidf for the plain TF-IDF linker).
   The reranker is fitted on the whole training memory: features of each mention come from an index that leaves
   its own fold of documents out; hyper-parameters by cross-validation over those folds (--folds, default 5).
   Training files only: never give dev or test files here. The same data and --seed give the same model.
+  The linker's calibrated confidence (P(top code right), docs/review.md) is fitted on the same out-of-fold
+  rankings and stored beside the model: link / link-docs / serve then give every result a "confidence" and
+  accept --min-confidence P.
   --language     stemming language (default: the reader's document language, else es)
   --codes-outside-kb  also answer with training codes the KB lacks (a KB that covers part of the annotation
                  scheme, e.g. BC5CDR's entities.txt: MeSH descriptors only, while the corpus also uses

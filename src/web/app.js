@@ -261,7 +261,7 @@ async function link() {
         applyLinkResult(m, r);
         if (r.error) failed++;
       });
-      render();
+      showLinked(part);
     }
     status(`Linked ${list.length - failed} mention(s)${failed ? `, ${failed} failed` : ""}.`, failed > 0);
   } catch (e) {
@@ -280,6 +280,13 @@ function applyLinkResult(m, r) {
   m.choice = Math.max(0, kept);
   if (m.review === "accepted" || m.review === "changed") m.review = kept === 0 && !m.abstained ? "accepted" : "changed";
   m.review ??= "unreviewed";
+}
+
+/** Linked mentions shown: their marks and items only (a document of many chunks is not redrawn per chunk). */
+function showLinked(part) {
+  for (const m of part) view.update(mentions().indexOf(m));
+  if (part.includes(mentions()[state.current])) renderDetail();
+  renderQueue();
 }
 
 /** Highlight candidate i of the current mention (no decision yet: Enter accepts it). */

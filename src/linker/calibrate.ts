@@ -22,7 +22,7 @@ import type { TrainingMention } from "../kb/mentions.js";
 import { openKnowledgeBase } from "../kb/sqlite-kb.js";
 import { hashString } from "../util/random.js";
 import { storeCalibration } from "./calibrated-linker.js";
-import { fitCalibration, scoreKindOf, type CalibrationMethod, type CalibrationSample, type Calibrator, type CvFigure } from "./calibration.js";
+import { fitCalibration, MIN_CALIBRATION_SAMPLES, scoreKindOf, type CalibrationMethod, type CalibrationSample, type Calibrator, type CvFigure } from "./calibration.js";
 import type { KbName } from "./hybrid-index.js";
 import { CALIBRATION_BEAMS, type OutOfFoldRanking } from "./hybrid-train.js";
 import { linkDocuments } from "./link-documents.js";
@@ -49,8 +49,8 @@ function sameCode(a: string, b: string): boolean {
   return set(a) === set(b);
 }
 
-/** The hybrid linker's calibration from train-linker's out-of-fold rankings. */
-export function calibrateOutOfFold(rankings: readonly OutOfFoldRanking[], mentions: readonly TrainingMention[], kbNames: readonly KbName[], options: { restrictToKb: boolean; folds: number; seed: number }): Calibrator {
+/** The hybrid linker's calibration from train-linker's out-of-fold rankings; undefined with too few mentions. */
+export function calibrateOutOfFold(rankings: readonly OutOfFoldRanking[], mentions: readonly TrainingMention[], kbNames: readonly KbName[], options: { restrictToKb: boolean; folds: number; seed: number }): Calibrator | undefined {
   const kbCodes = new Set(kbNames.flatMap((n) => n.codes));
   const kept = rankings.filter((r) => !options.restrictToKb || (mentions[r.mention] as TrainingMention).code.split("+").every((c) => kbCodes.has(c)));
   // Codes the KB lacks are mostly rare ones: the kept mentions have fewer codes unseen in other folds than training
@@ -63,6 +63,7 @@ export function calibrateOutOfFold(rankings: readonly OutOfFoldRanking[], mentio
     const weight = reweight ? (r.seen ? (1 - unseenAll) / (1 - unseenKept) : unseenAll / unseenKept) : 1;
     return { scores: r.scores, goldRank: r.goldRank, document: `${m.source}\u0000${m.document}`, weight };
   });
+  if (samples.length < MIN_CALIBRATION_SAMPLES) return undefined;
   return fitCalibration(samples, { linker: "hybrid", scoreKind: "softmax", beams: CALIBRATION_BEAMS, folds: options.folds, seed: options.seed, source: `out-of-fold rankings of train-linker (${options.folds} document folds)` });
 }
 

@@ -31,7 +31,9 @@ export function readCalibration(kb: KnowledgeBase, kind: string, model?: string)
   if (storesInKb(kind)) {
     const bytes = kb.getArtifact(calibrationArtifactKey(kind));
     if (bytes === undefined) return undefined;
-    return Calibrator.fromJSON(parse(Buffer.from(bytes).toString("utf8"), `the ${kind} calibration in the KB index`), `the ${kind} calibration in the KB index`);
+    const value = parse(Buffer.from(bytes).toString("utf8"), `the ${kind} calibration in the KB index`);
+    // null: train-linker had too few training mentions to calibrate the model it stored.
+    return value === null ? undefined : Calibrator.fromJSON(value, `the ${kind} calibration in the KB index`);
   }
   if (model === undefined) return undefined;
   const path = calibrationFileOf(model, kind);
@@ -45,6 +47,11 @@ function parse(text: string, where: string): unknown {
   } catch (e) {
     throw new SyncabelError("KB_INDEX_INVALID", `${where} is unreadable: ${(e as Error).message}; re-run 'syncabel calibrate'`, {}, { cause: e });
   }
+}
+
+/** Mark a kind's calibration in the KB as absent (a retrained model must not keep an old model's calibration). */
+export function clearCalibration(kb: KnowledgeBase, kind: string): void {
+  kb.putArtifact(calibrationArtifactKey(kind), Buffer.from("null", "utf8"));
 }
 
 /** Store a calibration where `readCalibration` finds it; returns the place. */

@@ -326,9 +326,12 @@ export interface FitCalibrationOptions {
   readonly method?: CalibrationMethod;
 }
 
+/** Fewest fitting samples a calibration is made from. */
+export const MIN_CALIBRATION_SAMPLES = 20;
+
 /** Compare the calibrators by document-fold cross-validation, then fit the best on every sample. */
 export function fitCalibration(samples: readonly CalibrationSample[], options: FitCalibrationOptions): Calibrator {
-  if (samples.length < 20) throw new SyncabelError("LINKER_INVALID_OPTIONS", `calibration needs at least 20 linked training mentions, got ${samples.length}`);
+  if (samples.length < MIN_CALIBRATION_SAMPLES) throw new SyncabelError("LINKER_INVALID_OPTIONS", `calibration needs at least ${MIN_CALIBRATION_SAMPLES} linked training mentions, got ${samples.length}`);
   const beams = options.beams ?? 5;
   const folds = options.folds ?? 5;
   const seed = options.seed ?? 1;

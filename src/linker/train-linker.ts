@@ -13,7 +13,7 @@ import { openKnowledgeBase } from "../kb/sqlite-kb.js";
 import { FEATURE_NAMES } from "./hybrid-features.js";
 import { HYBRID_ARTIFACT_KEY, kbNamesOf, type HybridModelJson } from "./hybrid-linker.js";
 import { trainHybrid, type HybridTrainOptions } from "./hybrid-train.js";
-import { storeCalibration } from "./calibrated-linker.js";
+import { clearCalibration, storeCalibration } from "./calibrated-linker.js";
 import { calibrateOutOfFold, calibrationSummary, type CalibrationSummary } from "./calibrate.js";
 
 export interface TrainingFile {
@@ -38,8 +38,8 @@ export interface TrainLinkerReport {
   readonly candidateRecall: number;
   readonly chosen: HybridModelJson["chosen"];
   readonly cv: HybridModelJson["cv"];
-  /** The out-of-fold calibration stored beside the model: method chosen and cross-validated figures. */
-  readonly calibration: CalibrationSummary;
+  /** The out-of-fold calibration stored beside the model (absent: too few training mentions to fit one). */
+  readonly calibration?: CalibrationSummary;
   readonly seconds: number;
 }
 
@@ -96,7 +96,8 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
     };
     kb.putArtifact(HYBRID_ARTIFACT_KEY, Buffer.from(JSON.stringify(model), "utf8"));
     const calibration = calibrateOutOfFold(result.outOfFold, mentions, kbNames, { restrictToKb: options.restrictToKb ?? true, folds: options.folds ?? 5, seed });
-    storeCalibration(kb, calibration);
+    if (calibration === undefined) clearCalibration(kb, "hybrid");
+    else storeCalibration(kb, calibration);
     return {
       added: reports,
       mentions: result.mentions,
@@ -105,7 +106,7 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
       candidateRecall: result.candidateRecall,
       chosen: result.chosen,
       cv: result.cv,
-      calibration: calibrationSummary(calibration),
+      ...(calibration === undefined ? {} : { calibration: calibrationSummary(calibration) }),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {

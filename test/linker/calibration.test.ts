@@ -4,13 +4,13 @@
  * and the wrapper over a real TF-IDF linker (confidence, per-candidate probabilities, abstention), stored in and
  * read back from a real KB index.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedCalibrationError } from "../../src/eval/calibration-metrics.js";
 import { openKnowledgeBase } from "../../src/kb/index.js";
-import { CalibratedLinker, readCalibration, storeCalibration, withCalibration } from "../../src/linker/calibrated-linker.js";
+import { CalibratedLinker, clearCalibration, readCalibration, storeCalibration, withCalibration } from "../../src/linker/calibrated-linker.js";
 import { Calibrator, fitCalibration, fitLogistic, isotonicBlocks, type CalibrationSample } from "../../src/linker/calibration.js";
 import { openLinker } from "../../src/linker/open.js";
 import { TfidfLinker } from "../../src/linker/tfidf-linker.js";
@@ -176,6 +176,12 @@ describe("a calibrated TF-IDF linker", () => {
     expect(readCalibration(kb, "tfidf")?.json).toEqual(calibrator.json);
     expect(readCalibration(kb, "hybrid")).toBeUndefined();
     kb.close();
+    const copy = join(dir, "cleared.sqlite");
+    copyFileSync(kbPath, copy);
+    const cleared = openKnowledgeBase(copy);
+    clearCalibration(cleared, "tfidf");
+    expect(readCalibration(cleared, "tfidf")).toBeUndefined();
+    cleared.close();
     const other = await buildKbFromRows(join(dir, "other"), CLINICAL_KB_ROWS).catch(async () => {
       const { mkdirSync } = await import("node:fs");
       mkdirSync(join(dir, "other"));
@@ -198,7 +204,7 @@ describe("the hybrid linker's out-of-fold calibration data", () => {
       return { mention: i, scores: [top, 1 - top], goldRank: m.code.startsWith("c") && random() < (seen ? 0.9 : 0.4) ? 1 : 2, seen };
     });
     const names = Array.from({ length: 10 }, (_, k) => ({ name: `n${k}`, group: "G", codes: [`c${k}`] }));
-    const c = calibrateOutOfFold(rankings, mentions as never, names, { restrictToKb: true, folds: 3, seed: 1 });
+    const c = calibrateOutOfFold(rankings, mentions as never, names, { restrictToKb: true, folds: 3, seed: 1 })!;
     const kept = rankings.filter((r) => mentions[r.mention]!.code.startsWith("c"));
     expect(c.json.fitted.samples).toBe(kept.length);
     const unseenAll = rankings.filter((r) => !r.seen).length / rankings.length;
@@ -208,8 +214,10 @@ describe("the hybrid linker's out-of-fold calibration data", () => {
     expect(c.json.fitted.accuracy).toBeCloseTo(expected, 12);
     expect(c.json.fitted.accuracy).toBeLessThan(kept.filter((r) => r.goldRank === 1).length / kept.length); // unseen weigh more
     // Codes outside the KB kept as answers (--codes-outside-kb): every mention counts, unweighted.
-    const all = calibrateOutOfFold(rankings, mentions as never, names, { restrictToKb: false, folds: 3, seed: 1 });
+    const all = calibrateOutOfFold(rankings, mentions as never, names, { restrictToKb: false, folds: 3, seed: 1 })!;
     expect(all.json.fitted.samples).toBe(200);
     expect(all.json.fitted.accuracy).toBeCloseTo(rankings.filter((r) => r.goldRank === 1).length / 200, 12);
+    // Too few mentions: no calibration (train-linker then marks the KB's as absent).
+    expect(calibrateOutOfFold(rankings.slice(0, 19), mentions as never, names, { restrictToKb: false, folds: 3, seed: 1 })).toBeUndefined();
   });
 });

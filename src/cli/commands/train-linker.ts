@@ -34,7 +34,8 @@ function printReport(r: TrainLinkerReport, io: CliIO): void {
   for (const c of r.cv) lines.push(`  cv ${JSON.stringify(c.options)}: Recall@1 ${(100 * c.recallAt1).toFixed(2)}`);
   lines.push(`chosen ${JSON.stringify(r.chosen)}; stored in the KB index (${r.seconds.toFixed(1)} s)`);
   const c = r.calibration;
-  lines.push(`calibration (${c.source}, ${c.samples} mentions): ${c.method}; ${c.cv.map((x) => `${x.method} Brier ${x.brier.toFixed(4)} ECE ${x.ece.toFixed(4)}`).join(", ")}`);
+  if (c === undefined) lines.push("no calibration: too few training mentions (results carry no confidence; --min-confidence is refused)");
+  else lines.push(`calibration (${c.source}, ${c.samples} mentions): ${c.method}; ${c.cv.map((x) => `${x.method} Brier ${x.brier.toFixed(4)} ECE ${x.ece.toFixed(4)}`).join(", ")}`);
   io.stdout.write(`${lines.join("\n")}\n`);
 }
 

@@ -30,11 +30,11 @@ describe("calibrating the generative linker", () => {
 
   it("links a held-back slice, stores the calibration beside the model, and the opened linker applies it", async () => {
     mkdirSync(join(work, "train"));
-    const train = writeSpaccc(join(work, "train"), variantDocuments(12, 3, "es-g"));
-    const report = await calibrateLinker({ kb: kbPath, model: model.dir, linker: "generative", train: [{ path: train, format: "spaccc" }], slice: 0.6, beams: 2, threads: 1 });
+    const train = writeSpaccc(join(work, "train"), variantDocuments(10, 3, "es-g"));
+    const report = await calibrateLinker({ kb: kbPath, model: model.dir, linker: "generative", train: [{ path: train, format: "spaccc" }], slice: 0.8, beams: 2, threads: 1 });
     expect(report.linker).toBe("generative");
     expect(report.heldBackDocuments).toBeGreaterThan(0);
-    expect(report.heldBackDocuments).toBeLessThan(12);
+    expect(report.heldBackDocuments).toBeLessThan(10);
     const file = calibrationFileOf(model.dir, "generative");
     expect(report.storedIn).toBe(file);
     expect(existsSync(file)).toBe(true);
@@ -46,22 +46,12 @@ describe("calibrating the generative linker", () => {
     try {
       const [r] = await linker.sample(["Refiere [dolor torácico]{SINTOMA} hoy."], { num_beams: 2 });
       expect(r!.error).toBeUndefined();
-      expect(r!.confidence).toBe(calibrator.confidence((await rawScores()).slice(0, 2)));
+      // Two beams asked, two read by the calibration: the result's scores are the ones it was computed from.
+      expect(r!.confidence).toBe(calibrator.confidence(r!.beams!.map((b) => b.beam_score)));
       expect(r!.abstained).toBe(true); // every confidence is below 1
       expect(r!.beams!.length).toBeLessThanOrEqual(2);
     } finally {
       await linker.close();
     }
   });
-
-  /** The uncalibrated linker's scores for the same sentence with the calibration's 2 beams. */
-  async function rawScores(): Promise<number[]> {
-    const raw = await openLinker({ kb: kbPath, model: model.dir, threads: 1, calibrated: false });
-    try {
-      const [r] = await raw.sample(["Refiere [dolor torácico]{SINTOMA} hoy."], { num_beams: 2 });
-      return r!.beams!.map((b) => b.beam_score);
-    } finally {
-      await raw.close();
-    }
-  }
 });

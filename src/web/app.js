@@ -318,6 +318,8 @@ function nextInQueue() {
 }
 
 function renderQueue() {
+  const option = /** @type {HTMLSelectElement} */ ($("documents")).selectedOptions[0];
+  if (option && doc()) option.textContent = `${doc().id} (${mentions().length} mentions)`;
   const left = reviewQueue(mentions()).length;
   const done = mentions().filter((m) => m.review !== "unreviewed").length;
   $("queue-info").textContent = `${left} to review, ${done} reviewed`;

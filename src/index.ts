@@ -15,6 +15,9 @@ export { RetrieveGenerateLinker, lexicalRetriever, hybridRetriever, type Candida
 export { fitRetrieverWeight, fitRetrieveGenerateWeight, type WeightFitExample, type WeightFit, type TrainingSentence } from "./linker/retrieve-generate-fit.js";
 export { openLinker, Linker, type OpenLinkerOptions } from "./linker/open.js";
 export { linkDocuments } from "./linker/link-documents.js";
+export { Calibrator, fitCalibration, type CalibrationJson, type CalibrationSample } from "./linker/calibration.js";
+export { CalibratedLinker, withCalibration, readCalibration, storeCalibration } from "./linker/calibrated-linker.js";
+export { calibrateLinker, type CalibrateOptions, type CalibrateReport } from "./linker/calibrate.js";
 export { createLinkServer, startLinkServer, closeLinkServer, type LinkServer, type ServerOptions } from "./server/index.js";
 export { readDataset } from "./data/read-dataset.js";
 export type { Dataset, Document, Mention } from "./data/types.js";

@@ -17,6 +17,7 @@ const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; su
   "sft-data": { load: () => import("./commands/sft-data.js"), summary: "build fine-tuning prompt/completion data" },
   serve: { load: () => import("./commands/serve.js"), summary: "HTTP linking service on localhost" },
   "train-linker": { load: () => import("./commands/train-linker.js"), summary: "train the hybrid linker (no model) on annotated files; stored in the KB index" },
+  calibrate: { load: () => import("./commands/calibrate.js"), summary: "fit a linker's calibrated confidence on a held-back slice of training files" },
 };
 
 function usage(): string {

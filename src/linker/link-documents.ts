@@ -265,6 +265,7 @@ function rowsOf(job: Job, outcome: BatchOutcome, format: PredictionFormat, annot
     const sentence = job.sentences[idx];
     let beams: readonly Beam[] = [];
     let error: SentenceError | undefined;
+    let calibrated: { confidence?: number; abstained?: boolean } = {};
     if (sentence === undefined) {
       error = job.buildErrors[idx];
     } else {
@@ -272,11 +273,14 @@ function rowsOf(job: Job, outcome: BatchOutcome, format: PredictionFormat, annot
       if (outcome.batchError !== undefined) error = outcome.batchError;
       else if (r === undefined) error = { code: "MODEL_RUNTIME", message: "the linker returned fewer results than sentences", details: {} };
       else if (r.error !== undefined) error = r.error;
-      else beams = r.beams;
+      else {
+        beams = r.beams;
+        calibrated = { ...(r.confidence === undefined ? {} : { confidence: r.confidence }), ...(r.abstained ? { abstained: true } : {}) };
+      }
     }
     if (error !== undefined) errors++;
     const annotation = m.codes.length > 0 && annotate ? m.codes.map((c) => annotate(c, m.label, m.text) ?? "").join("<SEP>") : undefined;
-    const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }) };
+    const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }), ...calibrated };
     rows.push(format === "tsv" ? predictionTsvRow(record) : predictionJsonlLine(record));
   });
   return { rows, errors };

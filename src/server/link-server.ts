@@ -5,7 +5,7 @@ import { SyncabelError } from "../errors.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { Linker, SampleResult } from "../linker/types.js";
 import { corsHeaders, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
-import { exportDocument } from "./annotation-export.js";
+import { compositeConceptInfo, exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
 import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
@@ -319,8 +319,8 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
     "/v1/export": {
       maxBytes: s.maxDocumentBytes,
       handle: async (raw, res) => {
-        const { format, document } = parseExportRequest(parseJsonObject(raw), s.maxSentences * 64);
-        const text = exportDocument(document, format);
+        const { format, document, all } = parseExportRequest(parseJsonObject(raw), s.maxSentences * 64);
+        const text = exportDocument(document, format, { all });
         const ext = format === "brat" ? "ann" : format === "pubtator" ? "pubtator.txt" : "jsonl";
         const name = `${document.id.replace(/[^\w.-]/g, "_").slice(0, 100) || "document"}.${ext}`;
         if (res.headersSent || res.destroyed) return;
@@ -354,7 +354,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       } catch {
         throw new SyncabelError("REQUEST_INVALID", "the concept code is not valid percent-encoding");
       }
-      const info = s.kb === undefined ? undefined : conceptInfo(s.kb, code);
+      const info = s.kb === undefined ? undefined : (conceptInfo(s.kb, code) ?? compositeConceptInfo(s.kb, code));
       if (info === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: `no concept ${JSON.stringify(code.slice(0, 100))} in the knowledge base` });
       reply(res, info);
       return;

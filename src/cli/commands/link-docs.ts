@@ -6,6 +6,7 @@ import { SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { defaultLinkerWorkers, WorkerPoolLinker } from "../../linker/worker-pool-linker.js";
 import { openLinker } from "../../linker/open.js";
+import { innerLinker } from "../../linker/calibrated-linker.js";
 import { LINKER_ARGS, linkerOptionsFromArgs, warnIneffectiveLinkerArgs } from "../linker-args.js";
 import type { CliIO } from "../io.js";
 import { checkOutputPath, parseCommandArgs, positiveInt } from "../args.js";
@@ -32,6 +33,8 @@ documents already written; OUT appears when every document is done.
 Exit status: 0 when every mention was linked, 1 when some mentions got an error (count on stderr), 130 when
 interrupted (Ctrl-C / SIGTERM: the rows written so far are kept for the resume).
 Without --model the hybrid linker is used when the KB holds one (syncabel train-linker), else TF-IDF.
+--min-confidence P  abstain below calibrated confidence P: the mention's Predicted_code is NO_CODE and its
+              abstained column true, its candidates kept (needs a calibration: train-linker / calibrate)
 --shard K/N   link only the documents of shard K of N (0 <= K < N; a document's shard is sha256 of its id mod N,
               whatever the file order or machine): one job of an array (Slurm, Kubernetes Indexed Job) per shard,
               each with its own OUT, resumable on its own; then syncabel merge-predictions SHARD_OUTS... -o OUT
@@ -118,6 +121,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     kb.close();
     throw e;
   }
+  const pool = innerLinker(linker);
   const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
   const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const controller = new AbortController();
@@ -131,7 +135,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       format: outFormat,
       batchSize,
       // Worker threads stay busy while the main thread writes: two batches in flight per worker.
-      concurrency: linker instanceof WorkerPoolLinker ? 2 * linker.workers : 1,
+      concurrency: pool instanceof WorkerPoolLinker ? 2 * pool.workers : 1,
       numBeams,
       constrained: !values.unconstrained,
       ...(values.language === undefined ? {} : { language: values.language }),
@@ -152,6 +156,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         format: outFormat,
         // What merge-predictions needs to re-read the dataset (the order of the merged rows) and check the shards.
         ...(shard === undefined ? {} : { shard: shardText(shard), dataset_format: format, texts: values.texts === undefined ? null : resolve(values.texts) }),
+        ...(linkerOptions.minConfidence === undefined ? {} : { min_confidence: linkerOptions.minConfidence }),
       },
     });
     io.stderr.write(

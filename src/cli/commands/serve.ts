@@ -13,7 +13,7 @@ export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--lang
                       [--max-body-bytes N] [--max-sentences N] [--max-concurrent N] [--max-beams N]
                       [--max-request-work N] [--batch-size N] [--batching static|continuous|off] [--log-format text|json]
                       [--shutdown-grace SECONDS]
-                      [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N]
+                      [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--min-confidence P]
 
 HTTP linking service and web page. The page at / links a pasted or opened document (text, BRAT, PubTator,
 BigBio) and exports the reviewed links. POST /v1/link with {"sentences": ["... [mention]{GROUP} ..."],
@@ -25,7 +25,8 @@ Sentences of concurrent requests share model batches of --batch-size sentences (
 (default): batches run to their end; continuous: a sentence joins the running decode between steps and is answered
 as soon as its search ends; off (or --no-batching): requests take turns.
 Without --model the hybrid linker is used when the KB holds one (syncabel train-linker), else TF-IDF; --workers N
-links their batches on N worker threads (default 1).
+links their batches on N worker threads (default 1). A calibrated linker's results carry "confidence";
+--min-confidence P makes a result below P answer "code": "NO_CODE" with "abstained": true (beams kept).
 Defaults: --host 127.0.0.1 (loopback; another host needs --token, or SYNCABEL_TOKEN in the environment: bearer
 auth on every route but /health), --port 8080 (0 = any free port), CORS off (--cors-origin allows one origin),
 --max-body-bytes 1048576, --max-sentences 256, --max-concurrent 64, --max-beams 20,

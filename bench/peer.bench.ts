@@ -26,6 +26,9 @@
  *   npm run bench:peer                             (Llama-3.2-1B shape; ~15 min on 2 idle cores, 14 GB of disk)
  *   npm run bench:peer -- --model small            (the `npm run bench` shape: a quick run)
  *   --dtypes int4,int8,fp32  --rows 1,5,8,40  --steps 8  --repeats 3  --threads 2  --dir D  --keep  --spin
+ *   --agreement N   int4 accuracy level 4 against level 0 on the first N SPACCC dev prompts (all: 4058): next-token
+ *                   top-1 agreement and log-prob error (0 = skip; the default)
+ *   --no-timing     skip the timings (with --agreement: the accuracy study alone)
  */
 import { execSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -100,6 +103,9 @@ function beamParents(prompts: number, beams: number): Int32Array {
 }
 
 class SyncabelEngine implements Engine {
+  /** Share of the last decode's step time spent outside ONNX Runtime (cache regrouping, inputs, read-out copies), by rows. */
+  readonly outsideShare = new Map<number, number>();
+
   private constructor(
     readonly name: string,
     private readonly lm: OnnxCausalLM,
@@ -121,12 +127,14 @@ class SyncabelEngine implements Engine {
     let s: DecodeState = (await this.lm.step(state, Int32Array.from({ length: rows }, (_, i) => Math.floor(i / beams)), tokens, this.request(rows))).state;
     const parents = beamParents(prompts.length, beams);
     const times: number[] = [];
+    const forward0 = this.lm.forwardMs;
     for (let k = 0; k < steps; k++) {
       const t0 = performance.now();
       s = (await this.lm.step(s, parents, tokens, this.request(rows))).state;
       times.push(performance.now() - t0);
     }
     s.dispose();
+    this.outsideShare.set(rows, 1 - (this.lm.forwardMs - forward0) / times.reduce((a, b) => a + b, 0));
     return times;
   }
 
@@ -251,6 +259,27 @@ function compareRows(ref: Float64Array, other: Float64Array): Record<string, num
   return { max_abs_logprob_diff: +maxDiff.toPrecision(3), logprob_rmse_relative_to_std: +Math.sqrt(err / variance).toPrecision(3), same_top1: topRef === topOther ? 1 : 0 };
 }
 
+/** int4 accuracy level 4 vs 0: next-token top-1 over the whole vocabulary and log-prob error, prompt by prompt. */
+async function levelAgreement(level0: SyncabelEngine, level4: SyncabelEngine, prompts: readonly number[][]): Promise<Record<string, number>> {
+  let same = 0;
+  const rmse: number[] = [];
+  const maxDiff: number[] = [];
+  for (const [i, prompt] of prompts.entries()) {
+    const c = compareRows(await level0.logProbs(prompt), await level4.logProbs(prompt));
+    same += c.same_top1;
+    rmse.push(c.logprob_rmse_relative_to_std);
+    maxDiff.push(c.max_abs_logprob_diff);
+    if ((i + 1) % 200 === 0) console.error(`[peer] agreement: ${i + 1}/${prompts.length} prompts, ${same} same top-1`);
+  }
+  return {
+    prompts: prompts.length,
+    next_token_top1_agreement: round(same / prompts.length, 4),
+    logprob_rmse_relative_to_std_median: +median(rmse).toPrecision(3),
+    max_abs_logprob_diff_median: +median(maxDiff).toPrecision(3),
+    max_abs_logprob_diff_max: +Math.max(...maxDiff).toPrecision(3),
+  };
+}
+
 // ---------------------------------------------------------------- run
 
 interface Options {
@@ -265,13 +294,18 @@ interface Options {
 async function measure(engines: readonly Engine[], prompts: readonly number[][], o: Options): Promise<Record<string, Record<string, number>>> {
   const samples = new Map<string, number[]>();
   const add = (key: string, v: number): void => void (samples.get(key) ?? samples.set(key, []).get(key)!).push(v);
+  const outside = (e: Engine, rows: number): void => {
+    const share = e instanceof SyncabelEngine ? e.outsideShare.get(rows) : undefined;
+    if (share !== undefined) add(`${e.name}|decode_share_outside_ort|${rows}`, share);
+  };
   const shapes = o.rows.map((rows) => ({ rows, prompts: rows >= 8 ? 8 : 1, beams: rows >= 8 ? rows / 8 : rows }));
   for (let k = 0; k < o.repeats; k++) {
     const order = k % 2 === 0 ? engines : [...engines].reverse();
-    for (const shape of shapes) {
+    for (const s of shapes) {
       for (const e of order) {
-        const times = await e.decode(prompts.slice(0, shape.prompts), shape.beams, o.steps);
-        add(`${e.name}|decode_ms|${shape.rows}`, median(times));
+        const times = await e.decode(prompts.slice(0, s.prompts), s.beams, o.steps);
+        add(`${e.name}|decode_ms|${s.rows}`, median(times));
+        outside(e, s.rows);
       }
     }
     for (const n of [1, 8]) {
@@ -286,7 +320,7 @@ async function measure(engines: readonly Engine[], prompts: readonly number[][],
   const out: Record<string, Record<string, number>> = {};
   for (const [key, values] of samples) {
     const [engine, figure, n] = key.split("|");
-    (out[engine] ??= {})[`${figure}_${n}`] = round(median(values), figure === "decode_ms" ? 1 : 0);
+    (out[engine] ??= {})[`${figure}_${n}`] = round(median(values), figure === "decode_ms" ? 1 : figure === "decode_share_outside_ort" ? 3 : 0);
   }
   return out;
 }
@@ -294,7 +328,7 @@ async function measure(engines: readonly Engine[], prompts: readonly number[][],
 /** llama.cpp time / syncabel time for each figure (prefill: syncabel rate / llama.cpp rate). */
 function ratios(syncabel: Record<string, number>, peer: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
-    Object.keys(syncabel).map((k) => [k.replace(/^decode_ms/, "decode").replace(/^prefill_tokens_per_s/, "prefill"), round(k.startsWith("decode") ? peer[k] / syncabel[k] : syncabel[k] / peer[k])]),
+    Object.keys(syncabel).filter((k) => k in peer).map((k) => [k.replace(/^decode_ms/, "decode").replace(/^prefill_tokens_per_s/, "prefill"), round(k.startsWith("decode") ? peer[k] / syncabel[k] : syncabel[k] / peer[k])]),
   );
 }
 
@@ -310,6 +344,8 @@ async function main(): Promise<void> {
       dir: { type: "string", default: join(ROOT, ".cache", "peer") },
       keep: { type: "boolean", default: false },
       spin: { type: "boolean", default: false },
+      agreement: { type: "string", default: "0" },
+      "no-timing": { type: "boolean", default: false },
     },
   });
   const plan = MODELS[values.model];
@@ -344,7 +380,8 @@ async function main(): Promise<void> {
     const sentences = readPredictionsTsv(join(SHARED, "predictions", "Llama_guided_with_SynCABEL.test-dev.tsv"))
       .rows.map((r) => r.sentence)
       .filter((s): s is string => typeof s === "string");
-    const prompts = sentences.slice(0, 8).map((s) => tokenizer.encode(buildPrompt(parseMarkedSentence(s), "es")));
+    const promptOf = (s: string): number[] => tokenizer.encode(buildPrompt(parseMarkedSentence(s), "es"));
+    const prompts = sentences.slice(0, 8).map(promptOf);
     result.prompt_tokens = prompts.map((p) => p.length);
     const llama = await getLlama({ gpu: false, build: "never", usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, maxThreads: o.threads });
     result.llama_cpp_system_info = llama.systemInfo;
@@ -382,8 +419,17 @@ async function main(): Promise<void> {
     }
     result.readback = checks;
 
+    const agreement = Number(values.agreement);
+    if (agreement > 0) {
+      await ensure("int4");
+      const [a, b] = [await SyncabelEngine.open("", onnxDir("int4", 0), o.threads, o.spin), await SyncabelEngine.open("", onnxDir("int4", 4), o.threads, o.spin)];
+      result.int4_accuracy_level_4_vs_0 = await levelAgreement(a, b, sentences.slice(0, agreement).map(promptOf));
+      await a.dispose();
+      await b.dispose();
+    }
+
     const timings: Record<string, unknown> = {};
-    for (const p of dtypes) {
+    for (const p of values["no-timing"] ? [] : dtypes) {
       await ensure(p);
       const engines: Engine[] = [];
       for (const level of LEVELS[p]) engines.push(await SyncabelEngine.open(level === null ? `syncabel ${p}` : `syncabel ${p} acc${level}`, onnxDir(p, level), o.threads, o.spin));

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   KB_ROW_INVALID: "a terminology row is missing a field",
   KB_INDEX_INVALID: "the knowledge-base index file is missing, corrupt or of another version",
   KB_EMPTY: "the knowledge base has no names",
+  KB_NO_RELATIONS: "the knowledge-base index holds no relations of the kind asked",
   // token tries
   TRIE_INVALID: "serialised trie bytes are corrupt or of another version",
   TRIE_BUILD_FAILED: "the names of a group cannot be placed in one token trie",

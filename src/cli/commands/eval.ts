@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../../io/atomic-write.js";
 import type { CliIO } from "../io.js";
 import { checkOutputPath, parseCommandArgs } from "../args.js";
 import { mapForEvaluation, openXrefMap } from "../../kb/xrefs.js";
+import { checkLabelArgs, hierarchyGrades, LABEL_ARGS, LABEL_USAGE, runJudgments } from "./eval-labels.js";
 
 export const usage = `usage: syncabel eval --gold GOLD --predictions PRED.tsv [--only-predicted] [--train TRAIN]
                      [--format spaccc|pubtator|brat|bigbio] [--texts DIR] [--k 1,5] [--gold-codes gold|predictions]
@@ -35,7 +36,7 @@ Gold NO_CODE is excluded and mentions are de-duplicated on (document, label, sta
   --map-to VOCAB     score in another vocabulary through the KB's cross-references (--kb): gold and predicted
                      codes become their VOCAB ids; a prediction is right when its ids meet the gold's ids
                      (one-to-many); gold mentions without an id in VOCAB are left out and counted
-`;
+${LABEL_USAGE}`;
 
 function parseFormat(value: string | undefined): DatasetFormat {
   const f = (value ?? "spaccc") as DatasetFormat;
@@ -90,6 +91,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       title: { type: "string" },
       "map-to": { type: "string" },
       kb: { type: "string" },
+      ...LABEL_ARGS,
       help: { type: "boolean", short: "h", default: false },
     },
   }, usage);
@@ -97,6 +99,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(usage);
     return 0;
   }
+  checkLabelArgs(values, [values.gold, values.predictions, values.judgments].filter((p): p is string => p !== undefined));
+  if (values.judgments !== undefined) return runJudgments(values, io);
   if (!values.gold || !values.predictions) throw new SyncabelError("CLI_USAGE", `--gold and --predictions are required\n\n${usage}`);
   const format = parseFormat(values.format);
   const ks = parseKs(values.k);
@@ -153,9 +157,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   let markdown = renderMarkdown(report, title);
   if (goldCodes === "predictions") markdown += `- Gold codes taken from the predictions file's \`code\` column: ${remapped} mention(s) differ from ${values.gold}.\n`;
   if (values["map-to"] !== undefined) markdown += `- Codes mapped to ${values["map-to"]} through ${values.kb}: ${goldUnmapped} gold mention(s) without a ${values["map-to"]} id left out.\n`;
+  const graded = values.hierarchy ? hierarchyGrades(values, gold, predictions, { onlyPredicted: values["only-predicted"], trainCodes, title }) : undefined;
+  if (graded) markdown += `\n${graded.markdown}`;
   io.stdout.write(markdown);
   if (values.json) {
-    const json = { gold: values.gold, predictions: values.predictions, gold_codes: goldCodes, gold_codes_remapped: remapped, ...report };
+    const json = { gold: values.gold, predictions: values.predictions, gold_codes: goldCodes, gold_codes_remapped: remapped, ...report, ...(graded ? { hierarchy: graded.report } : {}) };
     writeFileAtomic(values.json, `${JSON.stringify(json, null, 2)}\n`);
   }
   if (values.plot) writeFileAtomic(values.plot, renderRecallPlot(report, references, `Recall@1: ${title}`));

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { run as runKb } from "../../src/cli/commands/kb.js";
+import { run as runLink } from "../../src/cli/commands/link.js";
 import { buildKnowledgeBase, Hierarchy, openHierarchy, openKnowledgeBase, readRelationCounts } from "../../src/kb/index.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { captureIO } from "../support/cli-io.js";
@@ -27,9 +28,18 @@ function randomDag(n: number, seed: number): [string, string][] {
 }
 
 /** Minimum upward distances from `start` by breadth-first search over the edge list. */
+const parentMaps = new WeakMap<object, Map<string, string[]>>();
 function bfsUp(edges: readonly (readonly [string, string])[], start: string): Map<string, number> {
-  const parents = new Map<string, string[]>();
-  for (const [c, p] of edges) parents.set(c, [...(parents.get(c) ?? []), p]);
+  let parents = parentMaps.get(edges);
+  if (parents === undefined) {
+    parents = new Map<string, string[]>();
+    for (const [c, p] of edges) {
+      const list = parents.get(c);
+      if (list) list.push(p);
+      else parents.set(c, [p]);
+    }
+    parentMaps.set(edges, parents);
+  }
   const dist = new Map<string, number>([[start, 0]]);
   let frontier = [start];
   for (let d = 1; frontier.length > 0; d++) {
@@ -125,6 +135,20 @@ describe("relations in the KB index", () => {
     expect(cli.out()).toContain("relations: 6 (is_a 6; from tsv 6)");
   });
 
+  it("link --ancestors: each beam's ancestors with names and distances, nearest first", async () => {
+    const cli = captureIO();
+    expect(await runLink(["--kb", kbPath, "--linker", "tfidf", "--beams", "1", "--ancestors", "con [delta]{G} hoy"], cli.io)).toBe(0);
+    const beam = JSON.parse(cli.out()).beams[0];
+    expect(beam.pred_concept_code).toBe("D");
+    expect(beam.ancestors).toEqual([
+      { code: "C", name: "gamma", distance: 1 },
+      { code: "A", name: "alpha", distance: 2 },
+      { code: "B", name: "beta", distance: 2 },
+      { code: "R", name: "root", distance: 3 },
+      { code: "X", distance: 3 }, // not a concept of the KB: no name
+    ]);
+  });
+
   it("an index built before relations existed opens; the hierarchy says it has none", async () => {
     const old = join(dir, "old.sqlite");
     await buildKnowledgeBase(tsv, old);
@@ -136,6 +160,7 @@ describe("relations in the KB index", () => {
     kb.close();
     expect(readRelationCounts(old)).toBeUndefined();
     expect(() => openHierarchy(old)).toThrow(expect.objectContaining({ code: "KB_NO_RELATIONS" }));
+    await expect(runLink(["--kb", old, "--linker", "tfidf", "--ancestors", "con [delta]{G} hoy"], captureIO().io)).rejects.toMatchObject({ code: "KB_NO_RELATIONS" });
     const cli = captureIO();
     expect(await runKb(["info", old], cli.io)).toBe(0);
     expect(cli.out()).toContain("relations: none stored");

@@ -16,6 +16,7 @@ const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; su
   "sft-data": { load: () => import("./commands/sft-data.js"), summary: "build fine-tuning prompt/completion data" },
   serve: { load: () => import("./commands/serve.js"), summary: "HTTP linking service on localhost" },
   "train-linker": { load: () => import("./commands/train-linker.js"), summary: "train the hybrid linker (no model) on annotated files; stored in the KB index" },
+  judge: { load: () => import("./commands/judge.js"), summary: "LLM-as-judge labels (EXACT/BROAD/NARROW/NO_RELATION) of predictions via a chat endpoint" },
 };
 
 function usage(): string {

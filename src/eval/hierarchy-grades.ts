@@ -7,7 +7,7 @@
  */
 import { NO_CODE } from "../constants.js";
 import { SyncabelError } from "../errors.js";
-import { codeSet, hasNoCode } from "./codes.js";
+import { codeSet, compareCodes, hasNoCode } from "./codes.js";
 import { mentionKey } from "./evaluate.js";
 import { labelTable, type LabelTable } from "./label-tally.js";
 import type { GoldMention, Prediction } from "./types.js";
@@ -63,12 +63,10 @@ export interface GradeReport extends LabelTable {
 
 /** The grade of one (gold, predicted) pair of code strings (composites `a+b`; `predicted` "" or NO_CODE: none). */
 export function gradePair(gold: string, predicted: string, hierarchy: HierarchyLookup, relatedDistance = DEFAULT_RELATED_DISTANCE): { grade: Grade; pathLength?: number } {
+  const byCodes = compareCodes(gold, predicted);
+  if (byCodes !== undefined) return { grade: byCodes };
   const g = codeSet(gold);
   const p = codeSet(predicted).filter((c) => c !== NO_CODE);
-  if (p.length === 0) return { grade: "NO_RELATION" };
-  const inGold = p.filter((c) => g.includes(c)).length;
-  if (inGold === p.length && p.length === g.length) return { grade: "STRICT" };
-  if (inGold === p.length) return { grade: "PARTIAL" };
   // The closest (predicted, gold) pair decides; on equal paths BROAD before NARROW before RELATED.
   const order: Record<string, number> = { BROAD: 0, NARROW: 1, RELATED: 2 };
   let best: { grade: Grade; pathLength: number } | undefined;

@@ -24,7 +24,7 @@ export interface ResumeScan {
 const CHUNK = 1 << 20;
 
 /** Visit every complete line of a file with its byte range; a final line without "\n" is passed with `complete: false`. */
-function forEachLine(fd: number, visit: (line: string, start: number, end: number, complete: boolean) => void): void {
+export function forEachLine(fd: number, visit: (line: string, start: number, end: number, complete: boolean) => void): void {
   const buf = Buffer.allocUnsafe(CHUNK);
   let carry: Buffer = Buffer.alloc(0);
   let carryStart = 0;

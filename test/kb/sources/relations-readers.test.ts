@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildKnowledgeBase, openHierarchy } from "../../../src/kb/index.js";
 import { findRf2Files, gazetteerSource, oboSource, rf2Source, umlsSource } from "../../../src/kb/sources/index.js";
+import { writeRf2Release } from "../../../src/testing/terminology-generator.js";
 
 const dir = mkdtempSync(join(tmpdir(), "syncabel-relations-readers-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,6 +101,22 @@ describe("hierarchy edges of the readers", () => {
       { code: "64572001", distance: 2 },
       { code: "404684003", distance: 3 },
     ]);
+  });
+
+  it("the synthetic release of bench:kb: its relationship file is read whole, a DAG rooted once per semantic tag", async () => {
+    const release = await writeRf2Release(join(dir, "generated"), { concepts: 200, seed: 5, relationships: true });
+    const out = join(dir, "generated.sqlite");
+    const report = await buildKnowledgeBase([rf2Source([release.folder], { includeFsn: true })], out);
+    expect(report.relations.stored).toBe(release.relationships);
+    const h = openHierarchy(out);
+    expect(h.cycleEdgesIgnored).toBe(0);
+    // Every concept but the first of each of the 4 tags (one is outside the KB's groups) has a parent; every ancestor chain ends at a tag root.
+    const db = new Database(out, { readonly: true });
+    const ids = db.prepare("SELECT child FROM relations UNION SELECT parent FROM relations").pluck().all() as string[];
+    db.close();
+    const roots = ids.filter((c) => h.parentsOf(c).length === 0);
+    expect(roots).toHaveLength(4);
+    for (const c of ids) if (!roots.includes(c)) expect(h.ancestors(c).some((a) => roots.includes(a.code))).toBe(true);
   });
 
   it("UMLS MRREL: PAR / CHD read right to left, the SAB filter, SUPPRESS, self edges and other RELs left out", async () => {

@@ -5,10 +5,10 @@
  * prediction in the same context is never asked twice, across runs and across predictions files sharing the cache.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { SyncabelError } from "../errors.js";
 import { canonicalCode } from "../eval/codes.js";
-import { forEachLine } from "../synth/jsonl-store.js";
+import { repairJsonl } from "../synth/jsonl-store.js";
 import { MODEL_LABELS, type CacheRecord, type JudgeItem } from "./types.js";
 
 export function cacheKey(model: string, promptSha256: string, item: JudgeItem): string {
@@ -36,36 +36,13 @@ export class VerdictCache {
     }
   }
 
-  /** Read every line; cut a torn tail; a bad line elsewhere is damage not ours to drop. */
+  /** Read every record; a torn last line is cut (see repairJsonl). */
   private load(): number {
-    const fd = openSync(this.path, "r+");
-    try {
-      const size = fstatSync(fd).size;
-      let keepUntil = 0;
-      let lineNo = 0;
-      let stopped = false;
-      forEachLine(fd, (line, _start, end, complete) => {
-        if (stopped) return;
-        lineNo++;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch {
-          value = undefined;
-        }
-        if (!complete || !isRecord(value)) {
-          if (end < size) throw new SyncabelError("IO_ERROR", `${this.path}:${lineNo}: not a judge cache record in the middle of the file; refusing to resume over it`, { path: this.path, line: lineNo });
-          stopped = true;
-          return;
-        }
-        this.records.set(value.key, value);
-        keepUntil = end;
-      });
-      if (keepUntil < size) ftruncateSync(fd, keepUntil);
-      return size - keepUntil;
-    } finally {
-      closeSync(fd);
-    }
+    return repairJsonl(this.path, (value) => {
+      if (!isRecord(value)) return "invalid";
+      this.records.set(value.key, value);
+      return "commit";
+    });
   }
 
   get size(): number {

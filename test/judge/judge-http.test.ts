@@ -57,7 +57,7 @@ describe("syncabel judge against a scripted chat-completions server", () => {
   let fx: JudgeFixture;
   let server: ScriptedChatServer;
   const out = () => join(dir, "j.tsv");
-  const args = () => ["--gold", fx.gold, "--predictions", fx.predictions, "--kb", fx.kb, "--endpoint", server.url, "--model", "judge-llm", "-o", out(), "--timeout", "0.4", "--max-attempts", "3", "--concurrency", "3"];
+  const args = () => ["--gold", fx.gold, "--predictions", fx.predictions, "--kb", fx.kb, "--endpoint", server.url, "--model", "judge-llm", "-o", out(), "--timeout", "1.5", "--max-attempts", "3", "--concurrency", "3"];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "judge-http-"));

@@ -68,6 +68,16 @@ function splitRrf(text: string): string[] {
   return cells;
 }
 
+/** The rows of an RRF file (blank lines skipped); a row without `width` fields becomes a skip item. */
+async function* rrfRows(path: string, name: string, width: number, progress?: ProgressSink): AsyncGenerator<Atom | SourceItem> {
+  for await (const { text, line } of readLines(path, progress, basename(path))) {
+    if (text === "") continue;
+    const cells = splitRrf(text);
+    if (cells.length === width) yield { cells, line };
+    else yield { kind: "skip", file: path, line, reason: `malformed ${name} row`, detail: `${cells.length} fields, ${width} expected` };
+  }
+}
+
 export function umlsSource(mrconso: string, options: UmlsOptions = {}): TermSource {
   requireFile(mrconso);
   if (options.mrrel !== undefined) requireFile(options.mrrel);
@@ -98,13 +108,12 @@ async function* umlsItems(mrconso: string, options: UmlsOptions, progress?: Prog
     };
     const codes = options.mrrel !== undefined && options.codeFrom !== undefined ? cuiCodes(scratch.db) : undefined;
     let block: Atom[] = [];
-    for await (const { text, line } of readLines(mrconso, progress, basename(mrconso))) {
-      if (text === "") continue;
-      const cells = splitRrf(text);
-      if (cells.length !== MRCONSO_COLUMNS.length) {
-        yield { kind: "skip", file: mrconso, line, reason: "malformed MRCONSO row", detail: `${cells.length} fields, ${MRCONSO_COLUMNS.length} expected` };
+    for await (const row of rrfRows(mrconso, "MRCONSO", MRCONSO_COLUMNS.length, progress)) {
+      if (!("cells" in row)) {
+        yield row;
         continue;
       }
+      const { cells, line } = row;
       if (codes && cells[C.SAB] === options.codeFrom && cells[C.CODE] !== "" && cells[C.CODE] !== "NOCODE") codes.add(cells[C.CUI], cells[C.CODE]);
       if (block.length > 0 && block[0].cells[C.CUI] !== cells[C.CUI]) {
         yield* conceptItems(block, mrconso, options, groupsOf);
@@ -201,13 +210,12 @@ function cuiCodes(db: import("better-sqlite3").Database) {
 /** Is-a edges of MRREL's PAR / CHD rows. */
 async function* mrrelItems(path: string, options: UmlsOptions, codesOf: ((cui: string) => string[]) | undefined, progress?: ProgressSink): AsyncGenerator<SourceItem> {
   const suppress = options.suppress ?? ["N"];
-  for await (const { text, line } of readLines(path, progress, basename(path))) {
-    if (text === "") continue;
-    const cells = splitRrf(text);
-    if (cells.length !== MRREL_COLUMNS.length) {
-      yield { kind: "skip", file: path, line, reason: "malformed MRREL row", detail: `${cells.length} fields, ${MRREL_COLUMNS.length} expected` };
+  for await (const row of rrfRows(path, "MRREL", MRREL_COLUMNS.length, progress)) {
+    if (!("cells" in row)) {
+      yield row;
       continue;
     }
+    const { cells, line } = row;
     const rel = cells[R.REL];
     if ((rel !== "PAR" && rel !== "CHD") || !inList(options.sab, cells[R.SAB]) || !suppress.includes(cells[R.SUPPRESS])) continue;
     const [child, parent] = rel === "PAR" ? [cells[R.CUI1], cells[R.CUI2]] : [cells[R.CUI2], cells[R.CUI1]];

@@ -2,6 +2,7 @@
  * The label-based parts of `syncabel eval`: `--hierarchy` (grades of the top predictions by the KB's is-a
  * hierarchy) and `--judgments` (an LLM judge's label file: distribution, judged accuracy, agreement of two judges).
  */
+import { basename } from "node:path";
 import { SyncabelError } from "../../errors.js";
 import { readDataset } from "../../data/read-dataset.js";
 import type { DatasetFormat } from "../../data/types.js";
@@ -76,7 +77,7 @@ export function hierarchyGrades(values: LabelValues & { kb?: string }, gold: rea
   const relatedDistance = positiveInt(values["related-distance"], "related-distance", 2, true);
   const hierarchy = openHierarchy(values.kb as string);
   const { report } = gradeMentions(gold, predictions, hierarchy, { onlyPredicted: options.onlyPredicted, accept, relatedDistance, ...(options.trainCodes ? { trainCodes: options.trainCodes } : {}) });
-  if (values["grades-plot"] !== undefined) writeFileAtomic(values["grades-plot"], renderLabelPlot(report, `Hierarchy grades: ${options.title}`));
+  if (values["grades-plot"] !== undefined) writeFileAtomic(values["grades-plot"], renderLabelPlot(report, `Hierarchy grades: ${basename(options.title)}`));
   return { report, markdown: renderGradesMarkdown(report, `Hierarchy grades: ${options.title}`) };
 }
 
@@ -103,7 +104,7 @@ export async function runJudgments(values: LabelValues & { json?: string; train?
   }
   io.stdout.write(markdown);
   if (values.json !== undefined) writeFileAtomic(values.json, `${JSON.stringify({ judgments: report, ...(agreed ? { agreement: agreed } : {}) }, null, 2)}\n`);
-  if (values["grades-plot"] !== undefined) writeFileAtomic(values["grades-plot"], renderLabelPlot(report, `Judgments: ${values.title ?? file}`));
+  if (values["grades-plot"] !== undefined) writeFileAtomic(values["grades-plot"], renderLabelPlot(report, `Judgments: ${values.title ?? basename(file)}`));
   if (report.rows === 0) throw new SyncabelError("EVAL_INVALID_INPUT", `${file}: no usable judgment row (${first.problems.length} skipped)`, { path: file });
   return 0;
 }

@@ -32,8 +32,8 @@ concepts (code, group, preferred name, other names, definition from the KB) and 
 Writes a judgments TSV (${DEFAULT_JUDGMENT_COLUMN} column) for 'syncabel eval --judgments'. See docs/judge.md.
 
 Options:
-  --prompt FILE          the prompt: a [system] and a [user] section with {{placeholders}} (default
-                         ${DEFAULT_JUDGE_PROMPT})
+  --prompt FILE          the prompt: a [system] and a [user] section with {{placeholders}} (default: the
+                         package's prompts/judge/judge.txt)
   --cache FILE           verdicts JSONL, keyed by (model, prompt, gold, prediction, mention, sentence): the resume
                          state, shareable between runs and predictions files (default: J.tsv.cache.jsonl)
   --gold-codes           predictions (default): the predictions file's own gold 'code' column where it has one

@@ -4,6 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import type Database from "better-sqlite3";
+import { csrFromEdges, encodeHierarchy, hierarchyArtifactKey } from "./hierarchy-csr.js";
+import { artifactChecksum } from "./integrity.js";
 import { nfc } from "./row-checks.js";
 import { RELATION_KINDS, type SourceRelation } from "./sources/types.js";
 
@@ -88,9 +90,23 @@ export function writeRelations(staging: Database.Database, out: Database.Databas
   const outsideKb = (
     out.prepare("SELECT COUNT(*) AS n FROM relations r WHERE NOT EXISTS (SELECT 1 FROM concepts c WHERE c.code = r.child) OR NOT EXISTS (SELECT 1 FROM concepts c WHERE c.code = r.parent)").get() as { n: number }
   ).n;
+  writeStoredGraphs(out, byKind);
   const meta = out.prepare("INSERT INTO meta VALUES (?, ?)");
   meta.run(RELATIONS_META.count, String(stored));
   meta.run(RELATIONS_META.digest, relationsDigest(out));
   const { read, selfLoops } = stager.counts();
   return { read, stored, byKind, bySource, outsideKb, selfLoops };
+}
+
+/** Each kind's graph in its compact form (src/kb/hierarchy-csr.ts), as an artifact: opening it is then one read. */
+function writeStoredGraphs(out: Database.Database, byKind: Readonly<Record<string, number>>): void {
+  const insert = out.prepare("INSERT OR REPLACE INTO artifacts (key, bytes, sha256) VALUES (?, ?, ?)");
+  for (const [kind, n] of Object.entries(byKind)) {
+    if (n === 0) continue;
+    const csr = csrFromEdges(out.prepare("SELECT child, parent FROM relations WHERE kind = ?").raw().iterate(kind) as Iterable<[string, string]>);
+    // A code holding a line break cannot be stored in the "\n"-joined form: that kind is read from the table.
+    if (csr.codes.some((c) => c.includes("\n"))) continue;
+    const bytes = encodeHierarchy(csr);
+    insert.run(hierarchyArtifactKey(kind), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), artifactChecksum(bytes));
+  }
 }

@@ -2,7 +2,8 @@
  * Hierarchy queries over the `relations` table of a KB index: parents, ancestors with their path length, and how
  * two concepts relate (one an ancestor of the other, siblings, a common ancestor within some distance).
  *
- * The edges are loaded once into integer arrays (CSR: each concept's parents). Ancestor sets come from a transitive
+ * The graph is read once into integer arrays (CSR: each concept's parents; codes sorted, found by binary search),
+ * from the compact copy `kb build` stores as an artifact (src/kb/hierarchy-csr.ts). Ancestor sets come from a transitive
  * closure with distances: a concept's ancestors are the merge of its parents' ancestor sets one step further, so
  * each set is computed once, from sets already computed, and stored in one growing pair of typed arrays (ancestor
  * ids sorted, minimum distances). The closure is filled lazily (only the concepts asked about and their
@@ -13,7 +14,8 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { SyncabelError } from "../errors.js";
-import { kbInvalid } from "./integrity.js";
+import { artifactChecksum, kbInvalid } from "./integrity.js";
+import { csrFromEdges, decodeHierarchy, hierarchyArtifactKey, type HierarchyCsr } from "./hierarchy-csr.js";
 import { RELATIONS_META, relationsDigest } from "./relations-build.js";
 import { RELATION_KINDS, type RelationKind } from "./sources/types.js";
 
@@ -47,6 +49,17 @@ function checkRelationCount(db: Database.Database, path: string): number {
   const recorded = metaValue(db, RELATIONS_META.count);
   if (recorded !== undefined && Number(recorded) !== n) throw kbInvalid(path, `the index records ${recorded} relations but holds ${n}: the file is damaged`);
   return n;
+}
+
+/** The graph of one kind stored at build, when present and intact (a damaged one is rebuilt from the table). */
+function storedGraph(db: Database.Database, kind: string): HierarchyCsr | undefined {
+  const row = db.prepare("SELECT bytes, sha256 FROM artifacts WHERE key = ?").get(hierarchyArtifactKey(kind)) as { bytes: Buffer; sha256: string } | undefined;
+  if (row === undefined || artifactChecksum(row.bytes) !== row.sha256) return undefined;
+  try {
+    return decodeHierarchy(row.bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Relation counts of a KB index; undefined when the index was built before relations were stored. */
@@ -115,8 +128,8 @@ export interface HierarchyOptions {
 }
 
 export class Hierarchy {
-  private readonly ids = new Map<string, number>();
-  private readonly codeOf: string[] = [];
+  /** Codes sorted (JavaScript order): a code's id is its index, found by binary search. */
+  private readonly codeOf: readonly string[];
   /** CSR of parents: parents of node v are parentIds[parentStart[v] .. parentStart[v + 1]); -1 marks a cycle edge left out. */
   private readonly parentStart: Int32Array;
   private readonly parentIds: Int32Array;
@@ -136,33 +149,14 @@ export class Hierarchy {
   private readonly touched: Int32Array;
   private currentStamp = 0;
 
-  /** From (child, parent) code pairs. */
-  constructor(edges: Iterable<readonly [string, string]>) {
-    const children: number[] = [];
-    const parents: number[] = [];
-    const idOf = (code: string): number => {
-      let id = this.ids.get(code);
-      if (id === undefined) {
-        id = this.codeOf.length;
-        this.ids.set(code, id);
-        this.codeOf.push(code);
-      }
-      return id;
-    };
-    for (const [child, parent] of edges) {
-      if (child === parent) continue;
-      children.push(idOf(child));
-      parents.push(idOf(parent));
-    }
+  /** From (child, parent) code pairs, or from the compact graph a KB index stores (src/kb/hierarchy-csr.ts). */
+  constructor(input: Iterable<readonly [string, string]> | HierarchyCsr) {
+    const csr = "parentStart" in input ? input : csrFromEdges(input);
+    this.codeOf = csr.codes;
+    this.parentStart = csr.parentStart;
+    this.parentIds = csr.parentIds.slice();
     const n = this.codeOf.length;
-    this.parentStart = new Int32Array(n + 1);
-    for (const c of children) this.parentStart[c + 1]++;
-    for (let v = 0; v < n; v++) this.parentStart[v + 1] += this.parentStart[v];
-    const fill = this.parentStart.slice(0, n);
-    this.parentIds = new Int32Array(children.length);
-    for (let e = 0; e < children.length; e++) this.parentIds[fill[children[e]]++] = parents[e];
-    this.dedupeParents();
-    this.edgeCount = this.countEdges();
+    this.edgeCount = this.parentIds.length;
     this.cycleEdgesIgnored = this.cutCycles();
     this.closureStart = new Int32Array(n).fill(-1);
     this.closureLength = new Int32Array(n);
@@ -171,7 +165,11 @@ export class Hierarchy {
     this.touched = new Int32Array(n);
   }
 
-  /** The `kinds` edges of a KB index. Throws KB_NO_RELATIONS when it has none (e.g. built before relations existed). */
+  /**
+   * The `kinds` edges of a KB index: one kind from the graph stored at build (its checksum checked), else (an index
+   * built before it, several kinds, a damaged blob) from the relations table. Throws KB_NO_RELATIONS when the index
+   * has none (e.g. built before relations existed).
+   */
   static load(kbPath: string, options: HierarchyOptions = {}): Hierarchy {
     const kinds = options.kinds ?? ["is_a"];
     for (const k of kinds) if (!(RELATION_KINDS as readonly string[]).includes(k)) throw new SyncabelError("CLI_USAGE", `unknown relation kind ${JSON.stringify(k)} (known: ${RELATION_KINDS.join(", ")})`);
@@ -182,11 +180,14 @@ export class Hierarchy {
         new SyncabelError("KB_NO_RELATIONS", `${path}: ${why}; rebuild it with 'syncabel kb build' from a release that carries its hierarchy (RF2 relationships, OBO is_a, OBO Graphs edges, UMLS MRREL with --mrrel, a gazetteer 'parents' column)`, { path });
       if (!hasRelationsTable(db)) throw none("the KB index holds no relations (it was built before syncabel stored them)");
       checkRelationCount(db, path);
-      const placeholders = kinds.map(() => "?").join(", ");
-      const rows = db.prepare(`SELECT child, parent FROM relations WHERE kind IN (${placeholders})`).raw().iterate(...kinds) as Iterable<[string, string]>;
       let hierarchy: Hierarchy;
       try {
-        hierarchy = new Hierarchy(rows);
+        const stored = kinds.length === 1 ? storedGraph(db, kinds[0]) : undefined;
+        if (stored !== undefined) hierarchy = new Hierarchy(stored);
+        else {
+          const placeholders = kinds.map(() => "?").join(", ");
+          hierarchy = new Hierarchy(db.prepare(`SELECT child, parent FROM relations WHERE kind IN (${placeholders})`).raw().iterate(...kinds) as Iterable<[string, string]>);
+        }
       } catch (e) {
         throw kbInvalid(path, `cannot read the relations: ${(e as Error).message}`, e);
       }
@@ -203,11 +204,25 @@ export class Hierarchy {
   }
 
   has(code: string): boolean {
-    return this.ids.has(code);
+    return this.idOf(code) !== undefined;
+  }
+
+  /** Binary search of the sorted codes. */
+  private idOf(code: string): number | undefined {
+    let lo = 0;
+    let hi = this.codeOf.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = this.codeOf[mid];
+      if (c === code) return mid;
+      if (c < code) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
   parentsOf(code: string): string[] {
-    const v = this.ids.get(code);
+    const v = this.idOf(code);
     if (v === undefined) return [];
     const out: string[] = [];
     for (let e = this.parentStart[v]; e < this.parentStart[v + 1]; e++) if (this.parentIds[e] >= 0) out.push(this.codeOf[this.parentIds[e]]);
@@ -216,7 +231,7 @@ export class Hierarchy {
 
   /** Every ancestor with its shortest distance, nearest first (ties by code). */
   ancestors(code: string): Ancestor[] {
-    const v = this.ids.get(code);
+    const v = this.idOf(code);
     if (v === undefined) return [];
     this.ensure(v);
     const out: Ancestor[] = [];
@@ -227,8 +242,8 @@ export class Hierarchy {
 
   /** The shortest upward path from `code` to `ancestor`; undefined when it is not an ancestor (or the same code). */
   distanceUp(code: string, ancestor: string): number | undefined {
-    const v = this.ids.get(code);
-    const a = this.ids.get(ancestor);
+    const v = this.idOf(code);
+    const a = this.idOf(ancestor);
     if (v === undefined || a === undefined || v === a) return undefined;
     this.ensure(v);
     return this.lookup(v, a);
@@ -236,8 +251,8 @@ export class Hierarchy {
 
   /** How `b` stands to `a`. */
   relate(a: string, b: string): PairRelation {
-    const u = this.ids.get(a);
-    const w = this.ids.get(b);
+    const u = this.idOf(a);
+    const w = this.idOf(b);
     if (u === undefined || w === undefined || u === w) return { sharesParent: false };
     this.ensure(u);
     this.ensure(w);
@@ -295,23 +310,6 @@ export class Hierarchy {
       else hi = mid - 1;
     }
     return undefined;
-  }
-
-  /** Drop repeated parents of a node (the same edge given twice). */
-  private dedupeParents(): void {
-    for (let v = 0; v < this.codeOf.length; v++) {
-      const s = this.parentStart[v];
-      const e = this.parentStart[v + 1];
-      if (e - s < 2) continue;
-      this.parentIds.subarray(s, e).sort();
-      for (let k = s + 1; k < e; k++) if (this.parentIds[k] === this.parentIds[k - 1]) this.parentIds[k - 1] = -1;
-    }
-  }
-
-  private countEdges(): number {
-    let n = 0;
-    for (const p of this.parentIds) if (p >= 0) n++;
-    return n;
   }
 
   /** Depth-first over parent edges from every node; an edge to a node on the current path closes a cycle: cut it. */

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { run as runKb } from "../../src/cli/commands/kb.js";
 import { run as runLink } from "../../src/cli/commands/link.js";
 import { buildKnowledgeBase, Hierarchy, openHierarchy, openKnowledgeBase, readRelationCounts } from "../../src/kb/index.js";
+import { decodeHierarchy } from "../../src/kb/hierarchy-csr.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { captureIO } from "../support/cli-io.js";
 
@@ -164,6 +165,32 @@ describe("relations in the KB index", () => {
     const cli = captureIO();
     expect(await runKb(["info", old], cli.io)).toBe(0);
     expect(cli.out()).toContain("relations: none stored");
+  });
+
+  it("the graph stored at build is what opening reads; a damaged copy falls back to the table", async () => {
+    const stored = join(dir, "stored.sqlite");
+    await buildKnowledgeBase(tsv, stored);
+    const fromTable = new Hierarchy((() => {
+      const db = new Database(stored, { readonly: true });
+      const rows = db.prepare("SELECT child, parent FROM relations WHERE kind = 'is_a'").raw().all() as [string, string][];
+      db.close();
+      return rows;
+    })());
+    let db = new Database(stored);
+    const blob = (db.prepare("SELECT bytes FROM artifacts WHERE key = 'relations-csr:is_a:v1'").get() as { bytes: Buffer }).bytes;
+    expect(decodeHierarchy(blob).codes).toEqual(["A", "B", "C", "D", "R", "X"]);
+    // Rewire an edge in the table only (same row count): the stored graph still answers.
+    db.exec("UPDATE relations SET parent = 'X' WHERE child = 'D' AND parent = 'C'");
+    db.close();
+    for (const c of ["A", "B", "C", "D"]) expect(openHierarchy(stored).ancestors(c)).toEqual(fromTable.ancestors(c));
+    // A flipped byte in the stored graph: its checksum fails and the (rewired) table is read instead.
+    db = new Database(stored);
+    const bad = Buffer.from(blob);
+    bad[bad.length - 1] ^= 1;
+    db.prepare("UPDATE artifacts SET bytes = ? WHERE key = 'relations-csr:is_a:v1'").run(bad);
+    db.close();
+    expect(openHierarchy(stored).parentsOf("D")).toEqual(["X"]);
+    expect(() => decodeHierarchy(bad.subarray(0, bad.length - 4))).toThrow(/wrong size/);
   });
 
   it("a relations table that lost rows or changed is reported as damaged", async () => {

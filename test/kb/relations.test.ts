@@ -183,10 +183,11 @@ describe("relations in the KB index", () => {
     db.exec("UPDATE relations SET parent = 'X' WHERE child = 'D' AND parent = 'C'");
     db.close();
     for (const c of ["A", "B", "C", "D"]) expect(openHierarchy(stored).ancestors(c)).toEqual(fromTable.ancestors(c));
-    // A flipped byte in the stored graph: its checksum fails and the (rewired) table is read instead.
+    // A flipped bit in the stored graph (D's parent C, id 2, becomes A, id 0: still a well-formed graph): its
+    // checksum fails and the (rewired) table is read instead.
     db = new Database(stored);
     const bad = Buffer.from(blob);
-    bad[bad.length - 1] ^= 1;
+    bad[bad.length - 4] ^= 2;
     db.prepare("UPDATE artifacts SET bytes = ? WHERE key = 'relations-csr:is_a:v1'").run(bad);
     db.close();
     expect(openHierarchy(stored).parentsOf("D")).toEqual(["X"]);

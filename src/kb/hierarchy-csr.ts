@@ -89,7 +89,19 @@ export function decodeHierarchy(bytes: Uint8Array): HierarchyCsr {
   const textBytes = buf.readUInt32LE(16);
   const arraysAt = Math.ceil((20 + textBytes) / 4) * 4;
   if (buf.length !== arraysAt + 4 * (n + 1 + edges)) throw new Error("hierarchy artifact of the wrong size");
-  const codes = n === 0 ? [] : buf.toString("utf8", 20, 20 + textBytes).split("\n");
+  // One toString per code (not a split of the whole text): split gives strings that point into one big string,
+  // and comparing those (the binary searches of every lookup) is several times slower.
+  const codes: string[] = [];
+  if (n > 0) {
+    let from = 20;
+    const end = 20 + textBytes;
+    for (let i = 20; i <= end; i++) {
+      if (i === end || buf[i] === 10) {
+        codes.push(buf.toString("utf8", from, i));
+        from = i + 1;
+      }
+    }
+  }
   if (codes.length !== n) throw new Error("hierarchy artifact code count mismatch");
   // Copies: the source buffer may not be 4-byte aligned.
   const ints = new Int32Array(n + 1 + edges);

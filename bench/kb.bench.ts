@@ -218,8 +218,10 @@ async function relationsPhase(p: Paths, started: number, cpu0: NodeJS.CpuUsage):
   const { mulberry32 } = await import("../src/util/random.js");
   const Database = (await import("better-sqlite3")).default;
   const t0 = performance.now();
+  const l0 = process.cpuUsage();
   const h = openHierarchy(p.kb);
   const loadSeconds = secs(performance.now() - t0);
+  const loadCpu = process.cpuUsage(l0);
   const heapAfterLoadMB = mb(process.memoryUsage().heapUsed);
   // Codes and edges read independently, for the pairs and the BFS check.
   const db = new Database(p.kb, { readonly: true });
@@ -290,6 +292,7 @@ async function relationsPhase(p: Paths, started: number, cpu0: NodeJS.CpuUsage):
     isaEdges: h.edgeCount,
     cycleEdgesIgnored: h.cycleEdgesIgnored,
     loadSeconds,
+    loadCpuSeconds: secs((loadCpu.user + loadCpu.system) / 1000),
     heapAfterLoadMB,
     grade100k: { coldSeconds: cold.seconds, coldCpuSeconds: cold.cpuSeconds, warmSeconds: warm.seconds, warmCpuSeconds: warm.cpuSeconds, counts: cold.counts, closureFilledByCold: afterCold },
     bfsSpotCheck: { concepts: 1000, mismatches },

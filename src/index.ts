@@ -25,6 +25,7 @@ export * from "./eval/index.js";
 export { TfidfCharVectorizer, LexicalIndex } from "./lexical/index.js";
 export { runSynth } from "./synth/run.js";
 export { HttpChatGenerator } from "./synth/http-generator.js";
+export * from "./judge/index.js";
 export { loadLocalGenerator } from "./synth/load-local-generator.js";
 export { buildSftData } from "./train/build-sft-data.js";
 export { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype, type ConvertOptions, type ConvertProgress, type ConvertResult } from "./convert/convert.js";

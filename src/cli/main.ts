@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; su
   serve: { load: () => import("./commands/serve.js"), summary: "HTTP linking service on localhost" },
   "train-linker": { load: () => import("./commands/train-linker.js"), summary: "train the hybrid linker (no model) on annotated files; stored in the KB index" },
   calibrate: { load: () => import("./commands/calibrate.js"), summary: "fit a linker's calibrated confidence on a held-back slice of training files" },
+  judge: { load: () => import("./commands/judge.js"), summary: "LLM-as-judge labels (EXACT/BROAD/NARROW/NO_RELATION) of predictions via a chat endpoint" },
 };
 
 function usage(): string {

@@ -9,6 +9,7 @@ import { exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
 import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
+import { describeLinker } from "../linker/linker-description.js";
 import { ServerMetrics } from "./metrics.js";
 import { checkDeclaredLength, readBody } from "./read-body.js";
 import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
@@ -195,6 +196,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
   );
   const staticFiles = s.web ? loadStaticFiles() : new Map();
   const matcher = s.kb === undefined ? undefined : new LazyMatcher(s.kb);
+  const linkerDescription = describeLinker(linker.kind, s.kb);
 
   const log = (requestId: string, fields: Record<string, string | number>, text: string): void => {
     if (!s.log) return;
@@ -341,7 +343,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       return;
     }
     if (path === "/v1/info") {
-      reply(res, { linker: linker.kind, groups: s.kb?.groups() ?? [], concepts: s.kb !== undefined, matcher: matcher !== undefined });
+      reply(res, { linker: linker.kind, linker_description: linkerDescription, groups: s.kb?.groups() ?? [], concepts: s.kb !== undefined, matcher: matcher !== undefined });
       return;
     }
     if (path.startsWith("/v1/concept/")) {

@@ -57,7 +57,8 @@ export function reportSkippedRows(reports: readonly MentionsReport[], io: CliIO,
   const shown = reports.flatMap((r) => r.skippedRows).slice(0, SKIPPED_SHOWN);
   for (const line of shown) io.stderr.write(`${prefix}: skipped: ${line}\n`);
   if (skipped > shown.length) io.stderr.write(`${prefix}: ... and ${skipped - shown.length} more skipped rows\n`);
-  io.stderr.write(`${prefix}: ${skipped} training rows skipped (the others were stored)\n`);
+  const rows = reports.reduce((n, r) => n + r.read + r.rejected, 0);
+  io.stderr.write(`${prefix}: ${skipped} of ${rows} training rows failed: skipped, the others were stored\n`);
   return 1;
 }
 

@@ -4,15 +4,16 @@ import { performance } from "node:perf_hooks";
 import { SyncabelError } from "../errors.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { Linker, SampleResult } from "../linker/types.js";
-import { corsHeaders, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
+import { corsHeaders, hostName, isAllowedHost, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
 import { exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
 import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
 import { describeLinker } from "../linker/linker-description.js";
 import { ServerMetrics } from "./metrics.js";
-import { checkDeclaredLength, readBody } from "./read-body.js";
+import { checkDeclaredLength, checkJsonDepth, readBody } from "./read-body.js";
 import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
+import { prepareSegmentation } from "../markup/sentence-builder.js";
 import { conceptInfo, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
 import { parseDocumentsRequest, parseExportRequest, parseJsonObject, parseLinkDocumentRequest } from "./web-requests.js";
 
@@ -58,6 +59,11 @@ export interface ServerOptions {
   readonly retryAfterSeconds?: number;
   /** Bearer token required on every route but /health (compared in constant time). */
   readonly token?: string;
+  /**
+   * Without a token, requests must name this server in Host: a loopback name, the bound address, or one of these
+   * (DNS-rebinding guard: another site's page must not reach a local server through its own name). Ignored with a token.
+   */
+  readonly allowedHosts?: readonly string[];
   /** An origin allowed to call the API from a browser (CORS; `*` for any); none by default. */
   readonly corsOrigin?: string;
   /** The KB behind the linker: concept names (`/v1/concept/:code`), groups and the dictionary matcher. */
@@ -70,7 +76,7 @@ export interface ServerOptions {
   readonly logFormat?: "text" | "json";
 }
 
-type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
+type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs" | "allowedHosts">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs"> & { readonly allowedHosts: ReadonlySet<string> };
 
 const MIB = 1024 * 1024;
 
@@ -96,6 +102,7 @@ function settingsOf(options: ServerOptions): Settings {
     logFormat: options.logFormat ?? "text",
     log: options.log,
     token: options.token,
+    allowedHosts: new Set((options.allowedHosts ?? []).map((h) => hostName(h))),
     corsOrigin: options.corsOrigin,
     kb: options.kb,
   };
@@ -264,6 +271,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       checkDeclaredLength(req, maxBytes);
       const raw = await readBody(req, maxBytes, s.bodyTimeoutMs);
       bodyRead = true;
+      checkJsonDepth(raw);
       await handle(raw, gone.signal);
     } catch (e) {
       if (gone.signal.aborted) return;
@@ -295,7 +303,10 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
         const request = parseLinkDocumentRequest(parseJsonObject(raw), s.maxSentences);
         note(request.mentions.length);
         checkDecodeLimits(request.options, limits);
-        const results = await withLinkSlot(request.mentions.length, request.options, () => linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal)));
+        const results = await withLinkSlot(request.mentions.length, request.options, async () => {
+          await prepareSegmentation(request.document); // a long document is segmented without holding /health
+          return linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal));
+        });
         reply(res, { results });
       },
     },
@@ -366,6 +377,12 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
 
   const route = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, note: (n: number) => void): void => {
     const method = req.method ?? "GET";
+    if (s.token === undefined && !isAllowedHost(req, s.host, s.allowedHosts)) {
+      throw new HttpError(403, {
+        code: "REQUEST_HOST_NOT_ALLOWED",
+        message: `Host ${JSON.stringify(String(req.headers.host).slice(0, 100))} is not this server's name: use localhost or its address (the server allows more names with --allowed-host NAME)`,
+      });
+    }
     if (method === "OPTIONS" && s.corsOrigin !== undefined && res.hasHeader("access-control-allow-origin")) {
       res.writeHead(204, { "content-length": 0 });
       res.end();
@@ -429,6 +446,15 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       }
     },
   );
+  // Node's header timeout starts at a request's first byte: a connection that never sends one would stay open.
+  const headersTimeout = server.headersTimeout;
+  server.on("connection", (socket) => {
+    const timer = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, headersTimeout);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  });
   STATES.set(server, state);
   return server;
 }
@@ -504,8 +530,4 @@ export async function startLinkServer(linker: Linker, options: ServerOptions = {
   };
 }
 
-/** Whether `host` only reaches this machine (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
-}
+export { isLoopbackHost } from "./access.js";

@@ -41,6 +41,8 @@ export interface OpenLinkerOptions {
   readonly dtype?: string;
   /** Told what the user should know about the model on this machine (e.g. int8 kernels that saturate here). */
   readonly onWarning?: (message: string) => void;
+  /** Aborting it stops worker threads that are still starting (the open rejects with INTERRUPTED). */
+  readonly signal?: AbortSignal;
 }
 
 /** Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else TF-IDF. */
@@ -51,7 +53,7 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
     if ((kind === "hybrid" || kind === "tfidf") && (options.workers ?? 1) > 1) {
       if (kind === "hybrid") requireHybridModel(kb); // a missing or stale model fails here, not in each worker
       kb.close();
-      return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1 });
+      return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     }
     if (kind === "hybrid") {
       // Built in memory from the KB's names and training memory: the KB file is not needed any more.

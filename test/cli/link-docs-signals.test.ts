@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildKnowledgeBase } from "../../src/kb/index.js";
+import { openLinker } from "../../src/linker/open.js";
 import { spawnCliChild } from "../support/cli-child.js";
 
 let dir: string;
@@ -53,4 +54,15 @@ describe("link-docs interrupted while starting", () => {
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.startsWith(`out-${signal}`))).toEqual([]);
   }, 120_000);
+});
+
+describe("opening a linker on worker threads", () => {
+  it("stops when its signal is aborted while the workers start: INTERRUPTED, instead of waiting for their index", async () => {
+    const kb = join(dir, "kb-open.sqlite");
+    copyFileSync(kbPath, kb);
+    const controller = new AbortController();
+    const opening = openLinker({ kb, linker: "tfidf", workers: 2, signal: controller.signal });
+    controller.abort();
+    await expect(opening).rejects.toMatchObject({ code: "INTERRUPTED" });
+  }, 60_000);
 });

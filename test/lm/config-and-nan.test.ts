@@ -22,6 +22,21 @@ const LLAMA = {
   num_hidden_layers: 32, num_key_value_heads: 8, vocab_size: 128257, max_position_embeddings: 8192, rope_theta: 500000, rms_norm_eps: 1e-5,
 };
 
+/** What `run` throws (undefined when it does not). */
+async function errorOf(run: () => unknown): Promise<unknown> {
+  try {
+    await run();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+function expectConfigError(e: unknown, message: RegExp): void {
+  expect(isSyncabelError(e) && e.code).toBe("MODEL_CONFIG_INVALID");
+  expect((e as Error).message).toMatch(message);
+}
+
 describe("config.json sizes are bounded before any allocation", () => {
   it.each([
     [{ num_hidden_layers: 1e8 }, /num_hidden_layers 100000000 is above 1024/],
@@ -32,17 +47,8 @@ describe("config.json sizes are bounded before any allocation", () => {
     [{ head_dim: -16 }, /head_dim must be a positive integer, got -16/],
     [{ pad_token_id: 0.5 }, /pad_token_id must be a token id, got 0.5/],
     [{ rope_theta: 5e-324 }, /rope_theta must be at least 1/],
-  ])("model convert: %o", (patch, message) => {
-    const e = (() => {
-      try {
-        parseLlamaConfig({ ...LLAMA, ...patch }, "config.json");
-      } catch (x) {
-        return x;
-      }
-      return undefined;
-    })();
-    expect(isSyncabelError(e) && e.code).toBe("MODEL_CONFIG_INVALID");
-    expect((e as Error).message).toMatch(message);
+  ])("model convert: %o", async (patch, message) => {
+    expectConfigError(await errorOf(() => parseLlamaConfig({ ...LLAMA, ...patch }, "config.json")), message);
   });
 
   describe("at run time", () => {
@@ -64,16 +70,9 @@ describe("config.json sizes are bounded before any allocation", () => {
       [{ vocab_size: "128257" }, /vocab_size must be a positive integer/],
     ])("%o", async (patch, message) => {
       writeFileSync(join(dir, "config.json"), JSON.stringify({ ...JSON.parse(original), head_dim: undefined, ...patch }));
-      const e = await loadOnnxCausalLM(dir, { threads: 1 }).then(
-        async (lm) => {
-          await lm.dispose();
-          return undefined;
-        },
-        (x: unknown) => x,
-      );
+      const e = await errorOf(async () => (await loadOnnxCausalLM(dir, { threads: 1 })).dispose());
       writeFileSync(join(dir, "config.json"), original);
-      expect(isSyncabelError(e) && e.code).toBe("MODEL_CONFIG_INVALID");
-      expect((e as Error).message).toMatch(message);
+      expectConfigError(e, message);
     });
   });
 });

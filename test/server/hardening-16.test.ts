@@ -47,9 +47,9 @@ afterEach(async () => {
 });
 
 /** A request with a chosen Host header (fetch cannot set it). */
-function send(server: LinkServer, path: string, options: { host?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
+function send(server: LinkServer, path: string, options: { host?: string; method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     const req = request(
       {
         host: "127.0.0.1",
@@ -133,16 +133,7 @@ describe("deeply nested JSON", () => {
   it("answers 400 instead of a stack overflow (500) on /v1/link and /v1/export; brackets inside strings do not count", async () => {
     const server = await start();
     const deep = (n: number): string => `${"[".repeat(n)}${"]".repeat(n)}`;
-    const post = (path: string, raw: string): Promise<{ status: number; body: string }> =>
-      new Promise((resolve, reject) => {
-        const req = request({ host: "127.0.0.1", port: server.port, path, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
-          let text = "";
-          res.on("data", (d: Buffer) => (text += d.toString("utf8")));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-        });
-        req.on("error", reject);
-        req.end(raw);
-      });
+    const post = (path: string, raw: string): Promise<{ status: number; body: string }> => send(server, path, { raw });
     for (const field of ["num_beams", "constrained"]) {
       const r = await post("/v1/link", `{"sentences": ["Refiere [tos]{SINTOMA}."], "${field}": ${deep(200_000)}}`);
       expect(r.status, field).toBe(400);

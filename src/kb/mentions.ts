@@ -17,6 +17,7 @@ import { foldText } from "../lexical/normalize.js";
 import { buildMarkedSentence, SegmentationCache } from "../markup/sentence-builder.js";
 import { cleanText } from "../markup/clean.js";
 import { compareCodePoints } from "../util/code-point-order.js";
+import { kbInvalid } from "./integrity.js";
 import { recoverInterruptedWrite, withKbTransaction } from "./kb-write.js";
 import { MENTIONS_TABLE_SQL } from "./schema.js";
 import { openKnowledgeBase } from "./sqlite-kb.js";
@@ -241,15 +242,20 @@ export function trainingMemoryAfter(kbPath: string, plan: TrainingPlan): Trainin
   return [...readTrainingMentions(kbPath).filter((m) => !replaced.has(m.source)), ...plan.rows].sort(compareTrainingMentions);
 }
 
+/** Read the training memory (`none` without a mentions table); SQLite failures (a damaged file) are KB_INDEX_INVALID. */
 function openMemory<T>(kbPath: string, read: (db: Database.Database) => T, none: T): T {
   const path = resolve(kbPath);
   recoverInterruptedWrite(path);
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  let db: Database.Database | undefined;
   try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
     const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mentions'").get();
     return has === undefined ? none : read(db);
+  } catch (e) {
+    if (e instanceof SyncabelError) throw e;
+    throw kbInvalid(path, `cannot read the training memory: ${(e as Error).message}`, e);
   } finally {
-    db.close();
+    db?.close();
   }
 }
 

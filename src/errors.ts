@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   REQUEST_INVALID: "the request is malformed",
   REQUEST_TOO_LARGE: "the request exceeds a size or batch limit",
   SERVER_BUSY: "too many requests in flight",
+  SERVER_NOT_READY: "the server is loading its knowledge base and model, or shutting down",
   REQUEST_TIMEOUT: "the request body did not arrive in time",
   REQUEST_UNAUTHORIZED: "the request lacks the bearer token the server requires",
   REQUEST_HOST_NOT_ALLOWED: "the request's Host names neither this server nor an allowed host (DNS-rebinding guard)",

@@ -15,6 +15,9 @@ export { RetrieveGenerateLinker, lexicalRetriever, hybridRetriever, type Candida
 export { fitRetrieverWeight, fitRetrieveGenerateWeight, type WeightFitExample, type WeightFit, type TrainingSentence } from "./linker/retrieve-generate-fit.js";
 export { openLinker, Linker, type OpenLinkerOptions } from "./linker/open.js";
 export { linkDocuments } from "./linker/link-documents.js";
+export { Calibrator, fitCalibration, type CalibrationJson, type CalibrationSample } from "./linker/calibration.js";
+export { CalibratedLinker, withCalibration, readCalibration, storeCalibration } from "./linker/calibrated-linker.js";
+export { calibrateLinker, type CalibrateOptions, type CalibrateReport } from "./linker/calibrate.js";
 export { createLinkServer, startLinkServer, closeLinkServer, type LinkServer, type ServerOptions } from "./server/index.js";
 export { readDataset } from "./data/read-dataset.js";
 export type { Dataset, Document, Mention } from "./data/types.js";
@@ -26,3 +29,7 @@ export { loadLocalGenerator } from "./synth/load-local-generator.js";
 export { buildSftData } from "./train/build-sft-data.js";
 export { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype, type ConvertOptions, type ConvertProgress, type ConvertResult } from "./convert/convert.js";
 export { openLlamaCheckpoint, type LlamaCheckpoint } from "./convert/checkpoint.js";
+export { readDatasets } from "./data/read-dataset.js";
+export { parseShard, shardOfId, selectShard, type Shard } from "./data/shard.js";
+export { mergePredictions, type MergeResult } from "./linker/merge-predictions.js";
+export { Replica, listenWhileLoading, type ReplicaPhase } from "./server/replica.js";

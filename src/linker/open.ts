@@ -10,6 +10,8 @@ import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type Retriev
 import { TfidfLinker } from "./tfidf-linker.js";
 import type { Linker as LinkerInterface } from "./types.js";
 import { WorkerPoolLinker } from "./worker-pool-linker.js";
+import { checkMinConfidence, readCalibration, storesInKb, withCalibration } from "./calibrated-linker.js";
+import type { Calibrator } from "./calibration.js";
 
 export interface OpenLinkerOptions {
   /** Path of a KB index file (`syncabel kb build`). */
@@ -41,12 +43,47 @@ export interface OpenLinkerOptions {
   readonly dtype?: string;
   /** Told what the user should know about the model on this machine (e.g. int8 kernels that saturate here). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Below this calibrated confidence a result abstains (code NO_CODE, `abstained: true`, beams kept); needs a
+   * stored calibration (src/linker/calibrated-linker.ts).
+   */
+  readonly minConfidence?: number;
+  /** Apply the stored calibration, when there is one (default true; `syncabel calibrate` reads raw scores). */
+  readonly calibrated?: boolean;
   /** Aborting it stops worker threads that are still starting (the open rejects with INTERRUPTED). */
   readonly signal?: AbortSignal;
 }
 
-/** Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else TF-IDF. */
+/**
+ * Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else
+ * TF-IDF. With its stored calibration, when it has one, its results carry `confidence`.
+ */
 export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
+  checkMinConfidence(options.minConfidence);
+  const linker = await openUncalibratedLinker(options);
+  if (options.calibrated === false) return linker;
+  let calibrator: Calibrator | undefined;
+  try {
+    const kb = openKnowledgeBase(options.kb);
+    try {
+      calibrator = readCalibration(kb, linker.kind, options.model);
+    } finally {
+      kb.close();
+    }
+  } catch (e) {
+    await linker.close();
+    throw e;
+  }
+  if (calibrator === undefined) {
+    if (options.minConfidence === undefined) return linker;
+    await linker.close();
+    const how = storesInKb(linker.kind) && linker.kind === "hybrid" ? "syncabel train-linker" : `syncabel calibrate --linker ${linker.kind}`;
+    throw new SyncabelError("LINKER_INVALID_OPTIONS", `a minimum confidence needs a calibrated ${linker.kind} linker: none is stored for it${options.model === undefined ? ` in ${options.kb}` : ""}; run '${how}' on training files first`);
+  }
+  return withCalibration(linker, calibrator, options.minConfidence);
+}
+
+async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
   const kb = openKnowledgeBase(options.kb);
   const kind = options.linker ?? (options.model ? "generative" : kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined ? "hybrid" : "tfidf");
   try {

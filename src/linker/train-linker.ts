@@ -15,6 +15,8 @@ import { openKnowledgeBase } from "../kb/sqlite-kb.js";
 import { FEATURE_NAMES } from "./hybrid-features.js";
 import { HYBRID_ARTIFACT_KEY, kbNamesOf, type HybridModelJson } from "./hybrid-linker.js";
 import { trainHybrid, type HybridTrainOptions } from "./hybrid-train.js";
+import { calibrationArtifactKey } from "./calibrated-linker.js";
+import { calibrateOutOfFold, calibrationSummary, type CalibrationSummary } from "./calibrate.js";
 
 export type { TrainingFile } from "../kb/mentions.js";
 export { addTrainingFiles } from "../kb/mentions.js";
@@ -36,6 +38,8 @@ export interface TrainLinkerReport {
   readonly candidateRecall: number;
   readonly chosen: HybridModelJson["chosen"];
   readonly cv: HybridModelJson["cv"];
+  /** The out-of-fold calibration stored beside the model (absent: too few training mentions to fit one). */
+  readonly calibration?: CalibrationSummary;
   readonly seconds: number;
 }
 
@@ -74,7 +78,8 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
     }
     const language = options.language ?? readLanguage ?? "es";
     const seed = options.seed ?? 1;
-    const result = trainHybrid(kbNamesOf(kb), mentions, { expansionOf, ...options, language, seed });
+    const kbNames = kbNamesOf(kb);
+    const result = trainHybrid(kbNames, mentions, { expansionOf, ...options, language, seed });
     const model: HybridModelJson = {
       format: "syncabel-hybrid",
       version: 1,
@@ -88,10 +93,14 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
       cv: result.cv,
       training: { mentions: result.mentions, documents: result.documents, sources: [...new Set(mentions.map((m) => m.source))].sort(), candidateRecall: result.candidateRecall },
     };
+    const calibration = calibrateOutOfFold(result.outOfFold, mentions, kbNames, { restrictToKb: options.restrictToKb ?? true, folds: options.folds ?? 5, seed });
     kb.verifyNames(); // the model is derived from the names: never store one made from a damaged table
-    const added = withKbTransaction(resolve(kbPath), "the training mentions and the trained linker", (db) => {
+    // One transaction: the new mentions, the model and its calibration (null: too few mentions to calibrate, so an
+    // old model's calibration is not kept) are stored together or not at all.
+    const added = withKbTransaction(resolve(kbPath), "the training mentions, the trained linker and its calibration", (db) => {
       const reports = storeTrainingPlan(db, plan);
       putArtifactRow(db, HYBRID_ARTIFACT_KEY, Buffer.from(JSON.stringify(model), "utf8"));
+      putArtifactRow(db, calibrationArtifactKey("hybrid"), Buffer.from(calibration === undefined ? "null" : JSON.stringify(calibration.toJSON()), "utf8"));
       return reports;
     });
     return {
@@ -102,6 +111,7 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
       candidateRecall: result.candidateRecall,
       chosen: result.chosen,
       cv: result.cv,
+      ...(calibration === undefined ? {} : { calibration: calibrationSummary(calibration) }),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {

@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   SERVER_NOT_READY: "the server is loading its knowledge base and model, or shutting down",
   REQUEST_TIMEOUT: "the request body did not arrive in time",
   REQUEST_UNAUTHORIZED: "the request lacks the bearer token the server requires",
+  REQUEST_HOST_NOT_ALLOWED: "the request's Host names neither this server nor an allowed host (DNS-rebinding guard)",
   CLI_USAGE: "the command line is invalid",
   IO_ERROR: "a file could not be read or written",
   INTERNAL: "an unexpected internal error (a bug: please report it)",

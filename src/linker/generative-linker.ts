@@ -1,4 +1,4 @@
-import { SyncabelError } from "../errors.js";
+import { isSyncabelError, SyncabelError } from "../errors.js";
 import { beamSearch, streamBeamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "../decode/beam-search.js";
 import type { TrieConstraint } from "../decode/prefix-trie.js";
 import type { KnowledgeBase } from "../kb/types.js";
@@ -139,13 +139,29 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     const byLength = [...parsed].sort((a, b) => a.input.prompt.length - b.input.prompt.length || a.index - b.index);
     for (let start = 0; start < byLength.length; start += batchSize) {
       const batch = byLength.slice(start, start + batchSize);
-      const outputs = await beamSearch(this.parts.lm, batch.map((p) => p.input), {
-        ...this.searchOptions(options, numBeams),
-        ...(options.onSentenceDone === undefined ? {} : { onPromptDone: options.onSentenceDone }),
-      });
+      const outputs = await this.searchEach(batch, options, numBeams);
       batch.forEach((p, i) => (results[p.index] = this.resultOf(sentences[p.index], p.sentence, outputs[i])));
     }
     return results;
+  }
+
+  /**
+   * Beam search over a batch. The model failing on one sentence (MODEL_RUNTIME: non-finite logits) fails its
+   * whole batch: its sentences are then searched one by one, so the error is that sentence's alone.
+   */
+  private async searchEach(batch: readonly Parsed[], options: SampleOptions, numBeams: number): Promise<BeamSearchOutput[]> {
+    try {
+      return await beamSearch(this.parts.lm, batch.map((p) => p.input), {
+        ...this.searchOptions(options, numBeams),
+        ...(options.onSentenceDone === undefined ? {} : { onPromptDone: options.onSentenceDone }),
+      });
+    } catch (e) {
+      if (!isSyncabelError(e) || e.code !== "MODEL_RUNTIME") throw e;
+      if (batch.length === 1) return [{ error: e }];
+      const out: BeamSearchOutput[] = [];
+      for (const p of batch) out.push(...(await this.searchEach([p], options, numBeams)));
+      return out;
+    }
   }
 
   private async streamNow(feed: SentenceFeed, options: ContinuousOptions): Promise<void> {

@@ -50,6 +50,8 @@ export interface OpenLinkerOptions {
   readonly minConfidence?: number;
   /** Apply the stored calibration, when there is one (default true; `syncabel calibrate` reads raw scores). */
   readonly calibrated?: boolean;
+  /** Aborting it stops worker threads that are still starting (the open rejects with INTERRUPTED). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -88,7 +90,7 @@ async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<Linke
     if ((kind === "hybrid" || kind === "tfidf") && (options.workers ?? 1) > 1) {
       if (kind === "hybrid") requireHybridModel(kb); // a missing or stale model fails here, not in each worker
       kb.close();
-      return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1 });
+      return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     }
     if (kind === "hybrid") {
       // Built in memory from the KB's names and training memory: the KB file is not needed any more.

@@ -4,14 +4,16 @@ import { performance } from "node:perf_hooks";
 import { SyncabelError } from "../errors.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { Linker, SampleResult } from "../linker/types.js";
-import { corsHeaders, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
+import { corsHeaders, hostName, isAllowedHost, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
 import { compositeConceptInfo, exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
 import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
+import { describeLinker } from "../linker/linker-description.js";
 import { ServerMetrics } from "./metrics.js";
-import { checkDeclaredLength, readBody } from "./read-body.js";
+import { checkDeclaredLength, checkJsonDepth, readBody } from "./read-body.js";
 import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
+import { prepareSegmentation } from "../markup/sentence-builder.js";
 import { conceptInfo, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
 import { parseDocumentsRequest, parseExportRequest, parseJsonObject, parseLinkDocumentRequest } from "./web-requests.js";
 import type { Replica } from "./replica.js";
@@ -58,6 +60,11 @@ export interface ServerOptions {
   readonly retryAfterSeconds?: number;
   /** Bearer token required on every route but /health (compared in constant time). */
   readonly token?: string;
+  /**
+   * Without a token, requests must name this server in Host: a loopback name, the bound address, or one of these
+   * (DNS-rebinding guard: another site's page must not reach a local server through its own name). Ignored with a token.
+   */
+  readonly allowedHosts?: readonly string[];
   /** An origin allowed to call the API from a browser (CORS; `*` for any); none by default. */
   readonly corsOrigin?: string;
   /** The KB behind the linker: concept names (`/v1/concept/:code`), groups and the dictionary matcher. */
@@ -72,7 +79,7 @@ export interface ServerOptions {
   readonly replica?: Replica;
 }
 
-type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs" | "replica">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
+type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs" | "replica" | "allowedHosts">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs"> & { readonly allowedHosts: ReadonlySet<string> };
 
 const MIB = 1024 * 1024;
 
@@ -98,6 +105,7 @@ function settingsOf(options: ServerOptions): Settings {
     logFormat: options.logFormat ?? "text",
     log: options.log,
     token: options.token,
+    allowedHosts: new Set((options.allowedHosts ?? []).map((h) => hostName(h))),
     corsOrigin: options.corsOrigin,
     kb: options.kb,
   };
@@ -198,6 +206,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
   );
   const staticFiles = s.web ? loadStaticFiles() : new Map();
   const matcher = s.kb === undefined ? undefined : new LazyMatcher(s.kb);
+  const linkerDescription = describeLinker(linker.kind, s.kb);
 
   const log = (requestId: string, fields: Record<string, string | number>, text: string): void => {
     if (!s.log) return;
@@ -265,6 +274,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       checkDeclaredLength(req, maxBytes);
       const raw = await readBody(req, maxBytes, s.bodyTimeoutMs);
       bodyRead = true;
+      checkJsonDepth(raw);
       await handle(raw, gone.signal);
     } catch (e) {
       if (gone.signal.aborted) return;
@@ -296,7 +306,10 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
         const request = parseLinkDocumentRequest(parseJsonObject(raw), s.maxSentences);
         note(request.mentions.length);
         checkDecodeLimits(request.options, limits);
-        const results = await withLinkSlot(request.mentions.length, request.options, () => linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal)));
+        const results = await withLinkSlot(request.mentions.length, request.options, async () => {
+          await prepareSegmentation(request.document); // a long document is segmented without holding /health
+          return linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal));
+        });
         reply(res, { results });
       },
     },
@@ -344,7 +357,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       return;
     }
     if (path === "/v1/info") {
-      reply(res, { linker: linker.kind, groups: s.kb?.groups() ?? [], concepts: s.kb !== undefined, matcher: matcher !== undefined });
+      reply(res, { linker: linker.kind, linker_description: linkerDescription, groups: s.kb?.groups() ?? [], concepts: s.kb !== undefined, matcher: matcher !== undefined });
       return;
     }
     if (path.startsWith("/v1/concept/")) {
@@ -376,6 +389,13 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       if (method !== "GET" && method !== "HEAD") throw new HttpError(405, { code: "REQUEST_INVALID", message: `use GET for /health, not ${method}` }, { allow: "GET, HEAD" });
       reply(res, { status: "ok", linker: linker.kind });
       return;
+    }
+    // DNS-rebinding guard (probes of /health and /ready, which tell nothing, come with any Host).
+    if (s.token === undefined && !isAllowedHost(req, s.host, s.allowedHosts)) {
+      throw new HttpError(403, {
+        code: "REQUEST_HOST_NOT_ALLOWED",
+        message: `Host ${JSON.stringify(String(req.headers.host).slice(0, 100))} is not this server's name: use localhost or its address (the server allows more names with --allowed-host NAME)`,
+      });
     }
     if (s.token !== undefined && !isAuthorized(req, s.token)) {
       // The page's way in: GET /?token=T sets the cookie and reloads without the token in the address.
@@ -431,6 +451,15 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       }
     },
   );
+  // Node's header timeout starts at a request's first byte: a connection that never sends one would stay open.
+  const headersTimeout = server.headersTimeout;
+  server.on("connection", (socket) => {
+    const timer = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, headersTimeout);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  });
   STATES.set(server, state);
   return server;
 }
@@ -506,8 +535,4 @@ export async function startLinkServer(linker: Linker, options: ServerOptions = {
   };
 }
 
-/** Whether `host` only reaches this machine (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
-}
+export { isLoopbackHost } from "./access.js";

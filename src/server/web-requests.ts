@@ -2,6 +2,7 @@
  * Parsing and checking of the web page's JSON request bodies (untrusted): every field is type-checked, offsets are
  * integers, sizes are bounded by the caller's limits.
  */
+import { checkFragments } from "../data/offsets.js";
 import { SyncabelError } from "../errors.js";
 import type { DecodeOptions } from "./batcher.js";
 import { REVIEW_STATES, type ExportDocument, type ExportFormat, type ExportMention, type ReviewState } from "./annotation-export.js";
@@ -144,7 +145,8 @@ export function parseExportRequest(body: Obj, maxMentions: number): { format: Ex
     const where = `mentions[${i}]`;
     const o = obj(m, where);
     const frags = fragments(o.fragments, where);
-    if (frags[frags.length - 1].end > text.length) throw invalid(`${where} ends past the document text`);
+    const check = checkFragments(text, frags, undefined); // every fragment inside the text, in order, not overlapping
+    if (!check.ok) throw invalid(`${where}: ${check.reason}`);
     const code = str(o, "code", where, true);
     const name = str(o, "name", where, true);
     const sentence = str(o, "sentence", where, true);

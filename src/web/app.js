@@ -546,7 +546,7 @@ async function init() {
   document.addEventListener("keydown", onKey);
   try {
     const info = await (await api("/v1/info")).json();
-    $("info").textContent = `${info.linker} linker, ${info.groups.length} groups`;
+    $("info").textContent = `${info.linker_description ?? `${info.linker} linker`}, ${info.groups.length} groups`;
     $("group").replaceChildren(
       ...info.groups.map((g) => {
         const o = document.createElement("option");

@@ -86,48 +86,80 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   checkOutputPath(values.out, "-o", [...inputs, linkerOptions.kb]);
   warnIneffectiveLinkerArgs(values, "link-docs", io.stderr, false);
 
-  const whole = await readDatasets(inputs, {
-    format,
-    strict: values.strict,
-    ...(values.texts === undefined ? {} : { textsDir: values.texts }),
-    ...(values.language === undefined ? {} : { language: values.language }),
-  });
-  const errors = whole.problems.filter((p) => p.severity === "error");
-  const warnings = whole.problems.filter((p) => p.severity === "warning");
-  for (const p of errors.slice(0, 20)) io.stderr.write(`link-docs: skipped: ${describeProblem(p)}\n`);
-  if (errors.length > 20) io.stderr.write(`link-docs: ... and ${errors.length - 20} more skipped rows\n`);
-  const firstWarning = warnings[0];
-  if (firstWarning !== undefined) io.stderr.write(`link-docs: ${warnings.length} row(s) repaired with a warning, e.g. ${describeProblem(firstWarning)}\n`);
-  const allMentions = whole.documents.reduce((a, d) => a + d.mentions.length, 0);
-  io.stderr.write(`link-docs: ${whole.documents.length} documents, ${allMentions} mentions from ${input}\n`);
-  if (allMentions === 0) {
-    throw new SyncabelError("DATA_BAD_ROW", `${input}: no mention read with --format ${format}${errors.length > 0 ? ` (${errors.length} rows skipped)` : ""}: is the format right? (${DATASET_FORMATS.join(", ")})`, { file: input });
-  }
-
-  // A shard may hold no document at all (tiny dataset, many shards): it still writes its (header-only) output.
-  const dataset = shard === undefined ? whole : selectShard(whole, shard);
-  const mentionCount = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
-  if (shard !== undefined) io.stderr.write(`link-docs: shard ${shardText(shard)}: ${dataset.documents.length} documents, ${mentionCount} mentions\n`);
-
-  // The `annotation` column: the gold code's KB name closest to the mention (the training-target rule).
-  const kb = openKnowledgeBase(linkerOptions.kb);
-  let linker: Awaited<ReturnType<typeof openLinker>>;
-  try {
-    checkLabelsAreGroups(whole.documents.flatMap((d) => d.mentions.map((m) => m.label)), kb.groups(), input, linkerOptions.kb, io);
-    // Long inputs use every core (up to 4) with the model-free linkers; openLinker ignores it for a model.
-    const workers = linkerOptions.workers ?? (mentionCount >= AUTO_WORKERS_FROM ? defaultLinkerWorkers() : 1);
-    linker = await openLinker({ ...linkerOptions, workers, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
-  } catch (e) {
-    kb.close();
-    throw e;
-  }
-  const pool = innerLinker(linker);
-  const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
-  const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
+  // Signals count from here: interrupted while reading IN or opening the linker (its index build), nothing was
+  // written, and it still ends at once with 130 and the message (worker threads' start-up is cut short).
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const offSignals = (): void => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  const startup = await startUp().catch((e: unknown) => {
+    offSignals();
+    if (controller.signal.aborted) return undefined;
+    throw e;
+  });
+  if (startup === undefined) {
+    offSignals();
+    io.stderr.write("link-docs: interrupted while starting (nothing was written); re-run the same command\n");
+    return 130;
+  }
+  const { dataset, kb, linker, selector } = startup;
+  const pool = innerLinker(linker);
+
+  /** Read IN, open the KB and the linker; undefined when a signal came meanwhile (what was opened is closed). */
+  async function startUp() {
+    const whole = await readDatasets(inputs, {
+      format: format as DatasetFormat,
+      strict: values.strict,
+      ...(values.texts === undefined ? {} : { textsDir: values.texts }),
+      ...(values.language === undefined ? {} : { language: values.language }),
+    });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (controller.signal.aborted) return undefined;
+    const errors = whole.problems.filter((p) => p.severity === "error");
+    const warnings = whole.problems.filter((p) => p.severity === "warning");
+    for (const p of errors.slice(0, 20)) io.stderr.write(`link-docs: skipped: ${describeProblem(p)}\n`);
+    if (errors.length > 20) io.stderr.write(`link-docs: ... and ${errors.length - 20} more skipped rows\n`);
+    const firstWarning = warnings[0];
+    if (firstWarning !== undefined) io.stderr.write(`link-docs: ${warnings.length} row(s) repaired with a warning, e.g. ${describeProblem(firstWarning)}\n`);
+    const allMentions = whole.documents.reduce((a, d) => a + d.mentions.length, 0);
+    io.stderr.write(`link-docs: ${whole.documents.length} documents, ${allMentions} mentions from ${input}\n`);
+    if (allMentions === 0) {
+      throw new SyncabelError("DATA_BAD_ROW", `${input}: no mention read with --format ${format}${errors.length > 0 ? ` (${errors.length} rows skipped)` : ""}: is the format right? (${DATASET_FORMATS.join(", ")})`, { file: input });
+    }
+
+    // A shard may hold no document at all (tiny dataset, many shards): it still writes its (header-only) output.
+    const dataset = shard === undefined ? whole : selectShard(whole, shard);
+    const mentionCount = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
+    if (shard !== undefined) io.stderr.write(`link-docs: shard ${shardText(shard)}: ${dataset.documents.length} documents, ${mentionCount} mentions\n`);
+
+    // The `annotation` column: the gold code's KB name closest to the mention (the training-target rule).
+    const kb = openKnowledgeBase(linkerOptions.kb);
+    let linker: Awaited<ReturnType<typeof openLinker>>;
+    try {
+      checkLabelsAreGroups(whole.documents.flatMap((d) => d.mentions.map((m) => m.label)), kb.groups(), input, linkerOptions.kb, io);
+      // Long inputs use every core (up to 4) with the model-free linkers; openLinker ignores it for a model.
+      const workers = linkerOptions.workers ?? (mentionCount >= AUTO_WORKERS_FROM ? defaultLinkerWorkers() : 1);
+      linker = await openLinker({ ...linkerOptions, workers, signal: controller.signal, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
+    } catch (e) {
+      kb.close();
+      throw e;
+    }
+    const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
+    // The index build and the fit run on this thread: let a signal that came meanwhile be handled, then look.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (controller.signal.aborted) {
+      await linker.close();
+      kb.close();
+      return undefined;
+    }
+    return { dataset, kb, linker, selector };
+  }
+
+  const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const started = performance.now();
   try {
     const result = await linkDocuments(dataset, linker, {
@@ -178,8 +210,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     }
     return 0;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    offSignals();
     await linker.close();
     kb.close();
   }

@@ -7,6 +7,8 @@ import type { CliIO } from "../io.js";
 import { exitForItems, parseCommandArgs, positiveInt } from "../args.js";
 import { openXrefMap, type XrefMap } from "../../kb/xrefs.js";
 import { openAncestorAnnotator, type AncestorAnnotator } from "../beam-ancestors.js";
+import { openKnowledgeBase } from "../../kb/sqlite-kb.js";
+import { describeLinker } from "../../linker/linker-description.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
@@ -46,6 +48,16 @@ function sentenceOfLine(line: string): string {
   return line;
 }
 
+/** Which linker answers (stderr), for a user who may not know the KB holds a trained one. */
+function linkerInWords(kind: string, kbPath: string, model: string | undefined): string {
+  const kb = openKnowledgeBase(kbPath);
+  try {
+    return describeLinker(kind, kb, model);
+  } finally {
+    kb.close();
+  }
+}
+
 /** Each beam with its code's ids in the --map-to vocabulary. */
 function withMappedCodes(r: SampleResult, xrefs: XrefMap): SampleResult {
   if (r.beams === undefined) return r;
@@ -81,6 +93,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const ancestors: AncestorAnnotator | undefined = values.ancestors ? openAncestorAnnotator(values.kb as string) : undefined;
   const linker = await openLinker({ ...linkerOptionsFromArgs(values, usage), onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
   warnIneffectiveLinkerArgs(values, "link", io.stderr, true);
+  io.stderr.write(`link: ${linkerInWords(linker.kind, values.kb as string, values.model as string | undefined)}\n`);
   let total = 0;
   let failed = 0;
   try {

@@ -26,7 +26,8 @@ appears only when complete; Ctrl-C removes the partial output.
   --block-size N          quantization block size for int8/int4 (default 32)
   --accuracy-level L      MatMulNBits accuracy_level 0-4 (default 4: int8 activations, 2-4x (int4) and ~100x
                           (int8) faster than 0 on CPU; 0: exact float arithmetic on the dequantized weights)
-  --force                 replace an existing OUT (the old one is removed once the new one is complete)
+  --force                 replace an existing OUT (the old one is removed once the new one is complete); only a
+                          model folder 'model convert' wrote is replaced, anything else is refused
 
 random: write a random-weight Llama model folder for tests and benchmarks: config.json,
 generation_config.json, the Llama-3 tokenizer with <SEP>, model.safetensors and onnx/model.onnx (KV cache,

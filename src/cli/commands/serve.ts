@@ -9,7 +9,7 @@ import type { CliIO } from "../io.js";
 import { parseCommandArgs, positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--language es|fr|en] [--multiple-answers]
-                      [--host H] [--port P] [--token T] [--cors-origin ORIGIN] [--open]
+                      [--host H] [--port P] [--token T] [--allowed-host NAME]... [--cors-origin ORIGIN] [--open]
                       [--max-body-bytes N] [--max-sentences N] [--max-concurrent N] [--max-beams N]
                       [--max-request-work N] [--batch-size N] [--batching static|continuous|off] [--log-format text|json]
                       [--shutdown-grace SECONDS]
@@ -31,6 +31,8 @@ Defaults: --host 127.0.0.1 (loopback; another host needs --token, or SYNCABEL_TO
 auth on every route but /health), --port 8080 (0 = any free port), CORS off (--cors-origin allows one origin),
 --max-body-bytes 1048576, --max-sentences 256, --max-concurrent 64, --max-beams 20,
 --max-request-work 163840 (sentences x beams x max_new_tokens of one request), --log-format text.
+Without a token, requests must name the server in their Host header (localhost, 127.0.0.1, [::1], the --host
+address): a page of another site cannot reach it through DNS rebinding; --allowed-host NAME admits more names.
 Prints the URL once listening (--open: the web page's URL), one line per request on stderr with its request id
 (also in the X-Request-Id header).
 As a replica behind a load balancer (docs/deployment.md): the port answers from the start, while the KB, index
@@ -65,6 +67,7 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string" },
         token: { type: "string" },
+        "allowed-host": { type: "string", multiple: true },
         "cors-origin": { type: "string" },
         open: { type: "boolean", default: false },
         "max-body-bytes": { type: "string" },
@@ -112,6 +115,7 @@ export async function serve(args: string[], io: CliIO, control: ServeControl = {
     batching,
     logFormat,
     ...(token === undefined ? {} : { token }),
+    ...(values["allowed-host"] === undefined ? {} : { allowedHosts: values["allowed-host"] }),
     ...(values["cors-origin"] === undefined ? {} : { corsOrigin: values["cors-origin"] }),
     log: (line: string) => void io.stderr.write(`${line}\n`),
   };

@@ -29,20 +29,34 @@ export function namesPrefixFn(names: readonly (readonly number[])[], eos: number
   };
 }
 
-/** Reference hypotheses (filler beams dropped) for one prompt, the reference forward's rows memoised. */
-export function referenceHypotheses(ref: ReferenceLlama, prompt: readonly number[], options: ReferenceSearchOptions): ReferenceHypothesis[] {
-  const memo = new Map<string, Float32Array>();
-  const logProbs = (generated: readonly number[]): Float32Array => {
-    const key = generated.join(",");
+/** The reference forward's log-probability row after `prompt` + generated tokens, memoised per prompt. */
+export type ReferenceRows = (generated: readonly number[]) => Float32Array;
+
+const rowCaches = new WeakMap<ReferenceLlama, Map<string, Float32Array>>();
+
+export function referenceRows(ref: ReferenceLlama, prompt: readonly number[]): ReferenceRows {
+  if (!rowCaches.has(ref)) rowCaches.set(ref, new Map());
+  const memo = rowCaches.get(ref)!;
+  return (generated) => {
+    const seq = [...prompt, ...generated];
+    const key = seq.join(",");
     let row = memo.get(key);
     if (row === undefined) {
-      const seq = [...prompt, ...generated];
       row = ref.logProbs(seq, { from: seq.length - 1 })[0];
       memo.set(key, row);
     }
     return row;
   };
-  return referenceSearch(logProbs, ref.config.vocabSize, options).filter((h) => !h.filler);
+}
+
+/** sum(log p) / length of `tokens` after the prompt, by the reference forward. */
+export function referenceScore(rows: ReferenceRows, tokens: readonly number[]): number {
+  return tokens.reduce((s, t, i) => s + rows(tokens.slice(0, i))[t], 0) / tokens.length;
+}
+
+/** Reference hypotheses (filler beams dropped) for one prompt. */
+export function referenceHypotheses(ref: ReferenceLlama, prompt: readonly number[], options: ReferenceSearchOptions): ReferenceHypothesis[] {
+  return referenceSearch(referenceRows(ref, prompt), ref.config.vocabSize, options).filter((h) => !h.filler);
 }
 
 /**

@@ -81,7 +81,7 @@ describe("the authors' answer and code", () => {
   });
 
   it("joins each <SEP> part's code with +, keeping repeats and NO_CODE parts (codes from the KB rows)", () => {
-    const rows = new Map(DISEASES.map(([code, name]) => [name, code]).reverse()); // first (lowest) code of a name wins
+    const rows = new Map(DISEASES.map(([code, name]): [string, string] => [name, code]).reverse()); // first (lowest) code of a name wins
     const lookup = (name: string) => rows.get(name);
     expect(authorsCode("asma<SEP>asma <SEP> gripe<SEP>tos convulsiva", lookup, true)).toBe("109+109+119+NO_CODE");
     expect(authorsCode("sepsis", lookup, true)).toBe("129");

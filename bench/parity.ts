@@ -132,7 +132,11 @@ async function bench(): Promise<void> {
   // Hugging Face.
   const spec = { model, verb: "es", kb, sentences, runs: RUNS };
   writeFileSync(join(WORK, "spec.json"), JSON.stringify(spec));
-  const hfRun = spawnSync(python, [join(ROOT, "bench/parity_hf.py"), join(WORK, "spec.json"), join(WORK, "hf.json")], { encoding: "utf8", stdio: ["ignore", "inherit", "inherit"] });
+  const hfRun = spawnSync(python, [join(ROOT, "bench/parity_hf.py"), join(WORK, "spec.json"), join(WORK, "hf.json")], {
+    encoding: "utf8",
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, OMP_NUM_THREADS: "1" },
+  });
   if (hfRun.status !== 0) throw new Error(`bench/parity_hf.py failed (${hfRun.status})`);
   const hf = JSON.parse(readFileSync(join(WORK, "hf.json"), "utf8")) as { transformers: string; torch: string; runs: Record<string, HfBeam[][]> };
   const tHf = performance.now();
@@ -140,7 +144,7 @@ async function bench(): Promise<void> {
   // syncabel.
   const report: Record<string, unknown> = {};
   for (const run of RUNS) {
-    const args = ["link", "--model", model, "--kb", join(WORK, "kb.sqlite"), "--beams", String(run.num_beams), "--batch-size", String(run.batch_size), "--threads", "2"];
+    const args = ["link", "--model", model, "--kb", join(WORK, "kb.sqlite"), "--beams", String(run.num_beams), "--batch-size", String(run.batch_size), "--threads", "1"];
     if (!run.constrained) args.push("--unconstrained");
     if (run.multiple_answers) args.push("--multiple-answers");
     if (run.early_stopping !== undefined) args.push("--early-stopping", String(run.early_stopping));

@@ -9,6 +9,7 @@
  *
  *   npm run parity
  *   npm run parity -- --sentences 48 --python /path/to/python
+ *   npm run parity -- --check-python      (only find or install the Python side; SYNCABEL_PARITY_VENV moves the venv)
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,7 +24,7 @@ const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = join(dirname(THIS_FILE), "..");
 const SHARED = join(ROOT, "../shared/data/spaccc");
 const WORK = join(ROOT, ".cache/parity");
-const VENV = join(ROOT, ".cache/parity-venv");
+const VENV = process.env.SYNCABEL_PARITY_VENV ?? join(ROOT, ".cache/parity-venv");
 /** The checkpoint of issue 23's comparison with the authors' code. */
 const MODEL_ARGS = ["--layers", "2", "--hidden", "64", "--heads", "4", "--kv-heads", "2", "--intermediate", "128", "--seed", "7"];
 const GROUPS = ["ENFERMEDAD", "PROCEDIMIENTO", "SINTOMA"];
@@ -78,7 +79,7 @@ function findPython(given: string | undefined): { python?: string; reason?: stri
   try {
     if (!existsSync(python)) execFileSync("python3", ["-m", "venv", VENV], { stdio: "ignore" });
     const pip = [join(VENV, "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...indexes];
-    execFileSync(pip[0], [...pip.slice(1), "torch", "tokenizers>=0.22,<0.23", "huggingface-hub", "safetensors", "numpy", "regex", "pyyaml", "packaging", "tqdm", "requests", "filelock"], { stdio: "ignore" });
+    execFileSync(pip[0], [...pip.slice(1), "torch", "tokenizers>=0.22,<0.23", "huggingface-hub<2", "safetensors", "numpy", "regex", "pyyaml", "packaging", "tqdm", "requests", "filelock"], { stdio: "ignore" });
     // transformers 4.57 pins huggingface-hub < 1.0, of which no wheel is here: installed without its pins.
     execFileSync(pip[0], [...pip.slice(1), "--no-deps", "transformers==4.57.6"], { stdio: "ignore" });
   } catch (e) {
@@ -93,8 +94,12 @@ function byHash<T>(items: readonly T[], key: (x: T) => string): T[] {
 }
 
 async function bench(): Promise<void> {
-  const { values } = parseArgs({ options: { sentences: { type: "string", default: "36" }, python: { type: "string" } } });
+  const { values } = parseArgs({ options: { sentences: { type: "string", default: "36" }, python: { type: "string" }, "check-python": { type: "boolean" } } });
   const count = Number(values.sentences);
+  if (values["check-python"]) {
+    console.log(JSON.stringify(findPython(values.python)));
+    return;
+  }
   const predictionsFile = join(SHARED, "predictions/Llama_guided_with_SynCABEL.test-dev.tsv");
   if (!existsSync(predictionsFile) || !existsSync(join(SHARED, "kb-proxy-dev.tsv"))) skip(`no SPACCC data at ${SHARED}`);
   const { python, reason } = findPython(values.python);

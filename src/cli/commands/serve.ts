@@ -8,7 +8,7 @@ import type { CliIO } from "../io.js";
 import { parseCommandArgs, positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--language es|fr|en] [--multiple-answers]
-                      [--host H] [--port P] [--token T] [--cors-origin ORIGIN] [--open]
+                      [--early-stopping true|false|never] [--host H] [--port P] [--token T] [--cors-origin ORIGIN] [--open]
                       [--max-body-bytes N] [--max-sentences N] [--max-concurrent N] [--max-beams N]
                       [--max-request-work N] [--batch-size N] [--batching static|continuous|off] [--log-format text|json]
                       [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N]

@@ -7,6 +7,8 @@ export type { CausalLM, DecodeState, NextTokenLogProbs, StepResult, TextTokenize
 export { loadTokenizer, HfTokenizer, type ChatMessage } from "./lm/tokenizer.js";
 export { loadOnnxCausalLM, OnnxCausalLM, type OnnxModelOptions } from "./lm/onnx-lm.js";
 export { beamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "./decode/beam-search.js";
+export { trieConstraint, TrieConstraint, MultipleAnswers, EndOfSequence, type TokenConstraint } from "./decode/token-constraints.js";
+export type { EarlyStopping } from "./decode/beam-search.js";
 export { NO_CODE, type Beam, type SampleOptions, type SampleResult, type SentenceError } from "./linker/types.js";
 export { GenerativeLinker, type GenerativeLinkerParts } from "./linker/generative-linker.js";
 export { TfidfLinker } from "./linker/tfidf-linker.js";

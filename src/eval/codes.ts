@@ -33,3 +33,21 @@ export function hasNoCode(code: string): boolean {
   const set = codeSet(code);
   return set.length === 0 || set.includes(NO_CODE);
 }
+
+/**
+ * How predicted and gold code strings are compared: "set" (composite codes as sets: `a+b+a` = `b+a`), or
+ * "authors" (the SynCABEL authors' evaluation: parts trimmed and sorted, repeats kept: `a+a` != `a`).
+ */
+export type CodeComparison = "set" | "authors";
+
+export const CODE_COMPARISONS: readonly CodeComparison[] = ["set", "authors"];
+
+/** The key two code strings are compared on under `comparison`. */
+export function codeKey(code: string, comparison: CodeComparison): string {
+  if (comparison === "set") return canonicalCode(code);
+  return code
+    .split(COMPOSITE_SEPARATOR)
+    .map((c) => c.trim())
+    .sort()
+    .join(COMPOSITE_SEPARATOR);
+}

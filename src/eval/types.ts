@@ -1,6 +1,7 @@
 /**
  * Plain records the evaluator works on, independent of any file format (adapters in src/eval/adapters.ts).
  */
+import type { CodeComparison } from "./codes.js";
 
 /** One gold mention. `code` is the raw gold code: a code, a composite `a+b`, or NO_CODE. */
 export interface GoldMention {
@@ -47,6 +48,8 @@ export interface EvalOptions {
   readonly elapsedSeconds?: number;
   /** Gold rows the reader skipped as malformed (reported beside the scores: they are not scored). */
   readonly goldRowsSkipped?: number;
+  /** How code strings are compared (src/eval/codes.ts): "set" (default) or "authors" (sorted parts, repeats kept). */
+  readonly codes?: CodeComparison;
 }
 
 /** Recall at every k for a set of mentions, with percentile bootstrap intervals. Fractions in [0, 1]. */
@@ -60,6 +63,8 @@ export interface ScoreRow {
 
 export interface EvalReport {
   readonly ks: readonly number[];
+  /** How code strings were compared: "set" or "authors". */
+  readonly codes: CodeComparison;
   readonly only_predicted: boolean;
   readonly counts: {
     /** Gold rows given. */

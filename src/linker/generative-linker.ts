@@ -1,11 +1,12 @@
 import { isSyncabelError, SyncabelError } from "../errors.js";
-import { beamSearch, streamBeamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "../decode/beam-search.js";
-import type { TrieConstraint } from "../decode/prefix-trie.js";
+import { beamSearch, streamBeamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type EarlyStopping, type Hypothesis } from "../decode/beam-search.js";
+import { trieConstraint, type TokenConstraint } from "../decode/token-constraints.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
-import { parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
+import { buildPrompt, parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
 import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
+import { authorsAnswer, authorsCleanup, authorsCode, NO_PREDICTION, type AuthorsCleanup } from "./authors-output.js";
 import { promptTokens } from "./prompt-tokens.js";
 import { errorResult } from "./sentence-results.js";
 import type { ContinuousLinker, ContinuousOptions, FedSentence, SentenceFeed } from "./sentence-feed.js";
@@ -21,6 +22,9 @@ export interface GenerativeLinkerParts {
   readonly multipleAnswers?: boolean;
   /** Ids that end generation besides the tokenizer's EOS (the model's generation_config). */
   readonly eosTokenIds?: readonly number[];
+  /** generation_config's early_stopping (default false) and length_penalty (default 1): src/decode/beam-search.ts. */
+  readonly earlyStopping?: EarlyStopping;
+  readonly lengthPenalty?: number;
   /** Close the KB and the model with the linker (default true). */
   readonly owns?: boolean;
 }
@@ -42,6 +46,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
   readonly kind = "generative";
   private tries: Map<string, TokenTrie> | undefined;
   private verbTokens: number | undefined;
+  private cleanup: AuthorsCleanup | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly groups: ReadonlySet<string>;
 
@@ -98,6 +103,8 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
       maxNewTokens: options.max_new_tokens ?? 128,
       eosTokenId: this.parts.tokenizer.eosTokenId,
       ...(this.parts.eosTokenIds === undefined ? {} : { eosTokenIds: this.parts.eosTokenIds }),
+      ...(this.parts.earlyStopping === undefined ? {} : { earlyStopping: this.parts.earlyStopping }),
+      ...(this.parts.lengthPenalty === undefined ? {} : { lengthPenalty: this.parts.lengthPenalty }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
   }
@@ -107,11 +114,12 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     const { tokenizer, verb } = this.parts;
     const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
     const prompt = promptTokens(tokenizer, sentence, verb, maxPromptTokens);
-    let constraint: TrieConstraint | undefined;
+    let constraint: TokenConstraint | undefined;
     if (constrained) {
       const trie = this.triesByGroup().get(sentence.group);
       if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
-      constraint = { trie, sepTokenId: this.parts.multipleAnswers ? tokenizer.sepTokenId : null, rootTokens: this.verbTokenCount() };
+      const sepTokenId = this.parts.multipleAnswers ? tokenizer.sepTokenId : null;
+      constraint = trieConstraint(trie, { rootTokens: this.verbTokenCount(), sepTokenId, eosTokenId: tokenizer.eosTokenId });
     }
     return { sentence, input: { prompt, constraint } };
   }
@@ -199,26 +207,42 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     );
   }
 
-  /** Generated tokens -> names (split on `<SEP>`) -> codes by exact lookup in the mention's group. */
+  /** What the authors' text clean-up removes for this tokenizer (their list: its declared special tokens). */
+  private authorsCleanup(): AuthorsCleanup {
+    const { tokenizer } = this.parts;
+    if (this.cleanup === undefined) {
+      const declared = [tokenizer.bosTokenId, tokenizer.eosTokenId, tokenizer.sepTokenId, tokenizer.padTokenId].filter((id): id is number => id !== null).map((id) => tokenizer.decode([id]));
+      const sep = tokenizer.sepTokenId === null ? null : tokenizer.decode([tokenizer.sepTokenId]);
+      this.cleanup = authorsCleanup(tokenizer.specialTokens ?? [...new Set(declared)], sep);
+    }
+    return this.cleanup;
+  }
+
+  /**
+   * A hypothesis as a beam. `pred_concept_name` / `pred_concept_code`: the strings the authors' sample() builds
+   * (src/linker/authors-output.ts: their decoding and clean-up, each <SEP> part's code joined with +, repeats and
+   * NO_CODE parts kept). `pred_concept_codes`: every code of the generated names as tokens (exact decode, split on
+   * <SEP>), deduplicated; [] when no name is a KB name of the group.
+   */
   private toBeam(sentence: MarkedSentence, h: Hypothesis): Beam {
-    const { tokenizer, kb } = this.parts;
-    const sep = tokenizer.sepTokenId;
+    const { tokenizer, kb, verb } = this.parts;
+    const multiple = this.parts.multipleAnswers ?? false;
+    const generated = h.endToken === undefined ? h.tokens : [...h.tokens, h.endToken];
+    const answer = authorsAnswer(buildPrompt(sentence, verb) + tokenizer.decode(generated), verb, this.authorsCleanup());
+    const code = authorsCode(answer, (name) => kb.lookup(name, sentence.group)?.code, multiple);
     const parts: number[][] = [[]];
     for (const t of h.tokens) {
-      if (this.parts.multipleAnswers && t === sep) parts.push([]);
+      if (multiple && t === tokenizer.sepTokenId) parts.push([]);
       else parts[parts.length - 1].push(t);
     }
-    const names = parts.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
-    const entries = names.map((n) => kb.lookup(n, sentence.group));
-    const known = entries.every((e) => e !== undefined);
+    const codes = parts.flatMap((ids) => kb.lookup(tokenizer.decode(ids, { skipSpecialTokens: true }).trim(), sentence.group)?.codes ?? []);
     return {
       mention: sentence.mention,
       semantic_group: sentence.group,
-      pred_concept_name: names.join(SEP_TOKEN),
-      // A composite answer naming one concept twice reports its code once.
-      pred_concept_code: known ? [...new Set(entries.map((e) => e!.code))].join("+") : NO_CODE,
+      pred_concept_name: answer ?? NO_PREDICTION,
+      pred_concept_code: code,
       beam_score: Math.exp(h.score),
-      pred_concept_codes: known ? [...new Set(entries.flatMap((e) => e!.codes))] : [],
+      pred_concept_codes: [...new Set(codes)],
       ...(h.finished ? {} : { finished: false as const }),
     };
   }

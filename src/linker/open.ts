@@ -1,6 +1,7 @@
 import { SyncabelError } from "../errors.js";
 import { openKnowledgeBase } from "../kb/index.js";
-import { readEosTokenIds } from "../lm/generation-config.js";
+import type { EarlyStopping } from "../decode/beam-search.js";
+import { readEosTokenIds, readGenerationSettings } from "../lm/generation-config.js";
 import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
 import { loadTokenizer } from "../lm/tokenizer.js";
 import { verbFor } from "../markup/index.js";
@@ -29,6 +30,8 @@ export interface OpenLinkerOptions {
   readonly rgMode?: RetrieveGenerateMode;
   /** `<SEP>`-joined composite answers, for checkpoints trained with them (SPACCC). Default off. */
   readonly multipleAnswers?: boolean;
+  /** Beam search's early stopping (true, false, "never"); default: the model's generation_config.json, else false. */
+  readonly earlyStopping?: EarlyStopping;
   readonly threads?: number;
   /**
    * Worker threads for the model-free linkers (hybrid, tfidf), each with its own index: > 1 links on that many
@@ -128,7 +131,14 @@ async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<Linke
         ...(eosTokenIds ? { eosTokenIds } : {}),
       });
     }
-    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false, ...(eosTokenIds ? { eosTokenIds } : {}) });
+    const generation = readGenerationSettings(options.model);
+    const earlyStopping = options.earlyStopping ?? generation.earlyStopping;
+    return new GenerativeLinker({
+      kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false,
+      ...(eosTokenIds ? { eosTokenIds } : {}),
+      ...(earlyStopping === undefined ? {} : { earlyStopping }),
+      ...(generation.lengthPenalty === undefined ? {} : { lengthPenalty: generation.lengthPenalty }),
+    });
   } catch (e) {
     kb.close();
     throw e;

@@ -10,11 +10,14 @@ export interface Beam {
   readonly pred_concept_code: string;
   /** exp(length-normalised log-probability) for generative linkers; cosine for the lexical one. */
   readonly beam_score: number;
-  /** Every code of the predicted name (a name may belong to several concepts); [] for NO_CODE. */
+  /**
+   * Every code of the generated name(s) (a name may belong to several concepts; composite answers: each part's),
+   * deduplicated; [] when no name is a KB name. `pred_concept_code` is the authors' string (docs/decoding.md).
+   */
   readonly pred_concept_codes: readonly string[];
   /**
    * false when the beam was cut by max_new_tokens before its end-of-sequence token: its name is a partial KB name
-   * (so its code is usually NO_CODE). Such beams are ranked after every finished beam. Absent: finished.
+   * (so its code is usually NO_CODE). Ranked among the others by score, as transformers ranks them. Absent: finished.
    */
   readonly finished?: false;
   /**

@@ -117,7 +117,8 @@ describe("idle connections", () => {
     const server = await start({ requestTimeoutMs: 1000 });
     const sockets: Socket[] = [];
     const closed = Array.from({ length: 20 }, () => {
-      const socket = connect(server.port, "127.0.0.1");
+      // Flowing, so that the server's FIN is read and "close" follows (a paused socket may never see it).
+      const socket = connect(server.port, "127.0.0.1").resume();
       sockets.push(socket);
       return new Promise<void>((resolve) => socket.on("close", () => resolve()));
     });

@@ -16,7 +16,7 @@ import { checkLabelArgs, hierarchyGrades, LABEL_ARGS, LABEL_USAGE, runJudgments 
 
 export const usage = `usage: syncabel eval --gold GOLD --predictions PRED.tsv [--only-predicted] [--train TRAIN]
                      [--format spaccc|pubtator|brat|bigbio] [--texts DIR] [--k 1,5] [--gold-codes gold|predictions]
-                     [--json OUT.json] [--plot OUT.svg] [--reference NAME=R@1 ...] [--seconds S]
+                     [--json OUT.json] [--plot OUT.svg] [--reference NAME=R@1 ...] [--seconds S] [--codes set|authors]
                      [--resamples N] [--seed N] [--title TEXT] [--map-to VOCAB --kb KB.sqlite]
 
 Scores predictions (a TSV in the SynCABEL authors' layout: filename, label, start_span, end_span, ...,
@@ -32,6 +32,8 @@ Gold NO_CODE is excluded and mentions are de-duplicated on (document, label, sta
                      column where it has one (the authors mapped a few gold codes to their KB version)
   --format           gold/train format (default spaccc); --texts: folder of SPACCC texts (default: beside GOLD)
   --k                cut-offs (default 1..the largest number of beams in the file)
+  --codes            how code strings match: set (default; composite parts as a set, A+A = A) or authors (the
+                     SynCABEL authors' evaluation: parts sorted, repeats kept, A+A != A); the report says which
   --reference        a reference Recall@1 in percent drawn on the plot, e.g. --reference "paper=66.3" (repeatable)
   --seconds          wall-clock seconds of the linking run, for mentions/s
   --map-to VOCAB     score in another vocabulary through the KB's cross-references (--kb): gold and predicted
@@ -87,6 +89,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       texts: { type: "string" },
       k: { type: "string" },
       "gold-codes": { type: "string" },
+      codes: { type: "string" },
       json: { type: "string" },
       plot: { type: "string" },
       reference: { type: "string", multiple: true },
@@ -114,6 +117,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (goldCodes !== "gold" && goldCodes !== "predictions") {
     throw new SyncabelError("CLI_USAGE", `--gold-codes must be gold or predictions, got ${JSON.stringify(goldCodes)}`);
   }
+  const codes = values.codes ?? "set";
+  if (codes !== "set" && codes !== "authors") throw new SyncabelError("CLI_USAGE", `--codes must be set or authors, got ${JSON.stringify(codes)}\n\n${usage}`);
   const seconds = parseNumber(values.seconds, "seconds", (n) => n > 0, "a positive number");
   const resamples = parseNumber(values.resamples, "resamples", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer") ?? DEFAULT_RESAMPLES;
   const seed = parseNumber(values.seed, "seed", (n) => Number.isInteger(n), "an integer") ?? DEFAULT_SEED;
@@ -158,6 +163,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     seed,
     ...(seconds !== undefined ? { elapsedSeconds: seconds } : {}),
     goldRowsSkipped: goldSkipped,
+    codes,
   });
   const title = values.title ?? values.predictions;
   let markdown = renderMarkdown(report, title);

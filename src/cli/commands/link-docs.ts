@@ -16,7 +16,7 @@ import { candidateNames, TargetNameSelector } from "../../train/target-name.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
                           [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
-                          [--batch-size B] [--strict] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--shard K/N] IN... -o OUT
+                          [--batch-size B] [--early-stopping true|false|never] [--strict] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--shard K/N] IN... -o OUT
 
 Links every gold mention of every document of IN (mentions come from the file; no NER). For each mention
 the marked sentence is built from the document text and the offsets, then linked. Several IN (files, or BRAT

@@ -11,7 +11,7 @@ import { openKnowledgeBase } from "../../kb/sqlite-kb.js";
 import { describeLinker } from "../../linker/linker-description.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
-                     [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
+                     [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T] [--early-stopping true|false|never]
                      [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--map-to VOCAB] [--min-confidence P] [--ancestors] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
@@ -22,7 +22,10 @@ Without --model the hybrid linker is used when the KB holds one (syncabel train-
 links on N worker threads, each with its own index (default 1: worth it for thousands of sentences). --linker retrieve-generate (with --model) retrieves the top --candidates K
 concepts (default 64; hybrid candidates when the KB holds a trained linker, else TF-IDF) and ranks their names by
 the model's exact constrained-decoding score. --multiple-answers lets the model join several names with
-<SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +.
+<SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +
+as the authors' sample() joins them (repeats and NO_CODE parts kept; pred_concept_codes lists them deduplicated).
+--early-stopping sets when beam search stops, as transformers' early_stopping (default: the model's
+generation_config.json, else false; docs/decoding.md).
 --map-to VOCAB adds to every beam "mapped_codes": the code's ids in another vocabulary from the KB's
 cross-references (e.g. MESH, UMLS_CUI, ICD10CM; one-to-many kept, [] when it has none).
 A calibrated linker (train-linker for the hybrid one, syncabel calibrate for the others) adds "confidence" (the

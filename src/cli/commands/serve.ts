@@ -9,7 +9,7 @@ import type { CliIO } from "../io.js";
 import { parseCommandArgs, positiveInt } from "../args.js";
 
 export const usage = `usage: syncabel serve --kb KB.sqlite [--model DIR] [--language es|fr|en] [--multiple-answers]
-                      [--host H] [--port P] [--token T] [--allowed-host NAME]... [--cors-origin ORIGIN] [--open]
+                      [--early-stopping true|false|never] [--host H] [--port P] [--token T] [--allowed-host NAME]... [--cors-origin ORIGIN] [--open]
                       [--max-body-bytes N] [--max-sentences N] [--max-concurrent N] [--max-beams N]
                       [--max-request-work N] [--batch-size N] [--batching static|continuous|off] [--log-format text|json]
                       [--shutdown-grace SECONDS]

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   KB_ROW_INVALID: "a terminology row is missing a field",
   KB_INDEX_INVALID: "the knowledge-base index file is missing, corrupt or of another version",
   KB_EMPTY: "the knowledge base has no names",
+  KB_INVALID_OPTIONS: "knowledge-base build options are invalid",
+  KB_UNKNOWN_VOCABULARY: "the knowledge base has no cross-references to the vocabulary asked for",
   // token tries
   TRIE_INVALID: "serialised trie bytes are corrupt or of another version",
   TRIE_BUILD_FAILED: "the names of a group cannot be placed in one token trie",
@@ -34,11 +36,13 @@ export const ERROR_CODES = {
   LINKER_INVALID_OPTIONS: "linker options are invalid",
   LINKER_WORKER_FAILED: "a linker worker thread could not start or stopped unexpectedly",
   INTERRUPTED: "the work was stopped by a signal (Ctrl-C, SIGTERM) or a cancelled request",
+  RUN_OPTIONS_MISMATCH: "an output being resumed was written with other options",
   // datasets
   DATA_FILE_MISSING: "a dataset file is missing",
   DATA_BAD_COLUMNS: "a dataset file has missing or unexpected columns",
   DATA_BAD_ROW: "a dataset row is malformed",
   DATA_OFFSET_MISMATCH: "a mention's offsets do not match the document text",
+  DATA_UNKNOWN_FORMAT: "the dataset format is not one of the formats read",
   // evaluation
   EVAL_INVALID_INPUT: "evaluation input is invalid",
   // synthetic data and fine-tuning data
@@ -47,12 +51,16 @@ export const ERROR_CODES = {
   SYNTH_BAD_REPLY: "the LLM reply could not be parsed into enough valid lines",
   SYNTH_PROMPT_MISSING: "a prompt template file is missing",
   TRAIN_INVALID_INPUT: "fine-tuning data input is invalid",
+  TRAIN_INVALID_OPTIONS: "fine-tuning data options are invalid",
+  SYNTH_INVALID_OPTIONS: "synthetic-data options are invalid",
   // server and CLI
   REQUEST_INVALID: "the request is malformed",
   REQUEST_TOO_LARGE: "the request exceeds a size or batch limit",
   SERVER_BUSY: "too many requests in flight",
   REQUEST_TIMEOUT: "the request body did not arrive in time",
   REQUEST_UNAUTHORIZED: "the request lacks the bearer token the server requires",
+  NOT_FOUND: "the requested endpoint or resource does not exist",
+  SERVER_INVALID_OPTIONS: "server options are invalid",
   CLI_USAGE: "the command line is invalid",
   IO_ERROR: "a file could not be read or written",
   INTERNAL: "an unexpected internal error (a bug: please report it)",
@@ -62,6 +70,13 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Extra, machine-readable facts about an error: which file, line, sentence, etc. */
 export type ErrorDetails = Readonly<Record<string, string | number | boolean | null | undefined>>;
+
+/** A SyncabelError as plain JSON: a per-item error in batch results and on the wire. */
+export interface ErrorJson {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details: ErrorDetails;
+}
 
 export class SyncabelError extends Error {
   readonly code: ErrorCode;
@@ -75,7 +90,7 @@ export class SyncabelError extends Error {
   }
 
   /** Plain JSON form, used for per-item errors in batch results and on the wire. */
-  toJSON(): { code: ErrorCode; message: string; details: ErrorDetails } {
+  toJSON(): ErrorJson {
     return { code: this.code, message: this.message, details: this.details };
   }
 }

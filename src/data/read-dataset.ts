@@ -21,6 +21,6 @@ export async function readDataset(path: string, options: ReadDatasetOptions): Pr
     case "bigbio":
       return readBigbio(path, options);
     default:
-      throw new SyncabelError("CLI_USAGE", `unknown dataset format ${JSON.stringify(options.format)}: use ${DATASET_FORMATS.join(", ")}`, { format: String(options.format) });
+      throw new SyncabelError("DATA_UNKNOWN_FORMAT", `unknown dataset format ${JSON.stringify(options.format)}: use ${DATASET_FORMATS.join(", ")}`, { format: String(options.format) });
   }
 }

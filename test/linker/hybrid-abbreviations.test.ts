@@ -9,7 +9,8 @@ import { HybridIndex } from "../../src/linker/hybrid-index.js";
 import { HybridLinker, kbNamesOf } from "../../src/linker/hybrid-linker.js";
 import { linkDocuments } from "../../src/linker/link-documents.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
-import type { SampleOptions } from "../../src/linker/types.js";
+import type { Linker } from "../../src/linker/types.js";
+import { queryOfSentence } from "../../src/data/mention-queries.js";
 import { buildKbFromRows } from "../support/kb.js";
 
 const KB_ROWS: [string, string, string][] = [
@@ -89,9 +90,9 @@ describe("hybrid linker: document abbreviations", () => {
       // "BHA" never occurs in training; its document defines it.
       const dev = join(dir, "dev.txt");
       writePubtator(dev, [["9", "Butylated hydroxyanisole (BHA) and rat tumours. BHA was added to the diet.", [["Butylated hydroxyanisole", "Chemical", "D001"], ["BHA", "Chemical", "D001"], ["BHA", "Chemical", "D001"]]]]);
-      const seen: (readonly (string | undefined)[] | undefined)[] = [];
+      const seen: (string | undefined)[][] = [];
       // The real linker, watched: link-documents must hand it the document's expansions.
-      const watched = { kind: linker.kind, close: () => linker.close(), sample: (s: readonly string[], o?: SampleOptions) => (seen.push(o?.expansions), linker.sample(s, o)) };
+      const watched: Linker = { kind: linker.kind, close: () => linker.close(), sample: (s, o) => linker.sample(s, o), link: (q, o) => (seen.push(q.map((x) => x.expansion)), linker.link(q, o)) };
       const out = join(dir, "out.jsonl");
       await linkDocuments(await readDataset(dev, { format: "pubtator" }), watched, { outPath: out, format: "jsonl" });
       expect(seen).toEqual([[undefined, "Butylated hydroxyanisole", "Butylated hydroxyanisole"]]);
@@ -100,7 +101,7 @@ describe("hybrid linker: document abbreviations", () => {
       // Without the expansion the same sentence does not reach the long form's code first.
       const sentence = "[BHA]{Chemical} was added to the diet.";
       const [without] = await linker.sample([sentence]);
-      const [withIt] = await linker.sample([sentence], { expansions: ["Butylated hydroxyanisole"] });
+      const [withIt] = await linker.link([{ ...queryOfSentence(sentence), expansion: "Butylated hydroxyanisole" }]);
       expect(withIt?.beams?.[0]?.pred_concept_code).toBe("D001");
       expect(without?.error).toBeUndefined();
       expect(without?.beams?.[0]?.pred_concept_code).not.toBe("D001");

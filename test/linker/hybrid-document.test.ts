@@ -11,7 +11,7 @@ import { HybridIndex } from "../../src/linker/hybrid-index.js";
 import { HybridLinker, kbNamesOf } from "../../src/linker/hybrid-linker.js";
 import { linkDocuments } from "../../src/linker/link-documents.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
-import type { SampleOptions } from "../../src/linker/types.js";
+import type { Linker } from "../../src/linker/types.js";
 import { buildKbFromRows } from "../support/kb.js";
 
 const DATA = new URL("../../../shared/data/bc5cdr/", import.meta.url).pathname;
@@ -87,7 +87,7 @@ describe("hybrid linker: document-level evidence and coordinated mentions", () =
     expect(candidatesOf(index, { mention: "pleural effusion", group: "Disease" }).some((x) => x.code.includes("+"))).toBe(false);
   });
 
-  it("link-documents hands the hybrid linker one array of the document's mention texts per sentence", async () => {
+  it("link-documents hands the hybrid linker one array of the document's mention texts per query", async () => {
     const train = join(dir, "train.txt");
     const docs: [string, string, [string, string, string][]][] = [
       ["1", "Pleural effusion and acute liver failure. Liver failure recovered.", [["Pleural effusion", "Disease", "D001"], ["acute liver failure", "Disease", "D004"], ["Liver failure", "Disease", "D005"]]],
@@ -110,11 +110,11 @@ describe("hybrid linker: document-level evidence and coordinated mentions", () =
     const kb = openKnowledgeBase(kbPath);
     try {
       const linker = HybridLinker.fromKnowledgeBase(kb);
-      const seen: (SampleOptions["documentMentions"] | undefined)[] = [];
-      const watched = { kind: linker.kind, close: () => linker.close(), sample: (s: readonly string[], o?: SampleOptions) => (seen.push(o?.documentMentions), linker.sample(s, o)) };
+      const passed: (readonly string[] | undefined)[] = [];
+      // The real linker, watched: link-documents must hand it each document's mention texts.
+      const watched: Linker = { kind: linker.kind, close: () => linker.close(), sample: (s, o) => linker.sample(s, o), link: (q, o) => (passed.push(...q.map((x) => x.documentMentions)), linker.link(q, o)) };
       const dataset = await readDataset(train, { format: "pubtator" });
       await linkDocuments(dataset, watched, { outPath: join(dir, "out.jsonl"), format: "jsonl" });
-      const passed = seen.flatMap((x) => x ?? []);
       expect(passed.map((x) => [...(x ?? [])])).toEqual(dataset.documents.flatMap((d) => d.mentions.map(() => d.mentions.map((m) => m.text))));
       // One shared array per document.
       expect(passed[0]).toBe(passed[1]);

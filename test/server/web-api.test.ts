@@ -169,7 +169,9 @@ describe("GET /v1/concept/:code and /v1/info", () => {
     const res = (await (await fetch(`${server.url}/v1/concept/100`)).json()) as { code: string; names: { name: string; group: string }[] };
     expect(res.code).toBe("100");
     expect(res.names.map((n) => n.name).sort()).toEqual(ROWS.filter((r) => r[0] === "100").map((r) => r[1]).sort());
-    expect((await fetch(`${server.url}/v1/concept/nope`)).status).toBe(404);
+    const missing = await fetch(`${server.url}/v1/concept/nope`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
     expect((await fetch(`${server.url}/v1/concept/%E0%A4%A`)).status).toBe(400);
     expect(await (await fetch(`${server.url}/v1/info`)).json()).toEqual({ linker: "tfidf", groups: ["ENFERMEDAD", "SINTOMA"], concepts: true, matcher: true });
   });

@@ -1,7 +1,7 @@
 import { describeProblem } from "../../data/problems.js";
 import { readDataset } from "../../data/read-dataset.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
-import { SyncabelError } from "../../errors.js";
+import { isSyncabelError, SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { defaultLinkerWorkers, WorkerPoolLinker } from "../../linker/worker-pool-linker.js";
 import { openLinker } from "../../linker/open.js";
@@ -71,7 +71,6 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const batchSize = positiveInt(values["batch-size"], "batch-size", 32);
   const outFormat = values.out.toLowerCase().endsWith(".tsv") ? "tsv" : "jsonl";
   checkOutputPath(values.out, "-o", [input, linkerOptions.kb]);
-  warnIneffectiveLinkerArgs(values, "link-docs", io.stderr, false);
 
   const dataset = await readDataset(input, {
     format,
@@ -99,6 +98,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     // Long inputs use every core (up to 4) with the model-free linkers; openLinker ignores it for a model.
     const workers = linkerOptions.workers ?? (mentionCount >= AUTO_WORKERS_FROM ? defaultLinkerWorkers() : 1);
     linker = await openLinker({ ...linkerOptions, workers, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
+    warnIneffectiveLinkerArgs(values, linker.kind, "link-docs", io.stderr, false);
   } catch (e) {
     kb.close();
     throw e;
@@ -111,7 +111,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   process.once("SIGTERM", onSignal);
   const started = performance.now();
   try {
-    const result = await linkDocuments(dataset, linker, {
+    const result = await resumeAsUsage(linkDocuments(dataset, linker, {
       outPath: values.out,
       format: outFormat,
       batchSize,
@@ -136,7 +136,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         verb: values.verb ?? null,
         format: outFormat,
       },
-    });
+    }));
     io.stderr.write(
       `link-docs: ${result.linkedDocuments} documents linked, ${result.skippedDocuments} already done, ${result.mentions} mentions written` +
         `${result.mentionErrors > 0 ? ` (${result.mentionErrors} with an error)` : ""} -> ${result.outPath}\n`,
@@ -160,6 +160,18 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     process.off("SIGTERM", onSignal);
     await linker.close();
     kb.close();
+  }
+}
+
+/** An output written with other options is the command line's to fix: a usage error naming the flags that do. */
+async function resumeAsUsage<T>(run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (e) {
+    if (isSyncabelError(e) && e.code === "RUN_OPTIONS_MISMATCH") {
+      throw new SyncabelError("CLI_USAGE", `${e.message}: re-run with the same options, choose another -o, or add --force to discard it and start over`, e.details, { cause: e });
+    }
+    throw e;
   }
 }
 

@@ -71,7 +71,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (mapTo !== undefined && typeof values.kb !== "string") throw new SyncabelError("CLI_USAGE", `--map-to needs --kb\n${usage}`);
   const xrefs: XrefMap | undefined = mapTo === undefined ? undefined : openXrefMap(values.kb as string, mapTo);
   const linker = await openLinker({ ...linkerOptionsFromArgs(values, usage), onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
-  warnIneffectiveLinkerArgs(values, "link", io.stderr, true);
+  warnIneffectiveLinkerArgs(values, linker.kind, "link", io.stderr, true);
   let total = 0;
   let failed = 0;
   try {

@@ -73,7 +73,7 @@ export async function linkDocumentMentions(
   const linked = await link(queries, request.options);
   let k = 0;
   return chosen.map(({ mention, sentence, query, error }): MentionResult => {
-    if (query === undefined) return { mention_id: mention.id, ...(error === undefined ? {} : { error }) };
+    if (query === undefined) return { mention_id: mention.id, ...(sentence === undefined ? {} : { sentence }), ...(error === undefined ? {} : { error }) };
     const r = linked[k++] as LinkResult;
     return { mention_id: mention.id, ...(sentence === undefined ? {} : { sentence }), ...(r.error === undefined ? { beams: r.beams } : { error: r.error }) };
   });

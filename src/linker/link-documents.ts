@@ -20,24 +20,17 @@ import { SyncabelError } from "../errors.js";
 import { predictionJsonlLine, predictionTsvHeader, predictionTsvRow, type PredictionRecord } from "../data/predictions-writer.js";
 import { quotedTsvFields } from "../data/tsv.js";
 import type { Dataset } from "../data/types.js";
-import { linkDataset, type LinkedDocument } from "./link-dataset.js";
+import { linkDataset, type LinkDatasetOptions, type LinkedDocument } from "./link-dataset.js";
 import type { Linker } from "./types.js";
 
 export type PredictionFormat = "tsv" | "jsonl";
 
-export interface LinkDocumentsOptions {
+/** linkDataset's options (batchSize, numBeams, constrained, language, concurrency, signal) and the file's. */
+export interface LinkDocumentsOptions extends Omit<LinkDatasetOptions, "onProgress"> {
   readonly outPath: string;
   readonly format: PredictionFormat;
-  /** Mentions per linker call (documents are grouped until a batch is full; default 32). */
-  readonly batchSize?: number;
-  readonly numBeams?: number;
-  readonly constrained?: boolean;
-  /** Segmentation language when a document has none (default "es"). */
-  readonly language?: string;
   /** A progress bar (tty) or plain lines on this stream. */
   readonly progress?: { readonly stream: Writable; readonly tty: boolean };
-  /** Stop cleanly between documents; the output stays resumable. */
-  readonly signal?: AbortSignal;
   /** Called after each document's rows are on disk. */
   readonly onDocumentWritten?: (documentId: string, rows: number) => void;
   /** Gold KB name for the `annotation` column, given a gold code, the mention's label and its text. */
@@ -47,11 +40,6 @@ export interface LinkDocumentsOptions {
    * written with other values is refused (the file would mix two runs' rows) unless `restart` is set.
    */
   readonly runOptions?: Readonly<Record<string, string | number | boolean | null>>;
-  /**
-   * Linker calls in flight at once (default 1). A linker that works on several threads (WorkerPoolLinker) stays
-   * busy while the previous batch is written; a model linker takes one call at a time.
-   */
-  readonly concurrency?: number;
   /** Discard an existing `<out>.partial` / `<out>` and start over. */
   readonly restart?: boolean;
 }
@@ -207,15 +195,7 @@ export async function linkDocuments(dataset: Dataset, linker: Linker, options: L
     if (source === undefined || (format === "tsv" && readFileSync(partial).length === 0)) {
       if (format === "tsv") append(`${predictionTsvHeader()}\n`);
     }
-    const run = linkDataset(todo, linker, {
-      ...(options.numBeams === undefined ? {} : { numBeams: options.numBeams }),
-      ...(options.constrained === undefined ? {} : { constrained: options.constrained }),
-      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-      ...(options.language === undefined ? {} : { language: options.language }),
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      onProgress: (n) => progress?.tick(n),
-    });
+    const run = linkDataset(todo, linker, { ...options, onProgress: (n) => progress?.tick(n) });
     for await (const linked of run) {
       // Each document's rows in one write, in dataset order: a kill leaves whole documents or a torn last group.
       const lines = rowsOf(linked, format, options.annotate);

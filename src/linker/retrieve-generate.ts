@@ -14,13 +14,13 @@ import { scoreCandidates, scoreTopCandidates } from "../decode/candidate-scoring
 import type { KnowledgeBase } from "../kb/types.js";
 import type { LexicalIndex } from "../lexical/lexical-index.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
-import { queryOfSentence, requireKnownGroup } from "../data/mention-queries.js";
+import { requireKnownGroup } from "../data/mention-queries.js";
 import { nameTokenSequence } from "../trie/kb-tries.js";
 import { TokenTrie } from "../trie/token-trie.js";
 import { DEFAULT_MAX_PROMPT_TOKENS } from "./generative-linker.js";
 import type { HybridLinker } from "./hybrid-linker.js";
 import { promptTokens } from "./prompt-tokens.js";
-import { sampleSentences } from "./sample.js";
+import { queriesOfSentences, sampleSentences } from "./sample.js";
 import { errorOf } from "./sentence-results.js";
 import type { Beam, Linker, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult, SentenceError } from "./types.js";
 
@@ -173,16 +173,7 @@ export class RetrieveGenerateLinker implements Linker {
   candidateScores(sentences: readonly string[]): Promise<(readonly ScoredCandidate[] | SentenceError)[]> {
     return this.enqueue(async () => {
       const out: (readonly ScoredCandidate[] | SentenceError)[] = new Array(sentences.length);
-      const queries: MentionQuery[] = [];
-      const at: number[] = [];
-      sentences.forEach((sentence, i) => {
-        try {
-          queries.push(queryOfSentence(sentence));
-          at.push(i);
-        } catch (e) {
-          out[i] = errorOf(e).error!;
-        }
-      });
+      const { queries, at } = queriesOfSentences(sentences, (i, error) => (out[i] = error));
       const prepared = this.prepareAll(queries, DEFAULT_MAX_PROMPT_TOKENS, (i, r) => (out[at[i] as number] = r.error!));
       const scored = await this.scoreAll(prepared);
       prepared.forEach((m, i) => (out[at[m.index] as number] = scored[i]));

@@ -3,13 +3,13 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { SyncabelError } from "../errors.js";
 import type { KnowledgeBase } from "../kb/types.js";
-import { queryOfSentence, type MentionQuery } from "../data/mention-queries.js";
+import type { MentionQuery } from "../data/mention-queries.js";
+import { queriesOfSentences } from "../linker/sample.js";
 import type { Linker, LinkResult, SampleResult } from "../linker/types.js";
 import { corsHeaders, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
 import { exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
 import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
-import { errorOf } from "../linker/sentence-results.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
 import { ServerMetrics } from "./metrics.js";
 import { checkDeclaredLength, readBody } from "./read-body.js";
@@ -237,25 +237,15 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
   /** `POST /v1/link`: marked sentences enter here; each result carries its sentence as given. */
   const linkSentences = async (sentences: readonly string[], decode: DecodeOptions, signal: AbortSignal): Promise<SampleResult[]> => {
     const results: SampleResult[] = new Array(sentences.length);
-    const queries: MentionQuery[] = [];
-    const at: number[] = [];
-    sentences.forEach((sentence, i) => {
-      let failed: LinkResult | undefined;
-      if (sentence.length > s.maxSentenceChars) failed = tooLong(sentence.length);
-      else {
-        try {
-          queries.push(queryOfSentence(sentence));
-          at.push(i);
-          return;
-        } catch (e) {
-          failed = errorOf(e);
-        }
-      }
-      results[i] = { sentence, ...failed };
+    const fail = (i: number, failed: LinkResult): void => {
+      results[i] = { sentence: sentences[i] as string, ...failed };
       metrics.errors.inc({ code: failed.error!.code });
-    });
+    };
+    // Over-long sentences are refused before they are parsed.
+    const kept = sentences.flatMap((sentence, i) => (sentence.length > s.maxSentenceChars ? (fail(i, tooLong(sentence.length)), []) : [i]));
+    const { queries, at } = queriesOfSentences(kept.map((i) => sentences[i] as string), (k, error) => fail(kept[k] as number, { error }));
     const linked = await linkQueries(queries, decode, signal);
-    at.forEach((i, k) => (results[i] = { sentence: sentences[i] as string, ...(linked[k] as LinkResult) }));
+    at.forEach((k, j) => (results[kept[k] as number] = { sentence: sentences[kept[k] as number] as string, ...(linked[j] as LinkResult) }));
     return results;
   };
 

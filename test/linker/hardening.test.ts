@@ -95,7 +95,9 @@ describe("generative linker: cut beams, options, progress and interruption", () 
 class BusyLinker implements Linker {
   readonly kind = "tfidf";
   readonly seen: LinkOptions[] = [];
+  onFirstCall: (() => void) | undefined;
   async link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
+    if (this.seen.length === 0) this.onFirstCall?.();
     this.seen.push(options);
     const until = Date.now() + 4;
     while (Date.now() < until) {
@@ -123,8 +125,9 @@ describe("link-docs with a linker that never yields", () => {
     const dir = mkdtempSync(join(tmpdir(), "syncabel-busy-"));
     try {
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
       const linker = new BusyLinker();
+      // The timer starts with the first call (a loaded machine may take longer than 50 ms to get there).
+      linker.onFirstCall = () => setTimeout(() => controller.abort(), 50);
       const r = await linkDocuments(manyDocuments(400), linker, { outPath: join(dir, "out.jsonl"), format: "jsonl", batchSize: 1, signal: controller.signal });
       expect(r.aborted).toBe(true);
       expect(r.linkedDocuments).toBeLessThan(400);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import { HybridLinker, kbNamesOf } from "../../src/linker/hybrid-linker.js";
 import { linkDocuments } from "../../src/linker/link-documents.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
 import type { Linker } from "../../src/linker/types.js";
+import { writePubtator } from "../support/abbreviation-fixture.js";
 import { buildKbFromRows } from "../support/kb.js";
 
 const DATA = new URL("../../../shared/data/bc5cdr/", import.meta.url).pathname;
@@ -94,18 +95,7 @@ describe("hybrid linker: document-level evidence and coordinated mentions", () =
       ["2", "Breast tumor in a woman; the tumor grew. Prostaglandin was given.", [["Breast tumor", "Disease", "D007"], ["tumor", "Disease", "D007"], ["Prostaglandin", "Chemical", "D009"]]],
       ["3", "Pericardial effusion after propranolol. Effusion resolved.", [["Pericardial effusion", "Disease", "D002"], ["propranolol", "Chemical", "D010"], ["Effusion", "Disease", "D002"]]],
     ];
-    const lines: string[] = [];
-    for (const [id, text, ms] of docs) {
-      lines.push(`${id}|t|${text}`, `${id}|a|`);
-      let from = 0;
-      for (const [span, type, code] of ms) {
-        const start = text.indexOf(span, from);
-        lines.push([id, start, start + span.length, span, type, code].join("\t"));
-        from = start + span.length;
-      }
-      lines.push("");
-    }
-    writeFileSync(train, `${lines.join("\n")}\n`);
+    writePubtator(train, docs);
     await trainLinker(kbPath, { train: [{ path: train, format: "pubtator" }], seed: 1, folds: 3 });
     const kb = openKnowledgeBase(kbPath);
     try {

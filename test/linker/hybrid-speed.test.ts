@@ -95,8 +95,9 @@ describe("hybrid hot path", () => {
     const lists = TRAIN.map(([text, code]) => rankListOf(candidatesOf(index, { mention: text, group: GROUP }), GROUP, code));
     const reranker = Reranker.train(lists, { hidden: 2, seed: 3, epochs: 4 });
     const linker = new HybridLinker(index, reranker);
-    const k = 4;
-    for (const q of QUERIES) {
+    // k = 1: queries with more candidates than k (the softmax is over the k returned, not over all of them).
+    expect(QUERIES.filter((q) => candidatesOf(index, queryOfSentence(`Varón con [${q}]{${GROUP}}.`)).length > 1).length).toBeGreaterThan(2);
+    for (const [k, q] of [1, 4].flatMap((n) => QUERIES.map((x) => [n, x] as const))) {
       const query = queryOfSentence(`Varón con [${q}]{${GROUP}}.`);
       // Reference: every candidate scored by the reranker, best first (ties: code order), softmax over the k kept.
       const scored = candidatesOf(index, query)

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   LINKER_WORKER_FAILED: "a linker worker thread could not start or stopped unexpectedly",
   INTERRUPTED: "the work was stopped by a signal (Ctrl-C, SIGTERM) or a cancelled request",
   RUN_OPTIONS_MISMATCH: "an output being resumed was written with other options",
+  MERGE_INVALID_INPUT: "the shard outputs to merge are incomplete, repeated or inconsistent, or the output would overwrite an input",
+  DATA_INVALID_SHARD: "a shard is not K/N with 0 <= K < N",
   // datasets
   DATA_FILE_MISSING: "a dataset file is missing",
   DATA_BAD_COLUMNS: "a dataset file has missing or unexpected columns",
@@ -57,6 +59,7 @@ export const ERROR_CODES = {
   REQUEST_INVALID: "the request is malformed",
   REQUEST_TOO_LARGE: "the request exceeds a size or batch limit",
   SERVER_BUSY: "too many requests in flight",
+  SERVER_NOT_READY: "the server is loading its knowledge base and model, or shutting down",
   REQUEST_TIMEOUT: "the request body did not arrive in time",
   REQUEST_UNAUTHORIZED: "the request lacks the bearer token the server requires",
   NOT_FOUND: "the requested endpoint or resource does not exist",

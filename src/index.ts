@@ -28,6 +28,7 @@ export { documentQueries, queryOfSentence, mentionContext, type DocumentMentionQ
 // Document level: in memory (one document, or a stream of them) and the resumable prediction-file writer.
 export { linkDocument, linkDataset, type LinkDatasetOptions, type LinkedDocument, type LinkedMention } from "./linker/link-dataset.js";
 export { linkDocuments, type LinkDocumentsOptions, type LinkDocumentsResult, type PredictionFormat } from "./linker/link-documents.js";
+export { mergePredictions, type MergeResult } from "./linker/merge-predictions.js";
 // The linkers, for building one from parts.
 export { GenerativeLinker, DEFAULT_MAX_PROMPT_TOKENS, type GenerativeLinkerParts } from "./linker/generative-linker.js";
 export { TfidfLinker } from "./linker/tfidf-linker.js";
@@ -43,6 +44,10 @@ export {
   type RetrieveGenerateMode,
 } from "./linker/retrieve-generate.js";
 export { WorkerPoolLinker, defaultLinkerWorkers, type WorkerPoolOptions, type PooledLinkerKind } from "./linker/worker-pool-linker.js";
+// Calibrated confidence and abstention (a linker wrapped with its stored calibration).
+export { Calibrator, fitCalibration, type CalibrationJson, type CalibrationSample } from "./linker/calibration.js";
+export { CalibratedLinker, withCalibration, readCalibration, storeCalibration } from "./linker/calibrated-linker.js";
+export { calibrateLinker, type CalibrateOptions, type CalibrateReport } from "./linker/calibrate.js";
 
 // ---- Marked sentences and prompts (conventions, sections 1-2) -----------------------------------------------
 export { parseMarkedSentence, markSentence, type MarkedSentence, type Span, type ParseOptions } from "./markup/marked-sentence.js";
@@ -51,7 +56,8 @@ export { cleanText } from "./markup/clean.js";
 export { buildPrompt, buildCompletionText, verbFor, isPromptLanguage, VERB_BY_LANGUAGE, type PromptLanguage } from "./markup/prompt.js";
 
 // ---- Datasets and prediction files --------------------------------------------------------------------------
-export { readDataset, type ReadDatasetOptions } from "./data/read-dataset.js";
+export { readDataset, readDatasets, type ReadDatasetOptions } from "./data/read-dataset.js";
+export { parseShard, shardOfId, selectShard, type Shard } from "./data/shard.js";
 export { DATASET_FORMATS, fragmentsText, type Dataset, type DatasetFormat, type Document, type Mention, type ReadOptions, type ReadProblem } from "./data/types.js";
 export { readPredictions } from "./data/predictions-jsonl.js";
 export type { PredictionRow, PredictionsFile, PredictionsProblem } from "./data/predictions-tsv.js";
@@ -101,6 +107,8 @@ export { canonicalCode, codeSet, hasNoCode, COMPOSITE_SEPARATOR } from "./eval/c
 export { codesOfDataset, goldFromDataset, goldWithPredictionCodes, predictionsFromRows } from "./eval/adapters.js";
 export { renderMarkdown } from "./eval/report-markdown.js";
 export { renderRecallPlot, type ReferenceLine } from "./eval/plot-svg.js";
+export { expectedCalibrationError, reliabilityBins, selectiveAccuracy, coverageAtAccuracy, brierScore, type ConfidencePoint } from "./eval/calibration-metrics.js";
+export { calibrationReport, renderCalibrationMarkdown, renderCalibrationSvg } from "./eval/calibration-report.js";
 
 // ---- Models: conversion of Hugging Face checkpoints, the ONNX runtime, decoding --------------------------------
 export { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype, type ConvertOptions, type ConvertProgress, type ConvertResult } from "./convert/convert.js";
@@ -118,3 +126,4 @@ export { TfidfCharVectorizer, type TfidfFitOptions } from "./lexical/tfidf-vecto
 
 // ---- HTTP service (the CLI's `serve`, the web page's API) -------------------------------------------------------
 export { createLinkServer, startLinkServer, closeLinkServer, type LinkServer, type ServerOptions } from "./server/link-server.js";
+export { Replica, listenWhileLoading, type ReplicaPhase } from "./server/replica.js";

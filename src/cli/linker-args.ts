@@ -3,7 +3,7 @@ import type { OpenLinkerOptions } from "../linker/open.js";
 import { LINKER_KINDS, type LinkerKind } from "../linker/types.js";
 import { isPromptLanguage } from "../markup/prompt.js";
 import { DTYPE_SUFFIXES, isModelDtype } from "../lm/model-file.js";
-import { positiveInt, warnUnused } from "./args.js";
+import { fraction, positiveInt, warnUnused } from "./args.js";
 
 /** The parseArgs options every command that opens a linker shares (link, link-docs, serve). */
 export const LINKER_ARGS = {
@@ -19,6 +19,7 @@ export const LINKER_ARGS = {
   dtype: { type: "string" },
   candidates: { type: "string" },
   workers: { type: "string" },
+  "min-confidence": { type: "string" },
 } as const;
 
 export interface LinkerArgValues {
@@ -36,6 +37,8 @@ export interface LinkerArgValues {
   readonly candidates?: string;
   /** hybrid / tfidf: worker threads. */
   readonly workers?: string;
+  /** Abstain below this calibrated confidence. */
+  readonly "min-confidence"?: string;
 }
 
 /** OpenLinkerOptions from parsed LINKER_ARGS values, with usage errors for a missing KB or a bad value. */
@@ -73,6 +76,7 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
     multipleAnswers: values["multiple-answers"] ?? false,
     ...(values.threads === undefined ? {} : { threads: positiveInt(values.threads, "threads", 1) }),
     ...(values.workers === undefined ? {} : { workers: positiveInt(values.workers, "workers", 1) }),
+    ...(values["min-confidence"] === undefined ? {} : { minConfidence: fraction(values["min-confidence"], "min-confidence", 0, 1) }),
   };
 }
 

@@ -10,12 +10,14 @@ const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; su
   kb: { load: () => import("./commands/kb.js"), summary: "kb build TERMS -o KB.sqlite | kb info KB.sqlite" },
   link: { load: () => import("./commands/link.js"), summary: "link marked sentences (args, or lines/JSONL on stdin) -> JSONL" },
   "link-docs": { load: () => import("./commands/link-docs.js"), summary: "link every gold mention of a dataset" },
+  "merge-predictions": { load: () => import("./commands/merge-predictions.js"), summary: "merge the outputs of link-docs --shard K/N into one run's output" },
   eval: { load: () => import("./commands/eval.js"), summary: "score predictions against gold (Recall@k, CIs)" },
   model: { load: () => import("./commands/model.js"), summary: "model convert HF_DIR -o OUT: checkpoint -> ONNX model folder; model random -o DIR: test model" },
   synth: { load: () => import("./commands/synth.js"), summary: "generate synthetic training sentences for KB concepts" },
   "sft-data": { load: () => import("./commands/sft-data.js"), summary: "build fine-tuning prompt/completion data" },
   serve: { load: () => import("./commands/serve.js"), summary: "HTTP linking service on localhost" },
   "train-linker": { load: () => import("./commands/train-linker.js"), summary: "train the hybrid linker (no model) on annotated files; stored in the KB index" },
+  calibrate: { load: () => import("./commands/calibrate.js"), summary: "fit a linker's calibrated confidence on a held-back slice of training files" },
 };
 
 function usage(): string {
@@ -46,7 +48,7 @@ function isSystemError(e: unknown): e is Error & { code: string } {
  * Library errors that mean an invalid option: from the command line they are usage errors (the options came from
  * its flags), reported with the usage text and exit 2, under their own code.
  */
-const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CLI_USAGE", "DATA_UNKNOWN_FORMAT", "KB_INVALID_OPTIONS", "KB_UNKNOWN_VOCABULARY", "TRAIN_INVALID_OPTIONS", "SYNTH_INVALID_OPTIONS", "SERVER_INVALID_OPTIONS", "RUN_OPTIONS_MISMATCH"]);
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CLI_USAGE", "DATA_UNKNOWN_FORMAT", "KB_INVALID_OPTIONS", "KB_UNKNOWN_VOCABULARY", "TRAIN_INVALID_OPTIONS", "SYNTH_INVALID_OPTIONS", "SERVER_INVALID_OPTIONS", "RUN_OPTIONS_MISMATCH", "MERGE_INVALID_INPUT", "DATA_INVALID_SHARD"]);
 
 /**
  * The one place errors become exit codes: 2 for usage errors (with the command's usage text), 1 for every

@@ -34,9 +34,11 @@ export interface ConvertOptions {
   /** Quantization block size (default 32; a power of two >= 16). */
   readonly blockSize?: number;
   /**
-   * MatMulNBits accuracy_level. Default: 0 for int4 (float activations: the output equals the float model with the
-   * dequantized weights), 4 for int8 (ONNX Runtime's 8-bit kernel at level 0 is about 100x slower on CPU: 441 ms
-   * vs 4 ms for one row through a 4096x4096 layer, measured with 2 threads).
+   * MatMulNBits accuracy_level. Default 4 (int8 activations) for int4 and int8: ONNX Runtime's 8-bit kernel at
+   * level 0 is about 100x slower on CPU (441 ms vs 4 ms for one row through a 4096x4096 layer, 2 threads), its 4-bit
+   * one 2-4x (bench:peer); level 4 agreed with level 0 on the next token of 99.9 % of the SPACCC dev prompts
+   * (docs/cpu-performance.md). 0 keeps float activations: the output equals the float model with the dequantized
+   * weights.
    */
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   /** Replace an existing output folder (the new one is complete before the old one goes). */
@@ -146,7 +148,7 @@ function interrupted(): SyncabelError {
 }
 
 export function defaultAccuracyLevel(dtype: ConvertDtype): 0 | 4 {
-  return dtype === "int8" ? 4 : 0;
+  return dtype === "int8" || dtype === "int4" ? 4 : 0;
 }
 
 /**

@@ -3,6 +3,8 @@ import { NO_CODE } from "../constants.js";
 import { bootstrapIntervals, type DocTally } from "./bootstrap.js";
 import { canonicalCode, codeSet, hasNoCode } from "./codes.js";
 import type { EvalOptions, EvalReport, GoldMention, Prediction, ScoreRow } from "./types.js";
+import type { ConfidencePoint } from "./calibration-metrics.js";
+import { calibrationReport, tallyConfidence } from "./calibration-report.js";
 
 export const DEFAULT_RESAMPLES = 1000;
 export const DEFAULT_SEED = 20240601;
@@ -78,6 +80,9 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
   let predictionsOfNoCode = 0;
   let withPrediction = 0;
   let topNoCode = 0;
+  const confidences: ConfidencePoint[] = [];
+  let withoutConfidence = 0;
+  const abstention = { abstained: 0, abstainedTopRight: 0, answered: 0, answeredRight: 0 };
   gold.forEach((g, i) => {
     validate(g, "gold mention", i);
     const key = mentionKey(g);
@@ -105,7 +110,10 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
       docIndex.set(g.doc, doc);
     }
     const seen = options.trainCodes ? codeSet(g.code).every((c) => options.trainCodes!.has(c)) : undefined;
-    scored.push({ doc, label: g.label, seen, rank: prediction ? goldRank(g.code, prediction.codes) : Number.POSITIVE_INFINITY });
+    const candidateRank = prediction ? goldRank(g.code, prediction.codes) : Number.POSITIVE_INFINITY;
+    if (prediction && !tallyConfidence(prediction, candidateRank === 1, confidences, abstention)) withoutConfidence++;
+    // An abstention answers NO_CODE: a miss at every k (its candidates are counted apart).
+    scored.push({ doc, label: g.label, seen, rank: prediction?.abstained ? Number.POSITIVE_INFINITY : candidateRank });
   });
   if (scored.length === 0) {
     // A recall over no mention is not 0 %: it is no measurement at all.
@@ -170,6 +178,10 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
     bootstrap: { resamples, seed, confidence, unit: "document" },
     ...(options.elapsedSeconds !== undefined && options.elapsedSeconds > 0
       ? { mentions_per_second: predByKey.size / options.elapsedSeconds }
+      : {}),
+    ...(confidences.length > 0 ? { calibration: calibrationReport(confidences, withoutConfidence) } : {}),
+    ...(abstention.abstained > 0
+      ? { abstentions: { abstained: abstention.abstained, abstained_top_right: abstention.abstainedTopRight, answered: abstention.answered, answered_recall_at_1: abstention.answered === 0 ? 0 : abstention.answeredRight / abstention.answered } }
       : {}),
   };
   return report;

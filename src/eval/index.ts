@@ -6,3 +6,5 @@ export { mulberry32 } from "../util/random.js";
 export { renderMarkdown, pct } from "./report-markdown.js";
 export { renderRecallPlot, type ReferenceLine } from "./plot-svg.js";
 export { codesOfDataset, goldFromDataset, goldWithPredictionCodes, predictionsFromRows } from "./adapters.js";
+export { expectedCalibrationError, reliabilityBins, selectiveAccuracy, coverageAtAccuracy, brierScore, type ConfidencePoint } from "./calibration-metrics.js";
+export { calibrationReport, renderCalibrationMarkdown, renderCalibrationSvg } from "./calibration-report.js";

@@ -19,6 +19,9 @@ export interface LinkedMention {
   /** Best first; [] with an error. */
   readonly beams: readonly Beam[];
   readonly error?: SentenceError;
+  /** A calibrated linker's confidence in the first beam, and whether it abstained (src/linker/calibrated-linker.ts). */
+  readonly confidence?: number;
+  readonly abstained?: true;
 }
 
 export interface LinkedDocument {
@@ -112,14 +115,18 @@ function linkedDocuments(batch: Batch, outcome: BatchOutcome): LinkedDocument[] 
     mentions: job.queries.map(({ mention, sentence, query, error: buildError }): LinkedMention => {
       let error = buildError;
       let beams: readonly Beam[] = [];
+      let calibrated: Pick<LinkedMention, "confidence" | "abstained"> = {};
       if (query !== undefined) {
         const r = outcome.results[cursor++];
         if (outcome.batchError !== undefined) error = outcome.batchError;
         else if (r === undefined) error = { code: "MODEL_RUNTIME", message: "the linker returned fewer results than mentions", details: {} };
         else if (r.error !== undefined) error = r.error;
-        else beams = r.beams;
+        else {
+          beams = r.beams;
+          calibrated = { ...(r.confidence === undefined ? {} : { confidence: r.confidence }), ...(r.abstained ? { abstained: true as const } : {}) };
+        }
       }
-      return { mention, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }) };
+      return { mention, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...calibrated };
     }),
   }));
 }

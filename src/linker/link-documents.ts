@@ -39,7 +39,7 @@ export interface LinkDocumentsOptions extends Omit<LinkDatasetOptions, "onProgre
    * What the rows depend on (KB, model, linker, beams ...). Recorded in `<out>.run.json`; resuming an output
    * written with other values is refused (the file would mix two runs' rows) unless `restart` is set.
    */
-  readonly runOptions?: Readonly<Record<string, string | number | boolean | null>>;
+  readonly runOptions?: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
   /** Discard an existing `<out>.partial` / `<out>` and start over. */
   readonly restart?: boolean;
 }
@@ -151,10 +151,11 @@ function scanExisting(path: string, dataset: Dataset, format: PredictionFormat):
 /** The output rows of one linked document, and how many of them carry an error. */
 function rowsOf(linked: LinkedDocument, format: PredictionFormat, annotate: LinkDocumentsOptions["annotate"]): { rows: string[]; errors: number } {
   let errors = 0;
-  const rows = linked.mentions.map(({ mention: m, sentence, beams, error }) => {
+  const rows = linked.mentions.map(({ mention: m, sentence, beams, error, confidence, abstained }) => {
     if (error !== undefined) errors++;
     const annotation = m.codes.length > 0 && annotate ? m.codes.map((c) => annotate(c, m.label, m.text) ?? "").join("<SEP>") : undefined;
-    const record: PredictionRecord = { document: linked.document.id, mention: m, sentence, beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }) };
+    const calibrated = { ...(confidence === undefined ? {} : { confidence }), ...(abstained ? { abstained: true } : {}) };
+    const record: PredictionRecord = { document: linked.document.id, mention: m, sentence, beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }), ...calibrated };
     return format === "tsv" ? predictionTsvRow(record) : predictionJsonlLine(record);
   });
   return { rows, errors };

@@ -11,6 +11,8 @@ import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type Retriev
 import { TfidfLinker } from "./tfidf-linker.js";
 import type { Linker as LinkerInterface, LinkerKind } from "./types.js";
 import { WorkerPoolLinker } from "./worker-pool-linker.js";
+import { checkMinConfidence, readCalibration, storesInKb, withCalibration } from "./calibrated-linker.js";
+import type { Calibrator } from "./calibration.js";
 
 export interface OpenLinkerOptions {
   /** Path of a KB index file (`syncabel kb build`). */
@@ -42,6 +44,13 @@ export interface OpenLinkerOptions {
   readonly dtype?: ModelDtype;
   /** Told what the user should know about the model on this machine (e.g. int8 kernels that saturate here). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Below this calibrated confidence a result abstains (code NO_CODE, `abstained: true`, beams kept); needs a
+   * stored calibration (src/linker/calibrated-linker.ts).
+   */
+  readonly minConfidence?: number;
+  /** Apply the stored calibration, when there is one (default true; `syncabel calibrate` reads raw scores). */
+  readonly calibrated?: boolean;
 }
 
 /**
@@ -52,8 +61,36 @@ export function defaultLinkerKind(options: Pick<OpenLinkerOptions, "linker" | "m
   return options.linker ?? (options.model ? "generative" : kbHasHybridModel ? "hybrid" : "tfidf");
 }
 
-/** Open a linker from paths (the kind: `defaultLinkerKind`). */
+/**
+ * Open a linker from paths (the kind: `defaultLinkerKind`). With its stored calibration, when it has one, its
+ * results carry `confidence`.
+ */
 export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
+  checkMinConfidence(options.minConfidence);
+  const linker = await openUncalibratedLinker(options);
+  if (options.calibrated === false) return linker;
+  let calibrator: Calibrator | undefined;
+  try {
+    const kb = openKnowledgeBase(options.kb);
+    try {
+      calibrator = readCalibration(kb, linker.kind, options.model);
+    } finally {
+      kb.close();
+    }
+  } catch (e) {
+    await linker.close();
+    throw e;
+  }
+  if (calibrator === undefined) {
+    if (options.minConfidence === undefined) return linker;
+    await linker.close();
+    const how = storesInKb(linker.kind) && linker.kind === "hybrid" ? "trainLinker (the train-linker command)" : `calibrateLinker for the ${linker.kind} linker (the calibrate command)`;
+    throw new SyncabelError("LINKER_INVALID_OPTIONS", `a minimum confidence needs a calibrated ${linker.kind} linker: none is stored for it${options.model === undefined ? ` in ${options.kb}` : ""}; run ${how} on training files first`, { linker: linker.kind });
+  }
+  return withCalibration(linker, calibrator, options.minConfidence);
+}
+
+async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
   const kb = openKnowledgeBase(options.kb);
   const kind = defaultLinkerKind(options, kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined);
   try {

@@ -13,6 +13,8 @@ import { openKnowledgeBase } from "../kb/sqlite-kb.js";
 import { FEATURE_NAMES } from "./hybrid-features.js";
 import { HYBRID_ARTIFACT_KEY, kbNamesOf, type HybridModelJson } from "./hybrid-linker.js";
 import { trainHybrid, type HybridTrainOptions } from "./hybrid-train.js";
+import { clearCalibration, storeCalibration } from "./calibrated-linker.js";
+import { calibrateOutOfFold, calibrationSummary, type CalibrationSummary } from "./calibrate.js";
 
 export interface TrainingFile {
   readonly path: string;
@@ -36,6 +38,8 @@ export interface TrainLinkerReport {
   readonly candidateRecall: number;
   readonly chosen: HybridModelJson["chosen"];
   readonly cv: HybridModelJson["cv"];
+  /** The out-of-fold calibration stored beside the model (absent: too few training mentions to fit one). */
+  readonly calibration?: CalibrationSummary;
   readonly seconds: number;
 }
 
@@ -75,7 +79,8 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
   const seed = options.seed ?? 1;
   const kb = openKnowledgeBase(kbPath);
   try {
-    const result = trainHybrid(kbNamesOf(kb), mentions, { expansionOf, ...options, language, seed });
+    const kbNames = kbNamesOf(kb);
+    const result = trainHybrid(kbNames, mentions, { expansionOf, ...options, language, seed });
     const model: HybridModelJson = {
       format: "syncabel-hybrid",
       version: 1,
@@ -90,6 +95,9 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
       training: { mentions: result.mentions, documents: result.documents, sources: [...new Set(mentions.map((m) => m.source))].sort(), candidateRecall: result.candidateRecall },
     };
     kb.putArtifact(HYBRID_ARTIFACT_KEY, Buffer.from(JSON.stringify(model), "utf8"));
+    const calibration = calibrateOutOfFold(result.outOfFold, mentions, kbNames, { restrictToKb: options.restrictToKb ?? true, folds: options.folds ?? 5, seed });
+    if (calibration === undefined) clearCalibration(kb, "hybrid");
+    else storeCalibration(kb, calibration);
     return {
       added: reports,
       mentions: result.mentions,
@@ -98,6 +106,7 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
       candidateRecall: result.candidateRecall,
       chosen: result.chosen,
       cv: result.cv,
+      ...(calibration === undefined ? {} : { calibration: calibrationSummary(calibration) }),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {

@@ -19,6 +19,11 @@ export interface Beam {
    * (so its code is usually NO_CODE). Such beams are ranked after every finished beam. Absent: finished.
    */
   readonly finished?: false;
+  /**
+   * Calibrated P(this candidate is right) (src/linker/calibration.ts): the first beam's is the result's
+   * `confidence`; over the list they sum to at most 1. Absent when the linker has no calibration.
+   */
+  readonly probability?: number;
 }
 
 /** Per-mention error of a batch result. */
@@ -28,10 +33,20 @@ export type SentenceError = ErrorJson;
 export type LinkerKind = "generative" | "tfidf" | "hybrid" | "retrieve-generate";
 export const LINKER_KINDS: readonly LinkerKind[] = ["hybrid", "tfidf", "generative", "retrieve-generate"];
 
-/** Result for one mention query: its beams, best first, or the error that stopped it alone. */
+/** What a calibrated linker adds to a result (src/linker/calibrated-linker.ts); absent without a calibration. */
+export interface Calibrated {
+  /** Calibrated probability that the first beam's code is right. */
+  readonly confidence?: number;
+  /** The answer: the first beam's code, or NO_CODE when the linker abstained. */
+  readonly code?: string;
+  /** true when `confidence` is below the minimum asked for: `code` is NO_CODE, the beams are kept for review. */
+  readonly abstained?: true;
+}
+
+/** Result for one mention query: its beams, best first (with a calibrated linker's confidence), or the error that stopped it alone. */
 export type LinkResult =
-  | { readonly beams: readonly Beam[]; readonly error?: undefined }
-  | { readonly beams?: undefined; readonly error: ErrorJson };
+  | ({ readonly beams: readonly Beam[]; readonly error?: undefined } & Calibrated)
+  | ({ readonly beams?: undefined; readonly error: ErrorJson } & { readonly [K in keyof Calibrated]?: undefined });
 
 /** Result for one input sentence of `sample()`: a LinkResult with the sentence as given. */
 export type SampleResult = LinkResult & { readonly sentence: string };

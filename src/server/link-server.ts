@@ -7,7 +7,7 @@ import type { MentionQuery } from "../data/mention-queries.js";
 import { queriesOfSentences } from "../linker/sample.js";
 import type { Linker, LinkResult, SampleResult } from "../linker/types.js";
 import { corsHeaders, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
-import { exportDocument } from "./annotation-export.js";
+import { compositeConceptInfo, exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
 import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
@@ -16,6 +16,7 @@ import { checkDeclaredLength, readBody } from "./read-body.js";
 import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
 import { conceptInfo, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
 import { parseDocumentsRequest, parseExportRequest, parseJsonObject, parseLinkDocumentRequest } from "./web-requests.js";
+import type { Replica } from "./replica.js";
 
 export interface ServerOptions {
   /** Interface to bind (default 127.0.0.1: loopback only). Beyond loopback, set `token`. */
@@ -69,9 +70,11 @@ export interface ServerOptions {
   readonly log?: (line: string) => void;
   /** Log lines as text (default) or one JSON object per line. */
   readonly logFormat?: "text" | "json";
+  /** Behind a load balancer: GET /ready, and 503 + Retry-After for new requests while draining (see replica.ts). */
+  readonly replica?: Replica;
 }
 
-type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
+type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs" | "replica">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
 
 const MIB = 1024 * 1024;
 
@@ -154,7 +157,7 @@ function splitUrl(req: IncomingMessage): { path: string; query: URLSearchParams 
   return q < 0 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
 }
 
-const API_ROUTES = new Set(["/v1/link", "/v1/link-document", "/v1/documents", "/v1/match", "/v1/export", "/v1/info", "/health", "/metrics"]);
+const API_ROUTES = new Set(["/v1/link", "/v1/link-document", "/v1/documents", "/v1/match", "/v1/export", "/v1/info", "/health", "/metrics", "/ready"]);
 
 /** The route label of a path for metrics (bounded set: unknown paths are "other"). */
 function routeOf(path: string, isStatic: boolean): string {
@@ -340,8 +343,8 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
     "/v1/export": {
       maxBytes: s.maxDocumentBytes,
       handle: async (raw, res) => {
-        const { format, document } = parseExportRequest(parseJsonObject(raw), s.maxSentences * 64);
-        const text = exportDocument(document, format);
+        const { format, document, all } = parseExportRequest(parseJsonObject(raw), s.maxSentences * 64);
+        const text = exportDocument(document, format, { all });
         const ext = format === "brat" ? "ann" : format === "pubtator" ? "pubtator.txt" : "jsonl";
         const name = `${document.id.replace(/[^\w.-]/g, "_").slice(0, 100) || "document"}.${ext}`;
         if (res.headersSent || res.destroyed) return;
@@ -375,7 +378,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       } catch {
         throw new SyncabelError("REQUEST_INVALID", "the concept code is not valid percent-encoding");
       }
-      const info = s.kb === undefined ? undefined : conceptInfo(s.kb, code);
+      const info = s.kb === undefined ? undefined : (conceptInfo(s.kb, code) ?? compositeConceptInfo(s.kb, code));
       if (info === undefined) throw new HttpError(404, { code: "NOT_FOUND", message: `no concept ${JSON.stringify(code.slice(0, 100))} in the knowledge base` });
       reply(res, info);
       return;
@@ -442,6 +445,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
         const ms = Math.round(seconds * 1000);
         log(requestId, { method: req.method ?? "", path: path.slice(0, 200), status, ...(sentences === undefined ? {} : { sentences }), ms }, `${req.method} ${path.slice(0, 200)} ${status}${n} ${ms} ms`);
       });
+      if (options.replica?.handle(req, res, path)) return;
       try {
         route(req, res, path, query, (n) => (sentences = n));
       } catch (e) {

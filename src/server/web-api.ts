@@ -50,6 +50,10 @@ export interface MentionResult {
   readonly sentence?: string;
   readonly beams?: readonly Beam[];
   readonly error?: SentenceError;
+  /** A calibrated linker's confidence, answer and abstention (src/linker/calibrated-linker.ts). */
+  readonly confidence?: number;
+  readonly code?: string;
+  readonly abstained?: true;
 }
 
 /** The request's document in the data model, every mention with its text (the document context of the others). */
@@ -75,8 +79,14 @@ export async function linkDocumentMentions(
   return chosen.map(({ mention, sentence, query, error }): MentionResult => {
     if (query === undefined) return { mention_id: mention.id, ...(sentence === undefined ? {} : { sentence }), ...(error === undefined ? {} : { error }) };
     const r = linked[k++] as LinkResult;
-    return { mention_id: mention.id, ...(sentence === undefined ? {} : { sentence }), ...(r.error === undefined ? { beams: r.beams } : { error: r.error }) };
+    return { mention_id: mention.id, ...(sentence === undefined ? {} : { sentence }), ...(r.error === undefined ? { beams: r.beams, ...calibratedFields(r) } : { error: r.error }) };
   });
+}
+
+/** The calibration fields of a result, when its linker is calibrated. */
+function calibratedFields(r: LinkResult): Pick<MentionResult, "confidence" | "code" | "abstained"> {
+  if (r.error !== undefined) return {};
+  return { ...(r.confidence === undefined ? {} : { confidence: r.confidence }), ...(r.code === undefined ? {} : { code: r.code }), ...(r.abstained ? { abstained: true as const } : {}) };
 }
 
 /** A concept's card and every (name, group) of it; undefined when the KB does not know the code. */

@@ -7,6 +7,7 @@ import { codesOfDataset, goldFromDataset, goldWithPredictionCodes, predictionsFr
 import { DEFAULT_RESAMPLES, DEFAULT_SEED, evaluate } from "../../eval/evaluate.js";
 import { renderRecallPlot, type ReferenceLine } from "../../eval/plot-svg.js";
 import { renderMarkdown } from "../../eval/report-markdown.js";
+import { renderCalibrationMarkdown, renderCalibrationSvg } from "../../eval/calibration-report.js";
 import { writeFileAtomic } from "../../io/atomic-write.js";
 import type { CliIO } from "../io.js";
 import { checkOutputPath, parseCommandArgs } from "../args.js";
@@ -35,6 +36,10 @@ Gold NO_CODE is excluded and mentions are de-duplicated on (document, label, sta
   --map-to VOCAB     score in another vocabulary through the KB's cross-references (--kb): gold and predicted
                      codes become their VOCAB ids; a prediction is right when its ids meet the gold's ids
                      (one-to-many); gold mentions without an id in VOCAB are left out and counted
+  --calibration-plot OUT.svg  reliability diagram and accuracy / coverage curve of the predictions' calibrated
+                     confidences (link / link-docs with a calibrated linker). With confidences the report also
+                     gives the ECE (15 equal-mass bins), Recall@1 of the most confident 50/80/90/100 % and the
+                     coverage at 90 % and 95 % accuracy; abstentions (--min-confidence) are counted apart.
 `;
 
 function parseFormat(value: string | undefined): DatasetFormat {
@@ -90,6 +95,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       title: { type: "string" },
       "map-to": { type: "string" },
       kb: { type: "string" },
+      "calibration-plot": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   }, usage);
@@ -108,7 +114,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const resamples = parseNumber(values.resamples, "resamples", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer") ?? DEFAULT_RESAMPLES;
   const seed = parseNumber(values.seed, "seed", (n) => Number.isInteger(n), "an integer") ?? DEFAULT_SEED;
   const references = (values.reference ?? []).map(parseReference);
-  for (const [flag, path] of [["--json", values.json], ["--plot", values.plot]] as const) {
+  for (const [flag, path] of [["--json", values.json], ["--plot", values.plot], ["--calibration-plot", values["calibration-plot"]]] as const) {
     if (path !== undefined) checkOutputPath(path, flag, [values.gold, values.predictions]);
   }
   checkNotSwapped(values.gold, values.predictions);
@@ -152,6 +158,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const title = values.title ?? values.predictions;
   let markdown = renderMarkdown(report, title);
   if (goldCodes === "predictions") markdown += `- Gold codes taken from the predictions file's \`code\` column: ${remapped} mention(s) differ from ${values.gold}.\n`;
+  markdown += renderCalibrationMarkdown(report);
   if (values["map-to"] !== undefined) markdown += `- Codes mapped to ${values["map-to"]} through ${values.kb}: ${goldUnmapped} gold mention(s) without a ${values["map-to"]} id left out.\n`;
   io.stdout.write(markdown);
   if (values.json) {
@@ -159,6 +166,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     writeFileAtomic(values.json, `${JSON.stringify(json, null, 2)}\n`);
   }
   if (values.plot) writeFileAtomic(values.plot, renderRecallPlot(report, references, `Recall@1: ${title}`));
+  const calibrationPlot = values["calibration-plot"];
+  if (calibrationPlot !== undefined) {
+    if (report.calibration === undefined) throw new SyncabelError("CLI_USAGE", `--calibration-plot: ${values.predictions} carries no confidence (link with a calibrated linker: syncabel train-linker / calibrate)`);
+    writeFileAtomic(calibrationPlot, renderCalibrationSvg(report.calibration, `Confidence: ${title}`));
+  }
   return 0;
 }
 

@@ -9,7 +9,7 @@ import { openXrefMap, type XrefMap } from "../../kb/xrefs.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
-                     [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--map-to VOCAB] [SENTENCE ...]
+                     [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--map-to VOCAB] [--min-confidence P] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
 arguments, else from stdin: one per line, or JSONL lines {"sentence": "..."}. Writes one JSONL line per input
@@ -22,6 +22,9 @@ the model's exact constrained-decoding score. --multiple-answers lets the model 
 <SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +.
 --map-to VOCAB adds to every beam "mapped_codes": the code's ids in another vocabulary from the KB's
 cross-references (e.g. MESH, UMLS_CUI, ICD10CM; one-to-many kept, [] when it has none).
+A calibrated linker (train-linker for the hybrid one, syncabel calibrate for the others) adds "confidence" (the
+probability that the first code is right), "code" and per beam "probability"; --min-confidence P answers
+"code": "NO_CODE" with "abstained": true below P, keeping the beams.
 `;
 
 

@@ -24,8 +24,8 @@ appears only when complete; Ctrl-C removes the partial output.
   --dtype T               weights in the ONNX model: fp32 (default, exact), fp16, int8, int4
                           (int8/int4: ONNX Runtime MatMulNBits, block-wise, symmetric)
   --block-size N          quantization block size for int8/int4 (default 32)
-  --accuracy-level L      MatMulNBits accuracy_level 0-4 (default 0 for int4: exact float arithmetic on the
-                          dequantized weights; 4 for int8: int8 activations, ~100x faster than 0 on CPU)
+  --accuracy-level L      MatMulNBits accuracy_level 0-4 (default 4: int8 activations, 2-4x (int4) and ~100x
+                          (int8) faster than 0 on CPU; 0: exact float arithmetic on the dequantized weights)
   --force                 replace an existing OUT (the old one is removed once the new one is complete)
 
 random: write a random-weight Llama model folder for tests and benchmarks: config.json,

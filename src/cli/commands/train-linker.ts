@@ -19,6 +19,9 @@ Linker.open then use it by default (--linker tfidf for the plain TF-IDF linker).
   The reranker is fitted on the whole training memory: features of each mention come from an index that leaves
   its own fold of documents out; hyper-parameters by cross-validation over those folds (--folds, default 5).
   Training files only: never give dev or test files here. The same data and --seed give the same model.
+  The linker's calibrated confidence (P(top code right), docs/review.md) is fitted on the same out-of-fold
+  rankings and stored beside the model: link / link-docs / serve then give every result a "confidence" and
+  accept --min-confidence P.
   --language     stemming language (default: the reader's document language, else es)
   --codes-outside-kb  also answer with training codes the KB lacks (a KB that covers part of the annotation
                  scheme, e.g. BC5CDR's entities.txt: MeSH descriptors only, while the corpus also uses
@@ -30,6 +33,9 @@ function printReport(r: TrainLinkerReport, io: CliIO): void {
   lines.push(`trained on ${r.mentions} mentions of ${r.documents} documents (language ${r.language}); gold among candidates for ${(100 * r.candidateRecall).toFixed(1)} %`);
   for (const c of r.cv) lines.push(`  cv ${JSON.stringify(c.options)}: Recall@1 ${(100 * c.recallAt1).toFixed(2)}`);
   lines.push(`chosen ${JSON.stringify(r.chosen)}; stored in the KB index (${r.seconds.toFixed(1)} s)`);
+  const c = r.calibration;
+  if (c === undefined) lines.push("no calibration: too few training mentions (results carry no confidence; --min-confidence is refused)");
+  else lines.push(`calibration (${c.source}, ${c.samples} mentions): ${c.method}; ${c.cv.map((x) => `${x.method} Brier ${x.brier.toFixed(4)} ECE ${x.ece.toFixed(4)}`).join(", ")}`);
   io.stdout.write(`${lines.join("\n")}\n`);
 }
 

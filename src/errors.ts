@@ -19,8 +19,9 @@ export const ERROR_CODES = {
   KB_ROW_INVALID: "a terminology row is missing a field",
   KB_INDEX_INVALID: "the knowledge-base index file is missing, corrupt or of another version",
   KB_EMPTY: "the knowledge base has no names",
-  KB_INVALID_OPTIONS: "knowledge-base build options are invalid",
+  KB_INVALID_OPTIONS: "knowledge-base options are invalid (sources of a build, relation kinds)",
   KB_UNKNOWN_VOCABULARY: "the knowledge base has no cross-references to the vocabulary asked for",
+  KB_NO_RELATIONS: "the knowledge-base index holds no relations of the kind asked",
   // token tries
   TRIE_INVALID: "serialised trie bytes are corrupt or of another version",
   TRIE_BUILD_FAILED: "the names of a group cannot be placed in one token trie",
@@ -47,6 +48,7 @@ export const ERROR_CODES = {
   DATA_UNKNOWN_FORMAT: "the dataset format is not one of the formats read",
   // evaluation
   EVAL_INVALID_INPUT: "evaluation input is invalid",
+  EVAL_INVALID_OPTIONS: "evaluation options are invalid",
   // synthetic data and fine-tuning data
   SYNTH_ENDPOINT: "the LLM endpoint failed",
   SYNTH_TIMEOUT: "the LLM endpoint did not answer in time",
@@ -55,6 +57,11 @@ export const ERROR_CODES = {
   TRAIN_INVALID_INPUT: "fine-tuning data input is invalid",
   TRAIN_INVALID_OPTIONS: "fine-tuning data options are invalid",
   SYNTH_INVALID_OPTIONS: "synthetic-data options are invalid",
+  // LLM-as-judge
+  JUDGE_PROMPT_INVALID: "the judge's prompt file is missing or malformed",
+  JUDGE_BAD_REPLY: "the judge's reply is not a JSON verdict with a known label",
+  JUDGE_INVALID_INPUT: "the judge's gold or predictions input is invalid",
+  JUDGE_INVALID_OPTIONS: "the judge's options are invalid",
   // server and CLI
   REQUEST_INVALID: "the request is malformed",
   REQUEST_TOO_LARGE: "the request exceeds a size or batch limit",

@@ -89,6 +89,9 @@ export {
 } from "./kb/sources/index.js";
 export { openXrefMap, XrefMap, mapForEvaluation } from "./kb/xrefs.js";
 export { KB_SCHEMA_VERSION } from "./kb/schema.js";
+export { Hierarchy, openHierarchy, readRelationCounts, type Ancestor, type PairRelation, type RelationCounts, type ClosureStats, type HierarchyOptions } from "./kb/relations.js";
+export type { RelationsReport } from "./kb/relations-build.js";
+export { RELATION_KINDS, type RelationKind, type SourceRelation } from "./kb/sources/types.js";
 
 // ---- Training: the hybrid linker's memory and reranker, synthetic sentences, fine-tuning data ----------------
 export { trainLinker, type TrainLinkerOptions, type TrainLinkerReport, type TrainingFile } from "./linker/train-linker.js";
@@ -109,6 +112,14 @@ export { renderMarkdown } from "./eval/report-markdown.js";
 export { renderRecallPlot, type ReferenceLine } from "./eval/plot-svg.js";
 export { expectedCalibrationError, reliabilityBins, selectiveAccuracy, coverageAtAccuracy, brierScore, type ConfidencePoint } from "./eval/calibration-metrics.js";
 export { calibrationReport, renderCalibrationMarkdown, renderCalibrationSvg } from "./eval/calibration-report.js";
+export { compareCodes } from "./eval/codes.js";
+export { GRADES, DEFAULT_RELATED_DISTANCE, gradeMentions, gradePair, type Grade, type GradeOptions, type GradeReport, type GradedMention, type HierarchyLookup } from "./eval/hierarchy-grades.js";
+export { JUDGMENT_LABELS, DEFAULT_JUDGMENT_COLUMN, parseJudgments, readJudgments, judgmentReport, agreement, cohenKappa, type Agreement, type JudgmentLabel, type JudgmentReport, type JudgmentRow, type JudgmentsFile } from "./eval/judgments.js";
+export { labelTable, type LabelRow, type LabelTable } from "./eval/label-tally.js";
+export { renderGradesMarkdown, renderJudgmentsMarkdown, renderAgreementMarkdown } from "./eval/report-labels.js";
+export { renderLabelPlot } from "./eval/plot-labels.js";
+// LLM-as-judge of predictions.
+export * from "./judge/index.js";
 
 // ---- Models: conversion of Hugging Face checkpoints, the ONNX runtime, decoding --------------------------------
 export { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype, type ConvertOptions, type ConvertProgress, type ConvertResult } from "./convert/convert.js";

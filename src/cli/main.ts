@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; su
   serve: { load: () => import("./commands/serve.js"), summary: "HTTP linking service on localhost" },
   "train-linker": { load: () => import("./commands/train-linker.js"), summary: "train the hybrid linker (no model) on annotated files; stored in the KB index" },
   calibrate: { load: () => import("./commands/calibrate.js"), summary: "fit a linker's calibrated confidence on a held-back slice of training files" },
+  judge: { load: () => import("./commands/judge.js"), summary: "LLM-as-judge labels (EXACT/BROAD/NARROW/NO_RELATION) of predictions via a chat endpoint" },
 };
 
 function usage(): string {
@@ -48,7 +49,7 @@ function isSystemError(e: unknown): e is Error & { code: string } {
  * Library errors that mean an invalid option: from the command line they are usage errors (the options came from
  * its flags), reported with the usage text and exit 2, under their own code.
  */
-const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CLI_USAGE", "DATA_UNKNOWN_FORMAT", "KB_INVALID_OPTIONS", "KB_UNKNOWN_VOCABULARY", "TRAIN_INVALID_OPTIONS", "SYNTH_INVALID_OPTIONS", "SERVER_INVALID_OPTIONS", "RUN_OPTIONS_MISMATCH", "MERGE_INVALID_INPUT", "DATA_INVALID_SHARD"]);
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CLI_USAGE", "DATA_UNKNOWN_FORMAT", "KB_INVALID_OPTIONS", "KB_UNKNOWN_VOCABULARY", "TRAIN_INVALID_OPTIONS", "SYNTH_INVALID_OPTIONS", "SERVER_INVALID_OPTIONS", "RUN_OPTIONS_MISMATCH", "MERGE_INVALID_INPUT", "DATA_INVALID_SHARD", "EVAL_INVALID_OPTIONS", "JUDGE_INVALID_OPTIONS"]);
 
 /**
  * The one place errors become exit codes: 2 for usage errors (with the command's usage text), 1 for every

@@ -17,6 +17,17 @@ export function canonicalCode(code: string): string {
   return codeSet(code).join(COMPOSITE_SEPARATOR);
 }
 
+/**
+ * What a code comparison alone decides: STRICT (the same codes, as sets) or PARTIAL (the predicted codes a proper
+ * subset of a composite gold); undefined otherwise (including an empty or NO_CODE prediction).
+ */
+export function compareCodes(gold: string, predicted: string): "STRICT" | "PARTIAL" | undefined {
+  const g = codeSet(gold);
+  const p = codeSet(predicted).filter((c) => c !== NO_CODE);
+  if (p.length === 0 || !p.every((c) => g.includes(c))) return undefined;
+  return p.length === g.length ? "STRICT" : "PARTIAL";
+}
+
 /** True when the code is NO_CODE or a composite with a NO_CODE part: such gold can never be matched. */
 export function hasNoCode(code: string): boolean {
   const set = codeSet(code);

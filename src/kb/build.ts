@@ -14,6 +14,7 @@ import { KB_FORMAT_TAG, KB_SCHEMA_SQL, KB_SCHEMA_VERSION } from "./schema.js";
 import { contentDigest } from "./integrity.js";
 import { nfc, termRowProblem } from "./row-checks.js";
 import { gazetteerSource } from "./sources/gazetteer-source.js";
+import { relationStager, writeRelations, type RelationStager, type RelationsReport } from "./relations-build.js";
 import type { ProgressSink, SourceItem, SourceRow, TermSource } from "./sources/types.js";
 
 export interface SkippedRow {
@@ -51,6 +52,8 @@ export interface BuildReport {
   readonly ambiguousNames: number;
   /** Distinct (code, vocabulary, id) cross-references kept. */
   readonly xrefs: number;
+  /** Hierarchy edges (is_a, part_of) the readers gave and the index stores. */
+  readonly relations: RelationsReport;
   readonly groups: Readonly<Record<string, { readonly names: number; readonly concepts: number }>>;
   /** The first `MAX_SKIPPED_REPORTED` skipped rows with their reason. */
   readonly skipped: readonly SkippedRow[];
@@ -137,7 +140,7 @@ function openStaging(path: string) {
 type Staging = ReturnType<typeof openStaging>;
 
 /** 1. Stream every source into the staging tables. Returns the number of items read. */
-async function stageSources(sources: readonly TermSource[], staging: Staging, skips: SkipLog, progress?: ProgressSink): Promise<number> {
+async function stageSources(sources: readonly TermSource[], staging: Staging, skips: SkipLog, relations: RelationStager, progress?: ProgressSink): Promise<number> {
   let read = 0;
   let seq = 0;
   const fileIds = new Map<string, number>();
@@ -159,6 +162,10 @@ async function stageSources(sources: readonly TermSource[], staging: Staging, sk
   };
   for (const source of sources) {
     for await (const item of source.items(progress) as AsyncIterable<SourceItem>) {
+      if (item.kind === "relation") {
+        relations.add(item.relation, source.format);
+        continue;
+      }
       read++;
       if (item.kind === "skip") {
         skips.add(item.file, item.line, item.reason, item.detail);
@@ -325,7 +332,8 @@ export async function buildKnowledgeBase(input: string | TermSource | readonly T
   try {
     staging = openStaging(stagingPath);
     const skips = new SkipLog();
-    const rowsRead = await stageSources(sources, staging, skips, options.progress);
+    const relationRows = relationStager(staging.db);
+    const rowsRead = await stageSources(sources, staging, skips, relationRows, options.progress);
     const db = staging.db;
     options.onPhase?.("resolving translations");
     resolveInheritedGroups(db, skips);
@@ -354,6 +362,8 @@ export async function buildKnowledgeBase(input: string | TermSource | readonly T
     options.onPhase?.("writing cross-references");
     const xrefs = writeXrefs(db, out);
     const groups = writeGroups(db, out);
+    options.onPhase?.("writing relations");
+    const relations = writeRelations(db, out, relationRows);
     const insertMeta = out.prepare("INSERT INTO meta VALUES (?, ?)");
     insertMeta.run("format", KB_FORMAT_TAG);
     insertMeta.run("schema_version", String(KB_SCHEMA_VERSION));
@@ -384,6 +394,7 @@ export async function buildKnowledgeBase(input: string | TermSource | readonly T
       names,
       ambiguousNames,
       xrefs,
+      relations,
       groups,
       skipped: skips.first,
       seconds: (performance.now() - started) / 1000,

@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../../io/atomic-write.js";
 import type { CliIO } from "../io.js";
 import { checkOutputPath, parseCommandArgs } from "../args.js";
 import { mapForEvaluation, openXrefMap } from "../../kb/xrefs.js";
+import { checkLabelArgs, hierarchyGrades, LABEL_ARGS, LABEL_USAGE, runJudgments } from "./eval-labels.js";
 
 export const usage = `usage: syncabel eval --gold GOLD --predictions PRED.tsv [--only-predicted] [--train TRAIN]
                      [--format spaccc|pubtator|brat|bigbio] [--texts DIR] [--k 1,5] [--gold-codes gold|predictions]
@@ -40,7 +41,7 @@ Gold NO_CODE is excluded and mentions are de-duplicated on (document, label, sta
                      confidences (link / link-docs with a calibrated linker). With confidences the report also
                      gives the ECE (15 equal-mass bins), Recall@1 of the most confident 50/80/90/100 % and the
                      coverage at 90 % and 95 % accuracy; abstentions (--min-confidence) are counted apart.
-`;
+${LABEL_USAGE}`;
 
 function parseFormat(value: string | undefined): DatasetFormat {
   const f = (value ?? "spaccc") as DatasetFormat;
@@ -96,6 +97,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       "map-to": { type: "string" },
       kb: { type: "string" },
       "calibration-plot": { type: "string" },
+      ...LABEL_ARGS,
       help: { type: "boolean", short: "h", default: false },
     },
   }, usage);
@@ -103,6 +105,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(usage);
     return 0;
   }
+  checkLabelArgs(values, [values.gold, values.predictions, values.judgments].filter((p): p is string => p !== undefined));
+  if (values.judgments !== undefined) return runJudgments(values, io);
   if (!values.gold || !values.predictions) throw new SyncabelError("CLI_USAGE", `--gold and --predictions are required\n\n${usage}`);
   const format = parseFormat(values.format);
   const ks = parseKs(values.k);
@@ -160,9 +164,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (goldCodes === "predictions") markdown += `- Gold codes taken from the predictions file's \`code\` column: ${remapped} mention(s) differ from ${values.gold}.\n`;
   markdown += renderCalibrationMarkdown(report);
   if (values["map-to"] !== undefined) markdown += `- Codes mapped to ${values["map-to"]} through ${values.kb}: ${goldUnmapped} gold mention(s) without a ${values["map-to"]} id left out.\n`;
+  const graded = values.hierarchy ? hierarchyGrades(values, gold, predictions, { onlyPredicted: values["only-predicted"], trainCodes, title }) : undefined;
+  if (graded) markdown += `\n${graded.markdown}`;
   io.stdout.write(markdown);
   if (values.json) {
-    const json = { gold: values.gold, predictions: values.predictions, gold_codes: goldCodes, gold_codes_remapped: remapped, ...report };
+    const json = { gold: values.gold, predictions: values.predictions, gold_codes: goldCodes, gold_codes_remapped: remapped, ...report, ...(graded ? { hierarchy: graded.report } : {}) };
     writeFileAtomic(values.json, `${JSON.stringify(json, null, 2)}\n`);
   }
   if (values.plot) writeFileAtomic(values.plot, renderRecallPlot(report, references, `Recall@1: ${title}`));

@@ -6,6 +6,8 @@ import { SyncabelError } from "../../errors.js";
 import { buildKnowledgeBase, type BuildReport } from "../../kb/build.js";
 import { KB_BUILD_ARGS, KB_BUILD_USAGE, progressSink, sourcesFromArgs } from "../kb-build-args.js";
 import { openKnowledgeBase } from "../../kb/sqlite-kb.js";
+import { readRelationCounts, relationIntegrityProblems, type RelationCounts } from "../../kb/relations.js";
+import { kbInvalid } from "../../kb/integrity.js";
 import { checkOutputPath } from "../args.js";
 import type { CliIO } from "../io.js";
 import { ADD_MENTIONS_USAGE, addMentions, addTrainFiles, TRAIN_ARGS, TRAIN_USAGE, trainFilesFromArgs } from "./kb-mentions.js";
@@ -14,11 +16,19 @@ const SKIPPED_SHOWN = 20;
 
 export const usage = `usage:
 ${KB_BUILD_USAGE}${TRAIN_USAGE}${ADD_MENTIONS_USAGE}  syncabel kb info KB.sqlite [--json]
-      Concepts, names and groups of a built index.
+      Concepts, names, groups and relations (is_a, part_of; by source) of a built index.
 `;
 
 function groupLines(groups: Readonly<Record<string, { readonly names: number; readonly concepts: number }>>): string[] {
   return Object.entries(groups).map(([g, s]) => `  ${g}: ${s.names} names, ${s.concepts} concepts`);
+}
+
+/** "relations: 12 (is_a 10, part_of 2; from obo 12)", or why there are none. */
+function relationLine(r: RelationCounts | undefined): string {
+  if (r === undefined) return "relations: none stored (index built before syncabel stored relations: rebuild to add the hierarchy)";
+  const kinds = Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(", ");
+  const sources = Object.entries(r.bySource).map(([k, n]) => `${k} ${n}`).join(", ");
+  return `relations: ${r.total}${r.total > 0 ? ` (${kinds}; from ${sources})` : ""}`;
 }
 
 function printBuild(report: BuildReport, io: CliIO): void {
@@ -26,6 +36,7 @@ function printBuild(report: BuildReport, io: CliIO): void {
     `read ${report.rowsRead} rows from ${report.input}: kept ${report.rowsKept}, skipped ${report.rowsSkipped}, duplicates merged ${report.duplicatesMerged}`,
     `wrote ${report.output}: ${report.concepts} concepts, ${report.names} names (${report.ambiguousNames} with several codes), ${report.xrefs} cross-references in ${report.seconds.toFixed(2)} s`,
     ...groupLines(report.groups),
+    ...(report.relations.stored > 0 || report.relations.read > 0 ? [relationLine({ total: report.relations.stored, byKind: report.relations.byKind, bySource: report.relations.bySource })] : []),
   ];
   io.stdout.write(`${out.join("\n")}\n`);
   if (report.rowsSkipped > 0) {
@@ -69,8 +80,11 @@ async function info(args: string[], io: CliIO): Promise<number> {
   const kb = openKnowledgeBase(positionals[0], { verify: "full" });
   try {
     const stats = kb.stats();
-    if (values.json) io.stdout.write(`${JSON.stringify({ path: positionals[0], ...stats })}\n`);
-    else io.stdout.write(`${[`${positionals[0]}: ${stats.concepts} concepts, ${stats.names} names, ${Object.keys(stats.groups).length} groups`, ...groupLines(stats.groups)].join("\n")}\n`);
+    const damaged = relationIntegrityProblems(positionals[0]);
+    if (damaged.length > 0) throw kbInvalid(positionals[0], `the file is damaged: ${damaged.join("; ")}`);
+    const relations = readRelationCounts(positionals[0]);
+    if (values.json) io.stdout.write(`${JSON.stringify({ path: positionals[0], ...stats, relations: relations ?? null })}\n`);
+    else io.stdout.write(`${[`${positionals[0]}: ${stats.concepts} concepts, ${stats.names} names, ${Object.keys(stats.groups).length} groups`, ...groupLines(stats.groups), relationLine(relations)].join("\n")}\n`);
   } finally {
     kb.close();
   }

@@ -6,10 +6,11 @@ import type { SampleResult } from "../../linker/types.js";
 import type { CliIO } from "../io.js";
 import { exitForItems, parseCommandArgs, positiveInt } from "../args.js";
 import { openXrefMap, type XrefMap } from "../../kb/xrefs.js";
+import { openAncestorAnnotator, type AncestorAnnotator } from "../beam-ancestors.js";
 
 export const usage = `usage: syncabel link --kb KB.sqlite [--model DIR] [--language es|fr|en] [--beams N]
                      [--unconstrained] [--multiple-answers] [--batch-size B] [--max-new-tokens T]
-                     [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--map-to VOCAB] [--min-confidence P] [SENTENCE ...]
+                     [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--map-to VOCAB] [--min-confidence P] [--ancestors] [SENTENCE ...]
 
 Links marked sentences such as "El paciente con [embolia pulmonar]{ENFERMEDAD} ...". Sentences come from the
 arguments, else from stdin: one per line, or JSONL lines {"sentence": "..."}. Writes one JSONL line per input
@@ -25,6 +26,8 @@ cross-references (e.g. MESH, UMLS_CUI, ICD10CM; one-to-many kept, [] when it has
 A calibrated linker (train-linker for the hybrid one, syncabel calibrate for the others) adds "confidence" (the
 probability that the first code is right), "code" and per beam "probability"; --min-confidence P answers
 "code": "NO_CODE" with "abstained": true below P, keeping the beams.
+--ancestors adds to every beam "ancestors": [{code, name, distance}] of its concept, nearest first, from the
+KB's is-a relations (kb build stores them from RF2 relationships, OBO, OBO Graphs, MRREL, a parents column).
 `;
 
 
@@ -60,6 +63,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       "batch-size": { type: "string" },
       "max-new-tokens": { type: "string" },
       "map-to": { type: "string" },
+      ancestors: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   }, usage);
@@ -73,6 +77,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const mapTo = values["map-to"] as string | undefined;
   if (mapTo !== undefined && typeof values.kb !== "string") throw new SyncabelError("CLI_USAGE", `--map-to needs --kb\n${usage}`);
   const xrefs: XrefMap | undefined = mapTo === undefined ? undefined : openXrefMap(values.kb as string, mapTo);
+  if (values.ancestors && typeof values.kb !== "string") throw new SyncabelError("CLI_USAGE", `--ancestors needs --kb\n${usage}`);
+  const ancestors: AncestorAnnotator | undefined = values.ancestors ? openAncestorAnnotator(values.kb as string) : undefined;
   const linker = await openLinker({ ...linkerOptionsFromArgs(values, usage), onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
   warnIneffectiveLinkerArgs(values, linker.kind, "link", io.stderr, true);
   let total = 0;
@@ -82,7 +88,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       for (const r of results) {
         total++;
         if (r.error !== undefined) failed++;
-        io.stdout.write(`${JSON.stringify(xrefs ? withMappedCodes(r, xrefs) : r)}\n`);
+        const mapped = xrefs ? withMappedCodes(r, xrefs) : r;
+        io.stdout.write(`${JSON.stringify(ancestors ? ancestors.annotate(mapped) : mapped)}\n`);
       }
     };
     const options = { constrained: !values.unconstrained, num_beams: numBeams, batch_size: batchSize, max_new_tokens: maxNewTokens };
@@ -103,6 +110,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   } finally {
     await linker.close();
     xrefs?.close();
+    ancestors?.close();
   }
   return exitForItems(io, "link", failed, total, "sentences");
 }

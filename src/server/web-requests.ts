@@ -156,6 +156,9 @@ function beams(v: unknown): Beam[] | undefined {
     pred_concept_code: String(b.pred_concept_code ?? ""),
     beam_score: typeof b.beam_score === "number" && Number.isFinite(b.beam_score) ? b.beam_score : 0,
     pred_concept_codes: Array.isArray(b.pred_concept_codes) ? b.pred_concept_codes.filter((c): c is string => typeof c === "string") : [],
+    // What the linker said about the beam is exported as it said it (calibrated probability, a beam cut short).
+    ...(typeof b.probability === "number" && b.probability >= 0 && b.probability <= 1 ? { probability: b.probability } : {}),
+    ...(b.finished === false ? { finished: false as const } : {}),
   }));
 }
 

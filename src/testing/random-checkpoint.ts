@@ -134,6 +134,11 @@ const PIECE = 1 << 20;
 /** Stream a tensor's uniform values in pieces, from a mulberry32 stream seeded by (seed, tensor name). */
 function fillUniform(spec: LlamaTensorSpec, seed: number, sink: TensorSink): void {
   const { mean, std } = initScale(spec);
+  fillUniformValues(spec, mean, std, seed, sink);
+}
+
+/** Uniform values of mean `mean` and standard deviation `std` for a tensor, streamed in pieces (same seed, same bytes). */
+export function fillUniformValues(spec: { readonly name: string; readonly shape: readonly number[] }, mean: number, std: number, seed: number, sink: TensorSink): void {
   const half = Math.sqrt(3) * std; // uniform(-a, a) has std a / sqrt(3)
   const total = spec.shape.reduce((a, b) => a * b, 1);
   let state = (hashString(spec.name) ^ Math.imul(seed, 0x9e3779b1)) >>> 0;

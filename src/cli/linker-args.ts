@@ -2,6 +2,7 @@ import { SyncabelError } from "../errors.js";
 import type { OpenLinkerOptions } from "../linker/open.js";
 import { DTYPE_SUFFIXES, isModelDtype } from "../lm/model-file.js";
 import { positiveInt, warnUnused } from "./args.js";
+import { parseDecoderStart, type DecoderStart } from "../linker/seq2seq-prompt.js";
 
 /** The parseArgs options every command that opens a linker shares (link, link-docs, serve). */
 export const LINKER_ARGS = {
@@ -17,6 +18,7 @@ export const LINKER_ARGS = {
   dtype: { type: "string" },
   candidates: { type: "string" },
   workers: { type: "string" },
+  "decoder-start": { type: "string" },
 } as const;
 
 export interface LinkerArgValues {
@@ -34,6 +36,8 @@ export interface LinkerArgValues {
   readonly candidates?: string;
   /** hybrid / tfidf: worker threads. */
   readonly workers?: string;
+  /** encoder-decoder models: config | lang | token id. */
+  readonly "decoder-start"?: string;
 }
 
 /** OpenLinkerOptions from parsed LINKER_ARGS values, with usage errors for a missing KB or a bad value. */
@@ -52,7 +56,15 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
     throw new SyncabelError("CLI_USAGE", `--dtype must be one of ${Object.keys(DTYPE_SUFFIXES).join(", ")}, got ${JSON.stringify(dtype)}\n\n${usage}`);
   }
   if (dtype !== undefined && values["model-file"] !== undefined) throw new SyncabelError("CLI_USAGE", `give --dtype or --model-file, not both\n\n${usage}`);
+  const start = values["decoder-start"];
+  let decoderStart: DecoderStart | undefined;
+  try {
+    decoderStart = start === undefined ? undefined : parseDecoderStart(start);
+  } catch (e) {
+    throw new SyncabelError("CLI_USAGE", `--decoder-start: ${(e as Error).message}\n\n${usage}`);
+  }
   return {
+    ...(decoderStart === undefined ? {} : { decoderStart }),
     kb: values.kb,
     ...(values.candidates === undefined ? {} : { candidates: positiveInt(values.candidates, "candidates", 64) }),
     ...(dtype === undefined ? {} : { dtype }),

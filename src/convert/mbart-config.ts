@@ -145,3 +145,19 @@ export function loadSeq2SeqConfig(dir: string): Seq2SeqConfig {
 export function decoderHeadDim(c: Seq2SeqConfig): number {
   return c.dModel / c.decoderHeads;
 }
+
+/**
+ * The decoder's first token: "config" (generation_config.json's decoder_start_token_id, else config.json's, as
+ * Hugging Face generate), "lang" (the target language code, as the SynCABEL seq2seq training script), or an id.
+ */
+export type DecoderStart = "config" | "lang" | number;
+
+/** `config` | `lang` | a token id, as given on a command line. */
+export function parseDecoderStart(text: string): DecoderStart {
+  if (text === "config" || text === "lang") return text;
+  if (/^\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
+  throw new SyncabelError("DECODE_INVALID_OPTIONS", `decoder start must be config, lang or a token id, got ${JSON.stringify(text)}`);
+}
+
+/** mBART-50 language code of each prompt language (used when tokenizer_config.json names none). */
+export const LANGUAGE_CODE: Readonly<Record<string, string>> = { es: "es_XX", fr: "fr_XX", en: "en_XX" };

@@ -6,7 +6,7 @@ import type { CausalLM, TextTokenizer } from "../lm/types.js";
 import { parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
 import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
-import { promptTokens } from "./prompt-tokens.js";
+import { decoderOnlyScheme, type PromptScheme } from "./prompt-scheme.js";
 import { errorResult } from "./sentence-results.js";
 import type { ContinuousLinker, ContinuousOptions, FedSentence, SentenceFeed } from "./sentence-feed.js";
 import { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult } from "./types.js";
@@ -23,6 +23,8 @@ export interface GenerativeLinkerParts {
   readonly eosTokenIds?: readonly number[];
   /** Close the KB and the model with the linker (default true). */
   readonly owns?: boolean;
+  /** How sentences become model inputs and names trie tokens (default: the decoder-only prompt; seq2seq: #19). */
+  readonly scheme?: PromptScheme;
 }
 
 /** The published system generated with max_length 1024 (prompt + answer). */
@@ -41,7 +43,7 @@ interface Parsed {
 export class GenerativeLinker implements Linker, ContinuousLinker {
   readonly kind = "generative";
   private tries: Map<string, TokenTrie> | undefined;
-  private verbTokens: number | undefined;
+  private readonly scheme: PromptScheme;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly groups: ReadonlySet<string>;
 
@@ -50,18 +52,21 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     if (parts.multipleAnswers && parts.tokenizer.sepTokenId === null) {
       throw new SyncabelError("LINKER_INVALID_OPTIONS", `multiple-answers mode needs a ${SEP_TOKEN} token in the tokenizer`);
     }
+    this.scheme = parts.scheme ?? decoderOnlyScheme(parts.tokenizer, parts.verb);
+    if (this.scheme.encoderDecoder !== (parts.lm.encoderDecoder ?? false)) {
+      throw new SyncabelError("LINKER_INVALID_OPTIONS", `the prompt scheme is for ${this.scheme.encoderDecoder ? "an encoder-decoder" : "a decoder-only"} model, the model is not`);
+    }
   }
 
   /** Per-group tries, built once per (KB, tokenizer, verb) and cached in the KB index file. */
   private triesByGroup(): Map<string, TokenTrie> {
-    this.tries ??= loadOrBuildKbTries(this.parts.kb, this.parts.tokenizer, this.parts.verb);
+    this.tries ??= loadOrBuildKbTries(this.parts.kb, this.parts.tokenizer, this.parts.verb, { tokenization: this.scheme.names });
     return this.tries;
   }
 
-  /** Tokens of `" {verb}"`: the prompt ends with them and every trie sequence starts with them (2 for " corresponde"). */
+  /** Tokens of the verb: the prompt ends with them and every trie sequence starts with them (2 for " corresponde"). */
   private verbTokenCount(): number {
-    this.verbTokens ??= this.parts.tokenizer.encode(` ${this.parts.verb}`, { addSpecialTokens: false }).length;
-    return this.verbTokens;
+    return this.scheme.names.root.length;
   }
 
   /**
@@ -104,16 +109,16 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
 
   /** A marked sentence's prompt and constraint; throws a typed error for a sentence that cannot be linked. */
   private prepare(text: string, constrained: boolean, maxPromptTokens: number): { sentence: MarkedSentence; input: BeamSearchInput } {
-    const { tokenizer, verb } = this.parts;
+    const { tokenizer } = this.parts;
     const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
-    const prompt = promptTokens(tokenizer, sentence, verb, maxPromptTokens);
+    const { prompt, encoderInput } = this.scheme.inputs(sentence, maxPromptTokens);
     let constraint: TrieConstraint | undefined;
     if (constrained) {
       const trie = this.triesByGroup().get(sentence.group);
       if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
       constraint = { trie, sepTokenId: this.parts.multipleAnswers ? tokenizer.sepTokenId : null, rootTokens: this.verbTokenCount() };
     }
-    return { sentence, input: { prompt, constraint } };
+    return { sentence, input: { prompt, constraint, ...(encoderInput ? { encoderInput } : {}) } };
   }
 
   private resultOf(text: string, sentence: MarkedSentence, out: BeamSearchOutput): SampleResult {

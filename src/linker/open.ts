@@ -2,6 +2,10 @@ import { SyncabelError } from "../errors.js";
 import { openKnowledgeBase } from "../kb/index.js";
 import { readEosTokenIds } from "../lm/generation-config.js";
 import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
+import { isSeq2SeqModelDir } from "../convert/mbart-config.js";
+import { loadOnnxSeq2SeqLM } from "../lm/onnx-seq2seq-lm.js";
+import type { PromptScheme } from "./prompt-scheme.js";
+import { loadSeq2SeqScheme, type DecoderStart } from "./seq2seq-prompt.js";
 import { loadTokenizer } from "../lm/tokenizer.js";
 import { verbFor } from "../markup/index.js";
 import { GenerativeLinker } from "./generative-linker.js";
@@ -41,6 +45,11 @@ export interface OpenLinkerOptions {
   readonly dtype?: string;
   /** Told what the user should know about the model on this machine (e.g. int8 kernels that saturate here). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Encoder-decoder models (mBART, BART): the decoder's first token. "config" (default): generation_config.json's
+   * decoder_start_token_id, as Hugging Face generate; "lang": the target language code; or a token id.
+   */
+  readonly decoderStart?: DecoderStart;
 }
 
 /** Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else TF-IDF. */
@@ -71,12 +80,17 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
     }
     const verb = verbFor(options.language ?? "es", options.verb);
     const tokenizer = await loadTokenizer(options.model);
-    const lm = await loadOnnxCausalLM(options.model, {
+    const lmOptions = {
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       executionProviders: options.device === "cuda" ? ["cuda", "cpu"] : ["cpu"],
       ...(options.modelFile === undefined ? {} : { modelFile: options.modelFile }),
       ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
-    });
+    };
+    // An encoder-decoder checkpoint (config.json model_type mbart / bart) gets the seq2seq runtime and prompt (#19).
+    const seq2seq = isSeq2SeqModelDir(options.model);
+    if (!seq2seq && options.decoderStart !== undefined) throw new SyncabelError("LINKER_INVALID_OPTIONS", "--decoder-start is for encoder-decoder models (mBART, BART)");
+    const scheme: PromptScheme | undefined = seq2seq ? loadSeq2SeqScheme(options.model, tokenizer, { verb, language: options.language ?? "es", ...(options.decoderStart === undefined ? {} : { decoderStart: options.decoderStart }) }) : undefined;
+    const lm = seq2seq ? await loadOnnxSeq2SeqLM(options.model, lmOptions) : await loadOnnxCausalLM(options.model, lmOptions);
     for (const warning of lm.warnings) options.onWarning?.(warning);
     const eosTokenIds = readEosTokenIds(options.model);
     if (kind === "retrieve-generate") {
@@ -87,9 +101,10 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
         ...(options.candidates === undefined ? {} : { candidates: options.candidates }),
         ...(options.rgMode === undefined ? {} : { mode: options.rgMode }),
         ...(eosTokenIds ? { eosTokenIds } : {}),
+        ...(scheme ? { scheme } : {}),
       });
     }
-    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false, ...(eosTokenIds ? { eosTokenIds } : {}) });
+    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false, ...(eosTokenIds ? { eosTokenIds } : {}), ...(scheme ? { scheme } : {}) });
   } catch (e) {
     kb.close();
     throw e;

@@ -22,6 +22,9 @@ the model's exact constrained-decoding score. --multiple-answers lets the model 
 <SEP> (composite mentions; for checkpoints fine-tuned that way, such as the SPACCC ones); codes are joined with +.
 --map-to VOCAB adds to every beam "mapped_codes": the code's ids in another vocabulary from the KB's
 cross-references (e.g. MESH, UMLS_CUI, ICD10CM; one-to-many kept, [] when it has none).
+Encoder-decoder models (mBART, BART; docs/seq2seq.md): --decoder-start config|lang|ID picks the decoder's first
+token (default config: generation_config.json's decoder_start_token_id, as Hugging Face generate); link-docs and
+serve take it too.
 `;
 
 

@@ -172,6 +172,7 @@ export class OnnxSeq2SeqLM implements CausalLM {
   private forwardTime = 0;
   private encoderTime = 0;
   private encoded = 0;
+  private crossCopies = 0;
   private generation = 0;
   private readonly pool: BufferPool;
 
@@ -227,9 +228,12 @@ export class OnnxSeq2SeqLM implements CausalLM {
     return this.forwardTime;
   }
 
-  /** Milliseconds in the encoder and sentences encoded (the bench's encoder ms per sentence). */
-  get encoderStats(): { readonly ms: number; readonly sentences: number } {
-    return { ms: this.encoderTime, sentences: this.encoded };
+  /**
+   * Milliseconds in the encoder, sentences encoded, and copies made of cross-attention tensors (a sentence leaving a
+   * grouped batch, or the rows' sentences changing for per-row graphs; never a beam reordering).
+   */
+  get encoderStats(): { readonly ms: number; readonly sentences: number; readonly crossCopies: number } {
+    return { ms: this.encoderTime, sentences: this.encoded, crossCopies: this.crossCopies };
   }
 
   /** Whether the decoder takes cross-attention tensors per sentence (the converter's graphs). */
@@ -239,6 +243,28 @@ export class OnnxSeq2SeqLM implements CausalLM {
 
   async prefill(prompts: readonly (readonly number[])[], request?: LogitRequest, encoderInputs?: readonly (readonly number[])[]): Promise<StepResult> {
     const generation = ++this.generation;
+    const { segments, results } = await this.prefillSegments(prompts, request, encoderInputs, 0);
+    if (generation !== this.generation) {
+      throw new SyncabelError("DECODE_INVALID_OPTIONS", "another decoding started on this model during prefill (one decoding at a time per model)");
+    }
+    return { state: this.stateOf(prompts.length, segments), logProbs: results.result() };
+  }
+
+  /**
+   * Continuous batching: prefill `prompts` (with their sources) and add them as rows after the live `state`'s (which
+   * is consumed). Their rows form segments of their own (their sentences' cross-attention tensors stay separate).
+   */
+  async extend(state: DecodeState, prompts: readonly (readonly number[])[], request?: LogitRequest, encoderInputs?: readonly (readonly number[])[]): Promise<StepResult> {
+    this.checkLive(state);
+    const { segments, results } = await this.prefillSegments(prompts, request, encoderInputs, state.rows);
+    const merged = [...state.segments, ...segments];
+    state.dispose();
+    this.generation++;
+    return { state: this.stateOf(state.rows + prompts.length, merged), logProbs: results.result() };
+  }
+
+  /** Encoder and first decoder call of `prompts`; segment rows are numbered from `firstRow`. */
+  private async prefillSegments(prompts: readonly (readonly number[])[], request: LogitRequest | undefined, encoderInputs: readonly (readonly number[])[] | undefined, firstRow: number): Promise<{ segments: Segment[]; results: LogitResults }> {
     const rows = prompts.length;
     if (rows === 0) throw new SyncabelError("DECODE_INVALID_OPTIONS", "prefill needs at least one prompt");
     if (prompts.some((p) => p.length === 0)) throw new SyncabelError("DECODE_INVALID_OPTIONS", "a decoder prompt has no tokens");
@@ -251,17 +277,21 @@ export class OnnxSeq2SeqLM implements CausalLM {
     const { hidden, mask, length } = await this.encode(encoderInputs);
     const groups = this.io.decoderMask ? [prompts.map((_, r) => r)] : byLength(prompts);
     const segments: Segment[] = [];
-    for (const group of groups) segments.push(await this.prefillSegment(prompts, group, hidden, mask, length, request, results));
-    if (generation !== this.generation) {
-      throw new SyncabelError("DECODE_INVALID_OPTIONS", "another decoding started on this model during prefill (one decoding at a time per model)");
+    for (const group of groups) {
+      const seg = await this.prefillSegment(prompts, group, hidden, mask, length, request, results);
+      segments.push(firstRow === 0 ? seg : { ...seg, rows: seg.rows.map((r) => r + firstRow) });
     }
-    return { state: this.stateOf(rows, segments), logProbs: results.result() };
+    return { segments, results };
+  }
+
+  private checkLive(state: DecodeState): asserts state is Seq2SeqDecodeState {
+    if (!(state instanceof Seq2SeqDecodeState) || state.segments.length === 0 || state.generation !== this.generation) {
+      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() and extend() need the latest live state made by this model (one decoding at a time per model)");
+    }
   }
 
   async step(state: DecodeState, parents: Int32Array, tokens: Int32Array, request?: LogitRequest): Promise<StepResult> {
-    if (!(state instanceof Seq2SeqDecodeState) || state.segments.length === 0 || state.generation !== this.generation) {
-      throw new SyncabelError("DECODE_INVALID_OPTIONS", "step() needs the latest live state made by this model (one decoding at a time per model)");
-    }
+    this.checkLive(state);
     const rows = parents.length;
     if (tokens.length !== rows) throw new SyncabelError("DECODE_INVALID_OPTIONS", "parents and tokens differ in length");
     checkRequest(request, rows);
@@ -414,7 +444,10 @@ export class OnnxSeq2SeqLM implements CausalLM {
       mask[s * total + past] = 1n;
     }
     const pastKv = this.gatherSelf(seg, layout.slots.map((_, s) => seg.cacheRow[parentOf(s)]), slotKey);
+    if (layout.cross !== seg.cross) this.crossCopies++;
+    const before = seg.cross.perRow;
     const cross = this.io.grouped ? { kv: layout.cross.kv, mask: layout.cross.mask, rows: layout.cross.sentences } : perRowCross(seg.cross, layout.sentenceOf, heads, d, this.io.kvType);
+    if (!this.io.grouped && seg.cross.perRow !== before) this.crossCopies++;
     const feeds: Record<string, ort.Tensor> = {
       [SEQ2SEQ_IO.inputIds]: new ort.Tensor("int64", ids, [slots, 1]),
       [SEQ2SEQ_IO.encoderAttentionMask]: new ort.Tensor("int64", cross.mask, [cross.rows, seg.cross.length]),

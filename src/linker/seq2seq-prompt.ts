@@ -46,6 +46,8 @@ export interface Seq2SeqSpecialTokens {
   readonly decoderStart: number;
   readonly srcLang: string | null;
   readonly tgtLang: string | null;
+  /** config.json max_position_embeddings: no source or decoder sequence may be longer (learned positions). */
+  readonly maxPositions: number;
 }
 
 function invalid(message: string, details: Record<string, string | number> = {}): SyncabelError {
@@ -117,7 +119,8 @@ export function resolveSpecialTokens(dir: string, tokenizer: TextTokenizer, opti
     decoderStart = choice;
   }
   if (!Number.isSafeInteger(decoderStart) || decoderStart < 0 || decoderStart >= vocab) throw invalid(`decoder start ${decoderStart} is outside the vocabulary (${vocab})`);
-  return { sourcePrefix, targetPrefix, suffix: frame.suffix, decoderStart, srcLang, tgtLang };
+  const maxPositions = Number.isSafeInteger(config.max_position_embeddings) ? (config.max_position_embeddings as number) : 1024;
+  return { sourcePrefix, targetPrefix, suffix: frame.suffix, decoderStart, srcLang, tgtLang, maxPositions };
 }
 
 function startsWith(seq: readonly number[], prefix: readonly number[]): boolean {
@@ -153,8 +156,10 @@ export function seq2seqScheme(tokenizer: TextTokenizer, specials: Seq2SeqSpecial
     encoderDecoder: true,
     specials,
     inputs(sentence: MarkedSentence, maxPromptTokens: number) {
-      const encoderInput = checkPromptLength([...specials.sourcePrefix, ...encode(sentence.marked), ...specials.suffix], maxPromptTokens, "the source sentence");
-      const prompt = checkPromptLength([specials.decoderStart, ...specials.targetPrefix, ...encode(`[${sentence.mention}] ${verb}`)], maxPromptTokens, "the decoder prompt");
+      // Learned positions end at max_position_embeddings: longer inputs could not run at all.
+      const limit = Math.min(maxPromptTokens, specials.maxPositions);
+      const encoderInput = checkPromptLength([...specials.sourcePrefix, ...encode(sentence.marked), ...specials.suffix], limit, "the source sentence");
+      const prompt = checkPromptLength([specials.decoderStart, ...specials.targetPrefix, ...encode(`[${sentence.mention}] ${verb}`)], limit - 1, "the decoder prompt");
       return { prompt, encoderInput };
     },
     names: continuationTokenization(tokenizer, verb),

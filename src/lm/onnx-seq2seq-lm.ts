@@ -39,6 +39,8 @@ interface Seq2SeqShape {
   readonly heads: number;
   readonly headDim: number;
   readonly pad: number;
+  /** max_position_embeddings: the longest source and decoder sequence the learned positions cover. */
+  readonly maxPositions: number;
 }
 
 function readShape(dir: string): Seq2SeqShape {
@@ -58,7 +60,8 @@ function readShape(dir: string): Seq2SeqShape {
   const dModel = int("d_model");
   const heads = int("decoder_attention_heads");
   if (dModel % heads !== 0) throw new SyncabelError("MODEL_CONFIG_INVALID", `${path}: d_model ${dModel} is not a multiple of decoder_attention_heads ${heads}`, { path });
-  return { vocab: int("vocab_size"), dModel, heads, headDim: dModel / heads, pad: typeof c.pad_token_id === "number" ? c.pad_token_id : 1 };
+  const maxPositions = Number.isSafeInteger(c.max_position_embeddings) ? (c.max_position_embeddings as number) : 1024;
+  return { vocab: int("vocab_size"), dModel, heads, headDim: dModel / heads, pad: typeof c.pad_token_id === "number" ? c.pad_token_id : 1, maxPositions };
 }
 
 /** How the decoder graph is fed, read once at load. */
@@ -272,6 +275,8 @@ export class OnnxSeq2SeqLM implements CausalLM {
       throw new SyncabelError("DECODE_INVALID_OPTIONS", `an encoder-decoder model needs one source (encoder input) per prompt: ${encoderInputs?.length ?? 0} for ${rows} prompts`);
     }
     if (encoderInputs.some((s) => s.length === 0)) throw new SyncabelError("DECODE_INVALID_OPTIONS", "a source (encoder input) has no tokens");
+    const longest = Math.max(...encoderInputs.map((s) => s.length), ...prompts.map((p) => p.length));
+    if (longest > this.shape.maxPositions) throw this.tooLong(longest);
     checkRequest(request, rows);
     const results = new LogitResults(rows, this.shape.vocab, request);
     const { hidden, mask, length } = await this.encode(encoderInputs);
@@ -282,6 +287,10 @@ export class OnnxSeq2SeqLM implements CausalLM {
       segments.push(firstRow === 0 ? seg : { ...seg, rows: seg.rows.map((r) => r + firstRow) });
     }
     return { segments, results };
+  }
+
+  private tooLong(length: number): SyncabelError {
+    return new SyncabelError("DECODE_INVALID_OPTIONS", `a sequence of ${length} tokens exceeds the model's max_position_embeddings (${this.shape.maxPositions}): shorten the sentence or lower max_new_tokens`, { tokens: length });
   }
 
   private checkLive(state: DecodeState): asserts state is Seq2SeqDecodeState {
@@ -295,6 +304,9 @@ export class OnnxSeq2SeqLM implements CausalLM {
     const rows = parents.length;
     if (tokens.length !== rows) throw new SyncabelError("DECODE_INVALID_OPTIONS", "parents and tokens differ in length");
     checkRequest(request, rows);
+    let longest = 0; // real tokens (padding takes no position)
+    for (const seg of state.segments) for (const n of seg.next) longest = Math.max(longest, n + 1);
+    if (longest > this.shape.maxPositions) throw this.tooLong(longest);
     // Children grouped by their parent's segment (a row never changes segment).
     const children = new Map<number, { row: number; index: number }[]>();
     for (let r = 0; r < rows; r++) {

@@ -11,6 +11,12 @@
  *   npm run bench:capacity                         (1B and 8B; ~30 min on 2 idle cores, 21 GB of disk)
  *   npm run bench:capacity -- --only 1b --keep     (--dir D: scratch folder, default .cache/capacity)
  *   --sentences-1b N (default 8: 1x5 and 8x5 runs)  --sentences-8b N (default 2 at 1x5; 8x5 always 8)
+ *
+ *   npm run bench:capacity -- --arch mbart         (#19) mbart-large-50 (d_model 1024, 12+12 layers, 16 heads, FFN
+ *                                                  4096, vocab 250,054; bf16 checkpoint in the HF layout) and the
+ *                                                  Llama-3.2-1B shape, each converted to fp32, int8 and int4, linked
+ *                                                  side by side (--sentences N, default 8); adds the encoder's ms per
+ *                                                  sentence and the mbart / 1B mentions-per-second ratio per dtype.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -30,6 +36,10 @@ import { loadTokenizer } from "../src/lm/tokenizer.js";
 import type { CausalLM, DecodeState } from "../src/lm/types.js";
 import { buildPrompt, parseMarkedSentence } from "../src/markup/index.js";
 import { writeRandomCheckpoint, type CheckpointPreset } from "../src/testing/random-checkpoint.js";
+import { loadSeq2SeqConfig, type Seq2SeqConfig } from "../src/convert/mbart-config.js";
+import { loadSeq2SeqScheme } from "../src/linker/seq2seq-prompt.js";
+import { loadOnnxSeq2SeqLM } from "../src/lm/onnx-seq2seq-lm.js";
+import { writeRandomSeq2SeqCheckpoint } from "../src/testing/random-seq2seq.js";
 
 const SHARED = fileURLToPath(new URL("../../shared/data/spaccc/", import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -76,6 +86,50 @@ function instrument(lm: CausalLM, config: LlamaConfig): CallStats {
     stats.stepMs.push(performance.now() - t0);
     stats.flops += forwardFlops(config, parents.length, 1, p);
     past.set(r.state, p + 1);
+    return r;
+  };
+  return stats;
+}
+
+// ---------------------------------------------------------------- encoder-decoder (#19)
+
+/** Multiply-adds x 2 of a seq2seq decoder call: `rows` x `seq` new tokens over `past` cached ones, cross-attention over `enc` tokens (K/V cached), logits at the last position. */
+function decoderFlops(c: Seq2SeqConfig, rows: number, seq: number, past: number, enc: number): number {
+  const d = c.dModel;
+  const perToken = (4 * d * d + 2 * d * d + 2 * d * c.decoderFfnDim) * c.decoderLayers; // self q,k,v,o; cross q,o; FFN
+  const attention = 4 * d * ((past + seq) + enc) * c.decoderLayers;
+  return 2 * rows * seq * perToken + rows * seq * attention + 2 * rows * c.vocabSize * d;
+}
+
+/** The encoder over `tokens` source tokens (one sentence), plus the decoder's cross-attention K/V of them. */
+function encoderFlops(c: Seq2SeqConfig, tokens: number): number {
+  const d = c.dModel;
+  return 2 * tokens * ((4 * d * d + 2 * d * c.encoderFfnDim) * c.encoderLayers + 2 * d * d * c.decoderLayers) + 4 * d * tokens * tokens * c.encoderLayers;
+}
+
+/** Wrap prefill/step of a seq2seq LM: time every call and count its FLOPs (encoder included in prefill). */
+function instrumentSeq2Seq(lm: CausalLM, config: Seq2SeqConfig): CallStats {
+  const stats: CallStats = { prefillMs: 0, stepMs: [], flops: 0 };
+  const lengths = new WeakMap<DecodeState, { past: number; enc: number }>();
+  const prefill = lm.prefill.bind(lm);
+  const step = lm.step.bind(lm);
+  lm.prefill = async (prompts, request, sources) => {
+    const t0 = performance.now();
+    const r = await prefill(prompts, request, sources);
+    stats.prefillMs += performance.now() - t0;
+    const len = Math.max(...prompts.map((p) => p.length));
+    const enc = Math.max(...(sources ?? []).map((s) => s.length));
+    stats.flops += (sources ?? []).reduce((n, s) => n + encoderFlops(config, s.length), 0) + decoderFlops(config, prompts.length, len, 0, enc);
+    lengths.set(r.state, { past: len, enc });
+    return r;
+  };
+  lm.step = async (state, parents, tokens, request) => {
+    const l = lengths.get(state) ?? { past: 0, enc: 0 };
+    const t0 = performance.now();
+    const r = await step(state, parents, tokens, request);
+    stats.stepMs.push(performance.now() - t0);
+    stats.flops += decoderFlops(config, parents.length, 1, l.past, l.enc);
+    lengths.set(r.state, { past: l.past + 1, enc: l.enc });
     return r;
   };
   return stats;
@@ -140,19 +194,22 @@ interface LinkRun {
 
 async function childLink(modelDir: string, kbPath: string, sentencesFile: string, threads: number, logitsFile: string): Promise<Record<string, unknown>> {
   const { runs, logitPrompts } = JSON.parse(readFileSync(sentencesFile, "utf8")) as { runs: LinkRun[]; logitPrompts: string[] };
-  const config = loadLlamaConfig(modelDir);
+  const seq2seq = existsSync(join(modelDir, "onnx", "encoder_model.onnx")); // #19: an mBART model folder
   // The matrix-product rate under the same conditions as the linking (the machine is shared): before and after.
   const rateBefore = await matmulRate(threads);
   const t0 = performance.now();
   const tokenizer = await loadTokenizer(modelDir);
-  const lm = await loadOnnxCausalLM(modelDir, { threads });
+  const lm = seq2seq ? await loadOnnxSeq2SeqLM(modelDir, { threads }) : await loadOnnxCausalLM(modelDir, { threads });
   const loadSeconds = (performance.now() - t0) / 1000;
   const rssAfterLoad = currentRssMB();
   const kb = openKnowledgeBase(kbPath);
-  const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es" });
+  const scheme = seq2seq ? loadSeq2SeqScheme(modelDir, tokenizer, { verb: "es", language: "es" }) : undefined;
+  const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es", ...(scheme ? { scheme } : {}) });
   let rssMax = 0;
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, currentRssMB())), 100);
-  const stats = instrument(lm, config);
+  const config = seq2seq ? null : loadLlamaConfig(modelDir);
+  const stats = seq2seq ? instrumentSeq2Seq(lm, loadSeq2SeqConfig(modelDir)) : instrument(lm, config!);
+  const encoderStart = () => ("encoderStats" in lm ? { ...lm.encoderStats } : { ms: 0, sentences: 0 });
   // Warm-up (ORT kernel set-up, first trie): one sentence for two tokens, not timed (a whole sentence costs minutes at 8B).
   await linker.sample(runs[0].sentences.slice(0, 1), { num_beams: BEAMS, batch_size: 1, max_new_tokens: 2 });
   const results: Record<string, unknown>[] = [];
@@ -162,6 +219,7 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
     stats.stepMs = [];
     stats.flops = 0;
     const f0 = lm.forwardMs;
+    const e0 = encoderStart();
     const c0 = process.cpuUsage();
     const w0 = performance.now();
     const out = await linker.sample(run.sentences, { num_beams: BEAMS, batch_size: run.batch });
@@ -182,12 +240,13 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
       share_outside_forward: +(1 - forward / wall).toFixed(3),
       gflop: +(stats.flops / 1e9).toFixed(1),
       gflops_per_second: +(stats.flops / 1e9 / (wall / 1000)).toFixed(2),
+      ...(seq2seq ? { encoder_ms_per_sentence: +((encoderStart().ms - e0.ms) / Math.max(1, encoderStart().sentences - e0.sentences)).toFixed(1) } : {}),
     });
   }
   clearInterval(sampler);
   const rateAfter = await matmulRate(threads);
   // Last-position log-probs of a few prompts, for the quantization error (written as float32 rows).
-  if (logitPrompts.length > 0) {
+  if (logitPrompts.length > 0 && config !== null) {
     const ids = logitPrompts.map((s) => tokenizer.encode(buildPrompt(parseMarkedSentence(s), "es")));
     const rows: Float32Array[] = [];
     for (const p of ids) {
@@ -241,7 +300,7 @@ function argmaxAgreement(ref: Float32Array, other: Float32Array, vocab: number):
 }
 
 interface ModelPlan {
-  readonly preset: CheckpointPreset;
+  readonly preset: CheckpointPreset | "mbart-large-50";
   readonly dtypes: readonly ConvertDtype[];
   readonly sentences1x5: number;
   readonly sentences8x5: number;
@@ -254,7 +313,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   const free0 = Math.round(freemem() / 1e9);
   const t0 = performance.now();
   rmSync(ckpt, { recursive: true, force: true });
-  const info = await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
+  const info = plan.preset === "mbart-large-50" ? await writeRandomSeq2SeqCheckpoint(ckpt, { preset: plan.preset, seed: 1, dtype: "BF16" }) : await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
   const writeSeconds = (performance.now() - t0) / 1000;
   const out: Record<string, unknown> = {
     preset: plan.preset,
@@ -272,7 +331,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
         { batch: 1, sentences: allSentences.slice(0, plan.sentences1x5) },
         { batch: 8, sentences: allSentences.slice(0, plan.sentences8x5) },
       ],
-      logitPrompts: plan.dtypes.length > 1 ? logitPrompts : [],
+      logitPrompts: plan.dtypes.length > 1 && plan.preset !== "mbart-large-50" ? logitPrompts : [],
     }),
   );
   const perDtype: Record<string, unknown> = {};
@@ -293,7 +352,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
     perDtype[dtype] = { load_average_after: +loadavg()[0].toFixed(1), conversion, model_gb_on_disk: +(folderBytes(modelDir) / 1e9).toFixed(2), ...link, runs };
     if (!KEEP) rmSync(modelDir, { recursive: true, force: true });
   }
-  if (plan.dtypes.includes("fp32") && plan.dtypes.includes("int4")) {
+  if (plan.dtypes.includes("fp32") && plan.dtypes.includes("int4") && plan.preset !== "mbart-large-50") {
     const vocab = loadLlamaConfig(ckpt).vocabSize;
     const read = (d: string): Float32Array => {
       const b = readFileSync(join(dir, `${plan.preset}-${d}.logprobs`));
@@ -319,6 +378,21 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   return out;
 }
 
+/** mentions/s of `a` over `b` per dtype and run (1x5, 8x5), from benchModel results. */
+function speedRatios(a: unknown, b: unknown, dtypes: readonly string[]): Record<string, Record<string, number>> {
+  const runsOf = (m: unknown, dtype: string): Record<string, number> => {
+    const runs = ((m as { dtypes: Record<string, { runs: { config: string; mentions_per_second: number }[] }> }).dtypes[dtype]?.runs ?? []);
+    return Object.fromEntries(runs.map((r) => [r.config, r.mentions_per_second]));
+  };
+  const out: Record<string, Record<string, number>> = {};
+  for (const dtype of dtypes) {
+    const x = runsOf(a, dtype);
+    const y = runsOf(b, dtype);
+    out[dtype] = Object.fromEntries(Object.keys(x).filter((k) => y[k] > 0).map((k) => [k, +(x[k] / y[k]).toFixed(2)]));
+  }
+  return out;
+}
+
 async function parent(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -328,6 +402,8 @@ async function parent(): Promise<void> {
       threads: { type: "string", default: "2" },
       "sentences-1b": { type: "string", default: "8" },
       "sentences-8b": { type: "string", default: "2" },
+      arch: { type: "string", default: "llama" },
+      sentences: { type: "string", default: "8" },
     },
   });
   if (!existsSync(join(SHARED, "kb-proxy-dev.tsv"))) {
@@ -349,6 +425,18 @@ async function parent(): Promise<void> {
       machine: { threads, matmul_gflops_fp32: +(rate / 1e9).toFixed(1), matmul: "ORT float32 MatMul 512x4096 @ 4096x4096, best of 5" },
       beams: BEAMS,
     };
+    if (values.arch === "mbart") {
+      // #19: mbart-large-50 and the Llama-3.2-1B shape at the same dtypes, one model at a time.
+      const n = Number(values.sentences);
+      const dtypes: ConvertDtype[] = ["fp32", "int8", "int4"];
+      result.load_average_at_start = loadavg().map((x) => +x.toFixed(1));
+      result["mbart-large-50"] = await benchModel({ preset: "mbart-large-50", dtypes, sentences1x5: n, sentences8x5: n }, dir, kbPath, sentences, threads, rate);
+      result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes, sentences1x5: n, sentences8x5: n }, dir, kbPath, sentences, threads, rate);
+      result.load_average_at_end = loadavg().map((x) => +x.toFixed(1));
+      result.mbart_over_llama_1b_mentions_per_second = speedRatios(result["mbart-large-50"], result["llama-3.2-1b"], dtypes);
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
     const n1 = Number(values["sentences-1b"]);
     const n8 = Number(values["sentences-8b"]);
     if (values.only !== "8b") {

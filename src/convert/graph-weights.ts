@@ -79,11 +79,13 @@ function floatUse(g: GraphBuilder, name: string, storage: FloatStorage): string 
   return storage === "fp32" ? name : g.cast(name, DT.FLOAT);
 }
 
-export class GraphWeights {
+export class GraphWeights<C = unknown> {
   private done = 0;
   private readonly memo = new Map<string, Promise<unknown>>();
 
   constructor(
+    /** The architecture's hyper-parameters (config.json). */
+    readonly config: C,
     private readonly source: WeightSource,
     protected readonly sink: WeightSink,
     private readonly onTensor?: (p: WeightProgress) => void,

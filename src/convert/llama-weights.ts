@@ -3,21 +3,12 @@
  * Llama names, tied or not.
  */
 import type { LlamaConfig } from "./llama-config.js";
-import { GraphWeights, type LinearOp, type LinearStorage, type WeightProgress, type WeightSource } from "./graph-weights.js";
-import type { GraphBuilder, WeightSink } from "./onnx-graph-builder.js";
+import { GraphWeights, type LinearOp, type LinearStorage } from "./graph-weights.js";
+import type { GraphBuilder } from "./onnx-graph-builder.js";
 
 export { transpose2d, type FloatStorage, type LinearOp, type LinearStorage, type WeightProgress, type WeightSource } from "./graph-weights.js";
 
-export class LlamaWeights extends GraphWeights {
-  constructor(
-    readonly config: LlamaConfig,
-    source: WeightSource,
-    sink: WeightSink,
-    onTensor?: (p: WeightProgress) => void,
-  ) {
-    super(source, sink, onTensor);
-  }
-
+export class LlamaWeights extends GraphWeights<LlamaConfig> {
   /** Tensors the source will be asked for (the embedding twice when tied). */
   get tensorsTotal(): number {
     return 3 + 9 * this.config.numHiddenLayers;

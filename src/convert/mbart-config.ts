@@ -5,9 +5,10 @@
  * `layernorm_embedding`, biases on every projection, `final_logits_bias` and (by default) tied `shared` embeddings.
  * Field names are the camelCase forms of the HF keys.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
+import { loadConfigJson } from "./config-json.js";
 
 export type Seq2SeqFamily = "mbart" | "bart";
 export type Seq2SeqActivation = "gelu" | "gelu_new" | "relu" | "silu";
@@ -130,15 +131,7 @@ export function parseSeq2SeqConfig(json: unknown, source: string): Seq2SeqConfig
 
 /** Read and validate `<dir>/config.json`. */
 export function loadSeq2SeqConfig(dir: string): Seq2SeqConfig {
-  const path = join(dir, "config.json");
-  if (!existsSync(path)) throw new SyncabelError("MODEL_FILE_MISSING", `${path}: config.json not found`, { file: path });
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw fail(path, `not valid JSON (${(e as Error).message})`);
-  }
-  return parseSeq2SeqConfig(json, path);
+  return loadConfigJson(dir, parseSeq2SeqConfig);
 }
 
 /** Per-head width of the decoder's attention (cache tensors are [rows, heads, length, headDim]). */

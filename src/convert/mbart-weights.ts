@@ -4,9 +4,9 @@
  * position tables, the tied vocabulary projection plus `final_logits_bias`).
  */
 import type { TensorSpec } from "./checkpoint.js";
-import { GraphWeights, type LinearOp, type LinearStorage, type WeightProgress, type WeightSource } from "./graph-weights.js";
+import { GraphWeights, type LinearOp, type LinearStorage } from "./graph-weights.js";
 import { POSITION_OFFSET, type Seq2SeqConfig } from "./mbart-config.js";
-import { DT, type GraphBuilder, type WeightSink } from "./onnx-graph-builder.js";
+import { DT, type GraphBuilder } from "./onnx-graph-builder.js";
 import { float32ToLEBytes } from "./safetensors.js";
 
 export const SHARED_EMBEDDING = "model.shared.weight";
@@ -73,16 +73,7 @@ export function seq2seqTensorSpecs(c: Seq2SeqConfig): TensorSpec[] {
 }
 
 /** Weight handles of one seq2seq ONNX file (encoder or decoder). */
-export class Seq2SeqWeights extends GraphWeights {
-  constructor(
-    readonly config: Seq2SeqConfig,
-    source: WeightSource,
-    sink: WeightSink,
-    onTensor?: (p: WeightProgress) => void,
-  ) {
-    super(source, sink, onTensor);
-  }
-
+export class Seq2SeqWeights extends GraphWeights<Seq2SeqConfig> {
   /** `x @ W^T + b` for the HF Linear at `prefix` ([out, inp] weight, [out] bias). */
   async projection(prefix: string, out: number, inp: number, storage: LinearStorage): Promise<ModuleOp> {
     const w: LinearOp = await this.linear(`${prefix}.weight`, [`${prefix}.weight`], [out], inp, storage);

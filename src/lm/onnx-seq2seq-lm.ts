@@ -25,8 +25,8 @@ import { SyncabelError } from "../errors.js";
 import { CROSS_ATTENTION_METADATA, GROUPED_CROSS_ATTENTION, SEQ2SEQ_IO } from "../convert/onnx-seq2seq-graph.js";
 import { hasVnni, int8SaturationWarning } from "./cpu-features.js";
 import type { FloatType, KvArray } from "./decoder-io.js";
-import { newSlotName, READOUT } from "./logit-readout.js";
-import { LogitResults, pickIds, type ReadoutChunk } from "./logit-results.js";
+import { newSlotName } from "./logit-readout.js";
+import { LogitResults, readoutChunk, readoutIo, type ReadoutChunk } from "./logit-results.js";
 import type { OnnxModelOptions } from "./onnx-lm.js";
 import { openDecoderSession, type OpenedSession } from "./onnx-session.js";
 import { resolveSeq2SeqFiles, type Seq2SeqFiles } from "./seq2seq-files.js";
@@ -529,15 +529,10 @@ export class OnnxSeq2SeqLM implements CausalLM {
     what: string,
     real?: readonly number[],
   ): Promise<ort.InferenceSession.ReturnType> {
-    const fetches: Record<string, null> = { [READOUT.logZ]: null };
-    for (const name of kvNames) fetches[name] = null;
-    const pick = pickIds(request, slotRows);
-    feeds[READOUT.pick] = new ort.Tensor("int64", pick.data, [slotRows.length, pick.width]);
-    if (request?.tokens) fetches[READOUT.picked] = null;
-    feeds[READOUT.topK] = new ort.Tensor("int64", new BigInt64Array([BigInt(request?.topK ?? 0)]), [1]);
-    feeds[READOUT.rows] = new ort.Tensor("int64", new BigInt64Array([results.wantsFull || request?.topK !== undefined ? 1n : 0n]), [1]);
-    if (results.wantsFull) fetches[READOUT.lastLogits] = null;
-    if (request?.topK !== undefined) Object.assign(fetches, { [READOUT.topLogits]: null, [READOUT.topIds]: null });
+    const readout = readoutIo(request, slotRows, results.wantsFull);
+    Object.assign(feeds, readout.feeds);
+    const fetches: Record<string, null> = {};
+    for (const name of [...readout.fetches, ...kvNames]) fetches[name] = null;
     const started = performance.now();
     let out: ort.InferenceSession.ReturnType;
     try {
@@ -547,13 +542,7 @@ export class OnnxSeq2SeqLM implements CausalLM {
     }
     this.forwardTime += performance.now() - started;
     for (const name of kvNames) if (out[name] === undefined) throw new SyncabelError("MODEL_RUNTIME", `the decoder did not return ${name}`);
-    const data = (name: string) => out[name]?.data;
-    let chunk: ReadoutChunk = {
-      logZ: data(READOUT.logZ) as Float32Array,
-      ...(out[READOUT.picked] ? { picked: data(READOUT.picked) as Float32Array, pickWidth: pick.width } : {}),
-      ...(out[READOUT.topIds] ? { topIds: data(READOUT.topIds) as BigInt64Array, topLogits: data(READOUT.topLogits) as Float32Array } : {}),
-      ...(out[READOUT.lastLogits] ? { full: data(READOUT.lastLogits) as Float32Array } : {}),
-    };
+    let chunk = readoutChunk(out, readout.pickWidth);
     if (real !== undefined && real.length !== slotRows.length) chunk = chunkRows(chunk, real, this.shape.vocab, request?.topK ?? 0);
     results.add(keptRows, chunk);
     return out;

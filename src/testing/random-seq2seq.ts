@@ -17,8 +17,8 @@ import { openSeq2SeqCheckpoint } from "../convert/mbart-checkpoint.js";
 import { parseSeq2SeqConfig, type Seq2SeqActivation, type Seq2SeqConfig } from "../convert/mbart-config.js";
 import { FINAL_LOGITS_BIAS, SHARED_EMBEDDING, seq2seqTensorSpecs } from "../convert/mbart-weights.js";
 import { writeSeq2SeqOnnx, type WriteSeq2SeqOptions } from "../convert/onnx-seq2seq-graph.js";
-import { storedBytes, writeSafetensorsStreaming, type SafetensorsDtype, type SafetensorsTensorSpec } from "../convert/safetensors.js";
-import { fillUniformValues, planShards, shardFileName } from "./random-checkpoint.js";
+import type { SafetensorsDtype } from "../convert/safetensors.js";
+import { fillUniformValues, writeRandomShards, type ShardsWritten } from "./random-checkpoint.js";
 import { writeUnigramTokenizer, type UnigramTokenizerInfo } from "./unigram-tokenizer.js";
 
 /** Published shapes the capacity benchmark reproduces. */
@@ -63,11 +63,8 @@ export interface RandomSeq2SeqCheckpointOptions {
   readonly onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
-export interface RandomSeq2SeqInfo {
+export interface RandomSeq2SeqInfo extends ShardsWritten {
   readonly config: Seq2SeqConfig;
-  readonly parameterCount: number;
-  readonly totalBytes: number;
-  readonly weightFiles: readonly string[];
   readonly tokenizer: UnigramTokenizerInfo;
 }
 
@@ -148,33 +145,14 @@ export async function writeRandomSeq2SeqCheckpoint(dir: string, options: RandomS
   const generation = { bos_token_id: 0, decoder_start_token_id: options.decoderStartTokenId ?? 2, eos_token_id: 2, forced_eos_token_id: 2, pad_token_id: 1 };
   writeFileAtomic(join(dir, "generation_config.json"), JSON.stringify(generation, null, 2) + "\n");
 
-  const specs = seq2seqTensorSpecs(config).filter((s) => s.name !== FINAL_LOGITS_BIAS || (options.finalLogitsBias ?? true));
-  const savedName = (s: TensorSpec): string => (s.name === SHARED_EMBEDDING ? options.sharedName ?? SHARED_EMBEDDING : s.name);
-  const tensors = specs.map((s) => ({ spec: s, name: savedName(s), shape: s.shape, dtype, bytes: storedBytes({ dtype, shape: s.shape }) }));
-  const totalBytes = tensors.reduce((n, t) => n + t.bytes, 0);
-  const shards = planShards(tensors, options.maxShardBytes ?? 5e9);
-  const weightMap: Record<string, string> = {};
-  let done = 0;
-  for (const [i, shard] of shards.entries()) {
-    const file = shardFileName(i, shards.length);
-    const byName = new Map(shard.map((t) => [t.name, t]));
-    const written: SafetensorsTensorSpec[] = [...shard].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => ({ name: t.name, dtype, shape: t.shape }));
-    writeSafetensorsStreaming(join(dir, file), written, { format: "pt" }, (spec, sink) => {
-      const t = byName.get(spec.name)!;
-      const { mean, std } = initScale(t.spec, config);
-      fillUniformValues(t.spec, mean, std, seed, sink);
-      done += t.bytes;
-      options.onProgress?.(done, totalBytes);
-    });
-    for (const t of shard) weightMap[t.name] = file;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  if (shards.length > 1) {
-    const sorted = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));
-    writeFileAtomic(join(dir, WEIGHTS_INDEX_FILE), JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: sorted }, null, 2) + "\n");
-  }
-  const parameterCount = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { config, parameterCount, totalBytes, weightFiles: shards.map((_, i) => shardFileName(i, shards.length)), tokenizer };
+  const specs = seq2seqTensorSpecs(config)
+    .filter((s) => s.name !== FINAL_LOGITS_BIAS || (options.finalLogitsBias ?? true))
+    .map((s) => ({ ...s, name: s.name === SHARED_EMBEDDING ? options.sharedName ?? SHARED_EMBEDDING : s.name, canonical: s }));
+  const written = await writeRandomShards(dir, specs, dtype, options.maxShardBytes ?? 5e9, (spec, sink) => {
+    const { mean, std } = initScale(spec.canonical, config);
+    fillUniformValues(spec.canonical, mean, std, seed, sink);
+  }, options.onProgress);
+  return { config, ...written, tokenizer };
 }
 
 export interface RandomSeq2SeqModelInfo extends RandomSeq2SeqInfo {

@@ -14,6 +14,7 @@ import { SyncabelError } from "../errors.js";
 import { openSeq2SeqCheckpoint } from "../convert/mbart-checkpoint.js";
 import { POSITION_OFFSET, type Seq2SeqConfig } from "../convert/mbart-config.js";
 import { FINAL_LOGITS_BIAS, SHARED_EMBEDDING } from "../convert/mbart-weights.js";
+import { logSoftmax64 } from "./log-softmax.js";
 
 export interface ReferenceSeq2Seq {
   readonly config: Seq2SeqConfig;
@@ -182,15 +183,7 @@ export function loadReferenceSeq2Seq(dir: string): ReferenceSeq2Seq {
     }
     if (c.family === "mbart") hs = hs.map((h) => norm("model.decoder.layer_norm", h));
     const bias = get(FINAL_LOGITS_BIAS);
-    return hs.slice(options.from ?? 0).map((h) => {
-      const logits = linear(lmHead, bias, h);
-      let max = -Infinity;
-      for (const v of logits) max = Math.max(max, v);
-      let sum = 0;
-      for (const v of logits) sum += Math.exp(v - max);
-      const logZ = max + Math.log(sum);
-      return Float32Array.from(logits, (v) => v - logZ);
-    });
+    return hs.slice(options.from ?? 0).map((h) => logSoftmax64(linear(lmHead, bias, h)));
   };
   return { config: c, encode, logProbs };
 }

@@ -82,8 +82,10 @@ for (const arch of ["mbart", "bart"] as const) {
 
     it("with num_beams >= names, constrained beam search returns every name of the group, scored and ranked as brute force over the trie", async () => {
       const diseases = [...new Set(DISEASES.map(([, n]) => n))];
-      const results = await linker.sample(SENTENCES, { num_beams: diseases.length + 2, batch_size: 3 });
-      for (const [i, sentence] of SENTENCES.entries()) {
+      // mBART: three sentences in one batch (mixed lengths); BART: two.
+      const sentences = arch === "mbart" ? SENTENCES : SENTENCES.slice(0, 2);
+      const results = await linker.sample(sentences, { num_beams: diseases.length + 2, batch_size: 3 });
+      for (const [i, sentence] of sentences.entries()) {
         const names = parseMarkedSentence(sentence).group === "SINTOMA" ? SYMPTOMS.map(([, n]) => n) : diseases;
         expectRanked(beamsOf(results[i]), bruteForce(ref, tok, prefix, 2, sentence, names));
       }

@@ -82,10 +82,10 @@ describe("convert an mBART checkpoint", () => {
     }
   });
 
-  it("int8 / int4 (MatMulNBits): the converted models run and stay close to the float model", async () => {
+  it("fp16, int8 / int4 (MatMulNBits): the converted models run and stay close to the float model", async () => {
     const want = referenceLogProbs(loadReferenceSeq2Seq(ckpt));
     const rows = [{ source: [100, 101, 102, 2], decoder: [2, 103, 104] }];
-    for (const [dtype, bound] of [["int8", 0.25], ["int4", 1.5]] as const) {
+    for (const [dtype, bound] of [["fp16", 0.01], ["int8", 0.25], ["int4", 1.5]] as const) {
       const out = fresh(dtype);
       await convertCheckpoint(ckpt, out, { dtype, blockSize: 16 });
       const lm = await OnnxSeq2SeqLM.load(out, { threads: 1 });

@@ -17,6 +17,11 @@ import { loadReferenceSeq2Seq, type ReferenceSeq2Seq } from "../../src/testing/r
 import { buildKbFromRows } from "../support/kb.js";
 import { beamsOf, CLINICAL_KB_ROWS, DISEASES, SYMPTOMS } from "../support/linker-fixtures.js";
 import { makeTinySeq2Seq } from "../support/seq2seq.js";
+import { run as linkCli } from "../../src/cli/commands/link.js";
+import { startLinkServer } from "../../src/server/index.js";
+import type { CausalLM } from "../../src/lm/types.js";
+import type { SampleResult } from "../../src/linker/types.js";
+import { captureIO } from "../support/cli-io.js";
 
 const SENTENCES = [
   "El paciente con [embolia pulmonar masiva]{ENFERMEDAD} presentó signos de dificultad respiratoria.",
@@ -196,6 +201,57 @@ describe("seq2seq prompt, decoder start and multiple answers (mBART)", () => {
     expect(composite.pred_concept_code).toBe("301+300");
     await linker.close();
     kb.close();
+  });
+
+  it("syncabel link takes the mBART folder as it takes a Llama one, --decoder-start included", async () => {
+    const kbPath = await buildKbFromRows(mkdtempSync(join(work, "cli-")), CLINICAL_KB_ROWS);
+    const cli = captureIO();
+    expect(await linkCli(["--kb", kbPath, "--model", model.dir, "--threads", "1", "--beams", "2", "--decoder-start", "lang", SENTENCES[1]], cli.io), cli.err()).toBe(0);
+    const line = JSON.parse(cli.out().trim()) as SampleResult;
+    const expected = bruteForce(ref, tok, es, es, SENTENCES[1], SYMPTOMS.map(([, n]) => n));
+    expect(beamsOf(line).map((b) => b.pred_concept_name)).toEqual(expected.slice(0, 2).map((e) => e.name));
+    await expect(linkCli(["--kb", kbPath, "--model", model.dir, "--decoder-start", "first", SENTENCES[1]], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
+  });
+
+  it("serve --batching continuous: sentences join a running seq2seq decode (extend) and get what they get alone", async () => {
+    const kbPath = await buildKbFromRows(mkdtempSync(join(work, "serve-")), CLINICAL_KB_ROWS);
+    let extended = 0;
+    const counted: CausalLM = {
+      encoderDecoder: true,
+      vocabSize: lm.vocabSize,
+      get forwardMs() {
+        return lm.forwardMs;
+      },
+      prefill: (p, r, s) => lm.prefill(p, r, s),
+      extend: (st, p, r, s) => (extended++, lm.extend(st, p, r, s)),
+      step: (st, pa, t, r) => lm.step(st, pa, t, r),
+      dispose: async () => undefined,
+    };
+    const scheme = loadSeq2SeqScheme(model.dir, tok, { verb: "es", language: "es" });
+    const linker = new GenerativeLinker({ kb: openKnowledgeBase(kbPath), lm: counted, tokenizer: tok, verb: "es", scheme });
+    const decode = { num_beams: 3 };
+    const alone = new Map<string, SampleResult>();
+    for (const s of SENTENCES) alone.set(s, (await linker.sample([s], decode))[0]);
+    const server = await startLinkServer(linker, { port: 0, batching: "continuous", batchSize: 2, batchWaitMs: 0 });
+    try {
+      const post = (s: string) => fetch(`${server.url}/v1/link`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sentences: [s], ...decode }) });
+      const replies = await Promise.all([0, 1, 2].map(async (c) => {
+        const got: [string, SampleResult][] = [];
+        for (let i = 0; i < 2; i++) {
+          const s = SENTENCES[(c + i) % SENTENCES.length];
+          got.push([s, ((await (await post(s)).json()) as { results: SampleResult[] }).results[0]]);
+        }
+        return got;
+      }));
+      for (const [s, r] of replies.flat()) {
+        expect(beamsOf(r).map((b) => b.pred_concept_name)).toEqual(beamsOf(alone.get(s)!).map((b) => b.pred_concept_name));
+        beamsOf(r).forEach((b, k) => expect(b.beam_score).toBeCloseTo(beamsOf(alone.get(s)!)[k].beam_score, 4));
+      }
+      expect(extended).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+      await linker.close();
+    }
   });
 
   it("retrieve-generate ranks retrieved names by their exact seq2seq score; a source too long is that sentence's error", async () => {

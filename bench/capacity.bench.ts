@@ -40,6 +40,7 @@ import { loadSeq2SeqConfig, type Seq2SeqConfig } from "../src/convert/mbart-conf
 import { loadSeq2SeqScheme } from "../src/linker/seq2seq-prompt.js";
 import { loadOnnxSeq2SeqLM } from "../src/lm/onnx-seq2seq-lm.js";
 import { writeRandomSeq2SeqCheckpoint } from "../src/testing/random-seq2seq.js";
+import { writeTestTokenizer } from "../src/testing/test-tokenizer.js";
 
 const SHARED = fileURLToPath(new URL("../../shared/data/spaccc/", import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -234,6 +235,8 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
       seconds: +(wall / 1000).toFixed(2),
       cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
       mentions_per_second: +(run.sentences.length / (wall / 1000)).toFixed(3),
+      // On a shared machine the wall clock counts other jobs' time too: CPU seconds per mention are steadier.
+      cpu_seconds_per_mention: +((cpu.user + cpu.system) / 1e6 / run.sentences.length).toFixed(3),
       ms_per_decode_step: +(stepTotal / Math.max(1, stats.stepMs.length)).toFixed(1),
       decode_steps: stats.stepMs.length,
       prefill_share: +(stats.prefillMs / wall).toFixed(3),
@@ -299,6 +302,37 @@ function argmaxAgreement(ref: Float32Array, other: Float32Array, vocab: number):
   return same / rows;
 }
 
+/**
+ * The Llama-3 tokenizer's pieces of the bench corpus (the sentences and the KB's names), as SentencePiece pieces
+ * (a leading space -> ▁): given to the random mBART's Unigram tokenizer, they make it cut the corpus about as finely
+ * as Llama-3 does, so the two models decode names of about the same number of tokens (the published mBART-50
+ * vocabulary is not on this machine; tokens per name are reported for both).
+ */
+async function llamaPieces(sentences: readonly string[], dir: string): Promise<string[]> {
+  const tokDir = join(dir, "llama3-tokenizer");
+  mkdirSync(tokDir, { recursive: true });
+  writeTestTokenizer(tokDir);
+  const tok = await loadTokenizer(tokDir);
+  const names = readFileSync(join(SHARED, "kb-proxy-dev.tsv"), "utf8").split("\n").slice(1).map((l) => l.split("\t")[1]).filter((n): n is string => Boolean(n));
+  const pieces = new Set<string>();
+  for (const text of [...sentences, ...names.map((n) => `[x] es ${n}`)]) {
+    for (const id of tok.encode(text, { addSpecialTokens: false })) {
+      const s = tok.decode([id]);
+      if (s.includes("\uFFFD") || s.trim() === "") continue;
+      const piece = s.startsWith(" ") ? `\u2581${s.slice(1)}` : s;
+      if (!piece.slice(1).includes(" ")) pieces.add(piece);
+    }
+  }
+  return [...pieces].sort();
+}
+
+/** Mean tokens of `" es {name}"` over the KB's names, with the model folder's tokenizer. */
+async function tokensPerName(modelDir: string): Promise<number> {
+  const tok = await loadTokenizer(modelDir);
+  const names = readFileSync(join(SHARED, "kb-proxy-dev.tsv"), "utf8").split("\n").slice(1).map((l) => l.split("\t")[1]).filter((n): n is string => Boolean(n)).slice(0, 5000);
+  return +(names.reduce((n, name) => n + tok.encode(` es ${name}`, { addSpecialTokens: false }).length, 0) / names.length).toFixed(2);
+}
+
 interface ModelPlan {
   readonly preset: CheckpointPreset | "mbart-large-50";
   readonly dtypes: readonly ConvertDtype[];
@@ -313,12 +347,16 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   const free0 = Math.round(freemem() / 1e9);
   const t0 = performance.now();
   rmSync(ckpt, { recursive: true, force: true });
-  const info = plan.preset === "mbart-large-50" ? await writeRandomSeq2SeqCheckpoint(ckpt, { preset: plan.preset, seed: 1, dtype: "BF16" }) : await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
+  const info =
+    plan.preset === "mbart-large-50"
+      ? await writeRandomSeq2SeqCheckpoint(ckpt, { preset: plan.preset, seed: 1, dtype: "BF16", extraPieces: await llamaPieces(allSentences, dir) })
+      : await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
   const writeSeconds = (performance.now() - t0) / 1000;
   const out: Record<string, unknown> = {
     preset: plan.preset,
     parameters: info.parameterCount,
     checkpoint: { files: info.weightFiles.length, gb: +(folderBytes(ckpt) / 1e9).toFixed(2), write_seconds: +writeSeconds.toFixed(1) },
+    tokens_per_name: await tokensPerName(ckpt),
     free_memory_gb_at_start: free0,
     load_average_at_start: +loadavg()[0].toFixed(1), // a shared machine: other jobs slow every figure down
   };
@@ -378,11 +416,11 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   return out;
 }
 
-/** mentions/s of `a` over `b` per dtype and run (1x5, 8x5), from benchModel results. */
-function speedRatios(a: unknown, b: unknown, dtypes: readonly string[]): Record<string, Record<string, number>> {
+/** `field` of `a` over `b` per dtype and run (1x5, 8x5), from benchModel results (inverted for costs). */
+function speedRatios(a: unknown, b: unknown, dtypes: readonly string[], field: "mentions_per_second" | "cpu_seconds_per_mention" = "mentions_per_second"): Record<string, Record<string, number>> {
   const runsOf = (m: unknown, dtype: string): Record<string, number> => {
-    const runs = ((m as { dtypes: Record<string, { runs: { config: string; mentions_per_second: number }[] }> }).dtypes[dtype]?.runs ?? []);
-    return Object.fromEntries(runs.map((r) => [r.config, r.mentions_per_second]));
+    const runs = (m as { dtypes: Record<string, { runs: Record<string, number | string>[] }> }).dtypes[dtype]?.runs ?? [];
+    return Object.fromEntries(runs.map((r) => [r.config as string, field === "mentions_per_second" ? (r[field] as number) : 1 / (r[field] as number)]));
   };
   const out: Record<string, Record<string, number>> = {};
   for (const dtype of dtypes) {
@@ -434,6 +472,7 @@ async function parent(): Promise<void> {
       result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes, sentences1x5: n, sentences8x5: n }, dir, kbPath, sentences, threads, rate);
       result.load_average_at_end = loadavg().map((x) => +x.toFixed(1));
       result.mbart_over_llama_1b_mentions_per_second = speedRatios(result["mbart-large-50"], result["llama-3.2-1b"], dtypes);
+      result.mbart_over_llama_1b_mentions_per_cpu_second = speedRatios(result["mbart-large-50"], result["llama-3.2-1b"], dtypes, "cpu_seconds_per_mention");
       console.log(JSON.stringify(result, null, 2));
       return;
     }

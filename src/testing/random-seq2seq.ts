@@ -60,6 +60,8 @@ export interface RandomSeq2SeqCheckpointOptions {
   readonly tgtLang?: string;
   /** config.json decoder_start_token_id (default 2, </s>). */
   readonly decoderStartTokenId?: number;
+  /** More tokenizer pieces (see UnigramTokenizerOptions.extraPieces). */
+  readonly extraPieces?: readonly string[];
   readonly onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
@@ -136,7 +138,12 @@ export async function writeRandomSeq2SeqCheckpoint(dir: string, options: RandomS
   const dtype = options.dtype ?? "F32";
   const seed = options.seed ?? 0;
   mkdirSync(dir, { recursive: true });
-  const tokenizer = writeUnigramTokenizer(dir, { arch: shape.arch, ...(options.srcLang ? { srcLang: options.srcLang } : {}), ...(options.tgtLang ? { tgtLang: options.tgtLang } : {}) });
+  const tokenizer = writeUnigramTokenizer(dir, {
+    arch: shape.arch,
+    ...(options.srcLang ? { srcLang: options.srcLang } : {}),
+    ...(options.tgtLang ? { tgtLang: options.tgtLang } : {}),
+    ...(options.extraPieces ? { extraPieces: options.extraPieces } : {}),
+  });
   const vocabSize = shape.vocabSize ?? tokenizer.vocabSize;
   if (vocabSize < tokenizer.vocabSize) throw new SyncabelError("MODEL_CONFIG_INVALID", `random model: vocab_size ${vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} ids`);
   const configJson = seq2seqConfigJson(shape, vocabSize, options.decoderStartTokenId ?? 2);

@@ -17,6 +17,10 @@
  *                                                  Llama-3.2-1B shape, each converted to fp32, int8 and int4, linked
  *                                                  side by side (--sentences N, default 8); adds the encoder's ms per
  *                                                  sentence and the mbart / 1B mentions-per-second ratio per dtype.
+ *   --batches 1,2,4,8 (sentences per batch, 5 beams each; default 1,8)  --dtypes int4 (default fp32,int4 for 1B)
+ *   --checkpoint DIR (an existing random checkpoint of the preset, e.g. bench:peer's, instead of writing one)
+ * Each run reports the largest RSS sampled while it linked (runs go by increasing batch, so a run's figure is
+ * its own peak: buffers and ONNX Runtime's arena keep the largest size they reached).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -41,6 +45,8 @@ import { loadSeq2SeqScheme } from "../src/linker/seq2seq-prompt.js";
 import { loadOnnxSeq2SeqLM } from "../src/lm/onnx-seq2seq-lm.js";
 import { writeRandomSeq2SeqCheckpoint } from "../src/testing/random-seq2seq.js";
 import { writeTestTokenizer } from "../src/testing/test-tokenizer.js";
+import { llamaTensorSpecs } from "../src/convert/checkpoint.js";
+import type { RandomCheckpointInfo } from "../src/testing/random-checkpoint.js";
 
 const SHARED = fileURLToPath(new URL("../../shared/data/spaccc/", import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -207,7 +213,11 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
   const scheme = seq2seq ? loadSeq2SeqScheme(modelDir, tokenizer, { verb: "es", language: "es" }) : undefined;
   const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es", ...(scheme ? { scheme } : {}) });
   let rssMax = 0;
-  const sampler = setInterval(() => (rssMax = Math.max(rssMax, currentRssMB())), 100);
+  let rssMaxAll = 0;
+  const sampler = setInterval(() => {
+    rssMax = Math.max(rssMax, currentRssMB());
+    rssMaxAll = Math.max(rssMaxAll, rssMax);
+  }, 100);
   const config = seq2seq ? null : loadLlamaConfig(modelDir);
   const stats = seq2seq ? instrumentSeq2Seq(lm, loadSeq2SeqConfig(modelDir)) : instrument(lm, config!);
   const encoderStart = () => ("encoderStats" in lm ? { ...lm.encoderStats } : { ms: 0, sentences: 0 });
@@ -216,6 +226,8 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
   const results: Record<string, unknown>[] = [];
   const topCodes: Record<string, (string | null)[]> = {};
   for (const run of runs) {
+    const rssBefore = currentRssMB();
+    rssMax = rssBefore;
     stats.prefillMs = 0;
     stats.stepMs = [];
     stats.flops = 0;
@@ -244,6 +256,8 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
       gflop: +(stats.flops / 1e9).toFixed(1),
       gflops_per_second: +(stats.flops / 1e9 / (wall / 1000)).toFixed(2),
       ...(seq2seq ? { encoder_ms_per_sentence: +((encoderStart().ms - e0.ms) / Math.max(1, encoderStart().sentences - e0.sentences)).toFixed(1) } : {}),
+      rss_before_mb: rssBefore,
+      rss_max_mb: Math.max(rssMax, currentRssMB()),
     });
   }
   clearInterval(sampler);
@@ -265,10 +279,18 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
   }
   await linker.close();
   const matmul = { before: +(rateBefore / 1e9).toFixed(1), after: +(rateAfter / 1e9).toFixed(1) };
-  return { matmul_gflops_fp32: matmul, load_seconds: +loadSeconds.toFixed(1), rss_after_load_mb: rssAfterLoad, rss_while_linking_mb: rssMax, peak_rss_mb: peakRssMB(), runs: results, top_codes: topCodes };
+  return { matmul_gflops_fp32: matmul, load_seconds: +loadSeconds.toFixed(1), rss_after_load_mb: rssAfterLoad, rss_while_linking_mb: rssMaxAll, peak_rss_mb: peakRssMB(), runs: results, top_codes: topCodes };
 }
 
 // ---------------------------------------------------------------- parent
+
+/** What writeRandomCheckpoint reports, for a checkpoint written before (--checkpoint). */
+function existingCheckpoint(dir: string): RandomCheckpointInfo {
+  const config = loadLlamaConfig(dir);
+  const weightFiles = readdirSync(dir).filter((f) => f.endsWith(".safetensors"));
+  const parameterCount = llamaTensorSpecs(config).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+  return { config, parameterCount, totalBytes: weightFiles.reduce((n, f) => n + statSync(join(dir, f)).size, 0), weightFiles };
+}
 
 function folderBytes(dir: string): number {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -338,19 +360,25 @@ interface ModelPlan {
   readonly dtypes: readonly ConvertDtype[];
   readonly sentences1x5: number;
   readonly sentences8x5: number;
+  /** Sentences per batch of each run (5 beams each). */
+  readonly batches: readonly number[];
+  /** An existing checkpoint of the preset to use (kept), or null to write one. */
+  readonly checkpoint: string | null;
 }
 
 let KEEP = false;
 
 async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSentences: string[], threads: number, rate: number): Promise<Record<string, unknown>> {
-  const ckpt = join(dir, `${plan.preset}-hf`);
+  const ckpt = plan.checkpoint ?? join(dir, `${plan.preset}-hf`);
   const free0 = Math.round(freemem() / 1e9);
   const t0 = performance.now();
-  rmSync(ckpt, { recursive: true, force: true });
+  if (plan.checkpoint === null) rmSync(ckpt, { recursive: true, force: true });
   const info =
-    plan.preset === "mbart-large-50"
-      ? await writeRandomSeq2SeqCheckpoint(ckpt, { preset: plan.preset, seed: 1, dtype: "BF16", extraPieces: await llamaPieces(allSentences, dir) })
-      : await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
+    plan.checkpoint !== null
+      ? existingCheckpoint(ckpt)
+      : plan.preset === "mbart-large-50"
+        ? await writeRandomSeq2SeqCheckpoint(ckpt, { preset: plan.preset, seed: 1, dtype: "BF16", extraPieces: await llamaPieces(allSentences, dir) })
+        : await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
   const writeSeconds = (performance.now() - t0) / 1000;
   const out: Record<string, unknown> = {
     preset: plan.preset,
@@ -365,10 +393,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   writeFileSync(
     sentencesFile,
     JSON.stringify({
-      runs: [
-        { batch: 1, sentences: allSentences.slice(0, plan.sentences1x5) },
-        { batch: 8, sentences: allSentences.slice(0, plan.sentences8x5) },
-      ],
+      runs: [...plan.batches].sort((a, b) => a - b).map((batch) => ({ batch, sentences: allSentences.slice(0, Math.max(batch, batch === 1 ? plan.sentences1x5 : plan.sentences8x5)) })),
       logitPrompts: plan.dtypes.length > 1 && plan.preset !== "mbart-large-50" ? logitPrompts : [],
     }),
   );
@@ -398,7 +423,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
     };
     const ref = read("fp32");
     const q = read("int4");
-    const codes = (d: string, k: string): (string | null)[] => ((perDtype[d] as { top_codes: Record<string, (string | null)[]> }).top_codes[k]);
+    const codes = (d: string, k: string): (string | null)[] => (perDtype[d] as { top_codes: Record<string, (string | null)[]> }).top_codes[k] ?? [];
     const a = codes("fp32", "1x5");
     const b = codes("int4", "1x5");
     out.quantization_int4_vs_fp32 = {
@@ -412,7 +437,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   }
   for (const d of Object.values(perDtype)) delete (d as { top_codes?: unknown }).top_codes;
   out.dtypes = perDtype;
-  if (!KEEP) rmSync(ckpt, { recursive: true, force: true });
+  if (!KEEP && plan.checkpoint === null) rmSync(ckpt, { recursive: true, force: true });
   return out;
 }
 
@@ -442,6 +467,9 @@ async function parent(): Promise<void> {
       "sentences-8b": { type: "string", default: "2" },
       arch: { type: "string", default: "llama" },
       sentences: { type: "string", default: "8" },
+      batches: { type: "string", default: "1,8" },
+      dtypes: { type: "string" },
+      checkpoint: { type: "string" },
     },
   });
   if (!existsSync(join(SHARED, "kb-proxy-dev.tsv"))) {
@@ -468,8 +496,8 @@ async function parent(): Promise<void> {
       const n = Number(values.sentences);
       const dtypes: ConvertDtype[] = ["fp32", "int8", "int4"];
       result.load_average_at_start = loadavg().map((x) => +x.toFixed(1));
-      result["mbart-large-50"] = await benchModel({ preset: "mbart-large-50", dtypes, sentences1x5: n, sentences8x5: n }, dir, kbPath, sentences, threads, rate);
-      result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes, sentences1x5: n, sentences8x5: n }, dir, kbPath, sentences, threads, rate);
+      result["mbart-large-50"] = await benchModel({ preset: "mbart-large-50", dtypes, sentences1x5: n, sentences8x5: n, batches: [1, 8], checkpoint: null }, dir, kbPath, sentences, threads, rate);
+      result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes, sentences1x5: n, sentences8x5: n, batches: [1, 8], checkpoint: null }, dir, kbPath, sentences, threads, rate);
       result.load_average_at_end = loadavg().map((x) => +x.toFixed(1));
       result.mbart_over_llama_1b_mentions_per_second = speedRatios(result["mbart-large-50"], result["llama-3.2-1b"], dtypes);
       result.mbart_over_llama_1b_mentions_per_cpu_second = speedRatios(result["mbart-large-50"], result["llama-3.2-1b"], dtypes, "cpu_seconds_per_mention");
@@ -478,11 +506,14 @@ async function parent(): Promise<void> {
     }
     const n1 = Number(values["sentences-1b"]);
     const n8 = Number(values["sentences-8b"]);
+    const batches = values.batches.split(",").map(Number);
+    const dtypes = (fallback: ConvertDtype[]): ConvertDtype[] => (values.dtypes ? (values.dtypes.split(",") as ConvertDtype[]) : fallback);
+    const checkpoint = values.checkpoint ? resolve(values.checkpoint) : null;
     if (values.only !== "8b") {
-      result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes: ["fp32", "int4"], sentences1x5: n1, sentences8x5: n1 }, dir, kbPath, sentences, threads, rate);
+      result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes: dtypes(["fp32", "int4"]), sentences1x5: n1, sentences8x5: n1, batches, checkpoint }, dir, kbPath, sentences, threads, rate);
     }
     if (values.only !== "1b") {
-      result["llama-3-8b"] = await benchModel({ preset: "llama-3-8b", dtypes: ["int4"], sentences1x5: n8, sentences8x5: 8 }, dir, kbPath, sentences, threads, rate);
+      result["llama-3-8b"] = await benchModel({ preset: "llama-3-8b", dtypes: dtypes(["int4"]), sentences1x5: n8, sentences8x5: 8, batches, checkpoint }, dir, kbPath, sentences, threads, rate);
     }
     console.log(JSON.stringify(result, null, 2));
   } finally {

@@ -2,8 +2,13 @@
  * Knowledge bases at full scale: a synthetic SNOMED CT RF2 release of 1M concepts / 3M descriptions (and the same
  * content as UMLS RRF), built into a KB with the SPACCC proxy KB names merged in, then every consumer at that size.
  *
- *   npm run bench:kb -- [--concepts 1000000] [--work DIR] [--phases gen,build,umls,info,trie,trie-load,lexical,query]
+ *   npm run bench:kb -- [--concepts 1000000] [--work DIR] [--phases gen,build,umls,info,trie,trie-load,lexical,query,relations]
  *                       [--budgets 100000,200000]   (extra posting budgets to compare in the query phase)
+ *
+ * The release carries an is-a DAG (src/testing/terminology-generator.ts isaParents); the relations phase loads it
+ * from the KB, grades 10^5 random (gold, prediction) pairs as `eval --hierarchy` does (cold: the closure filled
+ * lazily; warm), spot-checks ancestors against a breadth-first search, then materialises the whole transitive
+ * closure (build seconds, pairs, MB).
  *
  * Each phase runs in its own Node process (its peak RSS is its own; cold opens are cold in-process); the parent
  * prints one JSON object. SPACCC files come from ../shared/data/spaccc (query phase skipped when absent). Wall
@@ -57,9 +62,9 @@ async function phase(name: string, p: Paths, concepts: number): Promise<Record<s
     case "gen": {
       rmSync(p.releases, { recursive: true, force: true });
       mkdirSync(p.releases, { recursive: true });
-      const rf2 = await gen.writeRf2Release(p.releases, { concepts });
+      const rf2 = await gen.writeRf2Release(p.releases, { concepts, relationships: true });
       const rrf = await gen.writeRrfRelease(p.releases, { concepts });
-      return { concepts, descriptions: rf2.descriptions, rrfAtoms: rrf.atoms, ...resources(started, cpu0) };
+      return { concepts, descriptions: rf2.descriptions, isaRelationships: rf2.relationships, rrfAtoms: rrf.atoms, ...resources(started, cpu0) };
     }
     case "build": {
       const { buildKnowledgeBase } = await import("../src/kb/build.js");
@@ -69,7 +74,7 @@ async function phase(name: string, p: Paths, concepts: number): Promise<Record<s
       const sources = [rf2Source([folder], { includeFsn: true, tagGroups }), ...(existsSync(PROXY) ? [gazetteerSource(PROXY, "tsv")] : [])];
       const r = await buildKnowledgeBase(sources, p.kb);
       const res = resources(started, cpu0);
-      return { rowsRead: r.rowsRead, names: r.names, concepts: r.concepts, groups: r.groups, namesPerSecond: Math.round(r.names / res.wallSeconds), kbFileMB: mb(statSync(p.kb).size), ...res };
+      return { rowsRead: r.rowsRead, names: r.names, concepts: r.concepts, groups: r.groups, relations: r.relations.stored, namesPerSecond: Math.round(r.names / res.wallSeconds), kbFileMB: mb(statSync(p.kb).size), ...res };
     }
     case "umls": {
       const { buildKnowledgeBase } = await import("../src/kb/build.js");
@@ -199,9 +204,101 @@ async function phase(name: string, p: Paths, concepts: number): Promise<Record<s
         kb.close();
       }
     }
+    case "relations":
+      return relationsPhase(p, started, cpu0);
     default:
       throw new Error(`unknown phase ${name}`);
   }
+}
+
+/** Load the hierarchy, grade 10^5 pairs (cold, warm), check a sample by BFS, materialise the closure. */
+async function relationsPhase(p: Paths, started: number, cpu0: NodeJS.CpuUsage): Promise<Record<string, unknown>> {
+  const { openHierarchy } = await import("../src/kb/relations.js");
+  const { gradePair } = await import("../src/eval/hierarchy-grades.js");
+  const { mulberry32 } = await import("../src/util/random.js");
+  const Database = (await import("better-sqlite3")).default;
+  const t0 = performance.now();
+  const l0 = process.cpuUsage();
+  const h = openHierarchy(p.kb);
+  const loadSeconds = secs(performance.now() - t0);
+  const loadCpu = process.cpuUsage(l0);
+  const heapAfterLoadMB = mb(process.memoryUsage().heapUsed);
+  // Codes and edges read independently, for the pairs and the BFS check.
+  const db = new Database(p.kb, { readonly: true });
+  const edges = db.prepare("SELECT child, parent FROM relations WHERE kind = 'is_a'").raw().all() as [string, string][];
+  db.close();
+  const parents = new Map<string, string[]>();
+  for (const [c, par] of edges) (parents.get(c) ?? parents.set(c, []).get(c)!).push(par);
+  const children = new Map<string, string[]>();
+  for (const [c, par] of edges) (children.get(par) ?? children.set(par, []).get(par)!).push(c);
+  const codes = [...parents.keys()];
+  const rand = mulberry32(99);
+  const pickCode = () => codes[Math.floor(rand() * codes.length)];
+  const walkUp = (c: string, steps: number): string => {
+    let v = c;
+    for (let i = 0; i < steps; i++) {
+      const ps = parents.get(v);
+      if (!ps) break;
+      v = ps[Math.floor(rand() * ps.length)];
+    }
+    return v;
+  };
+  // Pairs like a linker's misses: an ancestor, a descendant, a sibling, or anything.
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < 100_000; i++) {
+    const g = pickCode();
+    const kind = i % 4;
+    if (kind === 0) pairs.push([g, walkUp(g, 1 + Math.floor(rand() * 3))]);
+    else if (kind === 1) pairs.push([walkUp(g, 1 + Math.floor(rand() * 2)), g]);
+    else if (kind === 2) {
+      const sibs = children.get(walkUp(g, 1)) ?? [g];
+      pairs.push([g, sibs[Math.floor(rand() * sibs.length)]]);
+    } else pairs.push([g, pickCode()]);
+  }
+  const grade = () => {
+    const counts: Record<string, number> = {};
+    const t = performance.now();
+    const c0 = process.cpuUsage();
+    for (const [g, pr] of pairs) {
+      const r = gradePair(g, pr, h).grade;
+      counts[r] = (counts[r] ?? 0) + 1;
+    }
+    const cpu = process.cpuUsage(c0);
+    return { seconds: secs(performance.now() - t), cpuSeconds: secs((cpu.user + cpu.system) / 1000), counts };
+  };
+  const cold = grade();
+  const afterCold = h.closureStats();
+  const warm = grade();
+  // Spot check: 1000 concepts' ancestors against a breadth-first search over the edges.
+  let mismatches = 0;
+  for (let i = 0; i < 1000; i++) {
+    const c = pickCode();
+    const dist = new Map<string, number>();
+    let frontier = [c];
+    for (let d = 1; frontier.length > 0; d++) {
+      frontier = frontier.flatMap((v) => parents.get(v) ?? []).filter((x) => !dist.has(x));
+      for (const x of frontier) if (!dist.has(x)) dist.set(x, d);
+    }
+    const got = h.ancestors(c);
+    if (got.length !== dist.size || got.some((a) => dist.get(a.code) !== a.distance)) mismatches++;
+  }
+  const t1 = performance.now();
+  const c1 = process.cpuUsage();
+  const full = h.materialize();
+  const closureSeconds = secs(performance.now() - t1);
+  const closureCpu = process.cpuUsage(c1);
+  return {
+    concepts: h.size,
+    isaEdges: h.edgeCount,
+    cycleEdgesIgnored: h.cycleEdgesIgnored,
+    loadSeconds,
+    loadCpuSeconds: secs((loadCpu.user + loadCpu.system) / 1000),
+    heapAfterLoadMB,
+    grade100k: { coldSeconds: cold.seconds, coldCpuSeconds: cold.cpuSeconds, warmSeconds: warm.seconds, warmCpuSeconds: warm.cpuSeconds, counts: cold.counts, closureFilledByCold: afterCold },
+    bfsSpotCheck: { concepts: 1000, mismatches },
+    fullClosure: { seconds: closureSeconds, cpuSeconds: secs((closureCpu.user + closureCpu.system) / 1000), pairs: full.entries, meanAncestors: Math.round((full.entries / full.computed) * 10) / 10, MB: mb(full.bytes) },
+    ...resources(started, cpu0),
+  };
 }
 
 async function main(): Promise<void> {
@@ -213,7 +310,7 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync(p.work, { recursive: true });
-  const phases = arg("phases", "gen,build,umls,info,trie,trie-load,lexical,query").split(",");
+  const phases = arg("phases", "gen,build,umls,info,trie,trie-load,lexical,query,relations").split(",");
   const report: Record<string, unknown> = { concepts, machine: { cpus: (await import("node:os")).cpus().length, node: process.version } };
   for (const name of phases) {
     process.stderr.write(`bench:kb phase ${name}...\n`);

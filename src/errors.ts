@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   KB_ROW_INVALID: "a terminology row is missing a field",
   KB_INDEX_INVALID: "the knowledge-base index file is missing, corrupt or of another version",
   KB_EMPTY: "the knowledge base has no names",
+  KB_NO_RELATIONS: "the knowledge-base index holds no relations of the kind asked",
   // token tries
   TRIE_INVALID: "serialised trie bytes are corrupt or of another version",
   TRIE_BUILD_FAILED: "the names of a group cannot be placed in one token trie",
@@ -47,12 +48,18 @@ export const ERROR_CODES = {
   SYNTH_BAD_REPLY: "the LLM reply could not be parsed into enough valid lines",
   SYNTH_PROMPT_MISSING: "a prompt template file is missing",
   TRAIN_INVALID_INPUT: "fine-tuning data input is invalid",
+  // LLM-as-judge
+  JUDGE_PROMPT_INVALID: "the judge's prompt file is missing or malformed",
+  JUDGE_BAD_REPLY: "the judge's reply is not a JSON verdict with a known label",
+  JUDGE_INVALID_INPUT: "the judge's gold or predictions input is invalid",
   // server and CLI
   REQUEST_INVALID: "the request is malformed",
   REQUEST_TOO_LARGE: "the request exceeds a size or batch limit",
   SERVER_BUSY: "too many requests in flight",
+  SERVER_NOT_READY: "the server is loading its knowledge base and model, or shutting down",
   REQUEST_TIMEOUT: "the request body did not arrive in time",
   REQUEST_UNAUTHORIZED: "the request lacks the bearer token the server requires",
+  REQUEST_HOST_NOT_ALLOWED: "the request's Host names neither this server nor an allowed host (DNS-rebinding guard)",
   CLI_USAGE: "the command line is invalid",
   IO_ERROR: "a file could not be read or written",
   INTERNAL: "an unexpected internal error (a bug: please report it)",

@@ -18,6 +18,7 @@ export const KB_BUILD_ARGS = {
   fsn: { type: "boolean" },
   mrsty: { type: "string" },
   semgroups: { type: "string" },
+  mrrel: { type: "string" },
   sab: { type: "string" },
   lat: { type: "string" },
   tty: { type: "string" },
@@ -44,7 +45,10 @@ export const KB_BUILD_USAGE = `  syncabel kb build [--from tsv|jsonl|rf2|umls|ob
             procedure -> PROCEDIMIENTO, finding -> SINTOMA and the Spanish tags), --language es,en,
             --lang-refset ID,..., --acceptability preferred|acceptable, --fsn (keep FSNs without the tag)
       umls  SOURCE = MRCONSO.RRF; --mrsty MRSTY.RRF --semgroups SemGroups.txt [--group-map TSV], --sab, --lat,
-            --tty (comma lists), --suppress N[,...] (kept SUPPRESS values, default N), --ispref, --code-from SAB
+            --tty (comma lists), --suppress N[,...] (kept SUPPRESS values, default N), --ispref, --code-from SAB,
+            --mrrel MRREL.RRF (is-a edges from PAR/CHD rows of the --sab sources)
+      Hierarchy edges are stored when the source has them: RF2 sct2_Relationship (active |Is a|), OBO is_a and
+      relationship: part_of (kept apart), OBO Graphs edges, MRREL, a gazetteer 'parents' column (codes joined by |).
       obo, obograph   --group G | --group-from namespace|subset [--group-map TSV], --scopes EXACT,RELATED
       --translations T.tsv   extra-language names (source_id, predicate, translation_text; rows whose status or
             review notes match --wrong-pattern, default /error|incorrect|wrong|rejected/i, are skipped)
@@ -91,6 +95,7 @@ export function sourcesFromArgs(values: Values, paths: readonly string[], usage:
     umls: {
       mrsty: values.mrsty,
       semGroups: values.semgroups,
+      mrrel: values.mrrel,
       groupMap,
       sab: list(values.sab),
       lat: list(values.lat),

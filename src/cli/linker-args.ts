@@ -1,7 +1,7 @@
 import { SyncabelError } from "../errors.js";
 import type { OpenLinkerOptions } from "../linker/open.js";
 import { DTYPE_SUFFIXES, isModelDtype } from "../lm/model-file.js";
-import { positiveInt, warnUnused } from "./args.js";
+import { fraction, positiveInt, warnUnused } from "./args.js";
 import { parseDecoderStart, type DecoderStart } from "../linker/seq2seq-prompt.js";
 
 /** The parseArgs options every command that opens a linker shares (link, link-docs, serve). */
@@ -19,6 +19,8 @@ export const LINKER_ARGS = {
   candidates: { type: "string" },
   workers: { type: "string" },
   "decoder-start": { type: "string" },
+  "min-confidence": { type: "string" },
+  "early-stopping": { type: "string" },
 } as const;
 
 export interface LinkerArgValues {
@@ -38,6 +40,10 @@ export interface LinkerArgValues {
   readonly workers?: string;
   /** encoder-decoder models: config | lang | token id. */
   readonly "decoder-start"?: string;
+  /** Abstain below this calibrated confidence. */
+  readonly "min-confidence"?: string;
+  /** generative: true | false | never (default: the model's generation_config.json). */
+  readonly "early-stopping"?: string;
 }
 
 /** OpenLinkerOptions from parsed LINKER_ARGS values, with usage errors for a missing KB or a bad value. */
@@ -56,6 +62,10 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
     throw new SyncabelError("CLI_USAGE", `--dtype must be one of ${Object.keys(DTYPE_SUFFIXES).join(", ")}, got ${JSON.stringify(dtype)}\n\n${usage}`);
   }
   if (dtype !== undefined && values["model-file"] !== undefined) throw new SyncabelError("CLI_USAGE", `give --dtype or --model-file, not both\n\n${usage}`);
+  const early = values["early-stopping"];
+  if (early !== undefined && early !== "true" && early !== "false" && early !== "never") {
+    throw new SyncabelError("CLI_USAGE", `--early-stopping must be true, false or never, got ${JSON.stringify(early)}\n\n${usage}`);
+  }
   const start = values["decoder-start"];
   let decoderStart: DecoderStart | undefined;
   try {
@@ -75,8 +85,10 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
     ...(values.verb === undefined ? {} : { verb: values.verb }),
     ...(kind === undefined ? {} : { linker: kind }),
     multipleAnswers: values["multiple-answers"] ?? false,
+    ...(early === undefined ? {} : { earlyStopping: early === "never" ? "never" : early === "true" }),
     ...(values.threads === undefined ? {} : { threads: positiveInt(values.threads, "threads", 1) }),
     ...(values.workers === undefined ? {} : { workers: positiveInt(values.workers, "workers", 1) }),
+    ...(values["min-confidence"] === undefined ? {} : { minConfidence: fraction(values["min-confidence"], "min-confidence", 0, 1) }),
   };
 }
 
@@ -100,5 +112,6 @@ export function warnIneffectiveLinkerArgs(values: LinkerArgValues, command: stri
   if (values.threads !== undefined) flags.push("--threads");
   if (values.verb !== undefined) flags.push("--verb");
   if (values["multiple-answers"] === true) flags.push("--multiple-answers");
+  if (values["early-stopping"] !== undefined) flags.push("--early-stopping");
   for (const f of flags) warnUnused({ stderr }, command, f, "with the TF-IDF linker (it uses no model): give --model DIR for the generative linker");
 }

@@ -10,12 +10,15 @@ const COMMANDS: Readonly<Record<string, { load: () => Promise<CommandModule>; su
   kb: { load: () => import("./commands/kb.js"), summary: "kb build TERMS -o KB.sqlite | kb info KB.sqlite" },
   link: { load: () => import("./commands/link.js"), summary: "link marked sentences (args, or lines/JSONL on stdin) -> JSONL" },
   "link-docs": { load: () => import("./commands/link-docs.js"), summary: "link every gold mention of a dataset" },
+  "merge-predictions": { load: () => import("./commands/merge-predictions.js"), summary: "merge the outputs of link-docs --shard K/N into one run's output" },
   eval: { load: () => import("./commands/eval.js"), summary: "score predictions against gold (Recall@k, CIs)" },
   model: { load: () => import("./commands/model.js"), summary: "model convert HF_DIR -o OUT: checkpoint -> ONNX model folder; model random -o DIR: test model" },
   synth: { load: () => import("./commands/synth.js"), summary: "generate synthetic training sentences for KB concepts" },
   "sft-data": { load: () => import("./commands/sft-data.js"), summary: "build fine-tuning prompt/completion data" },
   serve: { load: () => import("./commands/serve.js"), summary: "HTTP linking service on localhost" },
   "train-linker": { load: () => import("./commands/train-linker.js"), summary: "train the hybrid linker (no model) on annotated files; stored in the KB index" },
+  calibrate: { load: () => import("./commands/calibrate.js"), summary: "fit a linker's calibrated confidence on a held-back slice of training files" },
+  judge: { load: () => import("./commands/judge.js"), summary: "LLM-as-judge labels (EXACT/BROAD/NARROW/NO_RELATION) of predictions via a chat endpoint" },
 };
 
 function usage(): string {

@@ -7,7 +7,7 @@
  * into a hidden sibling folder `.OUT.partial-<pid>` that is renamed to OUT at the end; config.json (which the
  * loader needs) is written last, so the partial folder never loads. An abort removes the partial folder.
  */
-import { copyFileSync, existsSync, fsyncSync, closeSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, fsyncSync, closeSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve, isAbsolute } from "node:path";
 import { SyncabelError } from "../errors.js";
 import { processAlive } from "../io/atomic-write.js";
@@ -23,6 +23,26 @@ export const CONVERT_DTYPES: readonly ConvertDtype[] = ["fp32", "fp16", "int8", 
 /** Files copied from the checkpoint when present (tokenizer.json is required). */
 export const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "chat_template.jinja"];
 
+/** Marks a model folder `model convert` wrote: the only kind `--force` replaces (with the same layout unmarked). */
+export const CONVERTED_MARKER = ".syncabel-model.json";
+const LAYOUT = new Set(["config.json", "onnx", CONVERTED_MARKER, ...COPIED_FILES]);
+const ONNX_LAYOUT = new Set(["model.onnx", "model.onnx_data"]);
+
+/**
+ * Why `force` must not replace the existing folder `dir` (undefined: it may). Replacing removes the folder, so
+ * only one syncabel wrote qualifies: its marker, or exactly the layout convert writes (folders converted before
+ * the marker), or an empty folder. Anything else (`-o .`, a checkpoint, a project folder) is refused.
+ */
+function notOursToReplace(dir: string): string | undefined {
+  const entries = readdirSync(dir);
+  if (entries.length === 0 || entries.includes(CONVERTED_MARKER)) return undefined;
+  const stranger = entries.find((e) => !LAYOUT.has(e));
+  if (stranger !== undefined) return `it holds ${JSON.stringify(stranger)}`;
+  if (!entries.includes("config.json") || !existsSync(join(dir, "onnx", "model.onnx"))) return "it lacks config.json or onnx/model.onnx";
+  const onnxStranger = statSync(join(dir, "onnx")).isDirectory() ? readdirSync(join(dir, "onnx")).find((e) => !ONNX_LAYOUT.has(e)) : "onnx";
+  return onnxStranger === undefined ? undefined : `it holds onnx/${onnxStranger}`;
+}
+
 export interface ConvertProgress {
   /** Checkpoint bytes read so far and in all (a tied embedding counts twice: it is read for both uses). */
   readonly bytesDone: number;
@@ -36,9 +56,11 @@ export interface ConvertOptions {
   /** Quantization block size (default 32; a power of two >= 16). */
   readonly blockSize?: number;
   /**
-   * MatMulNBits accuracy_level. Default: 0 for int4 (float activations: the output equals the float model with the
-   * dequantized weights), 4 for int8 (ONNX Runtime's 8-bit kernel at level 0 is about 100x slower on CPU: 441 ms
-   * vs 4 ms for one row through a 4096x4096 layer, measured with 2 threads).
+   * MatMulNBits accuracy_level. Default 4 (int8 activations) for int4 and int8: ONNX Runtime's 8-bit kernel at
+   * level 0 is about 100x slower on CPU (441 ms vs 4 ms for one row through a 4096x4096 layer, 2 threads), its 4-bit
+   * one 2-4x (bench:peer); level 4 agreed with level 0 on the next token of 99.9 % of the SPACCC dev prompts
+   * (docs/cpu-performance.md). 0 keeps float activations: the output equals the float model with the dequantized
+   * weights.
    */
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   /** Replace an existing output folder (the new one is complete before the old one goes). */
@@ -91,6 +113,10 @@ export function checkOutput(inputDir: string, outputDir: string, force: boolean)
   if (existsSync(outputDir)) {
     if (!statSync(outputDir).isDirectory()) throw outputError(`output ${outputDir} exists and is not a folder`, outputDir);
     if (!force) throw outputError(`output ${outputDir} exists: remove it or pass --force to replace it`, outputDir);
+    const why = notOursToReplace(outputDir);
+    if (why !== undefined) {
+      throw outputError(`output ${outputDir} is not a model folder 'syncabel model convert' wrote (${why}): --force only replaces those; remove it yourself or choose another folder`, outputDir);
+    }
   }
 }
 
@@ -152,7 +178,7 @@ export function interrupted(): SyncabelError {
 }
 
 export function defaultAccuracyLevel(dtype: ConvertDtype): 0 | 4 {
-  return dtype === "int8" ? 4 : 0;
+  return dtype === "int8" || dtype === "int4" ? 4 : 0;
 }
 
 /**
@@ -206,6 +232,7 @@ export async function convertCheckpoint(inputDir: string, outputDir: string, opt
     const modelPath = join(partial, "onnx", "model.onnx");
     const result = await writeLlamaOnnx(checkpoint.config, weight, modelPath, writerOptions(options));
     if (options.signal?.aborted) throw interrupted();
+    writeFileSync(join(partial, CONVERTED_MARKER), `${JSON.stringify({ format: "syncabel-model", writer: "syncabel model convert", dtype, source: checkpoint.dir })}\n`);
     copyFileSync(join(checkpoint.dir, "config.json"), join(partial, "config.json")); // last: the loader needs it
     fsyncDir(join(partial, "onnx"));
     fsyncDir(partial);

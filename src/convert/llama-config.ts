@@ -4,6 +4,7 @@
  */
 import { SyncabelError } from "../errors.js";
 import { loadConfigJson } from "./config-json.js";
+import { CONFIG_LIMITS, sizeProblem, type LimitedKey } from "../lm/config-limits.js";
 import { llama3Scaling } from "./rope.js";
 
 export interface LlamaConfig {
@@ -54,11 +55,11 @@ export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw fail(source, "config is not a JSON object");
   const c = json as Record<string, unknown>;
   checkArchitecture(c, source);
-  const posInt = (key: string, fallback?: number): number => {
+  // Sizes are bounded (src/lm/config-limits.ts) before anything is allocated from them.
+  const posInt = (key: LimitedKey, fallback?: number): number => {
     const v = c[key] ?? fallback;
-    if (!Number.isSafeInteger(v) || (v as number) <= 0) {
-      throw fail(source, `${key} must be a positive integer, got ${JSON.stringify(c[key])}`);
-    }
+    const problem = sizeProblem(key, v);
+    if (problem !== undefined) throw fail(source, problem);
     return v as number;
   };
   const posNum = (key: string, fallback: number): number => {
@@ -92,6 +93,7 @@ export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
     headDim = hiddenSize / numAttentionHeads;
   }
   if (headDim % 2 !== 0) throw fail(source, `head_dim (${headDim}) must be even for rotary embeddings`);
+  if (headDim > CONFIG_LIMITS.head_dim) throw fail(source, `head_dim ${headDim} is above ${CONFIG_LIMITS.head_dim}`);
 
   const eosRaw = c.eos_token_id;
   let eosTokenIds: number[];
@@ -131,7 +133,7 @@ export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
     numKeyValueHeads,
     vocabSize,
     rmsNormEps: posNum("rms_norm_eps", 1e-6),
-    ropeTheta: posNum("rope_theta", 10000),
+    ropeTheta: ropeBase(posNum("rope_theta", 10000), source),
     maxPositionEmbeddings: posInt("max_position_embeddings", 2048),
     headDim,
     bosTokenId: tokenId("bos_token_id"),
@@ -146,6 +148,15 @@ export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
     throw fail(source, (e as Error).message.replace(/^config\.json: /, ""));
   }
   return config;
+}
+
+/**
+ * RoPE's base: below 1 the rotation frequencies base^(-2i/d) grow instead of shrinking (5e-324 makes them
+ * infinite: every logit NaN).
+ */
+function ropeBase(theta: number, source: string): number {
+  if (theta < 1) throw fail(source, `rope_theta must be at least 1 (the RoPE base; Llama uses 10,000 to 500,000), got ${theta}`);
+  return theta;
 }
 
 /** Read and validate `<dir>/config.json`. */

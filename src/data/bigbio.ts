@@ -34,7 +34,7 @@ function spans(v: Json | undefined): Span[] | undefined {
 
 export async function readBigbio(path: string, options: ReadOptions = {}): Promise<Dataset> {
   const log = new ProblemLog(options.strict ?? false);
-  const content = await readTextFile(path, "BigBio file");
+  const content = await readTextFile(path, "BigBio file", { stripBom: true });
   const records: { value: Json; line: number | undefined }[] = [];
   const trimmed = content.trimStart();
   if (trimmed.startsWith("[") || (trimmed.startsWith("{") && !path.endsWith(".jsonl") && isWholeJson(content))) {

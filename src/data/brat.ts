@@ -56,7 +56,7 @@ export async function readBrat(path: string, options: ReadOptions = {}): Promise
       log.error("DATA_FILE_MISSING", ann, undefined, `${(e as Error).message}: the document is skipped`, id);
       continue;
     }
-    const lines = splitLines(await readTextFile(ann, "BRAT annotation file"));
+    const lines = splitLines(await readTextFile(ann, "BRAT annotation file", { stripBom: true }));
     const entities = new Map<string, Entity>();
     const notes: { target: string; codes: string[]; line: number }[] = [];
     lines.forEach((raw, k) => {

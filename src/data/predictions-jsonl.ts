@@ -45,10 +45,12 @@ export function parsePredictionsJsonl(text: string, file: string): PredictionsFi
       ...(typeof v.sentence === "string" ? { sentence: v.sentence } : {}),
       ...(best && typeof best.pred_concept_name === "string" ? { prediction: best.pred_concept_name } : {}),
       ...(best && typeof best.beam_score === "number" ? { beamScore: best.beam_score } : {}),
-      predictedCode: topCodes[0] ?? NO_CODE,
+      predictedCode: v.abstained === true ? NO_CODE : (topCodes[0] ?? NO_CODE),
       topCodes,
       ...(topScores.every(Number.isFinite) ? { topScores } : {}),
       ...(isRecord(v.error) && typeof v.error.message === "string" ? { error: v.error.message } : {}),
+      ...(typeof v.confidence === "number" && Number.isFinite(v.confidence) ? { confidence: v.confidence } : {}),
+      ...(v.abstained === true ? { abstained: true } : {}),
     });
   });
   return { rows, problems, columns: [] };

@@ -43,6 +43,10 @@ export interface PredictionRow {
   readonly topScores?: readonly number[];
   /** Why the linker gave no prediction (`error` column), when it says. */
   readonly error?: string;
+  /** Calibrated P(top candidate right) (`confidence` column), when the linker was calibrated. */
+  readonly confidence?: number;
+  /** The linker abstained (`abstained` column): Predicted_code is NO_CODE, the top-k columns keep the candidates. */
+  readonly abstained?: boolean;
 }
 
 export interface PredictionsProblem {
@@ -154,6 +158,7 @@ export function parsePredictionsTsv(text: string, file: string): PredictionsFile
       continue;
     }
     const error = get("error")?.trim();
+    const confidence = optionalNumber(get("confidence"));
     rows.push({
       line: lineNo,
       filename,
@@ -173,6 +178,8 @@ export function parsePredictionsTsv(text: string, file: string): PredictionsFile
       ...(topCodes === undefined || topCodes.length === 0 ? {} : { topCodes }),
       ...(topScores === undefined || topScores.length === 0 ? {} : { topScores }),
       ...(error ? { error } : {}),
+      ...(confidence === undefined ? {} : { confidence }),
+      ...(get("abstained")?.trim() === "true" ? { abstained: true } : {}),
     });
   }
   return { rows, problems, columns };

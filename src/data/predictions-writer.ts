@@ -40,6 +40,8 @@ export const PREDICTION_TSV_COLUMNS = [
   "Predictions_topk",
   "Predicted_codes_topk",
   "Prediction_beam_scores_topk",
+  "confidence",
+  "abstained",
 ] as const;
 
 export interface PredictionRecord {
@@ -52,6 +54,9 @@ export interface PredictionRecord {
   readonly error?: SentenceError;
   /** Gold KB name, when the caller knows it. */
   readonly annotation?: string;
+  /** Calibrated P(top code right), and whether the linker abstained (then the predicted code is NO_CODE). */
+  readonly confidence?: number;
+  readonly abstained?: boolean;
 }
 
 export interface PredictionJson {
@@ -68,6 +73,8 @@ export interface PredictionJson {
   readonly sentence: string;
   readonly beams: readonly Beam[];
   readonly error?: SentenceError;
+  readonly confidence?: number;
+  readonly abstained?: true;
 }
 
 /** Gold codes as the authors print them: `a+b`, `NO_CODE` for none. */
@@ -88,7 +95,7 @@ export function predictionTsvRow(r: PredictionRecord): string {
   const m = r.mention;
   const first = m.fragments[0];
   const last = m.fragments[m.fragments.length - 1];
-  const best = r.error === undefined ? r.beams[0] : undefined;
+  const best = r.error === undefined && r.abstained !== true ? r.beams[0] : undefined;
   const values: Record<(typeof PREDICTION_TSV_COLUMNS)[number], string> = {
     filename: r.document,
     label: m.label,
@@ -102,10 +109,12 @@ export function predictionTsvRow(r: PredictionRecord): string {
     Prediction_beam_score: best === undefined ? "" : String(best.beam_score),
     Predicted_code: best?.pred_concept_code ?? NO_CODE,
     semantic_rel: m.semanticRel ?? "",
-    error: r.error === undefined ? (best === undefined ? "no prediction" : "") : `${r.error.code}: ${r.error.message}`,
+    error: r.error === undefined ? (best === undefined && r.abstained !== true ? "no prediction" : "") : `${r.error.code}: ${r.error.message}`,
     Predictions_topk: JSON.stringify(r.beams.map((b) => b.pred_concept_name)),
     Predicted_codes_topk: JSON.stringify(r.beams.map((b) => b.pred_concept_code)),
     Prediction_beam_scores_topk: JSON.stringify(r.beams.map((b) => b.beam_score)),
+    confidence: r.confidence === undefined ? "" : String(r.confidence),
+    abstained: r.abstained === true ? "true" : "",
   };
   return PREDICTION_TSV_COLUMNS.map((c) => field(values[c])).join("\t");
 }
@@ -126,6 +135,8 @@ export function predictionJson(r: PredictionRecord): PredictionJson {
     sentence: r.sentence,
     beams: r.beams,
     ...(r.error === undefined ? {} : { error: r.error }),
+    ...(r.confidence === undefined ? {} : { confidence: r.confidence }),
+    ...(r.abstained === true ? { abstained: true as const } : {}),
   };
 }
 

@@ -17,7 +17,7 @@ export function parsePubtatorCodes(field: string): string[] {
 
 export async function readPubtator(path: string, options: ReadOptions = {}): Promise<Dataset> {
   const log = new ProblemLog(options.strict ?? false);
-  const lines = splitLines(await readTextFile(path, "PubTator file"));
+  const lines = splitLines(await readTextFile(path, "PubTator file", { stripBom: true }));
   const documents: Document[] = [];
   let i = 0;
   while (i < lines.length) {
@@ -36,8 +36,9 @@ export async function readPubtator(path: string, options: ReadOptions = {}): Pro
 }
 
 function readBlock(block: string[], firstLine: number, path: string, log: ProblemLog, language: string): Document | undefined {
-  const title = /^([^|\t]+)\|t\|(.*)$/.exec(block[0] as string);
-  const abstract = block.length > 1 ? /^([^|\t]+)\|a\|(.*)$/.exec(block[1] as string) : null;
+  // [\s\S]: a title may hold U+2028/U+2029, which `.` does not match.
+  const title = /^([^|\t]+)\|t\|([\s\S]*)$/.exec(block[0] as string);
+  const abstract = block.length > 1 ? /^([^|\t]+)\|a\|([\s\S]*)$/.exec(block[1] as string) : null;
   if (title === null || abstract === null || title[1] !== abstract[1]) {
     log.error("DATA_BAD_ROW", path, firstLine, "a PubTator document must start with `ID|t|title` and `ID|a|abstract` lines of the same ID; the block is skipped");
     return undefined;

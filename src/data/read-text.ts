@@ -2,10 +2,15 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { SyncabelError } from "../errors.js";
 
-/** Read a UTF-8 file; a missing or unreadable file is a DATA_FILE_MISSING error naming it. */
-export async function readTextFile(path: string, what: string): Promise<string> {
+/**
+ * Read a UTF-8 file; a missing or unreadable file is a DATA_FILE_MISSING error naming it. Annotation files
+ * (`stripBom`) lose a leading byte-order mark, which editors on Windows add; a document text keeps it (offsets
+ * count it).
+ */
+export async function readTextFile(path: string, what: string, options: { readonly stripBom?: boolean } = {}): Promise<string> {
   try {
-    return await readFile(path, "utf8");
+    const text = await readFile(path, "utf8");
+    return options.stripBom && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch (e) {
     throw fileError(path, what, e);
   }

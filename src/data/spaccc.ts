@@ -34,7 +34,7 @@ interface PendingMention {
 
 export async function readSpaccc(tsvPath: string, options: ReadOptions = {}): Promise<Dataset> {
   const log = new ProblemLog(options.strict ?? false);
-  const content = await readTextFile(tsvPath, "SPACCC TSV");
+  const content = await readTextFile(tsvPath, "SPACCC TSV", { stripBom: true });
   const lines = splitLines(content);
   const header = plainTsvFields(lines[0] ?? "").map((h) => h.trim());
   const missing = SPACCC_COLUMNS.filter((c) => !header.includes(c));

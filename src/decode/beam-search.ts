@@ -1,6 +1,9 @@
 import { SyncabelError } from "../errors.js";
 import type { CausalLM, DecodeState, LogitRequest, NextTokenLogProbs, StepResult } from "../lm/types.js";
-import type { TrieConstraint } from "./prefix-trie.js";
+import { EndOfSequence, type TokenConstraint } from "./token-constraints.js";
+
+/** transformers' `early_stopping`: true, false (its heuristic) or "never". */
+export type EarlyStopping = boolean | "never";
 
 export interface BeamSearchOptions {
   readonly numBeams: number;
@@ -16,16 +19,23 @@ export interface BeamSearchOptions {
    * max(2, 1 + n_eos) x numBeams.
    */
   readonly eosTokenIds?: readonly number[];
+  /**
+   * When a prompt's search stops (generation_config's `early_stopping`, default false): true as soon as numBeams
+   * hypotheses are finished; false when the best running beam, normalised at the current length, cannot beat the
+   * worst finished one (transformers' heuristic); "never" when it cannot at max_new_tokens either (an exact bound
+   * for length_penalty > 0). One beam is greedy search in transformers: it stops at the first end whatever this says.
+   */
+  readonly earlyStopping?: EarlyStopping;
   /** Checked before every step: when aborted the search stops and rejects with INTERRUPTED. */
   readonly signal?: AbortSignal;
   /** Called with a prompt's index as soon as its search is over (progress inside a batch). */
   readonly onPromptDone?: (index: number) => void;
 }
 
-/** One prompt to decode: its token ids and, when constrained, the trie of its mention's group. */
+/** One prompt to decode: its token ids and, when constrained, what its beams may generate (e.g. trieConstraint()). */
 export interface BeamSearchInput {
   readonly prompt: readonly number[];
-  readonly constraint?: TrieConstraint;
+  readonly constraint?: TokenConstraint;
   /** Encoder-decoder models: the source tokens (then `prompt` is the decoder prompt). */
   readonly encoderInput?: readonly number[];
 }
@@ -36,8 +46,10 @@ export interface Hypothesis {
   /** sum(log p) / generated_length ** length_penalty (EOS counted), Hugging Face's sequences_scores. */
   readonly score: number;
   readonly sumLogProbs: number;
-  /** Ended with EOS (false: cut by max_new_tokens). */
+  /** Ended with an end token (false: cut by max_new_tokens; ranked among the others by score, as transformers does). */
   readonly finished: boolean;
+  /** The token that ended it (one of the EOS ids; absent when cut). */
+  readonly endToken?: number;
 }
 
 /** Result for one prompt: hypotheses best first, or the error that made it impossible to decode. */
@@ -46,8 +58,8 @@ export type BeamSearchOutput = { readonly hypotheses: readonly Hypothesis[]; rea
 interface Running {
   readonly tokens: number[];
   readonly score: number;
-  /** Trie node of the constraint after `tokens` (-1 when unconstrained). */
-  readonly node: number;
+  /** State of the constraint after `tokens` (-1 when unconstrained). */
+  readonly state: number;
   /** Row of this beam in the model state. */
   readonly row: number;
 }
@@ -79,10 +91,16 @@ class HypothesisSet {
     }
   }
 
-  /** transformers' heuristic with early_stopping=False: can a running beam still beat the worst kept one? */
-  isDone(bestRunningSum: number, generatedLength: number, lengthPenalty: number): boolean {
+  /**
+   * transformers' stopping rule for one prompt, checked after each step: the set is full and either early_stopping
+   * is true or the best running beam (not the best candidate: one that just ended is no longer running) cannot beat
+   * the worst kept hypothesis at the current length ("never": at max_new_tokens, when length_penalty > 0).
+   */
+  isDone(bestRunningSum: number, generated: number, o: SelectOptions): boolean {
     if (this.items.length < this.numBeams) return false;
-    return this.worst >= bestRunningSum / generatedLength ** lengthPenalty;
+    if (o.earlyStopping === true) return true;
+    const length = o.earlyStopping === "never" && o.lengthPenalty > 0 ? o.maxNewTokens : generated;
+    return this.worst >= bestRunningSum / length ** o.lengthPenalty;
   }
 }
 
@@ -91,38 +109,19 @@ class PromptSearch {
   readonly finished: HypothesisSet;
   /** Tokens generated so far (prompts joining a running batch start later than others). */
   generated = 0;
-  /** Trie node after the verb tokens that end the prompt: where every name (and every name after <SEP>) starts. */
+  /** The constraint's state after the prompt: where every answer (and every answer after <SEP>) starts. */
   readonly start: number;
 
   constructor(readonly input: BeamSearchInput, numBeams: number) {
     this.finished = new HypothesisSet(numBeams);
-    this.start = input.constraint ? startNode(input.constraint, input.prompt) : -1;
+    this.start = input.constraint ? input.constraint.start(input.prompt) : -1;
   }
 }
 
-/** Follow the trie from its root along the prompt's last `rootTokens` tokens (the verb's); -1 when they differ. */
-function startNode(c: TrieConstraint, prompt: readonly number[]): number {
-  const n = c.rootTokens ?? 1;
-  let node = c.trie.root;
-  for (let i = Math.max(0, prompt.length - n); i < prompt.length && node >= 0; i++) node = c.trie.child(node, prompt[i]);
-  return node;
-}
-
-/** The tokens a constrained beam may take at `node`: the trie's children, plus <SEP> where EOS is allowed. */
-function allowedTokens(c: TrieConstraint, node: number, eos: number): Int32Array {
-  const children = c.trie.childTokens(node);
-  const sep = c.sepTokenId;
-  if (sep === undefined || sep === null || !children.includes(eos)) return children;
-  const out = new Int32Array(children.length + 1);
-  out.set(children);
-  out[children.length] = sep;
-  return out;
-}
-
 /** What the next forward pass must return: each constrained row's allowed tokens, the top k of unconstrained rows. */
-function logitRequest(rows: readonly { readonly c: TrieConstraint | undefined; readonly node: number }[], eos: number, topK: number): { request: LogitRequest; allowed: Int32Array[] } {
+function logitRequest(rows: readonly { readonly c: TokenConstraint | undefined; readonly state: number }[], topK: number): { request: LogitRequest; allowed: Int32Array[] } {
   const empty = new Int32Array(0);
-  const allowed = rows.map(({ c, node }) => (c && node >= 0 ? allowedTokens(c, node, eos) : empty));
+  const allowed = rows.map(({ c, state }) => (c && state >= 0 ? c.allowed(state) : empty));
   const free = rows.some(({ c }) => c === undefined);
   return { request: { tokens: allowed, ...(free ? { topK } : {}) }, allowed };
 }
@@ -165,10 +164,12 @@ export interface StreamOptions extends BeamSearchOptions {
 }
 
 /**
- * Batched beam search with Hugging Face semantics (conventions, sections 3-4): log-softmax over the full
- * vocabulary, then the trie mask (no renormalisation); max(2, 1 + n_eos) x numBeams candidates per step; an EOS candidate is kept
- * only when ranked within the first numBeams; length-normalised scores; early_stopping=False. Prompts whose
- * constraint admits fewer names than beams return fewer hypotheses: -inf beams are never padded in.
+ * Batched beam search with the semantics of transformers 4.57's beam search (conventions, sections 3-4; docs/decoding.md):
+ * log-softmax over the full vocabulary, then the constraint (no renormalisation); max(2, 1 + n_eos) x numBeams
+ * candidates per step, of which only the first numBeams may end a hypothesis; length-normalised scores; early
+ * stopping per `earlyStopping`; at max_new_tokens the first numBeams candidates become hypotheses (finished: false
+ * unless they end); hypotheses returned by score. Prompts whose constraint admits fewer names than beams return
+ * fewer hypotheses: transformers' filler beams (scores near -1e9) are never padded in.
  */
 export async function beamSearch(lm: CausalLM, inputs: readonly BeamSearchInput[], options: BeamSearchOptions): Promise<BeamSearchOutput[]> {
   checkOptions(options);
@@ -195,6 +196,10 @@ function checkOptions(options: BeamSearchOptions): void {
   const maxNew = options.maxNewTokens ?? 128;
   if (!Number.isInteger(numBeams) || numBeams < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `num_beams must be a positive integer, got ${numBeams}`);
   if (!Number.isInteger(maxNew) || maxNew < 1) throw new SyncabelError("DECODE_INVALID_OPTIONS", `max_new_tokens must be a positive integer, got ${maxNew}`);
+  const early = options.earlyStopping;
+  if (early !== undefined && early !== true && early !== false && early !== "never") {
+    throw new SyncabelError("DECODE_INVALID_OPTIONS", `early_stopping must be true, false or "never", got ${JSON.stringify(early)}`);
+  }
 }
 
 /** Rows of `b` after those of `a` (the logits of a running batch and of the prompts that join it). */
@@ -226,9 +231,9 @@ function concatLogProbs(a: NextTokenLogProbs, b: NextTokenLogProbs): NextTokenLo
   };
 }
 
-/** A search's result: its hypotheses, best first; one cut by max_new_tokens never ranks above a complete name. */
+/** A search's result: its hypotheses by score, best first, those cut by max_new_tokens among them (as transformers). */
 function resultOf(s: PromptSearch, numReturn: number): BeamSearchOutput {
-  const hypotheses = [...s.finished.items].filter((h) => Number.isFinite(h.score)).sort((a, b) => Number(b.finished) - Number(a.finished) || b.score - a.score).slice(0, numReturn);
+  const hypotheses = [...s.finished.items].filter((h) => Number.isFinite(h.score)).sort((a, b) => b.score - a.score).slice(0, numReturn);
   return { hypotheses };
 }
 
@@ -243,10 +248,17 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
   const numBeams = options.numBeams;
   const numReturn = Math.min(options.numReturnSequences ?? numBeams, numBeams);
   const maxNew = options.maxNewTokens ?? 128;
-  const lengthPenalty = options.lengthPenalty ?? 1;
-  const eos = options.eosTokenId;
-  const eosIds = new Set([eos, ...(options.eosTokenIds ?? [])]);
-  const candidatesPerStep = Math.max(2, 1 + eosIds.size) * numBeams;
+  const end = new EndOfSequence(options.eosTokenId, options.eosTokenIds);
+  const candidatesPerStep = end.candidatesPerStep(numBeams);
+  const select: SelectOptions = {
+    numBeams,
+    candidatesPerStep,
+    end,
+    lengthPenalty: options.lengthPenalty ?? 1,
+    maxNewTokens: maxNew,
+    // transformers decodes one beam greedily: it stops at the first end, whatever early_stopping says.
+    earlyStopping: numBeams === 1 ? true : options.earlyStopping ?? false,
+  };
 
   let active: PromptSearch[] = [];
   let state: DecodeState | null = null;
@@ -262,7 +274,7 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
       const starting = room > 0 ? startSearches(feed, room, numBeams) : [];
       if (starting.length > 0) {
         // Prefill once per prompt (not per beam): beams fork at the first step, as transformers' 0/-1e9 start does.
-        const asked = logitRequest(starting.map((s) => ({ c: s.input.constraint, node: s.start })), eos, candidatesPerStep);
+        const asked = logitRequest(starting.map((s) => ({ c: s.input.constraint, state: s.start })), candidatesPerStep);
         const prompts = starting.map((s) => s.input.prompt);
         const first = state === null ? 0 : state.rows;
         // seq2seq (#19): the prompts' encoder inputs, when they have them.
@@ -271,7 +283,7 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
         logProbs = logProbs === null ? joined.logProbs : concatLogProbs(logProbs, joined.logProbs);
         allowed = [...allowed, ...asked.allowed];
         state = joined.state;
-        starting.forEach((s, i) => (s.running = [{ tokens: [], score: 0, node: s.start, row: first + i }]));
+        starting.forEach((s, i) => (s.running = [{ tokens: [], score: 0, state: s.start, row: first + i }]));
         active.push(...starting);
       }
       if (active.length === 0) break;
@@ -281,10 +293,8 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
       const still: PromptSearch[] = [];
       for (const s of active) {
         if (feed.wanted && !feed.wanted(s.input)) continue; // its caller is gone: its rows are not carried on
-        const next = selectBeams(s, logProbs!, allowed, { numBeams, candidatesPerStep, eosIds, lengthPenalty });
-        if (next === null || s.generated >= maxNew) {
-          // max_new_tokens reached: unfinished beams join the hypotheses, as transformers' finalize() does.
-          if (next !== null) for (const r of next) s.finished.add({ tokens: r.tokens, score: r.score / s.generated ** lengthPenalty, sumLogProbs: r.score, finished: false });
+        const next = selectBeams(s, logProbs!, allowed, select);
+        if (next === null) {
           s.running = [];
           feed.done(s.input, resultOf(s, numReturn));
           continue;
@@ -305,8 +315,7 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
         continue;
       }
       const asked = logitRequest(
-        active.flatMap((s) => s.running.map((r) => ({ c: s.input.constraint, node: r.node }))),
-        eos,
+        active.flatMap((s) => s.running.map((r) => ({ c: s.input.constraint, state: r.state }))),
         candidatesPerStep,
       );
       const stepped = await lm.step(state!, Int32Array.from(parents), Int32Array.from(nextTokens), asked.request);
@@ -320,15 +329,14 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
   }
 }
 
-/** Searches for the prompts the feed gives now; a prompt whose tail does not start its trie is answered with an error. */
+/** Searches for the prompts the feed gives now; a prompt whose tail does not start its constraint is answered with an error. */
 function startSearches(feed: BeamSearchFeed, room: number, numBeams: number): PromptSearch[] {
   const starting: PromptSearch[] = [];
   for (const input of feed.take(room)) {
     const s = new PromptSearch(input, numBeams);
-    const c = input.constraint;
-    if (c && s.start < 0) {
-      const tail = input.prompt.slice(-(c.rootTokens ?? 1)).join(",");
-      feed.done(input, { error: new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last tokens (${tail}) do not start the candidate trie: the verb of the prompt and of the trie differ`, { token: tail }) });
+    if (input.constraint && s.start < 0) {
+      const tail = input.prompt.slice(-2).join(",");
+      feed.done(input, { error: new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt's last tokens (...${tail}) do not start the candidate trie: the verb of the prompt and of the trie differ`, { token: tail }) });
       continue;
     }
     starting.push(s);
@@ -339,13 +347,16 @@ function startSearches(feed: BeamSearchFeed, room: number, numBeams: number): Pr
 interface SelectOptions {
   readonly numBeams: number;
   readonly candidatesPerStep: number;
-  readonly eosIds: ReadonlySet<number>;
+  readonly end: EndOfSequence;
   readonly lengthPenalty: number;
+  readonly maxNewTokens: number;
+  readonly earlyStopping: EarlyStopping;
 }
 
 /**
- * One step of one prompt's search: the best candidates of its beams; EOS candidates ranked within numBeams become
- * hypotheses. Returns the beams to carry on (`row` still the parent's), or null when the search is over.
+ * One step of one prompt's search, as transformers' vectorised beam search takes it: the best candidates of its
+ * beams; those ranked within numBeams that end (or, at max_new_tokens, all of them) become hypotheses; the best
+ * numBeams that do not end carry on. Returns them (`row` still the parent's), or null when the search is over.
  */
 function selectBeams(s: PromptSearch, logProbs: NextTokenLogProbs, allowed: readonly Int32Array[], o: SelectOptions): Running[] | null {
   const generated = ++s.generated;
@@ -384,24 +395,26 @@ function selectBeams(s: PromptSearch, logProbs: NextTokenLogProbs, allowed: read
     }
   });
 
+  const last = generated >= o.maxNewTokens;
+  const norm = generated ** o.lengthPenalty;
   const next: Running[] = [];
-  top.forEach((cand, rank) => {
-    if (next.length >= o.numBeams) return;
+  const c = s.input.constraint;
+  for (let rank = 0; rank < top.length && next.length < o.numBeams; rank++) {
+    const cand = top[rank];
     const beam = s.running[cand.beam];
-    if (o.eosIds.has(cand.token)) {
-      // transformers skips an EOS candidate ranked outside the first numBeams.
-      if (rank >= o.numBeams) return;
-      s.finished.add({ tokens: beam.tokens, score: cand.score / generated ** o.lengthPenalty, sumLogProbs: cand.score, finished: true });
-      return;
+    const ends = o.end.ends(cand.token);
+    if (ends || last) {
+      // Only the first numBeams candidates can become hypotheses (transformers' top_num_beam_mask).
+      if (rank < o.numBeams) {
+        const score = cand.score / norm;
+        s.finished.add(ends ? { tokens: beam.tokens, score, sumLogProbs: cand.score, finished: true, endToken: cand.token } : { tokens: [...beam.tokens, cand.token], score, sumLogProbs: cand.score, finished: false });
+      }
+      else if (last) break;
+      continue;
     }
-    let node = -1;
-    const c = s.input.constraint;
-    if (c) {
-      node = cand.token === c.sepTokenId && c.trie.child(beam.node, cand.token) < 0 ? s.start : c.trie.child(beam.node, cand.token);
-    }
-    next.push({ tokens: [...beam.tokens, cand.token], score: cand.score, node, row: beam.row });
-  });
-  const bestCandidate = top.length > 0 ? top[0].score : -Infinity;
-  if (next.length === 0 || s.finished.isDone(bestCandidate, generated, o.lengthPenalty)) return null;
+    next.push({ tokens: [...beam.tokens, cand.token], score: cand.score, state: c ? c.next(beam.state, cand.token, s.start) : -1, row: beam.row });
+  }
+  // next[0] is the best running beam: a candidate that just ended does not count (transformers 4.57's heuristic).
+  if (last || next.length === 0 || s.finished.isDone(next[0].score, generated, o)) return null;
   return next;
 }

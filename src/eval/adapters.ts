@@ -62,6 +62,8 @@ export function predictionsFromRows(rows: readonly PredictionRow[]): Prediction[
       end: first.end,
       codes,
       ...(scores.every((s): s is number => s !== undefined) ? { scores } : {}),
+      ...(first.confidence === undefined ? {} : { confidence: first.confidence }),
+      ...(first.abstained === true ? { abstained: true } : {}),
     });
   }
   return out;

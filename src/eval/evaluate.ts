@@ -1,8 +1,10 @@
 import { SyncabelError } from "../errors.js";
 import { NO_CODE } from "../constants.js";
 import { bootstrapIntervals, type DocTally } from "./bootstrap.js";
-import { canonicalCode, codeSet, hasNoCode } from "./codes.js";
+import { canonicalCode, CODE_COMPARISONS, codeKey, codeSet, hasNoCode, type CodeComparison } from "./codes.js";
 import type { EvalOptions, EvalReport, GoldMention, Prediction, ScoreRow } from "./types.js";
+import type { ConfidencePoint } from "./calibration-metrics.js";
+import { calibrationReport, tallyConfidence } from "./calibration-report.js";
 
 export const DEFAULT_RESAMPLES = 1000;
 export const DEFAULT_SEED = 20240601;
@@ -13,12 +15,12 @@ export function mentionKey(m: { doc: string; label: string; start: number; end: 
   return `${m.doc}\u0000${m.label}\u0000${m.start}\u0000${m.end}`;
 }
 
-/** 1-based rank of the gold code among the distinct canonical predicted codes, Infinity when absent. */
-export function goldRank(goldCode: string, predicted: readonly string[]): number {
-  const gold = canonicalCode(goldCode);
+/** 1-based rank of the gold code among the distinct predicted codes (compared as `comparison` says), Infinity when absent. */
+export function goldRank(goldCode: string, predicted: readonly string[], comparison: CodeComparison = "set"): number {
+  const gold = codeKey(goldCode, comparison);
   const seen = new Set<string>();
   for (const raw of predicted) {
-    const c = canonicalCode(raw);
+    const c = codeKey(raw, comparison);
     if (seen.has(c)) continue;
     seen.add(c);
     if (c === gold) return seen.size;
@@ -26,8 +28,8 @@ export function goldRank(goldCode: string, predicted: readonly string[]): number
   return Number.POSITIVE_INFINITY;
 }
 
-function distinctCount(codes: readonly string[]): number {
-  return new Set(codes.map(canonicalCode)).size;
+function distinctCount(codes: readonly string[], comparison: CodeComparison): number {
+  return new Set(codes.map((c) => codeKey(c, comparison))).size;
 }
 
 function validate(m: GoldMention | Prediction, what: string, index: number): void {
@@ -54,6 +56,8 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
   const confidence = options.confidence ?? DEFAULT_CONFIDENCE;
   if (!Number.isInteger(resamples) || resamples < 0) throw new SyncabelError("EVAL_INVALID_INPUT", `resamples must be a non-negative integer, got ${resamples}`);
   if (!(confidence > 0 && confidence < 1)) throw new SyncabelError("EVAL_INVALID_INPUT", `confidence must lie in (0, 1), got ${confidence}`);
+  const comparison = options.codes ?? "set";
+  if (!CODE_COMPARISONS.includes(comparison)) throw new SyncabelError("EVAL_INVALID_INPUT", `codes must be set or authors, got ${JSON.stringify(comparison)}`);
 
   const predByKey = new Map<string, Prediction>();
   let predictionDuplicates = 0;
@@ -64,7 +68,7 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
     else predByKey.set(key, p);
   });
 
-  const ks = options.ks ?? defaultKs(predByKey.values());
+  const ks = options.ks ?? defaultKs(predByKey.values(), comparison);
   if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) {
     throw new SyncabelError("EVAL_INVALID_INPUT", `cut-offs k must be positive integers, got ${JSON.stringify(ks)}`);
   }
@@ -78,6 +82,9 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
   let predictionsOfNoCode = 0;
   let withPrediction = 0;
   let topNoCode = 0;
+  const confidences: ConfidencePoint[] = [];
+  let withoutConfidence = 0;
+  const abstention = { abstained: 0, abstainedTopRight: 0, answered: 0, answeredRight: 0 };
   gold.forEach((g, i) => {
     validate(g, "gold mention", i);
     const key = mentionKey(g);
@@ -105,7 +112,10 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
       docIndex.set(g.doc, doc);
     }
     const seen = options.trainCodes ? codeSet(g.code).every((c) => options.trainCodes!.has(c)) : undefined;
-    scored.push({ doc, label: g.label, seen, rank: prediction ? goldRank(g.code, prediction.codes) : Number.POSITIVE_INFINITY });
+    const candidateRank = prediction ? goldRank(g.code, prediction.codes, comparison) : Number.POSITIVE_INFINITY;
+    if (prediction && !tallyConfidence(prediction, candidateRank === 1, confidences, abstention)) withoutConfidence++;
+    // An abstention answers NO_CODE: a miss at every k (its candidates are counted apart).
+    scored.push({ doc, label: g.label, seen, rank: prediction?.abstained ? Number.POSITIVE_INFINITY : candidateRank });
   });
   if (scored.length === 0) {
     // A recall over no mention is not 0 %: it is no measurement at all.
@@ -149,6 +159,7 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
   labels.forEach((l, i) => (byLabel[l] = rows[1 + i]));
   const report: EvalReport = {
     ks: [...ks],
+    codes: comparison,
     only_predicted: options.onlyPredicted ?? false,
     counts: {
       gold_rows: gold.length,
@@ -171,13 +182,17 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
     ...(options.elapsedSeconds !== undefined && options.elapsedSeconds > 0
       ? { mentions_per_second: predByKey.size / options.elapsedSeconds }
       : {}),
+    ...(confidences.length > 0 ? { calibration: calibrationReport(confidences, withoutConfidence) } : {}),
+    ...(abstention.abstained > 0
+      ? { abstentions: { abstained: abstention.abstained, abstained_top_right: abstention.abstainedTopRight, answered: abstention.answered, answered_recall_at_1: abstention.answered === 0 ? 0 : abstention.answeredRight / abstention.answered } }
+      : {}),
   };
   return report;
 }
 
-function defaultKs(predictions: Iterable<Prediction>): number[] {
+function defaultKs(predictions: Iterable<Prediction>, comparison: CodeComparison): number[] {
   let max = 1;
-  for (const p of predictions) max = Math.max(max, distinctCount(p.codes));
+  for (const p of predictions) max = Math.max(max, distinctCount(p.codes, comparison));
   return Array.from({ length: max }, (_, i) => i + 1);
 }
 

@@ -37,6 +37,9 @@ export function renderMarkdown(report: EvalReport, title = "Evaluation"): string
       : `- Mentions scored: ${c.scored}; ${c.gold_without_prediction} gold mentions had no prediction (counted as misses).`,
     `- Prediction rows: ${c.prediction_rows} (${c.prediction_duplicates} duplicate, ${c.predictions_without_gold} without gold, ${c.predictions_of_no_code_gold} of NO_CODE gold).`,
     `- Top prediction NO_CODE: ${pct(report.no_code_rate)} %.`,
+    report.codes === "authors"
+      ? "- Codes compared as the SynCABEL authors' evaluation does (composite parts sorted, repeats kept: A+A is not A)."
+      : "- Codes compared as sets (composite parts sorted and deduplicated: A+A is A).",
   );
   if (report.bootstrap.resamples > 0) {
     lines.push(`- CI: percentile bootstrap over documents, ${report.bootstrap.resamples} resamples, seed ${report.bootstrap.seed}.`);

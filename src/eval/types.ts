@@ -1,6 +1,7 @@
 /**
  * Plain records the evaluator works on, independent of any file format (adapters in src/eval/adapters.ts).
  */
+import type { CodeComparison } from "./codes.js";
 
 /** One gold mention. `code` is the raw gold code: a code, a composite `a+b`, or NO_CODE. */
 export interface GoldMention {
@@ -21,6 +22,10 @@ export interface Prediction {
   readonly codes: readonly string[];
   /** Scores of `codes`, same order, when known. */
   readonly scores?: readonly number[];
+  /** Calibrated P(codes[0] is right), when the linker was calibrated. */
+  readonly confidence?: number;
+  /** The linker abstained (answered NO_CODE, `codes` are the candidates it kept): a miss at every k. */
+  readonly abstained?: boolean;
 }
 
 export interface EvalOptions {
@@ -43,6 +48,8 @@ export interface EvalOptions {
   readonly elapsedSeconds?: number;
   /** Gold rows the reader skipped as malformed (reported beside the scores: they are not scored). */
   readonly goldRowsSkipped?: number;
+  /** How code strings are compared (src/eval/codes.ts): "set" (default) or "authors" (sorted parts, repeats kept). */
+  readonly codes?: CodeComparison;
 }
 
 /** Recall at every k for a set of mentions, with percentile bootstrap intervals. Fractions in [0, 1]. */
@@ -56,6 +63,8 @@ export interface ScoreRow {
 
 export interface EvalReport {
   readonly ks: readonly number[];
+  /** How code strings were compared: "set" or "authors". */
+  readonly codes: CodeComparison;
   readonly only_predicted: boolean;
   readonly counts: {
     /** Gold rows given. */
@@ -88,4 +97,38 @@ export interface EvalReport {
   readonly unseen?: ScoreRow;
   readonly bootstrap: { readonly resamples: number; readonly seed: number; readonly confidence: number; readonly unit: "document" };
   readonly mentions_per_second?: number;
+  /** Calibration and selective accuracy of the predictions' confidences (src/eval/calibration-report.ts). */
+  readonly calibration?: CalibrationReport;
+  /** Abstentions, counted apart: present when some prediction abstained. */
+  readonly abstentions?: AbstentionReport;
+}
+
+export interface CalibrationReport {
+  /** Scored mentions whose prediction carries a confidence (the others are left out of these figures). */
+  readonly mentions: number;
+  readonly without_confidence: number;
+  /** Expected calibration error over `bins` equal-mass bins of confidence. */
+  readonly ece: number;
+  readonly bins: number;
+  readonly brier: number;
+  readonly mean_confidence: number;
+  /** Share of those mentions whose top candidate is right (abstained ones judged on their top candidate). */
+  readonly accuracy: number;
+  readonly reliability: readonly { readonly n: number; readonly confidence: number; readonly accuracy: number; readonly min: number; readonly max: number }[];
+  /** Recall@1 of the most confident 50 / 80 / 90 / 100 % (kept mentions). */
+  readonly selective: readonly { readonly coverage: number; readonly kept: number; readonly accuracy: number }[];
+  /** Largest share kept by a confidence threshold with accuracy at least 90 % / 95 %. */
+  readonly coverage_at_accuracy: Readonly<Record<string, number>>;
+  /** Recall@1 of the most confident 1, 2, ..., 100 % (the plotted accuracy / coverage curve). */
+  readonly curve: readonly { readonly coverage: number; readonly accuracy: number }[];
+}
+
+export interface AbstentionReport {
+  /** Scored mentions whose prediction abstained (misses in the recall figures above). */
+  readonly abstained: number;
+  /** Of those, how many had the gold code first among their kept candidates. */
+  readonly abstained_top_right: number;
+  /** Scored mentions answered (with a prediction that did not abstain) and their Recall@1. */
+  readonly answered: number;
+  readonly answered_recall_at_1: number;
 }

@@ -6,16 +6,21 @@ import type { KnowledgeBase } from "./types.js";
 
 export const ARTIFACT_PART_BYTES = 256 * 2 ** 20;
 
-/** Store `bytes` under `key`, in parts when larger than `partBytes`. */
+/**
+ * Store `bytes` under `key`, in parts when larger than `partBytes`. With a KB that writes several artifacts in one
+ * transaction, the parts, the manifest and the removal of any older parts are one commit.
+ */
 export function putLargeArtifact(kb: KnowledgeBase, key: string, bytes: Uint8Array, partBytes = ARTIFACT_PART_BYTES): void {
-  if (bytes.byteLength <= partBytes) {
-    kb.putArtifact(key, bytes);
-    return;
+  const entries: { key: string; bytes: Uint8Array }[] = [];
+  if (bytes.byteLength <= partBytes) entries.push({ key, bytes });
+  else {
+    const parts = Math.ceil(bytes.byteLength / partBytes);
+    for (let i = 0; i < parts; i++) entries.push({ key: `${key}#${i}`, bytes: bytes.subarray(i * partBytes, Math.min(bytes.byteLength, (i + 1) * partBytes)) });
+    // The manifest last: a KB without transactions that crashes midway has no manifest, so nothing half-written is read.
+    entries.push({ key: `${key}#parts`, bytes: new TextEncoder().encode(JSON.stringify({ parts, bytes: bytes.byteLength })) });
   }
-  const parts = Math.ceil(bytes.byteLength / partBytes);
-  for (let i = 0; i < parts; i++) kb.putArtifact(`${key}#${i}`, bytes.subarray(i * partBytes, Math.min(bytes.byteLength, (i + 1) * partBytes)));
-  // The manifest last: a crash midway leaves no manifest, so nothing half-written is ever read.
-  kb.putArtifact(`${key}#parts`, new TextEncoder().encode(JSON.stringify({ parts, bytes: bytes.byteLength })));
+  if (kb.putArtifacts !== undefined) kb.putArtifacts(entries, { replacing: key });
+  else for (const e of entries) kb.putArtifact(e.key, e.bytes);
 }
 
 /** The bytes stored by `putLargeArtifact` (one 8-byte aligned buffer), or undefined when absent or incomplete. */

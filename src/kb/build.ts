@@ -3,7 +3,7 @@
  * rows are staged in a scratch SQLite file so millions of names never have to fit in JS memory; the index is
  * written to a temp file and renamed at the end.
  */
-import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { SyncabelError } from "../errors.js";
@@ -12,8 +12,10 @@ import { chooseReportedCode, sortCodes } from "./disambiguate.js";
 import { guessFormat, type GazetteerFormat } from "./gazetteer.js";
 import { KB_FORMAT_TAG, KB_SCHEMA_SQL, KB_SCHEMA_VERSION } from "./schema.js";
 import { contentDigest } from "./integrity.js";
+import { checkSomethingToStore, planTraining, storeTrainingPlan, type MentionsReport, type TrainingRead } from "./mentions.js";
 import { nfc, termRowProblem } from "./row-checks.js";
 import { gazetteerSource } from "./sources/gazetteer-source.js";
+import { relationStager, writeRelations, type RelationStager, type RelationsReport } from "./relations-build.js";
 import type { ProgressSink, SourceItem, SourceRow, TermSource } from "./sources/types.js";
 
 export interface SkippedRow {
@@ -51,9 +53,13 @@ export interface BuildReport {
   readonly ambiguousNames: number;
   /** Distinct (code, vocabulary, id) cross-references kept. */
   readonly xrefs: number;
+  /** Hierarchy edges (is_a, part_of) the readers gave and the index stores. */
+  readonly relations: RelationsReport;
   readonly groups: Readonly<Record<string, { readonly names: number; readonly concepts: number }>>;
   /** The first `MAX_SKIPPED_REPORTED` skipped rows with their reason. */
   readonly skipped: readonly SkippedRow[];
+  /** Training files stored with the build (`BuildOptions.training`): one report each. */
+  readonly training?: readonly MentionsReport[];
   readonly seconds: number;
 }
 
@@ -64,6 +70,11 @@ export interface BuildOptions {
   readonly progress?: ProgressSink;
   /** Called at the start of each build phase after reading (long on large releases). */
   readonly onPhase?: (phase: string) => void;
+  /**
+   * Training files (read and checked, src/kb/mentions.ts) stored in the new index before it replaces OUT: the
+   * index appears with its training memory, or not at all.
+   */
+  readonly training?: readonly TrainingRead[];
 }
 
 export const MAX_SKIPPED_REPORTED = 1000;
@@ -137,7 +148,7 @@ function openStaging(path: string) {
 type Staging = ReturnType<typeof openStaging>;
 
 /** 1. Stream every source into the staging tables. Returns the number of items read. */
-async function stageSources(sources: readonly TermSource[], staging: Staging, skips: SkipLog, progress?: ProgressSink): Promise<number> {
+async function stageSources(sources: readonly TermSource[], staging: Staging, skips: SkipLog, relations: RelationStager, progress?: ProgressSink): Promise<number> {
   let read = 0;
   let seq = 0;
   const fileIds = new Map<string, number>();
@@ -159,6 +170,10 @@ async function stageSources(sources: readonly TermSource[], staging: Staging, sk
   };
   for (const source of sources) {
     for await (const item of source.items(progress) as AsyncIterable<SourceItem>) {
+      if (item.kind === "relation") {
+        relations.add(item.relation, source.format);
+        continue;
+      }
       read++;
       if (item.kind === "skip") {
         skips.add(item.file, item.line, item.reason, item.detail);
@@ -292,6 +307,15 @@ function writeGroups(staging: Database.Database, out: Database.Database): Record
   return groups;
 }
 
+function fsyncFile(path: string): void {
+  const fd = openSync(path, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function toSources(input: string | TermSource | readonly TermSource[], options: BuildOptions): readonly TermSource[] {
   if (typeof input === "string") return [gazetteerSource(input, options.format ?? guessFormat(input))];
   return Array.isArray(input) ? (input as readonly TermSource[]) : [input as TermSource];
@@ -325,7 +349,8 @@ export async function buildKnowledgeBase(input: string | TermSource | readonly T
   try {
     staging = openStaging(stagingPath);
     const skips = new SkipLog();
-    const rowsRead = await stageSources(sources, staging, skips, options.progress);
+    const relationRows = relationStager(staging.db);
+    const rowsRead = await stageSources(sources, staging, skips, relationRows, options.progress);
     const db = staging.db;
     options.onPhase?.("resolving translations");
     resolveInheritedGroups(db, skips);
@@ -354,6 +379,15 @@ export async function buildKnowledgeBase(input: string | TermSource | readonly T
     options.onPhase?.("writing cross-references");
     const xrefs = writeXrefs(db, out);
     const groups = writeGroups(db, out);
+    options.onPhase?.("writing relations");
+    const relations = writeRelations(db, out, relationRows);
+    let training: MentionsReport[] | undefined;
+    if (options.training !== undefined && options.training.length > 0) {
+      options.onPhase?.("storing training mentions");
+      const plan = planTraining(Object.keys(groups), options.training);
+      checkSomethingToStore(plan.reports);
+      training = storeTrainingPlan(out, plan);
+    }
     const insertMeta = out.prepare("INSERT INTO meta VALUES (?, ?)");
     insertMeta.run("format", KB_FORMAT_TAG);
     insertMeta.run("schema_version", String(KB_SCHEMA_VERSION));
@@ -369,6 +403,7 @@ export async function buildKnowledgeBase(input: string | TermSource | readonly T
     out = undefined;
     staging.db.close();
     staging = undefined;
+    fsyncFile(tmp); // written without journal or sync: on disk before it replaces OUT
     renameSync(tmp, output);
     return {
       input: inputLabel,
@@ -384,8 +419,10 @@ export async function buildKnowledgeBase(input: string | TermSource | readonly T
       names,
       ambiguousNames,
       xrefs,
+      relations,
       groups,
       skipped: skips.first,
+      ...(training === undefined ? {} : { training }),
       seconds: (performance.now() - started) / 1000,
     };
   } catch (e) {

@@ -18,13 +18,15 @@ export interface GazetteerRow {
   readonly preferred: boolean | string | undefined;
   readonly semanticTypes: readonly string[];
   readonly definitions: readonly string[];
+  /** Codes of the concept's is-a parents (optional `parents` column: codes separated by `|`; JSON: an array). */
+  readonly parents: readonly string[];
 }
 
 export type GazetteerItem =
   | { readonly kind: "row"; readonly line: number; readonly row: GazetteerRow }
   | { readonly kind: "skip"; readonly line: number; readonly reason: string };
 
-type Field = "code" | "name" | "group" | "preferred" | "semanticType" | "definition";
+type Field = "code" | "name" | "group" | "preferred" | "semanticType" | "definition" | "parents";
 
 /** Accepted column / JSON key names (lower-cased) for each field. */
 const ALIASES: Readonly<Record<Field, readonly string[]>> = {
@@ -34,11 +36,15 @@ const ALIASES: Readonly<Record<Field, readonly string[]>> = {
   preferred: ["preferred", "preferred_name", "is_preferred", "title"],
   semanticType: ["semantic_type", "semantic_types", "sty", "semtype"],
   definition: ["definition", "definitions", "def"],
+  parents: ["parents", "parent", "is_a", "broader"],
 };
 
 const FIELD_OF_ALIAS: ReadonlyMap<string, Field> = new Map(
   (Object.entries(ALIASES) as [Field, readonly string[]][]).flatMap(([field, names]) => names.map((n) => [n, field] as const)),
 );
+
+/** Separator of several parent codes in one TSV cell (codes of every terminology read here are free of it). */
+const PARENT_SEPARATOR = "|";
 
 const TRUE_FLAGS = new Set(["1", "true", "yes", "y", "t", "x", "preferred"]);
 const FALSE_FLAGS = new Set(["", "0", "false", "no", "n", "f"]);
@@ -94,6 +100,7 @@ function makeRow(get: (f: Field) => unknown): GazetteerRow | string {
     preferred: parsePreferred(get("preferred")),
     semanticTypes: stringList(get("semanticType")),
     definitions: stringList(get("definition")),
+    parents: stringList(get("parents")).flatMap((p) => p.split(PARENT_SEPARATOR)).map((p) => p.trim()).filter((p) => p !== "" && p !== code),
   };
 }
 

@@ -6,3 +6,6 @@ export { openKnowledgeBase, SqliteKnowledgeBase } from "./sqlite-kb.js";
 export { chooseReportedCode, codeOrder, sortCodes } from "./disambiguate.js";
 export { readGazetteer, guessFormat, type GazetteerFormat, type GazetteerRow, type GazetteerItem } from "./gazetteer.js";
 export { KB_SCHEMA_VERSION } from "./schema.js";
+export { Hierarchy, openHierarchy, readRelationCounts, type Ancestor, type PairRelation, type RelationCounts, type ClosureStats, type HierarchyOptions } from "./relations.js";
+export type { RelationsReport } from "./relations-build.js";
+export { RELATION_KINDS, type RelationKind, type SourceRelation } from "./sources/types.js";

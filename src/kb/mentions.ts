@@ -2,14 +2,23 @@
  * The training memory of a KB index: annotated mentions of training files (any dataset reader) stored in the
  * `mentions` table with their group, normalised text, gold code (composite `a+b`) and provenance. The hybrid
  * linker turns them into extra names of their concepts and into code counts (src/linker/hybrid-index.ts).
+ *
+ * Adding files is read -> plan -> store: every file is read and checked first (nothing is written for a file
+ * that cannot be read), then one transaction replaces each file's earlier rows by its new ones
+ * (src/kb/kb-write.ts), so a killed command leaves the memory as it was before or after, never in between.
  */
 import { resolve } from "node:path";
 import Database from "better-sqlite3";
-import type { Dataset } from "../data/types.js";
+import { describeProblem } from "../data/problems.js";
+import { readDataset } from "../data/read-dataset.js";
+import type { Dataset, DatasetFormat, ReadProblem } from "../data/types.js";
 import { SyncabelError } from "../errors.js";
 import { foldText } from "../lexical/normalize.js";
 import { buildMarkedSentence, SegmentationCache } from "../markup/sentence-builder.js";
 import { cleanText } from "../markup/clean.js";
+import { compareCodePoints } from "../util/code-point-order.js";
+import { kbInvalid } from "./integrity.js";
+import { recoverInterruptedWrite, withKbTransaction } from "./kb-write.js";
 import { MENTIONS_TABLE_SQL } from "./schema.js";
 import { openKnowledgeBase } from "./sqlite-kb.js";
 
@@ -31,18 +40,54 @@ export interface TrainingMention {
   readonly origin: string;
 }
 
+/** A training file and how to read it. */
+export interface TrainingFile {
+  readonly path: string;
+  readonly format: DatasetFormat;
+  /** SPACCC: folder of the texts (default texts/ beside the TSV). */
+  readonly textsDir?: string;
+}
+
+/** Skipped rows reported per file (the rest are counted). */
+export const SKIPPED_EXAMPLES = 20;
+
 export interface MentionsReport {
   readonly source: string;
   readonly documents: number;
-  /** Mentions stored (replacing any earlier row of the same source, document, group and offsets). */
+  /** Mentions the reader gave (rows it rejected are counted in `rejected`). */
+  readonly read: number;
+  /** Distinct mentions stored: the file's earlier rows are replaced by these. */
   readonly stored: number;
-  /** Mentions without a gold code (NO_CODE, -1): not stored. */
+  /** Mentions repeating an earlier one of the file (same document, group and offsets): stored once, the last kept. */
+  readonly duplicates: number;
+  /** Mentions without a gold code (NO_CODE, -1): nothing to learn, not stored. */
   readonly withoutCode: number;
-  /** Mentions whose group is not a KB group: not stored. */
+  /** Mentions whose group is not a KB group: skipped. */
   readonly unknownGroup: number;
+  /** Rows the reader rejected (malformed row, offsets that do not match the text, missing text file...): skipped. */
+  readonly rejected: number;
+  /** `rejected + unknownGroup`: rows with a gold code that were not stored. */
+  readonly skipped: number;
+  /** The first skipped rows, `file:line: reason`. */
+  readonly skippedRows: readonly string[];
+  /** Rows of an earlier add of the same file that this one replaced. */
+  readonly replaced: number;
 }
 
-/** The storable training mentions of a dataset (mentions with a gold code). */
+/** A training file read and checked, not stored yet. */
+export interface TrainingRead {
+  /** Resolved path: the memory's `source` of its rows. */
+  readonly source: string;
+  readonly dataset: Dataset;
+  /** Storable mentions (with a gold code), one per (document, group, offsets), in file order. */
+  readonly mentions: readonly TrainingMention[];
+  readonly duplicates: number;
+  readonly withoutCode: number;
+  /** Error-severity problems of the reader: the rows it rejected. */
+  readonly rejected: readonly ReadProblem[];
+}
+
+/** Mentions of a dataset with a gold code, as memory rows (duplicates kept; see `trainingReadOf`). */
 export function trainingMentionsOf(dataset: Dataset, source: string): { mentions: TrainingMention[]; withoutCode: number } {
   const cache = new SegmentationCache();
   const mentions: TrainingMention[] = [];
@@ -76,41 +121,173 @@ export function trainingMentionsOf(dataset: Dataset, source: string): { mentions
   return { mentions, withoutCode };
 }
 
+const keyOf = (m: TrainingMention): string => `${m.document}\u0000${m.group}\u0000${m.start}\u0000${m.end}`;
+
+/** A dataset as a checked training file: mentions with a code, duplicates folded (the last row wins). */
+export function trainingReadOf(dataset: Dataset, source: string): TrainingRead {
+  const { mentions, withoutCode } = trainingMentionsOf(dataset, source);
+  const byKey = new Map<string, TrainingMention>();
+  for (const m of mentions) {
+    byKey.delete(keyOf(m)); // re-inserted: the last row's place in file order
+    byKey.set(keyOf(m), m);
+  }
+  const rejected = dataset.problems.filter((p) => p.severity === "error");
+  return { source: resolve(source), dataset, mentions: [...byKey.values()], duplicates: mentions.length - byKey.size, withoutCode, rejected };
+}
+
+/** Read and check one training file (whole-file problems, such as a missing file, throw). */
+export async function readTrainingFile(file: TrainingFile, options: { readonly strict?: boolean } = {}): Promise<TrainingRead> {
+  const dataset = await readDataset(file.path, { format: file.format, ...(file.textsDir === undefined ? {} : { textsDir: file.textsDir }), ...(options.strict ? { strict: true } : {}) });
+  const read = trainingReadOf(dataset, file.path);
+  if (dataset.documents.every((d) => d.mentions.length === 0) && read.rejected.length === 0) {
+    // Nothing read and nothing rejected: most often the wrong --format for the file.
+    const nothing: ReadProblem = { severity: "error", code: "DATA_BAD_ROW", file: file.path, message: `no mention read with --format ${file.format}: is the format right?` };
+    return { ...read, rejected: [nothing] };
+  }
+  return read;
+}
+
+/** What one command stores: every file's rows, replacing each file's earlier ones. */
+export interface TrainingPlan {
+  /** Sources whose earlier rows are removed first. */
+  readonly sources: readonly string[];
+  /** Rows to store (KB groups only). */
+  readonly rows: readonly TrainingMention[];
+  /** Per file, `replaced` still 0 (known once stored). */
+  readonly reports: readonly MentionsReport[];
+}
+
+/** The rows of `reads` that a KB with `groups` stores, and what each file reports. A file given twice: the last counts. */
+export function planTraining(groups: Iterable<string>, reads: readonly TrainingRead[]): TrainingPlan {
+  const known = new Set(groups);
+  const last = new Map<string, TrainingRead>();
+  for (const r of reads) {
+    last.delete(r.source);
+    last.set(r.source, r);
+  }
+  const rows: TrainingMention[] = [];
+  const reports: MentionsReport[] = [];
+  for (const r of last.values()) {
+    const kept = r.mentions.filter((m) => known.has(m.group));
+    rows.push(...kept);
+    const skippedRows = r.rejected.map(describeProblem);
+    for (const m of r.mentions) {
+      if (skippedRows.length >= SKIPPED_EXAMPLES) break;
+      if (!known.has(m.group)) skippedRows.push(`${m.origin}: the group ${JSON.stringify(m.group)} is not a group of the KB`);
+    }
+    const unknownGroup = r.mentions.length - kept.length;
+    reports.push({
+      source: r.source,
+      documents: r.dataset.documents.length,
+      read: r.dataset.documents.reduce((n, d) => n + d.mentions.length, 0),
+      stored: kept.length,
+      duplicates: r.duplicates,
+      withoutCode: r.withoutCode,
+      unknownGroup,
+      rejected: r.rejected.length,
+      skipped: r.rejected.length + unknownGroup,
+      skippedRows: skippedRows.slice(0, SKIPPED_EXAMPLES),
+      replaced: 0,
+    });
+  }
+  return { sources: [...last.keys()], rows, reports };
+}
+
+/** Store a plan inside the caller's transaction; returns the reports with the rows each file replaced. */
+export function storeTrainingPlan(db: Database.Database, plan: TrainingPlan): MentionsReport[] {
+  db.exec(MENTIONS_TABLE_SQL);
+  const remove = db.prepare("DELETE FROM mentions WHERE source = ?");
+  const replaced = new Map(plan.sources.map((s) => [s, remove.run(s).changes]));
+  const insert = db.prepare("INSERT INTO mentions VALUES (@source, @document, @group, @start, @end, @text, @norm, @code, @sentence, @origin)");
+  for (const m of plan.rows) insert.run({ ...m, norm: foldText(m.text) });
+  return plan.reports.map((r) => ({ ...r, replaced: replaced.get(r.source) ?? 0 }));
+}
+
+function kbGroups(kbPath: string): readonly string[] {
+  const kb = openKnowledgeBase(kbPath); // validates the file first
+  try {
+    return kb.groups();
+  } finally {
+    kb.close();
+  }
+}
+
+/** Store checked training files in a KB index file: one transaction for all of them. */
+export function storeTrainingReads(kbPath: string, reads: readonly TrainingRead[]): MentionsReport[] {
+  const plan = planTraining(kbGroups(kbPath), reads);
+  checkSomethingToStore(plan.reports);
+  return withKbTransaction(resolve(kbPath), "training mentions", (db) => storeTrainingPlan(db, plan));
+}
+
 /** Store the training mentions of a dataset in a KB index file (groups must be KB groups). */
 export function addTrainingMentions(kbPath: string, dataset: Dataset, source: string): MentionsReport {
-  const kb = openKnowledgeBase(kbPath); // validates the file first
-  const groups = new Set(kb.groups());
-  kb.close();
-  const { mentions, withoutCode } = trainingMentionsOf(dataset, source);
-  const known = mentions.filter((m) => groups.has(m.group));
+  return storeTrainingReads(kbPath, [trainingReadOf(dataset, source)])[0] as MentionsReport;
+}
+
+/** Read and store training files in a KB index file (one transaction; nothing is stored when a file cannot be read). */
+export async function addTrainingFiles(kbPath: string, files: readonly TrainingFile[], options: { readonly strict?: boolean } = {}): Promise<{ reports: MentionsReport[]; reads: TrainingRead[] }> {
+  const reads: TrainingRead[] = [];
+  for (const f of files) reads.push(await readTrainingFile(f, options));
+  return { reports: storeTrainingReads(kbPath, reads), reads };
+}
+
+/** The memory's order: what `ORDER BY source, document, start, end, grp` gives (code point order of text). */
+export function compareTrainingMentions(a: TrainingMention, b: TrainingMention): number {
+  return compareCodePoints(a.source, b.source) || compareCodePoints(a.document, b.document) || a.start - b.start || a.end - b.end || compareCodePoints(a.group, b.group);
+}
+
+/** The memory as it will be once `plan` is stored (the stored rows of other files, plus the plan's), in memory order. */
+export function trainingMemoryAfter(kbPath: string, plan: TrainingPlan): TrainingMention[] {
+  const replaced = new Set(plan.sources);
+  return [...readTrainingMentions(kbPath).filter((m) => !replaced.has(m.source)), ...plan.rows].sort(compareTrainingMentions);
+}
+
+/** Read the training memory (`none` without a mentions table); SQLite failures (a damaged file) are KB_INDEX_INVALID. */
+function openMemory<T>(kbPath: string, read: (db: Database.Database) => T, none: T): T {
+  const path = resolve(kbPath);
+  recoverInterruptedWrite(path);
   let db: Database.Database | undefined;
   try {
-    db = new Database(resolve(kbPath), { fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    db.exec(MENTIONS_TABLE_SQL);
-    const insert = db.prepare("INSERT OR REPLACE INTO mentions VALUES (@source, @document, @group, @start, @end, @text, @norm, @code, @sentence, @origin)");
-    db.transaction(() => {
-      for (const m of known) insert.run({ ...m, norm: foldText(m.text) });
-    })();
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mentions'").get();
+    return has === undefined ? none : read(db);
   } catch (e) {
-    throw new SyncabelError("IO_ERROR", `${kbPath}: cannot store training mentions: ${(e as Error).message}`, { path: kbPath }, { cause: e });
+    if (e instanceof SyncabelError) throw e;
+    throw kbInvalid(path, `cannot read the training memory: ${(e as Error).message}`, e);
   } finally {
     db?.close();
   }
-  return { source: resolve(source), documents: dataset.documents.length, stored: known.length, withoutCode, unknownGroup: mentions.length - known.length };
 }
 
 /** Every stored training mention (none when the KB has no training memory), in a stable order. */
 export function readTrainingMentions(kbPath: string): TrainingMention[] {
-  const db = new Database(resolve(kbPath), { readonly: true, fileMustExist: true });
-  try {
-    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mentions'").get();
-    if (has === undefined) return [];
+  return openMemory(kbPath, (db) => {
     const rows = db.prepare("SELECT source, document, grp, start, end, text, code, sentence, origin FROM mentions ORDER BY source, document, start, end, grp").all() as {
       source: string; document: string; grp: string; start: number; end: number; text: string; code: string; sentence: string; origin: string;
     }[];
     return rows.map((r) => ({ source: r.source, document: r.document, group: r.grp, start: r.start, end: r.end, text: r.text, code: r.code, sentence: r.sentence, origin: r.origin }));
-  } finally {
-    db.close();
+  }, []);
+}
+
+/** Size of the training memory: mentions, documents, and mentions per source file. */
+export interface TrainingMemoryStats {
+  readonly mentions: number;
+  readonly documents: number;
+  readonly sources: readonly { readonly source: string; readonly mentions: number }[];
+}
+
+export function trainingMemoryStats(kbPath: string): TrainingMemoryStats {
+  return openMemory(kbPath, (db) => {
+    const sources = db.prepare("SELECT source, COUNT(*) AS mentions FROM mentions GROUP BY source ORDER BY source").all() as { source: string; mentions: number }[];
+    const documents = (db.prepare("SELECT COUNT(*) AS n FROM (SELECT DISTINCT source, document FROM mentions)").get() as { n: number }).n;
+    return { mentions: sources.reduce((n, s) => n + s.mentions, 0), documents, sources };
+  }, { mentions: 0, documents: 0, sources: [] });
+}
+
+/** The error when no file gave a single mention to store (nothing is written then). */
+export function checkSomethingToStore(reports: readonly MentionsReport[]): void {
+  if (reports.length > 0 && reports.every((r) => r.stored === 0)) {
+    const first = reports[0] as MentionsReport;
+    throw new SyncabelError("DATA_BAD_ROW", `no training mention to store from ${reports.map((r) => r.source).join(", ")}${first.skippedRows[0] ? ` (${first.skippedRows[0]})` : ""}`, { file: first.source });
   }
 }

@@ -15,6 +15,15 @@ export const MENTIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS mentions (source T
   PRIMARY KEY (source, document, grp, start, end)) WITHOUT ROWID;
 `;
 
+/**
+ * Hierarchy edges (src/kb/relations.ts): `child` is_a / part_of `parent`, and the reader format that gave the edge.
+ * Optional: an index built before it existed has no such table and still opens (it just knows no relations).
+ */
+export const RELATIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS relations (child TEXT NOT NULL, parent TEXT NOT NULL, kind TEXT NOT NULL,
+  source TEXT NOT NULL, PRIMARY KEY (child, parent, kind)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS relations_parent ON relations (parent, kind);
+`;
+
 export const KB_SCHEMA_SQL = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- one row per (group, name): every code (JSON array, compareCodes order) and the reported code
@@ -31,4 +40,4 @@ CREATE TABLE groups (grp TEXT PRIMARY KEY, names INTEGER NOT NULL, concepts INTE
 CREATE TABLE artifacts (key TEXT PRIMARY KEY, bytes BLOB NOT NULL, sha256 TEXT NOT NULL) WITHOUT ROWID;
 -- cross-references of a concept into other vocabularies (src/kb/xrefs.ts): one row per (code, vocab, id)
 CREATE TABLE xrefs (code TEXT NOT NULL, vocab TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (code, vocab, id)) WITHOUT ROWID;
-${MENTIONS_TABLE_SQL}`;
+${MENTIONS_TABLE_SQL}${RELATIONS_TABLE_SQL}`;

@@ -1,12 +1,14 @@
 /**
- * The KnowledgeBase over a built index file. Opened read-only (cheap: nothing is loaded but the group list);
- * only `putArtifact` writes, through a short-lived second connection.
+ * The KnowledgeBase over a built index file. Opened read-only (cheap: nothing is loaded but the group list), after
+ * rolling back a write that was interrupted (src/kb/kb-write.ts); only `putArtifact(s)` writes, through a
+ * short-lived second connection, in one transaction.
  */
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { SyncabelError } from "../errors.js";
 import { artifactChecksum, checkCounts, checkSqliteHeader, contentMatches, fullIntegrityProblems, kbInvalid } from "./integrity.js";
+import { deleteArtifactRows, putArtifactRow, recoverInterruptedWrite, withKbTransaction } from "./kb-write.js";
 import { KB_FORMAT_TAG, KB_SCHEMA_VERSION } from "./schema.js";
 import type { ConceptCard, KbEntry, KbStats, KnowledgeBase } from "./types.js";
 
@@ -64,6 +66,7 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
     if (!existsSync(path)) throw invalid(path, "KB index file not found");
     if (!statSync(path).isFile()) throw invalid(path, "is a folder, not a KB index file: give the .sqlite file 'syncabel kb build' wrote");
     checkSqliteHeader(path);
+    recoverInterruptedWrite(path);
     try {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
     } catch (e) {
@@ -183,7 +186,8 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
     return new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
   }
 
-  private verifyNames(): void {
+  /** Check the names table against its build digest (once per open): derived data must not come from a damaged table. */
+  verifyNames(): void {
     if (this.contentVerified) return;
     // Derived data (tries, lexical indexes) comes from the names table.
     if (!guarded(this.path, () => contentMatches(this.db, this.meta, ["names"]))) {
@@ -194,18 +198,21 @@ export class SqliteKnowledgeBase implements KnowledgeBase {
 
   /** Store a derived blob (replacing any under the key). Throws IO_ERROR when the file is not writable. */
   putArtifact(key: string, bytes: Uint8Array): void {
+    this.putArtifacts([{ key, bytes }]);
+  }
+
+  /**
+   * Store several blobs in one transaction (all or none), after removing `replacing` and its parts when given.
+   * Throws IO_ERROR when the file is not writable.
+   */
+  putArtifacts(entries: readonly { readonly key: string; readonly bytes: Uint8Array }[], options: { readonly replacing?: string } = {}): void {
     // An artifact is derived from the tables: check them first, so a damaged table never becomes a trusted cache.
     this.verifyNames();
-    let writer: Database.Database | undefined;
-    try {
-      writer = new Database(this.path, { fileMustExist: true });
-      writer.pragma("busy_timeout = 5000");
-      writer.prepare("INSERT OR REPLACE INTO artifacts (key, bytes, sha256) VALUES (?, ?, ?)").run(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), artifactChecksum(bytes));
-    } catch (e) {
-      throw new SyncabelError("IO_ERROR", `${this.path}: cannot store artifact ${JSON.stringify(key)}: ${(e as Error).message}`, { path: this.path, key }, { cause: e });
-    } finally {
-      writer?.close();
-    }
+    const what = `artifact ${entries.map((e) => JSON.stringify(e.key)).join(", ")}`;
+    withKbTransaction(this.path, what, (db) => {
+      if (options.replacing !== undefined) deleteArtifactRows(db, options.replacing);
+      for (const e of entries) putArtifactRow(db, e.key, e.bytes);
+    });
   }
 
   close(): void {

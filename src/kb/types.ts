@@ -47,5 +47,7 @@ export interface KnowledgeBase {
   /** Derived artefacts (token tries, lexical index) stored inside the KB index file under a key. */
   getArtifact(key: string): Uint8Array | undefined;
   putArtifact(key: string, bytes: Uint8Array): void;
+  /** Several artifacts in one transaction (all or none), after removing `replacing` and its parts. */
+  putArtifacts?(entries: readonly { readonly key: string; readonly bytes: Uint8Array }[], options?: { readonly replacing?: string }): void;
   close(): void;
 }

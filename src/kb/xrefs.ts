@@ -5,6 +5,7 @@
  */
 import Database from "better-sqlite3";
 import { SyncabelError } from "../errors.js";
+import { recoverInterruptedWrite } from "./kb-write.js";
 
 export class XrefMap {
   private readonly db: Database.Database;
@@ -13,6 +14,7 @@ export class XrefMap {
 
   constructor(readonly kbPath: string, readonly vocab: string) {
     try {
+      recoverInterruptedWrite(kbPath);
       this.db = new Database(kbPath, { readonly: true, fileMustExist: true });
     } catch (e) {
       throw new SyncabelError("KB_INDEX_INVALID", `${kbPath}: cannot open the KB index: ${(e as Error).message}`, { path: kbPath }, { cause: e });

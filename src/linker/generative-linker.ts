@@ -1,12 +1,13 @@
-import { SyncabelError } from "../errors.js";
-import { beamSearch, streamBeamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type Hypothesis } from "../decode/beam-search.js";
-import type { TrieConstraint } from "../decode/prefix-trie.js";
+import { isSyncabelError, SyncabelError } from "../errors.js";
+import { beamSearch, streamBeamSearch, type BeamSearchInput, type BeamSearchOptions, type BeamSearchOutput, type EarlyStopping, type Hypothesis } from "../decode/beam-search.js";
+import { trieConstraint, type TokenConstraint } from "../decode/token-constraints.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
-import { parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
+import { buildPrompt, parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
 import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
 import { decoderOnlyScheme, type PromptScheme } from "./prompt-scheme.js";
+import { authorsAnswer, authorsCleanup, authorsCode, NO_PREDICTION, type AuthorsCleanup } from "./authors-output.js";
 import { errorResult } from "./sentence-results.js";
 import type { ContinuousLinker, ContinuousOptions, FedSentence, SentenceFeed } from "./sentence-feed.js";
 import { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult } from "./types.js";
@@ -21,6 +22,9 @@ export interface GenerativeLinkerParts {
   readonly multipleAnswers?: boolean;
   /** Ids that end generation besides the tokenizer's EOS (the model's generation_config). */
   readonly eosTokenIds?: readonly number[];
+  /** generation_config's early_stopping (default false) and length_penalty (default 1): src/decode/beam-search.ts. */
+  readonly earlyStopping?: EarlyStopping;
+  readonly lengthPenalty?: number;
   /** Close the KB and the model with the linker (default true). */
   readonly owns?: boolean;
   /** How sentences become model inputs and names trie tokens (default: the decoder-only prompt; seq2seq: #19). */
@@ -44,6 +48,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
   readonly kind = "generative";
   private tries: Map<string, TokenTrie> | undefined;
   private readonly scheme: PromptScheme;
+  private cleanup: AuthorsCleanup | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly groups: ReadonlySet<string>;
 
@@ -103,6 +108,8 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
       maxNewTokens: options.max_new_tokens ?? 128,
       eosTokenId: this.parts.tokenizer.eosTokenId,
       ...(this.parts.eosTokenIds === undefined ? {} : { eosTokenIds: this.parts.eosTokenIds }),
+      ...(this.parts.earlyStopping === undefined ? {} : { earlyStopping: this.parts.earlyStopping }),
+      ...(this.parts.lengthPenalty === undefined ? {} : { lengthPenalty: this.parts.lengthPenalty }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     };
   }
@@ -112,17 +119,18 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     const { tokenizer } = this.parts;
     const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
     const { prompt, encoderInput } = this.scheme.inputs(sentence, maxPromptTokens);
-    let constraint: TrieConstraint | undefined;
+    let constraint: TokenConstraint | undefined;
     if (constrained) {
       const trie = this.triesByGroup().get(sentence.group);
       if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
-      constraint = { trie, sepTokenId: this.parts.multipleAnswers ? tokenizer.sepTokenId : null, rootTokens: this.verbTokenCount() };
+      const sepTokenId = this.parts.multipleAnswers ? tokenizer.sepTokenId : null;
+      constraint = trieConstraint(trie, { rootTokens: this.verbTokenCount(), sepTokenId, eosTokenId: tokenizer.eosTokenId });
     }
     return { sentence, input: { prompt, constraint, ...(encoderInput ? { encoderInput } : {}) } };
   }
 
-  private resultOf(text: string, sentence: MarkedSentence, out: BeamSearchOutput): SampleResult {
-    return out.error ? errorResult(text, out.error) : { sentence: text, beams: out.hypotheses.map((h) => this.toBeam(sentence, h)) };
+  private resultOf(text: string, sentence: MarkedSentence, input: BeamSearchInput, out: BeamSearchOutput): SampleResult {
+    return out.error ? errorResult(text, out.error) : { sentence: text, beams: out.hypotheses.map((h) => this.toBeam(sentence, input, h)) };
   }
 
   private async sampleNow(sentences: readonly string[], options: SampleOptions): Promise<SampleResult[]> {
@@ -144,13 +152,29 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     const byLength = [...parsed].sort((a, b) => a.input.prompt.length - b.input.prompt.length || a.index - b.index);
     for (let start = 0; start < byLength.length; start += batchSize) {
       const batch = byLength.slice(start, start + batchSize);
-      const outputs = await beamSearch(this.parts.lm, batch.map((p) => p.input), {
+      const outputs = await this.searchEach(batch, options, numBeams);
+      batch.forEach((p, i) => (results[p.index] = this.resultOf(sentences[p.index], p.sentence, p.input, outputs[i])));
+    }
+    return results;
+  }
+
+  /**
+   * Beam search over a batch. The model failing on one sentence (MODEL_RUNTIME: non-finite logits) fails its
+   * whole batch: its sentences are then searched one by one, so the error is that sentence's alone.
+   */
+  private async searchEach(batch: readonly Parsed[], options: SampleOptions, numBeams: number): Promise<BeamSearchOutput[]> {
+    try {
+      return await beamSearch(this.parts.lm, batch.map((p) => p.input), {
         ...this.searchOptions(options, numBeams),
         ...(options.onSentenceDone === undefined ? {} : { onPromptDone: options.onSentenceDone }),
       });
-      batch.forEach((p, i) => (results[p.index] = this.resultOf(sentences[p.index], p.sentence, outputs[i])));
+    } catch (e) {
+      if (!isSyncabelError(e) || e.code !== "MODEL_RUNTIME") throw e;
+      if (batch.length === 1) return [{ error: e }];
+      const out: BeamSearchOutput[] = [];
+      for (const p of batch) out.push(...(await this.searchEach([p], options, numBeams)));
+      return out;
     }
-    return results;
   }
 
   private async streamNow(feed: SentenceFeed, options: ContinuousOptions): Promise<void> {
@@ -180,7 +204,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
         done: (input, out) => {
           const item = running.get(input)!;
           running.delete(input);
-          item.fed.deliver(this.resultOf(item.fed.text, item.sentence, out));
+          item.fed.deliver(this.resultOf(item.fed.text, item.sentence, input, out));
         },
         wanted: (input) => running.get(input)?.fed.wanted() ?? false,
       },
@@ -188,26 +212,45 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     );
   }
 
-  /** Generated tokens -> names (split on `<SEP>`) -> codes by exact lookup in the mention's group. */
-  private toBeam(sentence: MarkedSentence, h: Hypothesis): Beam {
-    const { tokenizer, kb } = this.parts;
-    const sep = tokenizer.sepTokenId;
+  /** What the authors' text clean-up removes for this tokenizer (their list: its declared special tokens). */
+  private authorsCleanup(): AuthorsCleanup {
+    const { tokenizer } = this.parts;
+    if (this.cleanup === undefined) {
+      const declared = [tokenizer.bosTokenId, tokenizer.eosTokenId, tokenizer.sepTokenId, tokenizer.padTokenId].filter((id): id is number => id !== null).map((id) => tokenizer.decode([id]));
+      const sep = tokenizer.sepTokenId === null ? null : tokenizer.decode([tokenizer.sepTokenId]);
+      this.cleanup = authorsCleanup(tokenizer.specialTokens ?? [...new Set(declared)], sep);
+    }
+    return this.cleanup;
+  }
+
+  /**
+   * A hypothesis as a beam. `pred_concept_name` / `pred_concept_code`: the strings the authors' sample() builds
+   * (src/linker/authors-output.ts: their decoding and clean-up, each <SEP> part's code joined with +, repeats and
+   * NO_CODE parts kept). `pred_concept_codes`: every code of the generated names as tokens (exact decode, split on
+   * <SEP>), deduplicated; [] when no name is a KB name of the group.
+   */
+  private toBeam(sentence: MarkedSentence, input: BeamSearchInput, h: Hypothesis): Beam {
+    const { tokenizer, kb, verb } = this.parts;
+    const multiple = this.parts.multipleAnswers ?? false;
+    const generated = h.endToken === undefined ? h.tokens : [...h.tokens, h.endToken];
+    // Decoder-only: the prompt as text (the authors decode prompt + answer). Encoder-decoder: the decoder sequence,
+    // whose prompt ends "[mention] {verb}" too.
+    const decoded = this.scheme.encoderDecoder ? tokenizer.decode([...input.prompt, ...generated]) : buildPrompt(sentence, verb) + tokenizer.decode(generated);
+    const answer = authorsAnswer(decoded, verb, this.authorsCleanup());
+    const code = authorsCode(answer, (name) => kb.lookup(name, sentence.group)?.code, multiple);
     const parts: number[][] = [[]];
     for (const t of h.tokens) {
-      if (this.parts.multipleAnswers && t === sep) parts.push([]);
+      if (multiple && t === tokenizer.sepTokenId) parts.push([]);
       else parts[parts.length - 1].push(t);
     }
-    const names = parts.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true }).trim());
-    const entries = names.map((n) => kb.lookup(n, sentence.group));
-    const known = entries.every((e) => e !== undefined);
+    const codes = parts.flatMap((ids) => kb.lookup(tokenizer.decode(ids, { skipSpecialTokens: true }).trim(), sentence.group)?.codes ?? []);
     return {
       mention: sentence.mention,
       semantic_group: sentence.group,
-      pred_concept_name: names.join(SEP_TOKEN),
-      // A composite answer naming one concept twice reports its code once.
-      pred_concept_code: known ? [...new Set(entries.map((e) => e!.code))].join("+") : NO_CODE,
+      pred_concept_name: answer ?? NO_PREDICTION,
+      pred_concept_code: code,
       beam_score: Math.exp(h.score),
-      pred_concept_codes: known ? [...new Set(entries.flatMap((e) => e!.codes))] : [],
+      pred_concept_codes: [...new Set(codes)],
       ...(h.finished ? {} : { finished: false as const }),
     };
   }

@@ -34,8 +34,25 @@ export interface CvResult {
   readonly recallAt1: number;
 }
 
+/** A training mention's out-of-fold ranking by the chosen configuration (the calibration's fitting data). */
+export interface OutOfFoldRanking {
+  /** Index of the mention in the training mentions. */
+  readonly mention: number;
+  /** Softmax over the first CALIBRATION_BEAMS reranker scores, best first (as the linker's beam scores). */
+  readonly scores: readonly number[];
+  /** 1-based rank of the gold code among those, 0 when not among them. */
+  readonly goldRank: number;
+  /** Whether the mention's code occurs in other folds. */
+  readonly seen: boolean;
+}
+
+/** Candidates per out-of-fold ranking kept for calibration. */
+export const CALIBRATION_BEAMS = 5;
+
 export interface HybridTrainResult {
   readonly reranker: Reranker;
+  /** Every training mention ranked out of fold by the chosen configuration. */
+  readonly outOfFold: readonly OutOfFoldRanking[];
   readonly chosen: RerankerOptions;
   readonly cv: readonly CvResult[];
   /** Share of training mentions whose gold code is among their out-of-fold candidates. */
@@ -80,13 +97,14 @@ export function rankListOf(candidates: readonly Candidate[], group: string, code
  * Out-of-fold rank lists of every training mention (pruned for learning, and full for scoring as at link time),
  * with each list's fold and whether its code occurs in other folds.
  */
-export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly TrainingMention[], options: HybridTrainOptions = {}): { lists: RankList[]; full: RankList[]; fold: number[]; seen: boolean[] } {
+export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly TrainingMention[], options: HybridTrainOptions = {}): { lists: RankList[]; full: RankList[]; fold: number[]; seen: boolean[]; mention: number[] } {
   const folds = options.folds ?? 5;
   const seed = options.seed ?? 1;
   const lists: RankList[] = [];
   const full: RankList[] = [];
   const fold: number[] = [];
   const seen: boolean[] = [];
+  const mention: number[] = [];
   const foldOfMention = mentions.map((m) => foldOf(m.document, folds, seed));
   const foldsOfCode = new Map<string, Set<number>>();
   mentions.forEach((m, i) => (foldsOfCode.get(m.code) ?? foldsOfCode.set(m.code, new Set()).get(m.code)!).add(foldOfMention[i] as number));
@@ -110,11 +128,12 @@ export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly Tr
       lists.push(rankListOf(cands, m.group, m.code, TRAIN_CANDIDATES, (k) => all.rows[k] as Float64Array)); // rows shared, not copied twice
       full.push(all);
       fold.push(f);
+      mention.push(i);
       seen.push([...(foldsOfCode.get(m.code) ?? [])].some((x) => x !== f));
     });
     options.log?.(`fold ${f + 1}/${folds}: candidates of ${fold.filter((x) => x === f).length} mentions`);
   }
-  return { lists, full, fold, seen };
+  return { lists, full, fold, seen, mention };
 }
 
 /** Every candidate of a mention as a rank list (copies of the features: the candidates share one buffer). */
@@ -137,6 +156,15 @@ export function reweightSeen(lists: readonly RankList[], seen: readonly boolean[
   const wUnseen = unseenAll / unseenUsable;
   const wSeen = (1 - unseenAll) / (1 - unseenUsable);
   return lists.map((l, i) => ({ ...l, weight: seen[i] ? wSeen : wUnseen }));
+}
+
+/** The first `k` candidates of a list as the linker returns them: softmax over their scores, gold's rank. */
+export function rankedList(model: Reranker, list: RankList, k = CALIBRATION_BEAMS): { scores: number[]; goldRank: number } {
+  const scored = list.rows.map((r, i) => ({ i, s: model.score(r, list.group) })).sort((a, b) => b.s - a.s || a.i - b.i).slice(0, k);
+  const max = scored[0]?.s ?? 0;
+  const e = scored.map((x) => Math.exp(x.s - max));
+  const total = e.reduce((a, b) => a + b, 0);
+  return { scores: e.map((v) => v / total), goldRank: scored.findIndex((x) => list.gold.includes(x.i)) + 1 };
 }
 
 /** Weighted share of lists whose top-scored candidate is gold (a list without gold is a miss). */
@@ -168,20 +196,35 @@ export function trainHybrid(kbNames: readonly KbName[], mentions: readonly Train
   const full = oof.full.map((l, i) => ({ ...l, weight: lists[i]?.weight ?? 1 }));
   const grid = options.grid ?? DEFAULT_GRID;
   const cv: CvResult[] = [];
+  const rankings: OutOfFoldRanking[][] = [];
   for (const config of grid) {
     let total = 0;
+    const ranked: OutOfFoldRanking[] = [];
     for (let f = 0; f < folds; f++) {
       const train = lists.filter((_, i) => fold[i] !== f);
-      const test = full.filter((_, i) => fold[i] === f);
-      total += recallAt1(Reranker.train(train, { ...config, seed }), test);
+      const model = Reranker.train(train, { ...config, seed });
+      // Weighted Recall@1 of the fold's full lists; their rankings are the calibration's out-of-fold data.
+      let hits = 0;
+      let weight = 0;
+      full.forEach((l, i) => {
+        if (fold[i] !== f) return;
+        const r = rankedList(model, l);
+        ranked.push({ mention: oof.mention[i] as number, seen: oof.seen[i] as boolean, ...r });
+        weight += l.weight ?? 1;
+        if (r.goldRank === 1) hits += l.weight ?? 1;
+      });
+      total += weight === 0 ? 0 : hits / weight;
     }
     cv.push({ options: config, recallAt1: total / folds });
+    rankings.push(ranked);
     options.log?.(`cv ${JSON.stringify(config)}: Recall@1 ${(total / folds).toFixed(4)}`);
   }
-  const best = cv.reduce((a, b) => (b.recallAt1 > a.recallAt1 ? b : a));
+  const bestIndex = cv.reduce((a, b, i) => ((b.recallAt1 > (cv[a] as CvResult).recallAt1) ? i : a), 0);
+  const best = cv[bestIndex] as CvResult;
   const reranker = Reranker.train(lists, { ...best.options, seed });
   return {
     reranker,
+    outOfFold: rankings[bestIndex] as OutOfFoldRanking[],
     chosen: best.options,
     cv,
     candidateRecall: lists.filter((l) => l.gold.length > 0).length / Math.max(1, lists.length),

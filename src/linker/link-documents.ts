@@ -46,7 +46,7 @@ export interface LinkDocumentsOptions {
    * What the rows depend on (KB, model, linker, beams ...). Recorded in `<out>.run.json`; resuming an output
    * written with other values is refused (the file would mix two runs' rows) unless `restart` is set.
    */
-  readonly runOptions?: Readonly<Record<string, string | number | boolean | null>>;
+  readonly runOptions?: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
   /**
    * Linker calls in flight at once (default 1). A linker that works on several threads (WorkerPoolLinker) stays
    * busy while the previous batch is written; a model linker takes one call at a time.
@@ -265,6 +265,7 @@ function rowsOf(job: Job, outcome: BatchOutcome, format: PredictionFormat, annot
     const sentence = job.sentences[idx];
     let beams: readonly Beam[] = [];
     let error: SentenceError | undefined;
+    let calibrated: { confidence?: number; abstained?: boolean } = {};
     if (sentence === undefined) {
       error = job.buildErrors[idx];
     } else {
@@ -272,11 +273,14 @@ function rowsOf(job: Job, outcome: BatchOutcome, format: PredictionFormat, annot
       if (outcome.batchError !== undefined) error = outcome.batchError;
       else if (r === undefined) error = { code: "MODEL_RUNTIME", message: "the linker returned fewer results than sentences", details: {} };
       else if (r.error !== undefined) error = r.error;
-      else beams = r.beams;
+      else {
+        beams = r.beams;
+        calibrated = { ...(r.confidence === undefined ? {} : { confidence: r.confidence }), ...(r.abstained ? { abstained: true } : {}) };
+      }
     }
     if (error !== undefined) errors++;
     const annotation = m.codes.length > 0 && annotate ? m.codes.map((c) => annotate(c, m.label, m.text) ?? "").join("<SEP>") : undefined;
-    const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }) };
+    const record: PredictionRecord = { document: job.doc.id, mention: m, sentence: sentence ?? "", beams, ...(error === undefined ? {} : { error }), ...(annotation === undefined ? {} : { annotation }), ...calibrated };
     rows.push(format === "tsv" ? predictionTsvRow(record) : predictionJsonlLine(record));
   });
   return { rows, errors };

@@ -1,6 +1,7 @@
 import { SyncabelError } from "../errors.js";
 import { openKnowledgeBase } from "../kb/index.js";
-import { readEosTokenIds } from "../lm/generation-config.js";
+import type { EarlyStopping } from "../decode/beam-search.js";
+import { readEosTokenIds, readGenerationSettings } from "../lm/generation-config.js";
 import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
 import { isSeq2SeqModelDir } from "../convert/mbart-config.js";
 import { loadOnnxSeq2SeqLM } from "../lm/onnx-seq2seq-lm.js";
@@ -14,6 +15,8 @@ import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type Retriev
 import { TfidfLinker } from "./tfidf-linker.js";
 import type { Linker as LinkerInterface } from "./types.js";
 import { WorkerPoolLinker } from "./worker-pool-linker.js";
+import { checkMinConfidence, readCalibration, storesInKb, withCalibration } from "./calibrated-linker.js";
+import type { Calibrator } from "./calibration.js";
 
 export interface OpenLinkerOptions {
   /** Path of a KB index file (`syncabel kb build`). */
@@ -31,6 +34,8 @@ export interface OpenLinkerOptions {
   readonly rgMode?: RetrieveGenerateMode;
   /** `<SEP>`-joined composite answers, for checkpoints trained with them (SPACCC). Default off. */
   readonly multipleAnswers?: boolean;
+  /** Beam search's early stopping (true, false, "never"); default: the model's generation_config.json, else false. */
+  readonly earlyStopping?: EarlyStopping;
   readonly threads?: number;
   /**
    * Worker threads for the model-free linkers (hybrid, tfidf), each with its own index: > 1 links on that many
@@ -50,17 +55,54 @@ export interface OpenLinkerOptions {
    * decoder_start_token_id, as Hugging Face generate; "lang": the target language code; or a token id.
    */
   readonly decoderStart?: DecoderStart;
+  /**
+   * Below this calibrated confidence a result abstains (code NO_CODE, `abstained: true`, beams kept); needs a
+   * stored calibration (src/linker/calibrated-linker.ts).
+   */
+  readonly minConfidence?: number;
+  /** Apply the stored calibration, when there is one (default true; `syncabel calibrate` reads raw scores). */
+  readonly calibrated?: boolean;
+  /** Aborting it stops worker threads that are still starting (the open rejects with INTERRUPTED). */
+  readonly signal?: AbortSignal;
 }
 
-/** Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else TF-IDF. */
+/**
+ * Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else
+ * TF-IDF. With its stored calibration, when it has one, its results carry `confidence`.
+ */
 export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
+  checkMinConfidence(options.minConfidence);
+  const linker = await openUncalibratedLinker(options);
+  if (options.calibrated === false) return linker;
+  let calibrator: Calibrator | undefined;
+  try {
+    const kb = openKnowledgeBase(options.kb);
+    try {
+      calibrator = readCalibration(kb, linker.kind, options.model);
+    } finally {
+      kb.close();
+    }
+  } catch (e) {
+    await linker.close();
+    throw e;
+  }
+  if (calibrator === undefined) {
+    if (options.minConfidence === undefined) return linker;
+    await linker.close();
+    const how = storesInKb(linker.kind) && linker.kind === "hybrid" ? "syncabel train-linker" : `syncabel calibrate --linker ${linker.kind}`;
+    throw new SyncabelError("LINKER_INVALID_OPTIONS", `a minimum confidence needs a calibrated ${linker.kind} linker: none is stored for it${options.model === undefined ? ` in ${options.kb}` : ""}; run '${how}' on training files first`);
+  }
+  return withCalibration(linker, calibrator, options.minConfidence);
+}
+
+async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
   const kb = openKnowledgeBase(options.kb);
   const kind = options.linker ?? (options.model ? "generative" : kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined ? "hybrid" : "tfidf");
   try {
     if ((kind === "hybrid" || kind === "tfidf") && (options.workers ?? 1) > 1) {
       if (kind === "hybrid") requireHybridModel(kb); // a missing or stale model fails here, not in each worker
       kb.close();
-      return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1 });
+      return await WorkerPoolLinker.open({ kb: options.kb, linker: kind, workers: options.workers ?? 1, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     }
     if (kind === "hybrid") {
       // Built in memory from the KB's names and training memory: the KB file is not needed any more.
@@ -104,7 +146,15 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
         ...(scheme ? { scheme } : {}),
       });
     }
-    return new GenerativeLinker({ kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false, ...(eosTokenIds ? { eosTokenIds } : {}), ...(scheme ? { scheme } : {}) });
+    const generation = readGenerationSettings(options.model);
+    const earlyStopping = options.earlyStopping ?? generation.earlyStopping;
+    return new GenerativeLinker({
+      kb, lm, tokenizer, verb, multipleAnswers: options.multipleAnswers ?? false,
+      ...(eosTokenIds ? { eosTokenIds } : {}),
+      ...(earlyStopping === undefined ? {} : { earlyStopping }),
+      ...(generation.lengthPenalty === undefined ? {} : { lengthPenalty: generation.lengthPenalty }),
+      ...(scheme ? { scheme } : {}),
+    });
   } catch (e) {
     kb.close();
     throw e;

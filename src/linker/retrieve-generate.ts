@@ -10,6 +10,7 @@
  */
 import { isSyncabelError, SyncabelError } from "../errors.js";
 import { beamSearch } from "../decode/beam-search.js";
+import { trieConstraint } from "../decode/token-constraints.js";
 import { scoreCandidates, scoreTopCandidates } from "../decode/candidate-scoring.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { LexicalIndex } from "../lexical/lexical-index.js";
@@ -256,7 +257,7 @@ export class RetrieveGenerateLinker implements Linker {
     const todo = mentions.map((m, i) => ({ m, i })).filter(({ m }) => m.candidates.length > 0);
     for (let start = 0; start < todo.length; start += batchSize) {
       const batch = todo.slice(start, start + batchSize);
-      const outputs = await beamSearch(this.parts.lm, batch.map(({ m }) => ({ prompt: m.prompt, ...encoderOf(m), constraint: { trie: this.candidateTrie(m), rootTokens: this.verbTokens.length } })), {
+      const outputs = await beamSearch(this.parts.lm, batch.map(({ m }) => ({ prompt: m.prompt, ...encoderOf(m), constraint: trieConstraint(this.candidateTrie(m), { rootTokens: this.verbTokens.length }) })), {
         numBeams,
         maxNewTokens: maxNewTokens ?? 128,
         eosTokenId: this.parts.tokenizer.eosTokenId,

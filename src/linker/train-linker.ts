@@ -4,28 +4,30 @@
  * store the model in the KB index, where `link`, `link-docs`, `serve` and `Linker.open` find it.
  */
 import { resolve } from "node:path";
-import { readDataset } from "../data/read-dataset.js";
-import type { DatasetFormat } from "../data/types.js";
 import { SyncabelError } from "../errors.js";
-import { addTrainingMentions, readTrainingMentions, type MentionsReport, type TrainingMention } from "../kb/mentions.js";
+import { putArtifactRow, withKbTransaction } from "../kb/kb-write.js";
+import {
+  checkSomethingToStore, planTraining, readTrainingFile, storeTrainingPlan, trainingMemoryAfter,
+  type MentionsReport, type TrainingFile, type TrainingMention, type TrainingRead,
+} from "../kb/mentions.js";
 import { abbreviationMap, expansionOf as expansionOfShortForm } from "../lexical/abbreviations.js";
 import { openKnowledgeBase } from "../kb/sqlite-kb.js";
 import { FEATURE_NAMES } from "./hybrid-features.js";
 import { HYBRID_ARTIFACT_KEY, kbNamesOf, type HybridModelJson } from "./hybrid-linker.js";
 import { trainHybrid, type HybridTrainOptions } from "./hybrid-train.js";
+import { calibrationArtifactKey } from "./calibrated-linker.js";
+import { calibrateOutOfFold, calibrationSummary, type CalibrationSummary } from "./calibrate.js";
 
-export interface TrainingFile {
-  readonly path: string;
-  readonly format: DatasetFormat;
-  /** SPACCC: folder of the texts (default texts/ beside the TSV). */
-  readonly textsDir?: string;
-}
+export type { TrainingFile } from "../kb/mentions.js";
+export { addTrainingFiles } from "../kb/mentions.js";
 
 export interface TrainLinkerOptions extends Omit<HybridTrainOptions, "language"> {
   /** Files to add to the training memory first (none: train on the memory already stored). */
   readonly train?: readonly TrainingFile[];
   /** Stemming language (default: the language the reader gives the training documents, else es). */
   readonly language?: string;
+  /** Stop at the first row a reader rejects instead of skipping it. */
+  readonly strict?: boolean;
 }
 
 export interface TrainLinkerReport {
@@ -36,46 +38,48 @@ export interface TrainLinkerReport {
   readonly candidateRecall: number;
   readonly chosen: HybridModelJson["chosen"];
   readonly cv: HybridModelJson["cv"];
+  /** The out-of-fold calibration stored beside the model (absent: too few training mentions to fit one). */
+  readonly calibration?: CalibrationSummary;
   readonly seconds: number;
 }
 
 /** Key of a training document in `abbreviations`: its resolved source file and id (as TrainingMention has them). */
 const documentKey = (source: string, document: string): string => `${source}\u0000${document}`;
 
-/**
- * Read and store training files in the KB index's training memory; also gives each document's abbreviations
- * (short form -> long form), which the memory does not store.
- */
-export async function addTrainingFiles(kbPath: string, files: readonly TrainingFile[]): Promise<{ reports: MentionsReport[]; language: string | undefined; abbreviations: Map<string, Map<string, string>> }> {
-  const reports: MentionsReport[] = [];
+/** Each document's abbreviations (short form -> long form), which the memory does not store. */
+function abbreviationsOf(reads: readonly TrainingRead[]): Map<string, Map<string, string>> {
   const abbreviations = new Map<string, Map<string, string>>();
-  let language: string | undefined;
-  for (const f of files) {
-    const dataset = await readDataset(f.path, { format: f.format, ...(f.textsDir === undefined ? {} : { textsDir: f.textsDir }) });
-    language ??= dataset.documents.find((d) => d.language !== undefined)?.language;
-    reports.push(addTrainingMentions(kbPath, dataset, f.path));
-    for (const d of dataset.documents) abbreviations.set(documentKey(resolve(f.path), d.id), abbreviationMap(d.text));
-  }
-  return { reports, language, abbreviations };
+  for (const r of reads) for (const d of r.dataset.documents) abbreviations.set(documentKey(r.source, d.id), abbreviationMap(d.text));
+  return abbreviations;
 }
 
+/**
+ * All or nothing: the training files are read and the model is trained on the memory as it will be, then the new
+ * rows and the model are stored in one transaction. A run that fails or is killed changes nothing.
+ */
 export async function trainLinker(kbPath: string, options: TrainLinkerOptions = {}): Promise<TrainLinkerReport> {
   const started = performance.now();
-  const { reports, language: readLanguage, abbreviations } = await addTrainingFiles(kbPath, options.train ?? []);
+  const reads: TrainingRead[] = [];
+  for (const f of options.train ?? []) reads.push(await readTrainingFile(f, { strict: options.strict ?? false }));
+  const readLanguage = reads.flatMap((r) => r.dataset.documents).find((d) => d.language !== undefined)?.language;
+  const abbreviations = abbreviationsOf(reads);
   // Mentions of documents read now get their document's long forms; older memory rows go without.
   const expansionOf = (m: TrainingMention): string | undefined => {
     const map = abbreviations.get(documentKey(m.source, m.document));
     return map === undefined ? undefined : expansionOfShortForm(map, m.text);
   };
-  const mentions = readTrainingMentions(kbPath);
-  if (mentions.length === 0) {
-    throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kbPath} has no training mentions: give training files (--train FILE --format F) or run 'syncabel kb add-mentions' first`, { path: kbPath });
-  }
-  const language = options.language ?? readLanguage ?? "es";
-  const seed = options.seed ?? 1;
   const kb = openKnowledgeBase(kbPath);
   try {
-    const result = trainHybrid(kbNamesOf(kb), mentions, { expansionOf, ...options, language, seed });
+    const plan = planTraining(kb.groups(), reads);
+    checkSomethingToStore(plan.reports);
+    const mentions = trainingMemoryAfter(kbPath, plan);
+    if (mentions.length === 0) {
+      throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kbPath} has no training mentions: give training files (--train FILE --format F) or run 'syncabel kb add-mentions' first`, { path: kbPath });
+    }
+    const language = options.language ?? readLanguage ?? "es";
+    const seed = options.seed ?? 1;
+    const kbNames = kbNamesOf(kb);
+    const result = trainHybrid(kbNames, mentions, { expansionOf, ...options, language, seed });
     const model: HybridModelJson = {
       format: "syncabel-hybrid",
       version: 1,
@@ -89,15 +93,25 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
       cv: result.cv,
       training: { mentions: result.mentions, documents: result.documents, sources: [...new Set(mentions.map((m) => m.source))].sort(), candidateRecall: result.candidateRecall },
     };
-    kb.putArtifact(HYBRID_ARTIFACT_KEY, Buffer.from(JSON.stringify(model), "utf8"));
+    const calibration = calibrateOutOfFold(result.outOfFold, mentions, kbNames, { restrictToKb: options.restrictToKb ?? true, folds: options.folds ?? 5, seed });
+    kb.verifyNames(); // the model is derived from the names: never store one made from a damaged table
+    // One transaction: the new mentions, the model and its calibration (null: too few mentions to calibrate, so an
+    // old model's calibration is not kept) are stored together or not at all.
+    const added = withKbTransaction(resolve(kbPath), "the training mentions, the trained linker and its calibration", (db) => {
+      const reports = storeTrainingPlan(db, plan);
+      putArtifactRow(db, HYBRID_ARTIFACT_KEY, Buffer.from(JSON.stringify(model), "utf8"));
+      putArtifactRow(db, calibrationArtifactKey("hybrid"), Buffer.from(calibration === undefined ? "null" : JSON.stringify(calibration.toJSON()), "utf8"));
+      return reports;
+    });
     return {
-      added: reports,
+      added,
       mentions: result.mentions,
       documents: result.documents,
       language,
       candidateRecall: result.candidateRecall,
       chosen: result.chosen,
       cv: result.cv,
+      ...(calibration === undefined ? {} : { calibration: calibrationSummary(calibration) }),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {

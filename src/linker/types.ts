@@ -10,13 +10,21 @@ export interface Beam {
   readonly pred_concept_code: string;
   /** exp(length-normalised log-probability) for generative linkers; cosine for the lexical one. */
   readonly beam_score: number;
-  /** Every code of the predicted name (a name may belong to several concepts); [] for NO_CODE. */
+  /**
+   * Every code of the generated name(s) (a name may belong to several concepts; composite answers: each part's),
+   * deduplicated; [] when no name is a KB name. `pred_concept_code` is the authors' string (docs/decoding.md).
+   */
   readonly pred_concept_codes: readonly string[];
   /**
    * false when the beam was cut by max_new_tokens before its end-of-sequence token: its name is a partial KB name
-   * (so its code is usually NO_CODE). Such beams are ranked after every finished beam. Absent: finished.
+   * (so its code is usually NO_CODE). Ranked among the others by score, as transformers ranks them. Absent: finished.
    */
   readonly finished?: false;
+  /**
+   * Calibrated P(this candidate is right) (src/linker/calibration.ts): the first beam's is the result's
+   * `confidence`; over the list they sum to at most 1. Absent when the linker has no calibration.
+   */
+  readonly probability?: number;
 }
 
 export interface SentenceError {
@@ -27,8 +35,18 @@ export interface SentenceError {
 
 /** Result for one input sentence: its beams, best first, or the error that stopped it alone. */
 export type SampleResult =
-  | { readonly sentence: string; readonly beams: readonly Beam[]; readonly error?: undefined }
-  | { readonly sentence: string; readonly beams?: undefined; readonly error: SentenceError };
+  | ({ readonly sentence: string; readonly beams: readonly Beam[]; readonly error?: undefined } & Calibrated)
+  | ({ readonly sentence: string; readonly beams?: undefined; readonly error: SentenceError } & { readonly [K in keyof Calibrated]?: undefined });
+
+/** What a calibrated linker adds to a result (src/linker/calibrated-linker.ts); absent without a calibration. */
+export interface Calibrated {
+  /** Calibrated probability that the first beam's code is right. */
+  readonly confidence?: number;
+  /** The answer: the first beam's code, or NO_CODE when the linker abstained. */
+  readonly code?: string;
+  /** true when `confidence` is below the minimum asked for: `code` is NO_CODE, the beams are kept for review. */
+  readonly abstained?: true;
+}
 
 export interface SampleOptions {
   /** Restrict outputs to KB names of the mention's group (default true). */

@@ -21,6 +21,8 @@ export interface WorkerPoolOptions {
   readonly workers: number;
   /** Fewest sentences worth a worker of their own (default 8): smaller calls go to one worker. */
   readonly minChunk?: number;
+  /** Aborting it while the workers start terminates them: the open rejects with INTERRUPTED. */
+  readonly signal?: AbortSignal;
 }
 
 interface Pending {
@@ -81,11 +83,20 @@ export class WorkerPoolLinker implements Linker {
       ready.push(WorkerPoolLinker.watch(slot, i));
     }
     const pool = new WorkerPoolLinker(slots, options.linker, Math.max(1, options.minChunk ?? 8));
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new SyncabelError("INTERRUPTED", "stopped while the linker's worker threads were starting"));
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
     try {
-      await Promise.all(ready);
+      await Promise.race([Promise.all(ready), aborted]);
     } catch (e) {
       await pool.close();
       throw e;
+    } finally {
+      if (onAbort !== undefined) options.signal?.removeEventListener("abort", onAbort);
     }
     for (const s of slots) s.worker.unref(); // idle workers do not keep the process alive
     return pool;

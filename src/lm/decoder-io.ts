@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
+import { sizeProblem, type LimitedKey } from "./config-limits.js";
 import type { LogitsType } from "./log-normalizer.js";
 
 /** KV-cache data: float32, or float16 bits (half-precision exports; Node 20 has no Float16Array). */
@@ -55,17 +56,27 @@ export function readConfig(dir: string): { vocab: number; kvHeads: number; headD
   } catch (e) {
     throw new SyncabelError("MODEL_CONFIG_INVALID", `cannot parse ${configPath}: ${(e as Error).message}`, { path: configPath });
   }
-  const num = (key: string): number | undefined => (typeof config[key] === "number" ? (config[key] as number) : undefined);
-  const heads = num("num_attention_heads");
-  const hidden = num("hidden_size");
-  const kvHeads = num("num_key_value_heads") ?? heads;
-  const headDim = num("head_dim") ?? (hidden !== undefined && heads ? hidden / heads : undefined);
-  if (kvHeads === undefined || headDim === undefined || !Number.isInteger(headDim)) {
-    throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks num_attention_heads/num_key_value_heads/hidden_size (or head_dim)`, { path: configPath });
+  const fail = (problem: string): SyncabelError => new SyncabelError("MODEL_CONFIG_INVALID", `${configPath}: ${problem}`, { path: configPath });
+  // Sizes are checked (and bounded, src/lm/config-limits.ts) before the KV cache and the logits are allocated from them.
+  const size = (key: LimitedKey, fallback?: number): number | undefined => {
+    const v = config[key] ?? fallback;
+    if (v === undefined) return undefined;
+    const problem = sizeProblem(key, v);
+    if (problem !== undefined) throw fail(problem);
+    return v as number;
+  };
+  const heads = size("num_attention_heads");
+  const hidden = size("hidden_size");
+  const kvHeads = size("num_key_value_heads", heads);
+  const headDim = size("head_dim", hidden !== undefined && heads !== undefined && hidden % heads === 0 ? hidden / heads : undefined);
+  if (kvHeads === undefined || headDim === undefined) {
+    throw fail("lacks num_attention_heads/num_key_value_heads/hidden_size (or head_dim), or hidden_size is not a multiple of num_attention_heads");
   }
-  const vocab = num("vocab_size");
-  if (vocab === undefined) throw new SyncabelError("MODEL_CONFIG_INVALID", `${configPath} lacks vocab_size`, { path: configPath });
-  return { vocab, kvHeads, headDim, pad: num("pad_token_id") ?? 0 };
+  const vocab = size("vocab_size");
+  if (vocab === undefined) throw fail("lacks vocab_size");
+  const pad = config.pad_token_id ?? 0;
+  if (!Number.isSafeInteger(pad) || (pad as number) < 0 || (pad as number) >= vocab) throw fail(`pad_token_id must be a token id below vocab_size ${vocab}, got ${JSON.stringify(config.pad_token_id)}`);
+  return { vocab, kvHeads, headDim, pad: pad as number };
 }
 
 export function describeIo(session: ort.InferenceSession, modelFile: string, kvHeads: number, headDim: number, ops: ReadonlySet<string>, readout: boolean, lastPosition = false): DecoderIo {

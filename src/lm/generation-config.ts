@@ -21,3 +21,37 @@ export function readEosTokenIds(dir: string): number[] | undefined {
   }
   return undefined;
 }
+
+/** Beam-search settings of a model folder that transformers' generate() reads from its generation config. */
+export interface GenerationSettings {
+  /** `early_stopping`: true, false or "never". */
+  readonly earlyStopping?: boolean | "never";
+  readonly lengthPenalty?: number;
+}
+
+/**
+ * `early_stopping` and `length_penalty` as transformers reads them: from generation_config.json when the folder has
+ * one, else from config.json (GenerationConfig.from_model_config); absent keys are left to the defaults (false, 1).
+ */
+export function readGenerationSettings(dir: string): GenerationSettings {
+  const path = ["generation_config.json", "config.json"].map((f) => join(dir, f)).find((p) => existsSync(p));
+  if (path === undefined) return {};
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `cannot parse ${path}: ${(e as Error).message}`, { path });
+  }
+  const early = json.early_stopping;
+  const penalty = json.length_penalty;
+  if (early !== undefined && early !== null && early !== true && early !== false && early !== "never") {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `${path}: early_stopping must be true, false or "never", got ${JSON.stringify(early)}`, { path });
+  }
+  if (penalty !== undefined && penalty !== null && (typeof penalty !== "number" || !Number.isFinite(penalty))) {
+    throw new SyncabelError("MODEL_CONFIG_INVALID", `${path}: length_penalty must be a number, got ${JSON.stringify(penalty)}`, { path });
+  }
+  return {
+    ...(early === undefined || early === null ? {} : { earlyStopping: early }),
+    ...(typeof penalty === "number" ? { lengthPenalty: penalty } : {}),
+  };
+}

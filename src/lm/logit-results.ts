@@ -4,6 +4,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { READOUT } from "./logit-readout.js";
+import { SyncabelError } from "../errors.js";
 import type { LogitRequest, NextTokenLogProbs } from "./types.js";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -121,7 +122,16 @@ export class LogitResults {
     });
   }
 
+  /**
+   * The assembled distribution. A row whose logits hold NaN or infinity (broken weights, a config such as a tiny
+   * rope_theta) has a non-finite log-sum-exp: it fails with MODEL_RUNTIME instead of decoding to no beam at all.
+   */
   result(): NextTokenLogProbs {
+    let broken = 0;
+    for (let r = 0; r < this.rows; r++) if (!Number.isFinite(this.logZ[r])) broken++;
+    if (broken > 0) {
+      throw new SyncabelError("MODEL_RUNTIME", `the model returned non-finite logits (NaN or infinity) for ${broken} of ${this.rows} rows: its weights or its config.json (e.g. rope_theta) are broken`, { rows: broken });
+    }
     const k = this.request?.topK;
     return {
       rows: this.rows,

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PreTrainedTokenizer } from "@huggingface/transformers";
 import { SyncabelError } from "../errors.js";
 import { SEP_TOKEN } from "../markup/prompt.js";
+import { allSpecialTokens } from "./special-tokens.js";
 import type { TextTokenizer } from "./types.js";
 
 /** A chat message for `applyChatTemplate` (synthetic-data generation with a local model). */
@@ -23,6 +24,8 @@ export class HfTokenizer implements TextTokenizer {
   constructor(
     private readonly inner: PreTrainedTokenizer,
     readonly fingerprint: string,
+    /** transformers' all_special_tokens of the checkpoint (src/lm/special-tokens.ts). */
+    readonly specialTokens?: readonly string[],
   ) {
     const eos = inner.eos_token_id;
     if (typeof eos !== "number") {
@@ -95,5 +98,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
   } catch (e) {
     throw new SyncabelError("TOKENIZER_INVALID", `cannot build the tokenizer of ${dir}: ${(e as Error).message}`, { path: dir });
   }
-  return new HfTokenizer(inner, fingerprint);
+  const mapPath = join(dir, "special_tokens_map.json");
+  const specialTokensMap = existsSync(mapPath) ? readJson(mapPath, "special tokens map") : undefined;
+  return new HfTokenizer(inner, fingerprint, allSpecialTokens(tokenizerConfig, specialTokensMap));
 }

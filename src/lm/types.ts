@@ -16,6 +16,8 @@ export interface TextTokenizer {
   readonly vocabSize: number;
   /** Stable hash of the tokenizer files: tries built with one tokenizer are keyed by it. */
   readonly fingerprint: string;
+  /** The special tokens the checkpoint declares, in transformers' `all_special_tokens` order (when known). */
+  readonly specialTokens?: readonly string[];
 }
 
 /**

@@ -7,7 +7,7 @@
 import { SyncabelError } from "../errors.js";
 import { cleanText } from "./clean.js";
 import { markSentence, type Span } from "./marked-sentence.js";
-import { segmentSentences } from "./segment.js";
+import { segmentSentences, segmentSentencesAsync } from "./segment.js";
 
 /** What the builder needs of a document and a mention (the src/data model satisfies it). */
 export interface SentenceSource {
@@ -41,12 +41,26 @@ interface Segmented {
   readonly sentences: readonly Span[];
 }
 
+/** Segmentations made ahead of time (`prepareSegmentation`), for the document object they were made for. */
+const prepared = new WeakMap<SentenceSource, { text: string; language: string; value: Segmented }>();
+
+/**
+ * Segment a document without holding the event loop (a server's long document: `/health` and other requests keep
+ * being answered), for the marked sentences built next from this same document object.
+ */
+export async function prepareSegmentation(doc: SentenceSource, language = doc.language ?? "es"): Promise<void> {
+  const cleaned = cleanText(doc.text);
+  prepared.set(doc, { text: doc.text, language, value: { cleaned, sentences: await segmentSentencesAsync(cleaned, language) } });
+}
+
 /** Cleaned text + sentences per document, so a document with many mentions is segmented once. */
 export class SegmentationCache {
   private readonly entries = new Map<string, { text: string; language: string; value: Segmented }>();
   constructor(private readonly maxDocuments = 64) {}
 
   get(doc: SentenceSource, language: string): Segmented {
+    const ready = prepared.get(doc);
+    if (ready !== undefined && ready.text === doc.text && ready.language === language) return ready.value;
     const hit = this.entries.get(doc.id);
     if (hit !== undefined && hit.text === doc.text && hit.language === language) return hit.value;
     const cleaned = cleanText(doc.text);
@@ -62,6 +76,18 @@ export class SegmentationCache {
 
 const defaultCache = new SegmentationCache();
 
+/** Index of the first sentence whose end is past `offset` (sentences sorted and disjoint). */
+function firstEndingAfter(sentences: readonly Span[], offset: number): number {
+  let lo = 0;
+  let hi = sentences.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sentences[mid] as Span).end <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export function buildMarkedSentence(doc: SentenceSource, mention: MentionOffsets, options: BuildOptions = {}): BuiltSentence {
   const language = options.language ?? doc.language ?? "es";
   const { cleaned, sentences } = (options.cache ?? defaultCache).get(doc, language);
@@ -74,10 +100,11 @@ export function buildMarkedSentence(doc: SentenceSource, mention: MentionOffsets
     });
   }
   // Union of every sentence that overlaps the mention; a mention between sentences takes its own span.
+  // Sentences are sorted and disjoint: the first that ends after the mention's start is found by bisection.
   let start = first.start;
   let end = last.end;
-  for (const s of sentences) {
-    if (s.end <= first.start) continue;
+  for (let k = firstEndingAfter(sentences, first.start); k < sentences.length; k++) {
+    const s = sentences[k] as Span;
     if (s.start >= last.end) break;
     start = Math.min(start, s.start);
     end = Math.max(end, s.end);

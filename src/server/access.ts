@@ -74,3 +74,34 @@ export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers["x-request-id"];
   return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
 }
+
+/** The host name of a Host header value, lower-cased, without its port (IPv6 keeps no brackets); "" when malformed. */
+export function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  const v6 = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(h);
+  if (v6 !== null) return v6[1] as string;
+  const m = /^([a-z0-9._-]+)(?::\d{1,5})?$/.exec(h);
+  return m === null ? "" : (m[1] as string).replace(/\.$/, "");
+}
+
+/** Whether `host` only reaches this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
+}
+
+/**
+ * DNS-rebinding guard of a server without a token: a page of another site that made its own name resolve to
+ * 127.0.0.1 reaches the server, but its requests carry that name in Host. Allowed: loopback names, the address the
+ * server is bound to (unless a wildcard), and `allowed` (`--allowed-host`). A request without Host (HTTP/1.0)
+ * comes from no browser and is allowed.
+ */
+export function isAllowedHost(req: IncomingMessage, boundHost: string, allowed: ReadonlySet<string>): boolean {
+  const header = req.headers.host;
+  if (header === undefined) return true;
+  const name = hostName(header);
+  if (name === "") return false;
+  if (isLoopbackHost(name) || allowed.has(name)) return true;
+  const bound = hostName(boundHost.includes(":") && !boundHost.startsWith("[") ? `[${boundHost}]` : boundHost);
+  return bound !== "" && bound !== "0.0.0.0" && bound !== "::" && name === bound;
+}

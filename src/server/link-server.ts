@@ -4,16 +4,19 @@ import { performance } from "node:perf_hooks";
 import { SyncabelError } from "../errors.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { Linker, SampleResult } from "../linker/types.js";
-import { corsHeaders, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
-import { exportDocument } from "./annotation-export.js";
+import { corsHeaders, hostName, isAllowedHost, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
+import { compositeConceptInfo, exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
 import { sendError, sendJson, wireErrorOf, type WireError } from "./http-json.js";
 import { parseLinkRequest, type LinkRequestLimits } from "./link-request.js";
+import { describeLinker } from "../linker/linker-description.js";
 import { ServerMetrics } from "./metrics.js";
-import { checkDeclaredLength, readBody } from "./read-body.js";
+import { checkDeclaredLength, checkJsonDepth, readBody } from "./read-body.js";
 import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
+import { prepareSegmentation } from "../markup/sentence-builder.js";
 import { conceptInfo, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
 import { parseDocumentsRequest, parseExportRequest, parseJsonObject, parseLinkDocumentRequest } from "./web-requests.js";
+import type { Replica } from "./replica.js";
 
 export interface ServerOptions {
   /** Interface to bind (default 127.0.0.1: loopback only). Beyond loopback, set `token`. */
@@ -57,6 +60,11 @@ export interface ServerOptions {
   readonly retryAfterSeconds?: number;
   /** Bearer token required on every route but /health (compared in constant time). */
   readonly token?: string;
+  /**
+   * Without a token, requests must name this server in Host: a loopback name, the bound address, or one of these
+   * (DNS-rebinding guard: another site's page must not reach a local server through its own name). Ignored with a token.
+   */
+  readonly allowedHosts?: readonly string[];
   /** An origin allowed to call the API from a browser (CORS; `*` for any); none by default. */
   readonly corsOrigin?: string;
   /** The KB behind the linker: concept names (`/v1/concept/:code`), groups and the dictionary matcher. */
@@ -67,9 +75,11 @@ export interface ServerOptions {
   readonly log?: (line: string) => void;
   /** Log lines as text (default) or one JSON object per line. */
   readonly logFormat?: "text" | "json";
+  /** Behind a load balancer: GET /ready, and 503 + Retry-After for new requests while draining (see replica.ts). */
+  readonly replica?: Replica;
 }
 
-type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs">;
+type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs" | "replica" | "allowedHosts">> & Pick<ServerOptions, "log" | "token" | "corsOrigin" | "kb" | "batchWaitMs"> & { readonly allowedHosts: ReadonlySet<string> };
 
 const MIB = 1024 * 1024;
 
@@ -95,6 +105,7 @@ function settingsOf(options: ServerOptions): Settings {
     logFormat: options.logFormat ?? "text",
     log: options.log,
     token: options.token,
+    allowedHosts: new Set((options.allowedHosts ?? []).map((h) => hostName(h))),
     corsOrigin: options.corsOrigin,
     kb: options.kb,
   };
@@ -146,7 +157,7 @@ function splitUrl(req: IncomingMessage): { path: string; query: URLSearchParams 
   return q < 0 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
 }
 
-const API_ROUTES = new Set(["/v1/link", "/v1/link-document", "/v1/documents", "/v1/match", "/v1/export", "/v1/info", "/health", "/metrics"]);
+const API_ROUTES = new Set(["/v1/link", "/v1/link-document", "/v1/documents", "/v1/match", "/v1/export", "/v1/info", "/health", "/metrics", "/ready"]);
 
 /** The route label of a path for metrics (bounded set: unknown paths are "other"). */
 function routeOf(path: string, isStatic: boolean): string {
@@ -195,6 +206,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
   );
   const staticFiles = s.web ? loadStaticFiles() : new Map();
   const matcher = s.kb === undefined ? undefined : new LazyMatcher(s.kb);
+  const linkerDescription = describeLinker(linker.kind, s.kb);
 
   const log = (requestId: string, fields: Record<string, string | number>, text: string): void => {
     if (!s.log) return;
@@ -262,6 +274,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       checkDeclaredLength(req, maxBytes);
       const raw = await readBody(req, maxBytes, s.bodyTimeoutMs);
       bodyRead = true;
+      checkJsonDepth(raw);
       await handle(raw, gone.signal);
     } catch (e) {
       if (gone.signal.aborted) return;
@@ -293,7 +306,10 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
         const request = parseLinkDocumentRequest(parseJsonObject(raw), s.maxSentences);
         note(request.mentions.length);
         checkDecodeLimits(request.options, limits);
-        const results = await withLinkSlot(request.mentions.length, request.options, () => linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal)));
+        const results = await withLinkSlot(request.mentions.length, request.options, async () => {
+          await prepareSegmentation(request.document); // a long document is segmented without holding /health
+          return linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal));
+        });
         reply(res, { results });
       },
     },
@@ -316,8 +332,8 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
     "/v1/export": {
       maxBytes: s.maxDocumentBytes,
       handle: async (raw, res) => {
-        const { format, document } = parseExportRequest(parseJsonObject(raw), s.maxSentences * 64);
-        const text = exportDocument(document, format);
+        const { format, document, all } = parseExportRequest(parseJsonObject(raw), s.maxSentences * 64);
+        const text = exportDocument(document, format, { all });
         const ext = format === "brat" ? "ann" : format === "pubtator" ? "pubtator.txt" : "jsonl";
         const name = `${document.id.replace(/[^\w.-]/g, "_").slice(0, 100) || "document"}.${ext}`;
         if (res.headersSent || res.destroyed) return;
@@ -341,7 +357,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       return;
     }
     if (path === "/v1/info") {
-      reply(res, { linker: linker.kind, groups: s.kb?.groups() ?? [], concepts: s.kb !== undefined, matcher: matcher !== undefined });
+      reply(res, { linker: linker.kind, linker_description: linkerDescription, groups: s.kb?.groups() ?? [], concepts: s.kb !== undefined, matcher: matcher !== undefined });
       return;
     }
     if (path.startsWith("/v1/concept/")) {
@@ -351,7 +367,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       } catch {
         throw new SyncabelError("REQUEST_INVALID", "the concept code is not valid percent-encoding");
       }
-      const info = s.kb === undefined ? undefined : conceptInfo(s.kb, code);
+      const info = s.kb === undefined ? undefined : (conceptInfo(s.kb, code) ?? compositeConceptInfo(s.kb, code));
       if (info === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: `no concept ${JSON.stringify(code.slice(0, 100))} in the knowledge base` });
       reply(res, info);
       return;
@@ -373,6 +389,13 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       if (method !== "GET" && method !== "HEAD") throw new HttpError(405, { code: "REQUEST_INVALID", message: `use GET for /health, not ${method}` }, { allow: "GET, HEAD" });
       reply(res, { status: "ok", linker: linker.kind });
       return;
+    }
+    // DNS-rebinding guard (probes of /health and /ready, which tell nothing, come with any Host).
+    if (s.token === undefined && !isAllowedHost(req, s.host, s.allowedHosts)) {
+      throw new HttpError(403, {
+        code: "REQUEST_HOST_NOT_ALLOWED",
+        message: `Host ${JSON.stringify(String(req.headers.host).slice(0, 100))} is not this server's name: use localhost or its address (the server allows more names with --allowed-host NAME)`,
+      });
     }
     if (s.token !== undefined && !isAuthorized(req, s.token)) {
       // The page's way in: GET /?token=T sets the cookie and reloads without the token in the address.
@@ -418,6 +441,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
         const ms = Math.round(seconds * 1000);
         log(requestId, { method: req.method ?? "", path: path.slice(0, 200), status, ...(sentences === undefined ? {} : { sentences }), ms }, `${req.method} ${path.slice(0, 200)} ${status}${n} ${ms} ms`);
       });
+      if (options.replica?.handle(req, res, path)) return;
       try {
         route(req, res, path, query, (n) => (sentences = n));
       } catch (e) {
@@ -427,6 +451,15 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       }
     },
   );
+  // Node's header timeout starts at a request's first byte: a connection that never sends one would stay open.
+  const headersTimeout = server.headersTimeout;
+  server.on("connection", (socket) => {
+    const timer = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, headersTimeout);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+  });
   STATES.set(server, state);
   return server;
 }
@@ -502,8 +535,4 @@ export async function startLinkServer(linker: Linker, options: ServerOptions = {
   };
 }
 
-/** Whether `host` only reaches this machine (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
-}
+export { isLoopbackHost } from "./access.js";

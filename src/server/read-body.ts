@@ -67,3 +67,26 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs?: num
     req.on("close", onClose);
   });
 }
+
+/** Deepest nesting of arrays and objects a request body may have (the API's own bodies need 5). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Throws REQUEST_INVALID when the JSON text nests arrays/objects deeper than `maxDepth`: checked before parsing,
+ * in one pass over the bytes (brackets inside strings do not count), so no deeply nested value ever reaches code
+ * that walks it recursively (a stack overflow, answered 500).
+ */
+export function checkJsonDepth(raw: Uint8Array, maxDepth = MAX_JSON_DEPTH): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i];
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > maxDepth) throw new SyncabelError("REQUEST_INVALID", `the JSON body nests arrays/objects more than ${maxDepth} levels deep`, { max_depth: maxDepth });
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+}

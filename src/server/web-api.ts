@@ -50,6 +50,10 @@ export interface MentionResult {
   readonly sentence?: string;
   readonly beams?: readonly Beam[];
   readonly error?: SentenceError;
+  /** A calibrated linker's confidence, answer and abstention (src/linker/calibrated-linker.ts). */
+  readonly confidence?: number;
+  readonly code?: string;
+  readonly abstained?: true;
 }
 
 /** Marked sentences of a document's mentions; a mention whose offsets do not fit gets its own error. */
@@ -83,9 +87,15 @@ export async function linkDocumentMentions(
   const results: MentionResult[] = request.mentions.map((m, i) => ({ mention_id: m.id, error: errors[i] }));
   built.forEach((i, k) => {
     const r = linked[k];
-    results[i] = { mention_id: request.mentions[i].id, sentence: r.sentence, ...(r.error === undefined ? { beams: r.beams } : { error: r.error }) };
+    results[i] = { mention_id: request.mentions[i].id, sentence: r.sentence, ...(r.error === undefined ? { beams: r.beams, ...calibratedFields(r) } : { error: r.error }) };
   });
   return results;
+}
+
+/** The calibration fields of a result, when its linker is calibrated. */
+function calibratedFields(r: SampleResult): Pick<MentionResult, "confidence" | "code" | "abstained"> {
+  if (r.error !== undefined) return {};
+  return { ...(r.confidence === undefined ? {} : { confidence: r.confidence }), ...(r.code === undefined ? {} : { code: r.code }), ...(r.abstained ? { abstained: true as const } : {}) };
 }
 
 /** A concept's card and every (name, group) of it; undefined when the KB does not know the code. */

@@ -2,9 +2,10 @@
  * Parsing and checking of the web page's JSON request bodies (untrusted): every field is type-checked, offsets are
  * integers, sizes are bounded by the caller's limits.
  */
+import { checkFragments } from "../data/offsets.js";
 import { SyncabelError } from "../errors.js";
 import type { DecodeOptions } from "./batcher.js";
-import type { ExportDocument, ExportFormat, ExportMention } from "./annotation-export.js";
+import { REVIEW_STATES, type ExportDocument, type ExportFormat, type ExportMention, type ReviewState } from "./annotation-export.js";
 import type { Beam } from "../linker/types.js";
 
 type Obj = Record<string, unknown>;
@@ -131,8 +132,11 @@ function beams(v: unknown): Beam[] | undefined {
   }));
 }
 
-/** POST /v1/export: `{format, document: {id, text, mentions: [{id, label, fragments, code?, name?, beams?, sentence?}]}}`. */
-export function parseExportRequest(body: Obj, maxMentions: number): { format: ExportFormat; document: ExportDocument } {
+/**
+ * POST /v1/export: `{format, all?, document: {id, text, mentions: [{id, label, fragments, review?, code?, name?,
+ * suggested_code?, confidence?, beams?, sentence?}]}}`.
+ */
+export function parseExportRequest(body: Obj, maxMentions: number): { format: ExportFormat; document: ExportDocument; all: boolean } {
   const format = str(body, "format", "body") as ExportFormat;
   if (!["jsonl", "brat", "pubtator"].includes(format)) throw invalid(`body.format must be jsonl, brat or pubtator`, "format");
   const d = obj(body.document, "document");
@@ -141,12 +145,21 @@ export function parseExportRequest(body: Obj, maxMentions: number): { format: Ex
     const where = `mentions[${i}]`;
     const o = obj(m, where);
     const frags = fragments(o.fragments, where);
-    if (frags[frags.length - 1].end > text.length) throw invalid(`${where} ends past the document text`);
+    const check = checkFragments(text, frags, undefined); // every fragment inside the text, in order, not overlapping
+    if (!check.ok) throw invalid(`${where}: ${check.reason}`);
     const code = str(o, "code", where, true);
     const name = str(o, "name", where, true);
     const sentence = str(o, "sentence", where, true);
     const b = beams(o.beams);
+    const review = str(o, "review", where, true);
+    if (review !== undefined && !(REVIEW_STATES as readonly string[]).includes(review)) throw invalid(`${where}.review must be one of ${REVIEW_STATES.join(", ")}`, "review");
+    const suggested = str(o, "suggested_code", where, true);
+    const confidence = o.confidence;
+    if (confidence !== undefined && (typeof confidence !== "number" || !(confidence >= 0 && confidence <= 1))) throw invalid(`${where}.confidence must be a number in [0, 1]`, "confidence");
     return {
+      ...(review === undefined ? {} : { review: review as ReviewState }),
+      ...(suggested === undefined ? {} : { suggested_code: suggested }),
+      ...(confidence === undefined ? {} : { confidence }),
       id: str(o, "id", where) as string,
       label: str(o, "label", where) as string,
       fragments: frags,
@@ -156,5 +169,6 @@ export function parseExportRequest(body: Obj, maxMentions: number): { format: Ex
       ...(b === undefined ? {} : { beams: b }),
     };
   });
-  return { format, document: { id: str(d, "id", "document") as string, text, mentions } };
+  if (body.all !== undefined && typeof body.all !== "boolean") throw invalid('"all" must be true or false', "all");
+  return { format, document: { id: str(d, "id", "document") as string, text, mentions }, all: body.all === true };
 }

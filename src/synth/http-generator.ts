@@ -26,6 +26,11 @@ function endpointError(message: string, details: { status?: number; retryable: b
   return new SyncabelError("SYNTH_ENDPOINT", message, { ...details });
 }
 
+/** The request was cancelled by the caller (Ctrl-C): no attempt of anything should follow. */
+function interrupted(url: string): SyncabelError {
+  return new SyncabelError("INTERRUPTED", `request to ${url} cancelled`, { retryable: false, fatal: true });
+}
+
 /** Connection-level failures: nothing listens at the URL, or the host does not resolve. */
 const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET"]);
 
@@ -66,24 +71,28 @@ export class HttpChatGenerator implements Generator {
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    const cancel = (): void => controller.abort();
+    request.signal?.addEventListener("abort", cancel, { once: true });
     try {
+      if (request.signal?.aborted) throw interrupted(this.url);
       let response: Response;
       try {
         response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify(body), signal: controller.signal });
       } catch (e) {
-        throw this.transportError(e, controller.signal.aborted);
+        throw request.signal?.aborted ? interrupted(this.url) : this.transportError(e, controller.signal.aborted);
       }
       let raw: string;
       try {
         raw = await response.text();
       } catch (e) {
-        throw this.transportError(e, controller.signal.aborted);
+        throw request.signal?.aborted ? interrupted(this.url) : this.transportError(e, controller.signal.aborted);
       }
       this.answered = true;
       if (!response.ok) throw this.statusError(response, raw);
       return parseChatCompletion(raw);
     } finally {
       clearTimeout(timer);
+      request.signal?.removeEventListener("abort", cancel);
     }
   }
 

@@ -47,52 +47,63 @@ function forEachLine(fd: number, visit: (line: string, start: number, end: numbe
   if (carry.length > 0) visit(carry.toString("utf8"), carryStart, carryStart + carry.length, false);
 }
 
-/** Scan an output file and cut it back to its last complete concept. */
-export function scanAndRepair(path: string): ResumeScan {
-  const concepts = new Map<string, ConceptRecord["status"]>();
-  if (!existsSync(path)) return { concepts, sentences: 0, truncatedBytes: 0 };
+/**
+ * Read a JSONL file and cut it back to its last commit point: `visit` says of each parsed line whether it commits
+ * (the file up to it is kept), is pending (kept only when a later line commits) or is not a record of the file. A
+ * line that does not parse, is not a record or lacks its newline is allowed only at the end (a write torn by a
+ * kill); elsewhere it is damage, not ours to silently drop: an IO_ERROR naming the line. Returns the bytes cut.
+ */
+export function repairJsonl(path: string, visit: (value: unknown, lineNo: number) => "commit" | "pending" | "invalid"): number {
+  if (!existsSync(path)) return 0;
   const fd = openSync(path, "r+");
   try {
     const size = fstatSync(fd).size;
     let keepUntil = 0;
-    let sentencesKept = 0;
-    let pendingSentences = 0;
     let lineNo = 0;
     let stopped = false;
     forEachLine(fd, (line, _start, end, complete) => {
       if (stopped) return;
       lineNo++;
-      let record: SynthRecord | undefined;
+      let value: unknown;
+      let parsed = true;
       try {
-        record = JSON.parse(line) as SynthRecord;
+        value = JSON.parse(line);
       } catch {
-        record = undefined;
+        parsed = false;
       }
-      const isLast = end >= size;
-      if (record === undefined || !complete) {
-        // Only the tail can be torn by a kill; damage elsewhere is not ours to silently drop.
-        if (!isLast) {
-          throw new SyncabelError("IO_ERROR", `${path}:${lineNo}: not a JSON line in the middle of the file; refusing to resume over it`, { file: path, line: lineNo });
-        }
+      const verdict = parsed && complete ? visit(value, lineNo) : "invalid";
+      if (verdict === "invalid") {
+        if (end < size) throw new SyncabelError("IO_ERROR", `${path}:${lineNo}: not a record line in the middle of the file; refusing to resume over it`, { file: path, line: lineNo });
         stopped = true;
-        return;
-      }
-      if (record.type === "concept") {
-        concepts.set(record.code, record.status);
-        sentencesKept += pendingSentences;
-        pendingSentences = 0;
-        keepUntil = end;
-      } else if (record.type === "sentence") {
-        pendingSentences++;
-      } else {
-        throw new SyncabelError("IO_ERROR", `${path}:${lineNo}: unknown record type ${JSON.stringify((record as { type?: unknown }).type)}`, { file: path, line: lineNo });
-      }
+      } else if (verdict === "commit") keepUntil = end;
     });
     if (keepUntil < size) ftruncateSync(fd, keepUntil);
-    return { concepts, sentences: sentencesKept, truncatedBytes: size - keepUntil };
+    return size - keepUntil;
   } finally {
     closeSync(fd);
   }
+}
+
+/** Scan an output file and cut it back to its last complete concept. */
+export function scanAndRepair(path: string): ResumeScan {
+  const concepts = new Map<string, ConceptRecord["status"]>();
+  let sentences = 0;
+  let pendingSentences = 0;
+  const truncatedBytes = repairJsonl(path, (value, lineNo) => {
+    const record = value as SynthRecord | null;
+    if (record?.type === "concept") {
+      concepts.set(record.code, record.status);
+      sentences += pendingSentences;
+      pendingSentences = 0;
+      return "commit";
+    }
+    if (record?.type === "sentence") {
+      pendingSentences++;
+      return "pending";
+    }
+    throw new SyncabelError("IO_ERROR", `${path}:${lineNo}: unknown record type ${JSON.stringify((record as { type?: unknown } | null)?.type)}`, { file: path, line: lineNo });
+  });
+  return { concepts, sentences, truncatedBytes };
 }
 
 /** Appends whole concepts to the output file. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { SyncabelError } from "../errors.js";
+import { SyncabelError, type ErrorCode } from "../errors.js";
 import type { ChatMessage } from "./types.js";
 import { LINE_PREFIX, type SynthLanguage } from "./language.js";
 
@@ -49,16 +49,17 @@ export interface PromptVariables {
 
 const PLACEHOLDER = /\{\{\s*([a-z_]+)\s*\}\}/g;
 
-/** Substitute `{{name}}` placeholders; an unknown name is an error naming the template. */
-export function renderTemplate(template: string, vars: PromptVariables, templateName = "template"): string {
+/** Substitute `{{name}}` placeholders; an unknown name is an error (of `code`) naming the template. */
+export function renderTemplate(template: string, vars: PromptVariables | Readonly<Record<string, string>>, templateName = "template", code: ErrorCode = "SYNTH_PROMPT_MISSING"): string {
+  const values = vars as Readonly<Record<string, string>>;
   return template.replace(PLACEHOLDER, (_all, name: string) => {
-    if (!Object.prototype.hasOwnProperty.call(vars, name)) {
-      throw new SyncabelError("SYNTH_PROMPT_MISSING", `${templateName} uses unknown placeholder {{${name}}} (known: ${Object.keys(vars).join(", ")})`, {
+    if (!Object.prototype.hasOwnProperty.call(values, name)) {
+      throw new SyncabelError(code, `${templateName} uses unknown placeholder {{${name}}} (known: ${Object.keys(values).join(", ")})`, {
         template: templateName,
         placeholder: name,
       });
     }
-    return vars[name as keyof PromptVariables];
+    return values[name];
   });
 }
 

@@ -14,7 +14,7 @@ function alive(pid: number): boolean {
  * `<out>.lock` holding the writer's pid: two live runs appending to one output would duplicate
  * concepts. A lock left by a killed run (its pid is gone) is taken over.
  */
-export function acquireRunLock(outPath: string): () => void {
+export function acquireRunLock(outPath: string, what = "synth run"): () => void {
   const lockPath = `${outPath}.lock`;
   for (let tries = 0; tries < 2; tries++) {
     try {
@@ -33,7 +33,7 @@ export function acquireRunLock(outPath: string): () => void {
         // vanished meanwhile: try again
       }
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new SyncabelError("IO_ERROR", `another synth run (pid ${owner}) is writing ${outPath} (lock ${lockPath})`, { file: outPath, pid: owner });
+        throw new SyncabelError("IO_ERROR", `another ${what} (pid ${owner}) is writing ${outPath} (lock ${lockPath})`, { file: outPath, pid: owner });
       }
       rmSync(lockPath, { force: true });
     }

@@ -1,14 +1,15 @@
 import { SyncabelError, asSyncabelError } from "../errors.js";
+import { chatWithRetries } from "./chat-retry.js";
 import type { ConceptCard, KnowledgeBase } from "../kb/types.js";
 import { type HumanExamples, NO_HUMAN_EXAMPLES } from "./human-examples.js";
 import type { SynthLanguage } from "./language.js";
 import { type PromptTemplates, renderConceptPrompt } from "./prompt-template.js";
 import { hashString, mulberry32, sampleWithoutReplacement } from "../util/random.js";
 import { describeShortfall, parseReply } from "./reply-parser.js";
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, backoffDelayMs, sleep } from "./retry-policy.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry-policy.js";
 import { SynthWriter, scanAndRepair } from "./jsonl-store.js";
 import { acquireRunLock } from "./run-lock.js";
-import type { ConceptRecord, Generator, SentenceRecord, TokenUsage } from "./types.js";
+import type { ConceptRecord, Generator, SentenceRecord } from "./types.js";
 
 /** One concept to write sentences for, with the group its sentences are marked with. */
 export interface ConceptJob {
@@ -63,12 +64,6 @@ export interface SynthSummary {
   readonly interrupted: boolean;
 }
 
-function addUsage(a: TokenUsage | undefined, b: TokenUsage | undefined): TokenUsage | undefined {
-  if (!b) return a;
-  if (!a) return b;
-  return { promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens };
-}
-
 /** Everything about one concept's prompt, from its KB card and the human data. */
 function promptInput(card: ConceptCard, job: ConceptJob, human: HumanExamples, styleCount: number, seed: number) {
   const random = mulberry32(hashString(`${seed}:style:${job.code}`));
@@ -98,52 +93,28 @@ async function synthesizeConcept(job: ConceptJob, o: SynthRunOptions, retry: Ret
   }
   const messages = renderConceptPrompt(o.templates, promptInput(card, job, o.human ?? NO_HUMAN_EXAMPLES, o.styleExamples ?? 5, seed), o.perConcept);
   const jitter = mulberry32(hashString(`${seed}:jitter:${job.code}:${Date.now()}`));
-  let usage: TokenUsage | undefined;
-  let reason = "";
-  let errorCode = "SYNTH_BAD_REPLY";
-  let attempt = 0;
-  let unreachable = 0;
-  while (attempt < retry.maxAttempts) {
-    attempt++;
-    try {
-      const reply = await o.generator.generate({
-        messages,
-        temperature: o.temperature ?? 0.6,
-        topP: o.topP ?? 0.9,
-        maxTokens: o.maxTokens ?? 1024,
-        seed: hashString(`${seed}:${job.code}:${attempt}`),
-      });
-      usage = addUsage(usage, reply.usage);
+  const outcome = await chatWithRetries<ReturnType<typeof parseReply>>(
+    o.generator,
+    (attempt) => ({ messages, temperature: o.temperature ?? 0.6, topP: o.topP ?? 0.9, maxTokens: o.maxTokens ?? 1024, seed: hashString(`${seed}:${job.code}:${attempt}`) }),
+    (reply) => {
       const parsed = parseReply(reply.text, o.language, job.group);
-      if (parsed.sentences.length >= o.perConcept) {
-        const sentences = parsed.sentences.slice(0, o.perConcept).map(
-          (s, index): SentenceRecord => ({
-            type: "sentence", code: job.code, group: job.group, marked: s.marked, text: s.text, mention: s.mention,
-            offsets: { start: s.start, end: s.end }, index, generator: info, attempt,
-          }),
-        );
-        const marker: ConceptRecord = { type: "concept", code: job.code, group: job.group, status: "done", sentences: sentences.length, attempts: attempt, ...(usage ? { usage } : {}), generator: info };
-        return { sentences, marker };
-      }
-      reason = describeShortfall(parsed, o.perConcept, o.language) + (reply.finishReason === "length" ? " (reply cut at max tokens)" : "");
-      errorCode = "SYNTH_BAD_REPLY";
-      // A bad reply is a sampling accident: ask again at once.
-    } catch (e) {
-      const err = asSyncabelError(e, "SYNTH_ENDPOINT");
-      if (err.details.fatal === true) throw err;
-      if (err.details.unreachable === true && err.details.everAnswered === false) unreachable++;
-      // Every attempt of a concept found nothing listening, and the endpoint never answered: no concept can succeed.
-      if (unreachable === retry.maxAttempts) throw new SyncabelError(err.code, err.message, { ...err.details, fatal: true }, { cause: err });
-      reason = err.message;
-      errorCode = err.code;
-      if (err.details.retryable !== true) break;
-      if (attempt < retry.maxAttempts) {
-        const after = typeof err.details.retryAfterMs === "number" ? err.details.retryAfterMs : undefined;
-        await sleep(backoffDelayMs(retry, attempt, jitter, after));
-      }
-    }
+      return parsed.sentences.length >= o.perConcept ? { value: parsed } : { retry: describeShortfall(parsed, o.perConcept, o.language) };
+    },
+    retry,
+    jitter,
+  );
+  const usage = outcome.usage;
+  if (outcome.ok) {
+    const sentences = outcome.value.sentences.slice(0, o.perConcept).map(
+      (s, index): SentenceRecord => ({
+        type: "sentence", code: job.code, group: job.group, marked: s.marked, text: s.text, mention: s.mention,
+        offsets: { start: s.start, end: s.end }, index, generator: info, attempt: outcome.attempts,
+      }),
+    );
+    const marker: ConceptRecord = { type: "concept", code: job.code, group: job.group, status: "done", sentences: sentences.length, attempts: outcome.attempts, ...(usage ? { usage } : {}), generator: info };
+    return { sentences, marker };
   }
-  const marker: ConceptRecord = { type: "concept", code: job.code, group: job.group, status: "failed", sentences: 0, attempts: attempt, reason, errorCode, ...(usage ? { usage } : {}), generator: info };
+  const marker: ConceptRecord = { type: "concept", code: job.code, group: job.group, status: "failed", sentences: 0, attempts: outcome.attempts, reason: outcome.reason, errorCode: outcome.errorCode, ...(usage ? { usage } : {}), generator: info };
   return { sentences: [], marker };
 }
 

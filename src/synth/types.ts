@@ -15,6 +15,8 @@ export interface GenerationRequest {
   readonly maxTokens: number;
   /** Per-request seed (servers that honour it, and the local generator), for reproducible runs. */
   readonly seed?: number;
+  /** Aborts the request in flight (Ctrl-C): it then fails with INTERRUPTED. */
+  readonly signal?: AbortSignal;
 }
 
 export interface TokenUsage {

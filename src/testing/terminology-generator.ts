@@ -67,9 +67,9 @@ export function verhoeffDigit(digits: string): number {
 /** Namespace of the generated ids (an extension namespace: ids never collide with International Edition ones). */
 export const GENERATED_NAMESPACE = "1000999";
 
-/** An extension SCTID: item identifier, namespace, partition (10 concept, 11 description), check digit. */
-export function sctid(item: number, kind: "concept" | "description"): string {
-  const body = `${item}${GENERATED_NAMESPACE}${kind === "concept" ? "10" : "11"}`;
+/** An extension SCTID: item identifier, namespace, partition (10 concept, 11 description, 12 relationship), check digit. */
+export function sctid(item: number, kind: "concept" | "description" | "relationship"): string {
+  const body = `${item}${GENERATED_NAMESPACE}${kind === "concept" ? "10" : kind === "description" ? "11" : "12"}`;
   return `${body}${verhoeffDigit(body)}`;
 }
 
@@ -108,6 +108,8 @@ export interface GeneratorOptions {
   /** Average descriptions per concept including the FSN (default 3: 1M concepts -> 3M descriptions). */
   readonly descriptionsPerConcept?: number;
   readonly seed?: number;
+  /** Also write an inferred relationship snapshot: an is-a DAG per semantic tag (see `isaParents`). Default false. */
+  readonly relationships?: boolean;
 }
 
 /** The concepts of a release, deterministic for a seed. */
@@ -147,7 +149,30 @@ export interface Rf2Release {
   readonly folder: string;
   readonly concepts: number;
   readonly descriptions: number;
-  readonly files: { readonly concept: string; readonly description: string; readonly language: string };
+  /** Is-a rows written (0 without `relationships`). */
+  readonly relationships: number;
+  readonly files: { readonly concept: string; readonly description: string; readonly language: string; readonly relationship?: string };
+}
+
+/** Level of the j-th concept of a tag: level L holds 3^L concepts (level 0: the tag's root). */
+function levelStart(level: number): number {
+  return (3 ** level - 1) / 2;
+}
+
+/**
+ * The is-a parents (tag-local indices) of the j-th concept of a tag: a SNOMED CT-like DAG about a dozen levels deep
+ * at 10^6 concepts, each level three times the one above; one parent on the level above, a second one there for a
+ * quarter of the concepts, a third one two levels up for one in twenty.
+ */
+export function isaParents(j: number, rand: () => number): number[] {
+  if (j === 0) return [];
+  let level = 0;
+  while (levelStart(level + 1) <= j) level++;
+  const pick = (l: number): number => levelStart(l) + Math.floor(rand() * 3 ** l);
+  const parents = new Set([pick(level - 1)]);
+  if (rand() < 0.25) parents.add(pick(level - 1));
+  if (level >= 2 && rand() < 0.05) parents.add(pick(level - 2));
+  return [...parents];
 }
 
 /** Write an RF2 Snapshot release (SnomedCT_..._PRODUCTION layout) under `root`. */
@@ -161,6 +186,7 @@ export async function writeRf2Release(root: string, options: GeneratorOptions): 
     concept: join(term, `sct2_Concept_SpanishExtensionSnapshot_INT_${RF2_EFFECTIVE_TIME}.txt`),
     description: join(term, `sct2_Description_SpanishExtensionSnapshot-es_INT_${RF2_EFFECTIVE_TIME}.txt`),
     language: join(lang, `der2_cRefset_LanguageSpanishExtensionSnapshot-es_INT_${RF2_EFFECTIVE_TIME}.txt`),
+    ...(options.relationships ? { relationship: join(term, `sct2_Relationship_SpanishExtensionSnapshot_INT_${RF2_EFFECTIVE_TIME}.txt`) } : {}),
   };
   const c = new LineWriter(files.concept, "\r\n");
   const d = new LineWriter(files.description, "\r\n");
@@ -169,11 +195,25 @@ export async function writeRf2Release(root: string, options: GeneratorOptions): 
   await d.line("id\teffectiveTime\tactive\tmoduleId\tconceptId\tlanguageCode\ttypeId\tterm\tcaseSignificanceId");
   await l.line("id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId\tacceptabilityId");
   const rand = mulberry32((options.seed ?? 7) + 101);
+  const r = files.relationship === undefined ? undefined : new LineWriter(files.relationship, "\r\n");
+  await r?.line("id\teffectiveTime\tactive\tmoduleId\tsourceId\tdestinationId\trelationshipGroup\ttypeId\tcharacteristicTypeId\tmodifierId");
+  const dagRand = mulberry32((options.seed ?? 7) + 202);
+  const byTag = new Map<string, number[]>(); // tag -> global indices of its concepts, in order
+  let relationships = 0;
   let descriptions = 0;
   let descItem = 1;
   for (const concept of generatedConcepts(options)) {
     const conceptId = sctid(concept.index + 1, "concept");
     await c.line(`${conceptId}\t${RF2_EFFECTIVE_TIME}\t1\t${MODULE}\t${PRIMITIVE}`);
+    if (r !== undefined) {
+      const members = byTag.get(concept.tag.tag) ?? [];
+      byTag.set(concept.tag.tag, members);
+      for (const p of isaParents(members.length, dagRand)) {
+        const id = sctid(++relationships, "relationship");
+        await r.line(`${id}\t${RF2_EFFECTIVE_TIME}\t1\t${MODULE}\t${conceptId}\t${sctid(members[p] + 1, "concept")}\t0\t116680003\t900000000000011006\t900000000000451002`);
+      }
+      members.push(concept.index);
+    }
     for (const [k, text] of concept.names.entries()) {
       const id = sctid(descItem++, "description");
       const type = k === 0 ? "900000000000003001" : "900000000000013009";
@@ -184,8 +224,8 @@ export async function writeRf2Release(root: string, options: GeneratorOptions): 
       descriptions++;
     }
   }
-  await Promise.all([c.close(), d.close(), l.close()]);
-  return { folder, concepts: options.concepts, descriptions, files };
+  await Promise.all([c.close(), d.close(), l.close(), r?.close()]);
+  return { folder, concepts: options.concepts, descriptions, relationships, files };
 }
 
 export interface RrfRelease {

@@ -1,9 +1,15 @@
 // The syncabel web page: load a document, mark or suggest mentions, link them through the server, review the
 // candidates, export. Plain ES module, no dependencies; all text goes into the page through textContent.
 
+import { accept, bratReviewStates, byTextOrder, candidateScore, decidedCode, formatProbability, linkerCode, reject, reviewQueue, sameMention, withoutDuplicates } from "./review.js";
+import { DocumentView } from "./view.js";
+
 /** @typedef {{start: number, end: number}} Span */
-/** @typedef {{pred_concept_name: string, pred_concept_code: string, semantic_group: string, beam_score: number}} Beam */
-/** @typedef {{id: string, label: string, fragments: Span[], suggested?: boolean, beams?: Beam[], error?: {code: string, message: string}, sentence?: string, choice?: number, accepted?: boolean}} Mention */
+/** @typedef {{pred_concept_name: string, pred_concept_code: string, semantic_group: string, beam_score: number, probability?: number}} Beam */
+/**
+ * @typedef {{id: string, label: string, fragments: Span[], suggested?: boolean, beams?: Beam[], error?: {code: string, message: string},
+ *   sentence?: string, choice?: number, review: import("./review.js").ReviewState, code?: string, name?: string, confidence?: number, abstained?: boolean}} Mention
+ */
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -13,7 +19,12 @@ const state = {
   docIndex: -1,
   current: -1,
   nextId: 1,
+  /** Deleted mentions, last first out: {doc, mention}. */
+  /** @type {{doc: number, mention: Mention}[]} */ undo: [],
 };
+
+/** @type {DocumentView} */
+let view;
 
 function doc() {
   return state.documents[state.docIndex];
@@ -46,18 +57,31 @@ function mentionText(m) {
   return m.fragments.map((f) => doc().text.slice(f.start, f.end)).join(" ");
 }
 
-/** The chosen beam of a mention (the top one until a person picks another). */
+/** The highlighted beam of a mention (the top one until a person moves to another). */
 function chosen(m) {
   return m.beams?.[m.choice ?? 0];
 }
 
+/** A mention read from a file: its codes are a person's (accepted), unless a BRAT Review attribute says otherwise. */
+function mentionFromFile(m, reviewOf) {
+  const code = m.codes && m.codes.length > 0 ? m.codes.join("+") : undefined;
+  const review = reviewOf(m.id) ?? (code ? "accepted" : "unreviewed");
+  return { id: String(m.id), label: m.label, fragments: m.fragments.map((f) => ({ start: f.start, end: f.end })), review, ...(code && review !== "rejected" ? { code } : {}) };
+}
+
 // ---- loading -------------------------------------------------------------------------------------------
 
-function setDocuments(docs) {
+/** Documents with their mentions in text order, repeats (same span and group) dropped; returns how many. */
+function setDocuments(docs, reviewOf = () => undefined) {
+  let dropped = 0;
   state.documents = docs.map((d) => ({ id: d.id, text: d.text, ...(d.language ? { language: d.language } : {}) }));
-  state.mentionsByDoc = docs.map((d) =>
-    (d.mentions ?? []).map((m) => ({ id: String(m.id), label: m.label, fragments: m.fragments.map((f) => ({ start: f.start, end: f.end })) })),
-  );
+  state.mentionsByDoc = docs.map((d) => {
+    const read = (d.mentions ?? []).map((m) => mentionFromFile(m, (id) => reviewOf(d.id, id))).sort(byTextOrder);
+    const { kept, dropped: n } = withoutDuplicates(read);
+    dropped += n;
+    return kept;
+  });
+  state.undo = [];
   const select = /** @type {HTMLSelectElement} */ ($("documents"));
   select.replaceChildren(
     ...state.documents.map((d, i) => {
@@ -68,6 +92,7 @@ function setDocuments(docs) {
     }),
   );
   showDocument(state.documents.length > 0 ? 0 : -1);
+  return dropped;
 }
 
 function showDocument(i) {
@@ -95,9 +120,12 @@ async function openFiles() {
   if (format === "txt" && contents.every((c) => /^[^|\t\n]+\|t\|/.test(c.content))) format = "pubtator";
   try {
     const res = await (await api("/v1/documents", { format, files: contents })).json();
-    setDocuments(res.documents);
+    // BRAT exports of this page carry each mention's review state as an attribute line.
+    const states = new Map(contents.filter((c) => c.name.endsWith(".ann")).map((c) => [c.name.replace(/\.ann$/, ""), bratReviewStates(c.content)]));
+    const dropped = setDocuments(res.documents, (doc, id) => states.get(doc)?.get(id));
     const problems = res.problems.length ? `, ${res.problems.length} problems (first: ${res.problems[0].message})` : "";
-    status(`Opened ${res.documents.length} document(s) as ${format}${problems}.`, res.problems.length > 0);
+    const repeats = dropped > 0 ? `, ${dropped} repeated mention(s) (same span and group) dropped` : "";
+    status(`Opened ${res.documents.length} document(s) as ${format}${problems}${repeats}.`, res.problems.length > 0);
   } catch (e) {
     status(`Cannot open: ${e.message}`, true);
   }
@@ -140,10 +168,16 @@ function addMentionFromSelection() {
   const label = /** @type {HTMLSelectElement} */ ($("group")).value;
   if (!label) return status("Pick a group first.", true);
   const list = mentions();
-  list.push({ id: `U${state.nextId++}`, label, fragments: [span] });
-  list.sort((a, b) => a.fragments[0].start - b.fragments[0].start);
-  state.current = list.findIndex((m) => m.fragments[0].start === span.start && m.fragments[0].end === span.end);
+  const added = { id: `U${state.nextId++}`, label, fragments: [span], review: /** @type {const} */ ("unreviewed") };
+  const same = list.findIndex((m) => sameMention(m, added));
   window.getSelection()?.removeAllRanges();
+  if (same >= 0) {
+    status(`“${doc().text.slice(span.start, span.end)}” {${label}} is already mention ${same + 1}: not added twice.`, true);
+    return select(same);
+  }
+  list.push(added);
+  list.sort(byTextOrder);
+  state.current = list.indexOf(added);
   render();
 }
 
@@ -157,10 +191,10 @@ async function suggest() {
     for (const match of matches) {
       const span = { start: match.start, end: match.end };
       if (overlaps(span)) continue;
-      list.push({ id: `S${state.nextId++}`, label: match.entries[0].group, fragments: [span], suggested: true });
+      list.push({ id: `S${state.nextId++}`, label: match.entries[0].group, fragments: [span], suggested: true, review: "unreviewed" });
       added++;
     }
-    list.sort((a, b) => a.fragments[0].start - b.fragments[0].start);
+    list.sort(byTextOrder);
     status(`${added} suggestion(s) from the KB's names (dashed): a accepts one, or accept all.`);
     if (state.current < 0 && list.length > 0) state.current = 0;
     render();
@@ -170,16 +204,38 @@ async function suggest() {
 }
 
 function acceptSuggestion(m) {
-  if (m) m.suggested = false;
-  render();
+  if (!m?.suggested) return;
+  m.suggested = false;
+  view.update(state.current);
+  renderDetail();
 }
 
+/** Delete the current mention; u (or Ctrl+Z) brings it back. */
 function removeCurrent() {
   const list = mentions();
   if (state.current < 0) return;
-  list.splice(state.current, 1);
-  state.current = Math.min(state.current, list.length - 1);
-  render();
+  const at = state.current;
+  const [gone] = list.splice(at, 1);
+  state.undo.push({ doc: state.docIndex, mention: gone });
+  state.current = Math.min(at, list.length - 1);
+  view.removed(gone, at, state.current);
+  renderDetail();
+  renderQueue();
+  status(`Deleted “${gone.fragments.map((f) => doc().text.slice(f.start, f.end)).join(" ")}” {${gone.label}}: press u to undo.`);
+}
+
+function undoDelete() {
+  const last = state.undo.pop();
+  if (!last) return status("Nothing to undo.");
+  if (last.doc !== state.docIndex) showDocument(last.doc);
+  const list = mentions();
+  list.push(last.mention);
+  list.sort(byTextOrder);
+  state.current = list.indexOf(last.mention);
+  view.inserted(last.mention, state.current);
+  renderDetail();
+  renderQueue();
+  status(`Restored mention ${state.current + 1}.`);
 }
 
 // ---- linking ---------------------------------------------------------------------------------------------
@@ -202,14 +258,10 @@ async function link() {
       ).json();
       results.forEach((r, i) => {
         const m = part[i];
-        m.beams = r.beams ?? [];
-        m.error = r.error;
-        m.sentence = r.sentence;
-        m.choice = 0;
-        m.accepted = false;
+        applyLinkResult(m, r);
         if (r.error) failed++;
       });
-      render();
+      showLinked(part);
     }
     status(`Linked ${list.length - failed} mention(s)${failed ? `, ${failed} failed` : ""}.`, failed > 0);
   } catch (e) {
@@ -217,12 +269,60 @@ async function link() {
   }
 }
 
-function pick(i) {
+/** A link result on a mention: new candidates; a reviewed mention keeps its decision. */
+function applyLinkResult(m, r) {
+  m.beams = r.beams ?? [];
+  m.error = r.error;
+  m.sentence = r.sentence;
+  m.confidence = r.confidence;
+  m.abstained = r.abstained === true;
+  const kept = m.review === "accepted" || m.review === "changed" ? m.beams.findIndex((b) => b.pred_concept_code === m.code) : -1;
+  m.choice = Math.max(0, kept);
+  if (m.review === "accepted" || m.review === "changed") m.review = kept === 0 && !m.abstained ? "accepted" : "changed";
+  m.review ??= "unreviewed";
+}
+
+/** Linked mentions shown: their marks and items only (a document of many chunks is not redrawn per chunk). */
+function showLinked(part) {
+  for (const m of part) view.update(mentions().indexOf(m));
+  if (part.includes(mentions()[state.current])) renderDetail();
+  renderQueue();
+}
+
+/** Highlight candidate i of the current mention (no decision yet: Enter accepts it). */
+function highlight(i) {
   const m = mentions()[state.current];
   if (!m?.beams || i < 0 || i >= m.beams.length) return;
   m.choice = i;
-  m.accepted = true;
-  render();
+  renderDetail();
+}
+
+/** Decide the current mention (accept candidate i / reject), then go to the next one of the review queue. */
+function decide(action) {
+  const m = mentions()[state.current];
+  if (!m?.beams || m.beams.length === 0) return status("Link the mention first (l).", true);
+  if (action === "reject") reject(m);
+  else if (!accept(m, action)) return;
+  view.update(state.current);
+  const next = reviewQueue(mentions())[0];
+  if (next !== undefined) select(next);
+  else renderDetail();
+  renderQueue();
+}
+
+/** The least sure unreviewed mention. */
+function nextInQueue() {
+  const next = reviewQueue(mentions())[0];
+  if (next === undefined) return status("Review queue empty: every linked mention is reviewed.");
+  select(next);
+}
+
+function renderQueue() {
+  const option = /** @type {HTMLSelectElement} */ ($("documents")).selectedOptions[0];
+  if (option && doc()) option.textContent = `${doc().id} (${mentions().length} mentions)`;
+  const left = reviewQueue(mentions()).length;
+  const done = mentions().filter((m) => m.review !== "unreviewed").length;
+  $("queue-info").textContent = `${left} to review, ${done} reviewed`;
 }
 
 // ---- export ----------------------------------------------------------------------------------------------
@@ -230,13 +330,22 @@ function pick(i) {
 async function exportAs(format) {
   if (!doc()) return;
   const list = mentions().filter((m) => !m.suggested);
+  const all = /** @type {HTMLInputElement} */ ($("export-all")).checked;
   const body = {
     format,
+    all,
     document: {
       ...doc(),
       mentions: list.map((m) => {
-        const b = chosen(m);
-        return { id: m.id, label: m.label, fragments: m.fragments, ...(b ? { code: b.pred_concept_code, name: b.pred_concept_name } : {}), beams: m.beams ?? [], sentence: m.sentence ?? "" };
+        const suggested = linkerCode(m);
+        const name = m.beams?.find((b) => b.pred_concept_code === m.code)?.pred_concept_name ?? m.name;
+        return {
+          id: m.id, label: m.label, fragments: m.fragments, review: m.review,
+          ...(m.code !== undefined && (m.review === "accepted" || m.review === "changed") ? { code: m.code, ...(name ? { name } : {}) } : {}),
+          ...(suggested !== undefined ? { suggested_code: suggested } : {}),
+          ...(typeof m.confidence === "number" ? { confidence: m.confidence } : {}),
+          beams: m.beams ?? [], sentence: m.sentence ?? "",
+        };
       }),
     },
   };
@@ -259,54 +368,15 @@ async function exportAs(format) {
 
 // ---- rendering -------------------------------------------------------------------------------------------
 
+/** Everything anew (a document shown, mentions added or removed); key presses update only what they change. */
 function render() {
   const d = doc();
   $("doc-title").textContent = d ? d.id : "No document";
-  renderText();
-  renderList();
-  renderDetail();
-}
-
-/** The text with every fragment of every mention wrapped in a mark (overlapping ones are shown in the list only). */
-function renderText() {
-  const pane = $("text");
-  const d = doc();
-  if (!d) return pane.replaceChildren();
-  const pieces = [];
-  mentions().forEach((m, i) => m.fragments.forEach((f) => pieces.push({ ...f, i })));
-  pieces.sort((a, b) => a.start - b.start || b.end - a.end);
-  const nodes = [];
-  let pos = 0;
-  for (const p of pieces) {
-    if (p.start < pos) continue;
-    nodes.push(document.createTextNode(d.text.slice(pos, p.start)));
-    const mark = document.createElement("mark");
-    const m = mentions()[p.i];
-    mark.textContent = d.text.slice(p.start, p.end);
-    mark.dataset.i = String(p.i);
-    mark.className = [m.suggested ? "suggested" : "", p.i === state.current ? "current" : "", m.error ? "failed" : m.accepted ? "accepted" : m.beams ? "linked" : ""].join(" ").trim();
-    mark.title = `${m.label}${chosen(m) ? `: ${chosen(m).pred_concept_name} (${chosen(m).pred_concept_code})` : ""}`;
-    nodes.push(mark);
-    pos = p.end;
-  }
-  nodes.push(document.createTextNode(d.text.slice(pos)));
-  pane.replaceChildren(...nodes);
-}
-
-function renderList() {
   const option = /** @type {HTMLSelectElement} */ ($("documents")).selectedOptions[0];
-  if (option && doc()) option.textContent = `${doc().id} (${mentions().length} mentions)`;
-  const list = $("mention-list");
-  list.replaceChildren(
-    ...mentions().map((m, i) => {
-      const li = document.createElement("li");
-      li.dataset.i = String(i);
-      li.className = i === state.current ? "current" : "";
-      const b = chosen(m);
-      li.textContent = `${mentionText(m)} {${m.label}}${m.suggested ? " (suggestion)" : ""} → ${m.error ? m.error.code : b ? `${b.pred_concept_name} [${b.pred_concept_code}]${m.accepted ? " ✓" : ""}` : "not linked"}`;
-      return li;
-    }),
-  );
+  if (option && d) option.textContent = `${d.id} (${mentions().length} mentions)`;
+  view.render(d ? d.text : "", d ? mentions() : [], state.current);
+  renderDetail();
+  renderQueue();
 }
 
 function renderDetail() {
@@ -319,14 +389,20 @@ function renderDetail() {
     $("names").replaceChildren();
     return;
   }
-  head.textContent = `“${mentionText(m)}” {${m.label}}${m.suggested ? ", suggested from the KB: a to accept" : ""}${m.error ? `: ${m.error.code} ${m.error.message}` : ""}`;
+  const conf = typeof m.confidence === "number" ? ` · confidence ${formatProbability(m.confidence)}` : "";
+  const abstained = m.abstained ? " · the linker abstained (below its minimum confidence)" : "";
+  const others = mentions().filter((o, k) => k !== state.current && o.fragments.some((f) => m.fragments.some((g) => f.start < g.end && g.start < f.end))).length;
+  const overlap = others > 0 ? ` · overlaps ${others} other mention(s)` : "";
+  head.textContent = `${state.current + 1}. “${mentionText(m)}” {${m.label}}${m.suggested ? ", suggested from the KB: a to accept" : ""}${m.error ? `: ${m.error.code} ${m.error.message}` : ""}${conf}${abstained}${overlap}`;
+  $("review-state").textContent = m.beams || m.code ? m.review : "";
+  $("review-state").className = `state ${m.review}`;
   cands.replaceChildren(
     ...(m.beams ?? []).map((b, i) => {
       const li = document.createElement("li");
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", String(i === (m.choice ?? 0)));
       li.dataset.choice = String(i);
-      li.className = `candidate${i === (m.choice ?? 0) ? " chosen" : ""}`;
+      li.className = `candidate${i === (m.choice ?? 0) ? " chosen" : ""}${(m.review === "accepted" || m.review === "changed") && b.pred_concept_code === m.code ? " decided" : ""}`;
       const name = document.createElement("span");
       name.className = "name";
       name.textContent = b.pred_concept_name;
@@ -338,16 +414,18 @@ function renderDetail() {
       const bar = document.createElement("span");
       bar.className = "bar";
       const fill = document.createElement("span");
-      fill.style.width = `${Math.round(Math.max(0, Math.min(1, b.beam_score)) * 100)}%`;
+      const shown = candidateScore(b);
+      fill.style.width = `${Math.round(shown.fill * 100)}%`;
       bar.append(fill);
       const score = document.createElement("span");
       score.className = "score";
-      score.textContent = b.beam_score.toFixed(3);
+      score.textContent = `${i + 1 <= 9 ? `[${i + 1}] ` : ""}${shown.text}`;
+      score.title = shown.title;
       li.append(name, code, group, bar, score);
       return li;
     }),
   );
-  void showNames(chosen(m)?.pred_concept_code);
+  void showNames(chosen(m)?.pred_concept_code ?? m.code);
 }
 
 let namesFor = "";
@@ -362,12 +440,25 @@ async function showNames(code) {
   try {
     const info = await (await api(`/v1/concept/${encodeURIComponent(code)}`)).json();
     if (namesFor !== code) return;
+    const nameItem = (n) => {
+      const li = document.createElement("li");
+      li.textContent = `${n.name} (${n.group})`;
+      return li;
+    };
+    // A composite code (a+b): each part with its own names.
+    const parts = info.parts ?? [];
     ul.replaceChildren(
-      ...info.names.map((n) => {
-        const li = document.createElement("li");
-        li.textContent = `${n.name} (${n.group})`;
-        return li;
-      }),
+      ...(parts.length > 0
+        ? parts.map((p) => {
+            const li = document.createElement("li");
+            li.className = "part";
+            li.textContent = p.names ? `${p.code}: ${p.title ?? ""}` : `${p.code}: not in the knowledge base`;
+            const sub = document.createElement("ul");
+            sub.replaceChildren(...(p.names ?? []).map(nameItem));
+            li.append(sub);
+            return li;
+          })
+        : info.names.map(nameItem)),
     );
   } catch (e) {
     ul.replaceChildren();
@@ -378,8 +469,11 @@ function select(i) {
   const n = mentions().length;
   if (n === 0) return;
   state.current = ((i % n) + n) % n;
-  render();
-  document.querySelector("#text mark.current")?.scrollIntoView({ block: "nearest" });
+  view.setCurrent(state.current);
+  renderDetail();
+  const shown = view.elementsOf(state.current);
+  shown.mark?.scrollIntoView({ block: "nearest" });
+  shown.item?.scrollIntoView({ block: "nearest" });
 }
 
 // ---- wiring ----------------------------------------------------------------------------------------------
@@ -391,15 +485,26 @@ function onKey(e) {
   const keys = {
     j: () => select(state.current + 1),
     k: () => select(state.current - 1),
-    ArrowDown: () => m?.beams && pick(Math.min((m.choice ?? 0) + 1, m.beams.length - 1)),
-    ArrowUp: () => m?.beams && pick(Math.max((m.choice ?? 0) - 1, 0)),
-    Enter: () => (m?.suggested ? acceptSuggestion(m) : m?.beams && pick(m.choice ?? 0)),
+    n: nextInQueue,
+    ArrowDown: () => m?.beams && highlight(Math.min((m.choice ?? 0) + 1, m.beams.length - 1)),
+    ArrowUp: () => m?.beams && highlight(Math.max((m.choice ?? 0) - 1, 0)),
+    Enter: () => (m?.suggested ? acceptSuggestion(m) : m?.beams && decide(m.choice ?? 0)),
+    x: () => decide("reject"),
     a: () => acceptSuggestion(m),
     Delete: removeCurrent,
     Backspace: removeCurrent,
+    u: undoDelete,
     m: addMentionFromSelection,
     l: () => void link(),
   };
+  if (/^[1-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey) {
+    e.preventDefault();
+    return decide(Number(e.key) - 1);
+  }
+  if (e.key === "z" && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    return undoDelete();
+  }
   const action = keys[e.key];
   if (action && !e.ctrlKey && !e.metaKey && !e.altKey) {
     e.preventDefault();
@@ -408,6 +513,8 @@ function onKey(e) {
 }
 
 async function init() {
+  view = new DocumentView($("text"), $("mention-list"));
+  $("next-queue").addEventListener("click", nextInQueue);
   $("use-text").addEventListener("click", useText);
   $("open-files").addEventListener("click", () => void openFiles());
   $("documents").addEventListener("change", (e) => showDocument(Number(/** @type {HTMLSelectElement} */ (e.target).value)));
@@ -417,24 +524,29 @@ async function init() {
     mentions().forEach((m) => (m.suggested = false));
     render();
   });
+  $("accept-candidate").addEventListener("click", () => {
+    const m = mentions()[state.current];
+    if (m?.beams) decide(m.choice ?? 0);
+  });
+  $("reject-candidate").addEventListener("click", () => decide("reject"));
   $("link").addEventListener("click", () => void link());
   for (const f of ["jsonl", "brat", "pubtator"]) $(`export-${f}`).addEventListener("click", () => void exportAs(f));
   $("text").addEventListener("click", (e) => {
     const mark = /** @type {HTMLElement} */ (e.target).closest("mark");
-    if (mark && window.getSelection()?.isCollapsed) select(Number(mark.dataset.i));
+    if (mark && window.getSelection()?.isCollapsed) select(view.indexOf(mark));
   });
   $("mention-list").addEventListener("click", (e) => {
-    const li = /** @type {HTMLElement} */ (e.target).closest("li");
-    if (li) select(Number(li.dataset.i));
+    const li = /** @type {HTMLElement} */ (e.target).closest("#mention-list > li");
+    if (li) select(view.indexOf(li));
   });
   $("candidates").addEventListener("click", (e) => {
     const li = /** @type {HTMLElement} */ (e.target).closest("li");
-    if (li) pick(Number(li.dataset.choice));
+    if (li) highlight(Number(li.dataset.choice));
   });
   document.addEventListener("keydown", onKey);
   try {
     const info = await (await api("/v1/info")).json();
-    $("info").textContent = `${info.linker} linker, ${info.groups.length} groups`;
+    $("info").textContent = `${info.linker_description ?? `${info.linker} linker`}, ${info.groups.length} groups`;
     $("group").replaceChildren(
       ...info.groups.map((g) => {
         const o = document.createElement("option");

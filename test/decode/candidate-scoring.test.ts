@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { beamSearch } from "../../src/decode/beam-search.js";
+import { trieConstraint } from "../../src/decode/token-constraints.js";
 import { scoreCandidates, scoreTopCandidates, type CandidateScoringInput } from "../../src/decode/candidate-scoring.js";
 import type { CausalLM } from "../../src/lm/types.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
@@ -85,7 +86,7 @@ describe("teacher-forced candidate scoring on a random-weight Llama", () => {
     const prompt = promptOf(SENTENCES[0]);
     const trie = TokenTrie.build(names.map((n) => nameTokenSequence(tok, "es", n)));
     // Enough beams for an exhaustive search: every name comes back.
-    const [out] = await beamSearch(lm, [{ prompt, constraint: { trie } }], { numBeams: names.length + 2, eosTokenId: tok.eosTokenId });
+    const [out] = await beamSearch(lm, [{ prompt, constraint: trieConstraint(trie) }], { numBeams: names.length + 2, eosTokenId: tok.eosTokenId });
     const [scores] = await scoreCandidates(lm, [{ prompt, continuations: names.map(continuation) }]);
     expect(out.hypotheses).toHaveLength(names.length);
     for (const h of out.hypotheses!) {

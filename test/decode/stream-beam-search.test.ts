@@ -1,10 +1,13 @@
 /**
  * Continuous batching: prompts joining a running batch (`lm.extend`) get the log-probabilities of the independent
- * reference forward, and each prompt's beam search through `streamBeamSearch` gives what `beamSearch` gives it
- * alone, whatever joins or leaves the batch around it.
+ * reference forward, and each prompt's beam search through `streamBeamSearch`, whatever joins or leaves the batch
+ * around it, gives the hypotheses of the reference: transformers' beam search restated over the reference forward,
+ * constrained by a prefix function written from the names (test/support/reference-decoding.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { beamSearch, streamBeamSearch, type BeamSearchFeed, type BeamSearchInput, type BeamSearchOutput } from "../../src/decode/beam-search.js";
+import { trieConstraint } from "../../src/decode/token-constraints.js";
+import type { ReferenceHypothesis } from "../../src/testing/reference-beam-search.js";
 import type { CausalLM, NextTokenLogProbs } from "../../src/lm/types.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
@@ -14,6 +17,7 @@ import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/refer
 import { nameTokenSequence } from "../../src/trie/kb-tries.js";
 import { TokenTrie } from "../../src/trie/token-trie.js";
 import { makeTinyModel, maxAbsDiff } from "../support/tiny-model.js";
+import { expectReferenceHypotheses, namesPrefixFn, referenceHypotheses } from "../support/reference-decoding.js";
 
 // head_dim 16: ORT's CPU GroupQueryAttention needs a multiple of 16.
 const SHAPE = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96, seed: 23 };
@@ -30,6 +34,9 @@ const SENTENCES = [
   "[Asma]{ENFERMEDAD}.",
   "Refiere [fiebre]{ENFERMEDAD} de tres días de evolución con escalofríos.",
 ];
+
+/** Reference hypotheses per (beams, prompt): both variants share the weights (same shape and seed), so one reference serves both. */
+const expectations = new Map<string, ReferenceHypothesis[]>();
 
 for (const variant of VARIANTS) {
   describe(`continuous batching, ${variant.name}`, () => {
@@ -52,6 +59,18 @@ for (const variant of VARIANTS) {
     });
 
     const promptOf = (s: string): number[] => tok.encode(buildPrompt(parseMarkedSentence(s), "es"));
+    const constraint = () => trieConstraint(trie);
+    /** transformers' beam search over the reference forward, constrained to NAMES by a prefix function of its own. */
+    const expected = (sentence: string, numBeams: number): ReferenceHypothesis[] => {
+      const key = `${numBeams}|${sentence}`;
+      if (!expectations.has(key)) {
+        const verb = tok.encode(" es", { addSpecialTokens: false }).length;
+        const names = NAMES.map((n) => tok.encode(` es ${n}`, { addSpecialTokens: false }).slice(verb));
+        const options = { numBeams, maxNewTokens: 128, eosTokenIds: [tok.eosTokenId], allowed: namesPrefixFn(names, tok.eosTokenId) };
+        expectations.set(key, referenceHypotheses(ref, promptOf(sentence), options));
+      }
+      return expectations.get(key)!;
+    };
     const lastLogProbs = (seq: readonly number[]): Float32Array => ref.logProbs(seq, { from: seq.length - 1 })[0];
 
     it("rows that join a running batch, and the rows already in it, equal the reference forward", async () => {
@@ -90,10 +109,8 @@ for (const variant of VARIANTS) {
       final.state.dispose();
     });
 
-    it("each prompt fed into a running search gets the hypotheses beamSearch gives it alone", async () => {
-      const inputs: BeamSearchInput[] = SENTENCES.map((s) => ({ prompt: promptOf(s), constraint: { trie } }));
-      const alone: BeamSearchOutput[] = [];
-      for (const input of inputs) alone.push((await beamSearch(lm, [input], { numBeams: 3, eosTokenId: tok.eosTokenId }))[0]);
+    it("each prompt fed into a running search gets the reference's hypotheses", async () => {
+      const inputs: BeamSearchInput[] = SENTENCES.map((s) => ({ prompt: promptOf(s), constraint: constraint() }));
 
       let extends_ = 0;
       const counting: CausalLM = {
@@ -112,24 +129,18 @@ for (const variant of VARIANTS) {
       const feed: BeamSearchFeed = { take: (room) => queue.splice(0, Math.min(1, room)), done: (input, out) => got.set(input, out) };
       await streamBeamSearch(counting, feed, { numBeams: 3, eosTokenId: tok.eosTokenId, maxPrompts: 2 });
       expect(extends_).toBeGreaterThan(0);
-      inputs.forEach((input, i) => {
-        const out = got.get(input)!;
-        expect(out.hypotheses!.map((h) => h.tokens)).toEqual(alone[i].hypotheses!.map((h) => h.tokens));
-        out.hypotheses!.forEach((h, j) => expect(Math.abs(h.score - alone[i].hypotheses![j].score)).toBeLessThan(1e-4));
-      });
+      inputs.forEach((input, i) => expectReferenceHypotheses(got.get(input)!, expected(SENTENCES[i], 3), 1e-4, SENTENCES[i]));
       // minJoin 2 of 3 slots: prompts join a running batch only when two slots are free; results unchanged.
       const again = [...inputs];
       const rooms: number[] = [];
       const joined = new Map<BeamSearchInput, BeamSearchOutput>();
       await streamBeamSearch(counting, { take: (room) => (rooms.push(room), again.splice(0, 1)), done: (input, out) => joined.set(input, out) }, { numBeams: 3, eosTokenId: tok.eosTokenId, maxPrompts: 3, minJoin: 2 });
       expect(rooms.slice(1).every((r) => r >= 2)).toBe(true);
-      inputs.forEach((input, i) => expect(joined.get(input)!.hypotheses!.map((h) => h.tokens)).toEqual(alone[i].hypotheses!.map((h) => h.tokens)));
+      inputs.forEach((input, i) => expectReferenceHypotheses(joined.get(input)!, expected(SENTENCES[i], 3), 1e-4, `${SENTENCES[i]} (minJoin 2)`));
     });
 
     it("a backend without extend takes new prompts only when the batch is empty; a prompt nobody wants is dropped", async () => {
-      const inputs: BeamSearchInput[] = SENTENCES.slice(0, 4).map((s) => ({ prompt: promptOf(s), constraint: { trie } }));
-      const alone: BeamSearchOutput[] = [];
-      for (const i of [0, 1, 3]) alone.push((await beamSearch(lm, [inputs[i]], { numBeams: 2, eosTokenId: tok.eosTokenId }))[0]);
+      const inputs: BeamSearchInput[] = SENTENCES.slice(0, 4).map((s) => ({ prompt: promptOf(s), constraint: constraint() }));
       let steps = 0;
       const noExtend: CausalLM = { vocabSize: lm.vocabSize, forwardMs: 0, prefill: (p, r) => lm.prefill(p, r), step: (s, pa, t, r) => (steps++, lm.step(s, pa, t, r)), dispose: async () => undefined };
       const queue = [...inputs];
@@ -145,9 +156,7 @@ for (const variant of VARIANTS) {
       expect(got.has(inputs[2])).toBe(false);
       // Asked only with an empty batch: 3 prompts, then (once those are over) the fourth.
       expect(rooms.slice(0, 2)).toEqual([3, 3]);
-      [0, 1, 3].forEach((i, j) => {
-        expect(got.get(inputs[i])!.hypotheses!.map((h) => h.tokens)).toEqual(alone[j].hypotheses!.map((h) => h.tokens));
-      });
+      for (const i of [0, 1, 3]) expectReferenceHypotheses(got.get(inputs[i])!, expected(SENTENCES[i], 2), 1e-4, SENTENCES[i]);
     });
   });
 }

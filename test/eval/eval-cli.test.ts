@@ -37,6 +37,18 @@ describe("syncabel eval (small files)", () => {
     expect(svg).toContain("paper &lt;x&gt; = 66.3");
     expect((svg.match(/<circle /g) ?? []).length).toBe(2); // overall + SINTOMA
 
+    expect(c.out()).toContain("Codes compared as sets");
+    expect(json.codes).toBe("set");
+    // The authors' comparison: "2+3+2" is not the gold "2+3".
+    writeFileSync(join(dir, "pred2.tsv"), "filename\tlabel\tstart_span\tend_span\tPredicted_code\nd1\tSINTOMA\t0\t3\t1\nd1\tSINTOMA\t6\t12\t2+3+2\n");
+    for (const [codes, recall] of [["set", "100.0"], ["authors", "50.0"]]) {
+      const io = captureIO();
+      expect(await run(["--gold", join(dir, "gold.tsv"), "--predictions", join(dir, "pred2.tsv"), "--codes", codes, "--json", join(dir, `r-${codes}.json`)], io.io)).toBe(0);
+      expect(io.out()).toMatch(new RegExp(`\\| overall \\| 2 \\| ${recall.replace(".", "\\.")}`));
+      expect(io.out()).toContain(codes === "set" ? "Codes compared as sets" : "Codes compared as the SynCABEL authors' evaluation does");
+      expect(JSON.parse(readFileSync(join(dir, `r-${codes}.json`), "utf8")).codes).toBe(codes);
+    }
+
     const only = captureIO();
     await run(["--gold", join(dir, "gold.tsv"), "--predictions", join(dir, "pred.tsv"), "--only-predicted"], only.io);
     expect(only.out()).toMatch(/\| overall \| 1 \| 100\.0/);
@@ -46,6 +58,7 @@ describe("syncabel eval (small files)", () => {
     await expect(run(["--gold", "g"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
     await expect(run(["--gold", "g", "--predictions", "p", "--k", "0"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
     await expect(run(["--gold", "g", "--predictions", "p", "--reference", "nonum"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
+    await expect(run(["--gold", "g", "--predictions", "p", "--codes", "multiset"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
   });
 });
 
@@ -62,10 +75,14 @@ describe.skipIf(!HAVE_SPACCC)("syncabel eval reproduces the published SPACCC dev
     ["arboEL", 49.0, 3899, SCOREABLE - 3899],
   ];
   for (const [name, published, scored, unpredicted] of cases) {
-    it(`${name}: ${published}`, async () => {
+    it(`${name}: ${published} (codes compared as sets, and as the authors compare them)`, async () => {
+      const authors = join(dir, `${name}-authors.json`);
+      const args = ["--gold", join(SHARED, "test-dev.tsv"), "--predictions", join(SHARED, "predictions", `${name}.test-dev.tsv`), "--only-predicted"];
+      expect(await run([...args, "--resamples", "0", "--codes", "authors", "--json", authors], captureIO().io)).toBe(0);
+      expect(Math.abs(100 * JSON.parse(readFileSync(authors, "utf8")).overall.recall["1"] - published)).toBeLessThanOrEqual(0.05);
       const out = join(dir, `${name}.json`);
       const c = captureIO();
-      const code = await run(["--gold", join(SHARED, "test-dev.tsv"), "--predictions", join(SHARED, "predictions", `${name}.test-dev.tsv`), "--only-predicted", "--resamples", "200", "--json", out], c.io);
+      const code = await run([...args, "--resamples", "200", "--json", out], c.io);
       expect(code).toBe(0);
       const json = JSON.parse(readFileSync(out, "utf8"));
       expect(Math.abs(100 * json.overall.recall["1"] - published)).toBeLessThanOrEqual(0.05);

@@ -17,6 +17,23 @@ describe("evaluate: metric edge cases", () => {
     expect(r.overall.hits[1]).toBe(2); // set {a,b} == {b,a}; {a} != {a,b}; "b+a+b" is the set {a,b}
   });
 
+  it("compares codes as the authors' evaluation does with codes: authors (sorted parts, repeats kept), and says which", () => {
+    const gold = [g("d1", 0, "b+a"), g("d1", 10, "a"), g("d1", 20, "a+b"), g("d1", 30, "a"), g("d1", 40, "a")];
+    // "a+b" = "b+a" both ways; "a+a" is a for sets, not for the authors; "a+NO_CODE" is never a; " a" is a.
+    const preds = [p("d1", 0, ["a+b"]), p("d1", 10, ["a+a"]), p("d1", 20, ["b+a+b"]), p("d1", 30, ["a+NO_CODE"]), p("d1", 40, [" a"])];
+    const set = evaluate(gold, preds, { resamples: 0 });
+    const authors = evaluate(gold, preds, { resamples: 0, codes: "authors" });
+    expect(set.codes).toBe("set");
+    expect(authors.codes).toBe("authors");
+    expect(set.overall.hits[1]).toBe(4);
+    expect(authors.overall.hits[1]).toBe(2);
+    // Recall@k counts distinct answers the same way: a+a then a is two answers for the authors, one for sets.
+    const ranked = evaluate([g("d1", 0, "a")], [p("d1", 0, ["a+a", "a"])], { resamples: 0, codes: "authors" });
+    expect(ranked.ks).toEqual([1, 2]);
+    expect(ranked.overall.hits).toEqual({ 1: 0, 2: 1 });
+    expect(evaluate([g("d1", 0, "a")], [p("d1", 0, ["a+a", "a"])], { resamples: 0 }).ks).toEqual([1]);
+  });
+
   it("excludes gold NO_CODE, including composites with a NO_CODE part", () => {
     const gold = [g("d1", 0, "NO_CODE"), g("d1", 10, "NO_CODE+x"), g("d1", 20, "x")];
     const preds = [p("d1", 0, ["NO_CODE"]), p("d1", 10, ["x"]), p("d1", 20, ["x"])];

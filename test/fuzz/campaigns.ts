@@ -516,17 +516,17 @@ export async function generativeSentencesCampaign(ctx: FuzzContext, kb: { path: 
           if (!(r.error.code in ERROR_CODES)) ctx.finding("untypedErrors", `generative: ${JSON.stringify(r.error).slice(0, 200)}`);
           continue;
         }
-        let cutSeen = false;
+        // Beams come ranked by score, cut ones among finished ones (transformers' order, issue 23).
+        r.beams.forEach((b, i) => {
+          if (i > 0 && b.beam_score > r.beams[i - 1].beam_score) ctx.finding("wrongExits", `generative: beams not ranked by score in ${r.sentence.slice(0, 80)}`);
+        });
         for (const b of r.beams) {
-          if (b.finished === false) {
-            cutSeen = true;
-            continue;
-          }
-          if (cutSeen) ctx.finding("wrongExits", `generative: a finished beam ranked after a cut one in ${r.sentence.slice(0, 80)}`);
+          if (b.finished === false) continue;
           const parts = b.pred_concept_name.split("<SEP>");
           const codes = parts.map((p) => handle.lookup(p, b.semantic_group)?.code);
           if (codes.some((c) => c === undefined)) ctx.finding("wrongExits", `generative: finished beam ${JSON.stringify(b.pred_concept_name)} is not a KB name of ${b.semantic_group}`);
-          else if (b.pred_concept_code !== [...new Set(codes)].join("+")) ctx.finding("wrongExits", `generative: ${b.pred_concept_name} reported ${b.pred_concept_code}`);
+          // The authors' code string: each part's code, repeats kept.
+          else if (b.pred_concept_code !== codes.join("+")) ctx.finding("wrongExits", `generative: ${b.pred_concept_name} reported ${b.pred_concept_code}`);
         }
       }
     }

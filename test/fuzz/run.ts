@@ -8,13 +8,15 @@ import {
   killLinkDocsCampaign, killSftDataCampaign, killSynthCampaign, makeFuzzKb, makeFuzzModel, sentencesCampaign,
 } from "./campaigns.js";
 import { addCounts, newCounts, type FuzzContext, type FuzzCounts } from "./harness.js";
+import { killKbWritesCampaign, killLinkDocsWorkersCampaign } from "./kill-kb-campaigns.js";
 
-export const CAMPAIGNS = ["sentences", "generative-sentences", "gazetteers", "datasets", "corrupt-kb", "corrupt-model", "kill-link-docs", "kill-kb-build", "kill-synth", "kill-sft-data", "kill-convert", "http-abuse"] as const;
+export const CAMPAIGNS = ["sentences", "generative-sentences", "gazetteers", "datasets", "corrupt-kb", "corrupt-model", "kill-link-docs", "kill-kb-build", "kill-synth", "kill-sft-data", "kill-convert", "http-abuse", "kill-kb-writes", "kill-link-docs-workers"] as const;
 export type CampaignName = (typeof CAMPAIGNS)[number];
 
 /** Share of the time budget per campaign (child-process campaigns need seconds per input). */
 const WEIGHTS: Readonly<Record<CampaignName, number>> = {
   sentences: 3, "generative-sentences": 2, gazetteers: 3, datasets: 3, "corrupt-kb": 3, "corrupt-model": 3, "kill-link-docs": 3, "kill-kb-build": 2, "kill-synth": 2, "kill-sft-data": 1, "kill-convert": 2, "http-abuse": 2,
+  "kill-kb-writes": 4, "kill-link-docs-workers": 2,
 };
 
 export interface FuzzOptions {
@@ -96,5 +98,7 @@ function runCampaign(name: CampaignName, ctx: FuzzContext, kb: Awaited<ReturnTyp
     case "kill-sft-data": return killSftDataCampaign(ctx, kb);
     case "kill-convert": return killConvertCampaign(ctx, model);
     case "http-abuse": return httpAbuseCampaign(ctx, kb);
+    case "kill-kb-writes": return killKbWritesCampaign(ctx);
+    case "kill-link-docs-workers": return killLinkDocsWorkersCampaign(ctx);
   }
 }

@@ -112,4 +112,28 @@ describe("train-linker cross-validation", () => {
     expect(Math.abs(onFull - foldRecall(oof.lists))).toBeGreaterThan(1e-6); // the fixture tells the two apart
     expect(result.cv[0]?.recallAt1).toBeCloseTo(onFull, 12);
   });
+
+  it("ranks every training mention out of fold for the calibration, as that fold's model ranks its full list", () => {
+    const folds = 2;
+    const config = { hidden: 0, l2: 1e-4, epochs: 2 };
+    const result = trainHybrid(names, mentions, { folds, seed: 6, grid: [config] });
+    const oof = outOfFoldLists(names, mentions, { folds, seed: 6 });
+    const lists = reweightSeen(oof.lists, oof.seen);
+    expect(result.outOfFold.map((r) => r.mention).sort((a, b) => a - b)).toEqual(mentions.map((_, i) => i));
+    const byMention = new Map(result.outOfFold.map((r) => [r.mention, r]));
+    for (let f = 0; f < folds; f++) {
+      const model = Reranker.train(lists.filter((_, i) => oof.fold[i] !== f), { ...config, seed: 6 });
+      oof.full.forEach((l, i) => {
+        if (oof.fold[i] !== f) return;
+        const scores = l.rows.map((r) => model.score(r, l.group));
+        const order = scores.map((_, k) => k).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 5);
+        const z = order.map((k) => Math.exp(scores[k]! - scores[order[0]!]!));
+        const total = z.reduce((a, b) => a + b, 0);
+        const got = byMention.get(oof.mention[i]!)!;
+        got.scores.forEach((v, k) => expect(v).toBeCloseTo(z[k]! / total, 12));
+        expect(got.goldRank).toBe(order.findIndex((k) => l.gold.includes(k)) + 1);
+        expect(got.seen).toBe(oof.seen[i]);
+      });
+    }
+  });
 });

@@ -157,12 +157,14 @@ describe("hybrid linker", () => {
     const kb2 = join(dir, "cli.sqlite");
     const terms = join(dir, "terms.tsv");
     const c = captureIO();
-    expect(await main(["kb", "build", terms, "-o", kb2, "--train", trainTsv, "--train-format", "spaccc"], c.io), c.err()).toBe(0);
+    // The fixture's mention of group OTRO (not in the KB) is skipped: listed with its line, exit 1.
+    expect(await main(["kb", "build", terms, "-o", kb2, "--train", trainTsv, "--train-format", "spaccc"], c.io), c.err()).toBe(1);
     expect(c.out()).toMatch(/stored 21 training mentions/);
+    expect(c.err()).toMatch(/kb build: skipped: .*train\.tsv:\d+: the group "OTRO" is not a group of the KB/);
     expect(readTrainingMentions(kb2)).toHaveLength(21);
     const d = captureIO();
-    expect(await main(["kb", "add-mentions", kb2, trainTsv, "--format", "spaccc", "--json"], d.io), d.err()).toBe(0);
-    expect(JSON.parse(d.out())[0]).toMatchObject({ stored: 21 });
+    expect(await main(["kb", "add-mentions", kb2, trainTsv, "--format", "spaccc", "--json"], d.io), d.err()).toBe(1);
+    expect(JSON.parse(d.out())[0]).toMatchObject({ stored: 21, unknownGroup: 1, skipped: 1, replaced: 21 });
     const e = captureIO();
     expect(await main(["kb", "add-mentions", kb2, trainTsv], e.io)).toBe(2);
     const t = captureIO();

@@ -4,6 +4,7 @@
  * per-sentence errors; a worker that dies fails only its own sentences; bad KB files fail at open with the
  * worker's error.
  */
+import { innerLinker } from "../../src/linker/calibrated-linker.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,7 +76,7 @@ describe("WorkerPoolLinker", () => {
   it("opens through openLinker with workers > 1, and refuses a KB without a trained hybrid model", async () => {
     const linker = await openLinker({ kb: kbPath, workers: 2 });
     pools.push(linker);
-    expect(linker).toBeInstanceOf(WorkerPoolLinker);
+    expect(innerLinker(linker)).toBeInstanceOf(WorkerPoolLinker); // under its out-of-fold calibration
     expect(linker.kind).toBe("hybrid");
     const untrained = await buildKbFromRows(mkdtempSync(join(dir, "plain-")), KB_ROWS);
     await expect(openLinker({ kb: untrained, linker: "hybrid", workers: 2 })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS", message: expect.stringContaining("train-linker") });

@@ -171,7 +171,13 @@ describe("GET /v1/concept/:code and /v1/info", () => {
     expect(res.names.map((n) => n.name).sort()).toEqual(ROWS.filter((r) => r[0] === "100").map((r) => r[1]).sort());
     expect((await fetch(`${server.url}/v1/concept/nope`)).status).toBe(404);
     expect((await fetch(`${server.url}/v1/concept/%E0%A4%A`)).status).toBe(400);
-    expect(await (await fetch(`${server.url}/v1/info`)).json()).toEqual({ linker: "tfidf", groups: ["ENFERMEDAD", "SINTOMA"], concepts: true, matcher: true });
+    expect(await (await fetch(`${server.url}/v1/info`)).json()).toEqual({
+      linker: "tfidf",
+      linker_description: "TF-IDF linker (the KB index holds no trained linker: 'syncabel train-linker' trains the hybrid one)",
+      groups: ["ENFERMEDAD", "SINTOMA"],
+      concepts: true,
+      matcher: true,
+    });
   });
 });
 

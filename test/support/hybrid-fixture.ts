@@ -1,6 +1,7 @@
 /** A small Spanish KB and annotated training documents (SPACCC layout) for hybrid-linker tests. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 } from "../../src/util/random.js";
 
 export const KB_ROWS: [string, string, string][] = [
   ["100", "hipertensión arterial", "ENFERMEDAD"],
@@ -43,4 +44,18 @@ export function writeSpaccc(dir: string, docs = DOCS): string {
   const tsv = join(dir, "train.tsv");
   writeFileSync(tsv, `${lines.join("\n")}\n`);
   return tsv;
+}
+
+/** Documents whose mentions are KB names, cut or misspelt versions of them (some linked right, some wrong). */
+export function variantDocuments(n: number, seed: number, prefix: string): [string, string, [string, string, string][]][] {
+  const random = mulberry32(seed);
+  return Array.from({ length: n }, (_, d) => {
+    const picks = Array.from({ length: 4 }, () => KB_ROWS[Math.floor(random() * KB_ROWS.length)]!);
+    const spans = picks.map(([, name]) => {
+      const words = name.replace(/ \(.*\)/, "").split(" ");
+      const r = random();
+      return r < 0.4 ? words.join(" ") : r < 0.7 ? words.slice(0, Math.max(1, words.length - 1)).join(" ") : words.map((w) => w.replace(/[aeo]/, "i")).join(" ");
+    });
+    return [`${prefix}${d}`, spans.map((s) => `Refiere ${s} hoy.`).join(" "), picks.map(([code, , group], k) => [spans[k]!, group, code] as [string, string, string])];
+  });
 }

@@ -42,7 +42,8 @@ function script(code: string, attempt: number): ScriptedReply {
 }
 
 const CODES = ["GOOD", "TOOFEW", "TOOFEWTHENGOOD", "NOBRACKET", "TWOBRACKETS", "WRONGPREFIX", "RATELIMITED", "ERR500", "HANGONCE", "HANG", "TRUNCATED", "BADREQUEST", "UNAUTHORIZED"];
-const TIMEOUT_MS = 300;
+// Long enough that a loaded machine never times out a scripted reply that does answer (HANG still ends each attempt).
+const TIMEOUT_MS = 1500;
 
 function readRecords(path: string): SynthRecord[] {
   return readFileSync(path, "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as SynthRecord);

@@ -1,6 +1,6 @@
 /**
  * An in-process HTTP server on 127.0.0.1 speaking the OpenAI chat-completions protocol, whose replies
- * are scripted per concept code (read from the user prompt) and per attempt.
+ * are scripted per concept code (read from the user prompt, or by `keyOf`) and per attempt.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -16,6 +16,8 @@ export interface ReceivedRequest {
   readonly attempt: number;
   readonly body: Record<string, unknown>;
   readonly headers: IncomingMessage["headers"];
+  /** Date.now() when the request body had arrived. */
+  readonly at: number;
 }
 
 export interface ScriptedChatServer {
@@ -35,7 +37,7 @@ function codeOf(body: Record<string, unknown>): string {
 
 export async function startScriptedChatServer(
   script: (code: string, attempt: number) => ScriptedReply,
-  options: { delayMs?: number } = {},
+  options: { delayMs?: number; keyOf?: (body: Record<string, unknown>) => string } = {},
 ): Promise<ScriptedChatServer> {
   const requests: ReceivedRequest[] = [];
   const attempts = new Map<string, number>();
@@ -46,10 +48,10 @@ export async function startScriptedChatServer(
     req.on("data", (c: string) => (raw += c));
     req.on("end", () => {
       const body = JSON.parse(raw) as Record<string, unknown>;
-      const code = codeOf(body);
+      const code = (options.keyOf ?? codeOf)(body);
       const attempt = (attempts.get(code) ?? 0) + 1;
       attempts.set(code, attempt);
-      requests.push({ code, attempt, body, headers: req.headers });
+      requests.push({ code, attempt, body, headers: req.headers, at: Date.now() });
       const reply = script(code, attempt);
       const send = (): void => {
         switch (reply.kind) {

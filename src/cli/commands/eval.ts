@@ -7,14 +7,16 @@ import { codesOfDataset, goldFromDataset, goldWithPredictionCodes, predictionsFr
 import { DEFAULT_RESAMPLES, DEFAULT_SEED, evaluate } from "../../eval/evaluate.js";
 import { renderRecallPlot, type ReferenceLine } from "../../eval/plot-svg.js";
 import { renderMarkdown } from "../../eval/report-markdown.js";
+import { renderCalibrationMarkdown, renderCalibrationSvg } from "../../eval/calibration-report.js";
 import { writeFileAtomic } from "../../io/atomic-write.js";
 import type { CliIO } from "../io.js";
 import { checkOutputPath, parseCommandArgs } from "../args.js";
 import { mapForEvaluation, openXrefMap } from "../../kb/xrefs.js";
+import { checkLabelArgs, hierarchyGrades, LABEL_ARGS, LABEL_USAGE, runJudgments } from "./eval-labels.js";
 
 export const usage = `usage: syncabel eval --gold GOLD --predictions PRED.tsv [--only-predicted] [--train TRAIN]
                      [--format spaccc|pubtator|brat|bigbio] [--texts DIR] [--k 1,5] [--gold-codes gold|predictions]
-                     [--json OUT.json] [--plot OUT.svg] [--reference NAME=R@1 ...] [--seconds S]
+                     [--json OUT.json] [--plot OUT.svg] [--reference NAME=R@1 ...] [--seconds S] [--codes set|authors]
                      [--resamples N] [--seed N] [--title TEXT] [--map-to VOCAB --kb KB.sqlite]
 
 Scores predictions (a TSV in the SynCABEL authors' layout: filename, label, start_span, end_span, ...,
@@ -30,12 +32,18 @@ Gold NO_CODE is excluded and mentions are de-duplicated on (document, label, sta
                      column where it has one (the authors mapped a few gold codes to their KB version)
   --format           gold/train format (default spaccc); --texts: folder of SPACCC texts (default: beside GOLD)
   --k                cut-offs (default 1..the largest number of beams in the file)
+  --codes            how code strings match: set (default; composite parts as a set, A+A = A) or authors (the
+                     SynCABEL authors' evaluation: parts sorted, repeats kept, A+A != A); the report says which
   --reference        a reference Recall@1 in percent drawn on the plot, e.g. --reference "paper=66.3" (repeatable)
   --seconds          wall-clock seconds of the linking run, for mentions/s
   --map-to VOCAB     score in another vocabulary through the KB's cross-references (--kb): gold and predicted
                      codes become their VOCAB ids; a prediction is right when its ids meet the gold's ids
                      (one-to-many); gold mentions without an id in VOCAB are left out and counted
-`;
+  --calibration-plot OUT.svg  reliability diagram and accuracy / coverage curve of the predictions' calibrated
+                     confidences (link / link-docs with a calibrated linker). With confidences the report also
+                     gives the ECE (15 equal-mass bins), Recall@1 of the most confident 50/80/90/100 % and the
+                     coverage at 90 % and 95 % accuracy; abstentions (--min-confidence) are counted apart.
+${LABEL_USAGE}`;
 
 function parseFormat(value: string | undefined): DatasetFormat {
   const f = (value ?? "spaccc") as DatasetFormat;
@@ -81,6 +89,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       texts: { type: "string" },
       k: { type: "string" },
       "gold-codes": { type: "string" },
+      codes: { type: "string" },
       json: { type: "string" },
       plot: { type: "string" },
       reference: { type: "string", multiple: true },
@@ -90,6 +99,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       title: { type: "string" },
       "map-to": { type: "string" },
       kb: { type: "string" },
+      "calibration-plot": { type: "string" },
+      ...LABEL_ARGS,
       help: { type: "boolean", short: "h", default: false },
     },
   }, usage);
@@ -97,6 +108,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(usage);
     return 0;
   }
+  checkLabelArgs(values, [values.gold, values.predictions, values.judgments].filter((p): p is string => p !== undefined));
+  if (values.judgments !== undefined) return runJudgments(values, io);
   if (!values.gold || !values.predictions) throw new SyncabelError("CLI_USAGE", `--gold and --predictions are required\n\n${usage}`);
   const format = parseFormat(values.format);
   const ks = parseKs(values.k);
@@ -104,11 +117,13 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (goldCodes !== "gold" && goldCodes !== "predictions") {
     throw new SyncabelError("CLI_USAGE", `--gold-codes must be gold or predictions, got ${JSON.stringify(goldCodes)}`);
   }
+  const codes = values.codes ?? "set";
+  if (codes !== "set" && codes !== "authors") throw new SyncabelError("CLI_USAGE", `--codes must be set or authors, got ${JSON.stringify(codes)}\n\n${usage}`);
   const seconds = parseNumber(values.seconds, "seconds", (n) => n > 0, "a positive number");
   const resamples = parseNumber(values.resamples, "resamples", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer") ?? DEFAULT_RESAMPLES;
   const seed = parseNumber(values.seed, "seed", (n) => Number.isInteger(n), "an integer") ?? DEFAULT_SEED;
   const references = (values.reference ?? []).map(parseReference);
-  for (const [flag, path] of [["--json", values.json], ["--plot", values.plot]] as const) {
+  for (const [flag, path] of [["--json", values.json], ["--plot", values.plot], ["--calibration-plot", values["calibration-plot"]]] as const) {
     if (path !== undefined) checkOutputPath(path, flag, [values.gold, values.predictions]);
   }
   checkNotSwapped(values.gold, values.predictions);
@@ -148,17 +163,26 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     seed,
     ...(seconds !== undefined ? { elapsedSeconds: seconds } : {}),
     goldRowsSkipped: goldSkipped,
+    codes,
   });
   const title = values.title ?? values.predictions;
   let markdown = renderMarkdown(report, title);
   if (goldCodes === "predictions") markdown += `- Gold codes taken from the predictions file's \`code\` column: ${remapped} mention(s) differ from ${values.gold}.\n`;
+  markdown += renderCalibrationMarkdown(report);
   if (values["map-to"] !== undefined) markdown += `- Codes mapped to ${values["map-to"]} through ${values.kb}: ${goldUnmapped} gold mention(s) without a ${values["map-to"]} id left out.\n`;
+  const graded = values.hierarchy ? hierarchyGrades(values, gold, predictions, { onlyPredicted: values["only-predicted"], trainCodes, title }) : undefined;
+  if (graded) markdown += `\n${graded.markdown}`;
   io.stdout.write(markdown);
   if (values.json) {
-    const json = { gold: values.gold, predictions: values.predictions, gold_codes: goldCodes, gold_codes_remapped: remapped, ...report };
+    const json = { gold: values.gold, predictions: values.predictions, gold_codes: goldCodes, gold_codes_remapped: remapped, ...report, ...(graded ? { hierarchy: graded.report } : {}) };
     writeFileAtomic(values.json, `${JSON.stringify(json, null, 2)}\n`);
   }
   if (values.plot) writeFileAtomic(values.plot, renderRecallPlot(report, references, `Recall@1: ${title}`));
+  const calibrationPlot = values["calibration-plot"];
+  if (calibrationPlot !== undefined) {
+    if (report.calibration === undefined) throw new SyncabelError("CLI_USAGE", `--calibration-plot: ${values.predictions} carries no confidence (link with a calibrated linker: syncabel train-linker / calibrate)`);
+    writeFileAtomic(calibrationPlot, renderCalibrationSvg(report.calibration, `Confidence: ${title}`));
+  }
   return 0;
 }
 

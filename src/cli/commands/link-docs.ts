@@ -1,10 +1,12 @@
 import { describeProblem } from "../../data/problems.js";
-import { readDataset } from "../../data/read-dataset.js";
+import { readDatasets } from "../../data/read-dataset.js";
+import { parseShard, selectShard, shardText } from "../../data/shard.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
 import { SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { defaultLinkerWorkers, WorkerPoolLinker } from "../../linker/worker-pool-linker.js";
 import { openLinker } from "../../linker/open.js";
+import { innerLinker } from "../../linker/calibrated-linker.js";
 import { LINKER_ARGS, linkerOptionsFromArgs, warnIneffectiveLinkerArgs } from "../linker-args.js";
 import type { CliIO } from "../io.js";
 import { checkOutputPath, parseCommandArgs, positiveInt } from "../args.js";
@@ -14,10 +16,11 @@ import { candidateNames, TargetNameSelector } from "../../train/target-name.js";
 
 export const usage = `usage: syncabel link-docs --kb KB.sqlite [--model DIR] --format spaccc|pubtator|brat|bigbio
                           [--texts DIR] [--language es|fr|en] [--beams N] [--unconstrained] [--multiple-answers]
-                          [--batch-size B] [--strict] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] IN -o OUT
+                          [--batch-size B] [--early-stopping true|false|never] [--strict] [--linker hybrid|tfidf|generative|retrieve-generate [--candidates K]] [--workers N] [--threads N] [--verb V] [--device cpu|cuda] [--dtype fp32|fp16|q8|q4|... | --model-file PATH] [--shard K/N] IN... -o OUT
 
 Links every gold mention of every document of IN (mentions come from the file; no NER). For each mention
-the marked sentence is built from the document text and the offsets, then linked.
+the marked sentence is built from the document text and the offsets, then linked. Several IN (files, or BRAT
+folders of <doc>.txt + <doc>.ann) are one dataset, in the order given; a document id already read is skipped.
   OUT.tsv    the authors' predictions layout (filename, label, start_span, end_span, span, code,
              annotation, sentence, Prediction, Prediction_beam_score, Predicted_code, + extra columns)
   OUT.jsonl  (any other name) one JSON object per mention with every beam
@@ -30,6 +33,12 @@ documents already written; OUT appears when every document is done.
 Exit status: 0 when every mention was linked, 1 when some mentions got an error (count on stderr), 130 when
 interrupted (Ctrl-C / SIGTERM: the rows written so far are kept for the resume).
 Without --model the hybrid linker is used when the KB holds one (syncabel train-linker), else TF-IDF.
+--min-confidence P  abstain below calibrated confidence P: the mention's Predicted_code is NO_CODE and its
+              abstained column true, its candidates kept (needs a calibration: train-linker / calibrate)
+--shard K/N   link only the documents of shard K of N (0 <= K < N; a document's shard is sha256 of its id mod N,
+              whatever the file order or machine): one job of an array (Slurm, Kubernetes Indexed Job) per shard,
+              each with its own OUT, resumable on its own; then syncabel merge-predictions SHARD_OUTS... -o OUT
+              writes the output one run would have written. See docs/deployment.md.
 --workers N   hybrid / TF-IDF: link on N worker threads, each with its own index (default: the machine's cores,
               at most 4, when IN has 10,000 mentions or more; else 1, in-process)
 `;
@@ -51,6 +60,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       "batch-size": { type: "string" },
       strict: { type: "boolean", default: false },
       force: { type: "boolean", default: false },
+      shard: { type: "string" },
       out: { type: "string", short: "o" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -59,8 +69,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(usage);
     return 0;
   }
-  const input = positionals[0];
-  if (positionals.length !== 1 || input === undefined) throw new SyncabelError("CLI_USAGE", `give exactly one input dataset (got ${positionals.length})\n${usage}`);
+  const inputs = positionals;
+  // For messages: the input, or the first of several.
+  const input = inputs.length === 1 ? (inputs[0] as string) : `${inputs[0] as string} and ${inputs.length - 1} more input(s)`;
+  if (inputs.length === 0) throw new SyncabelError("CLI_USAGE", `give the input dataset (one or more files or BRAT folders)\n${usage}`);
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard);
   if (!values.out) throw new SyncabelError("CLI_USAGE", `give the output file with -o OUT (.tsv or .jsonl)\n${usage}`);
   const linkerOptions = linkerOptionsFromArgs(values, usage);
   const format = values.format as DatasetFormat | undefined;
@@ -70,45 +83,83 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const numBeams = positiveInt(values.beams, "beams", 5);
   const batchSize = positiveInt(values["batch-size"], "batch-size", 32);
   const outFormat = values.out.toLowerCase().endsWith(".tsv") ? "tsv" : "jsonl";
-  checkOutputPath(values.out, "-o", [input, linkerOptions.kb]);
+  checkOutputPath(values.out, "-o", [...inputs, linkerOptions.kb]);
   warnIneffectiveLinkerArgs(values, "link-docs", io.stderr, false);
 
-  const dataset = await readDataset(input, {
-    format,
-    strict: values.strict,
-    ...(values.texts === undefined ? {} : { textsDir: values.texts }),
-    ...(values.language === undefined ? {} : { language: values.language }),
-  });
-  const errors = dataset.problems.filter((p) => p.severity === "error");
-  const warnings = dataset.problems.filter((p) => p.severity === "warning");
-  for (const p of errors.slice(0, 20)) io.stderr.write(`link-docs: skipped: ${describeProblem(p)}\n`);
-  if (errors.length > 20) io.stderr.write(`link-docs: ... and ${errors.length - 20} more skipped rows\n`);
-  const firstWarning = warnings[0];
-  if (firstWarning !== undefined) io.stderr.write(`link-docs: ${warnings.length} row(s) repaired with a warning, e.g. ${describeProblem(firstWarning)}\n`);
-  const mentionCount = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
-  io.stderr.write(`link-docs: ${dataset.documents.length} documents, ${mentionCount} mentions from ${input}\n`);
-  if (mentionCount === 0) {
-    throw new SyncabelError("DATA_BAD_ROW", `${input}: no mention read with --format ${format}${errors.length > 0 ? ` (${errors.length} rows skipped)` : ""}: is the format right? (${DATASET_FORMATS.join(", ")})`, { file: input });
-  }
-
-  // The `annotation` column: the gold code's KB name closest to the mention (the training-target rule).
-  const kb = openKnowledgeBase(linkerOptions.kb);
-  let linker: Awaited<ReturnType<typeof openLinker>>;
-  try {
-    checkLabelsAreGroups(dataset.documents.flatMap((d) => d.mentions.map((m) => m.label)), kb.groups(), input, linkerOptions.kb, io);
-    // Long inputs use every core (up to 4) with the model-free linkers; openLinker ignores it for a model.
-    const workers = linkerOptions.workers ?? (mentionCount >= AUTO_WORKERS_FROM ? defaultLinkerWorkers() : 1);
-    linker = await openLinker({ ...linkerOptions, workers, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
-  } catch (e) {
-    kb.close();
-    throw e;
-  }
-  const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
-  const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
+  // Signals count from here: interrupted while reading IN or opening the linker (its index build), nothing was
+  // written, and it still ends at once with 130 and the message (worker threads' start-up is cut short).
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const offSignals = (): void => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  const startup = await startUp().catch((e: unknown) => {
+    offSignals();
+    if (controller.signal.aborted) return undefined;
+    throw e;
+  });
+  if (startup === undefined) {
+    offSignals();
+    io.stderr.write("link-docs: interrupted while starting (nothing was written); re-run the same command\n");
+    return 130;
+  }
+  const { dataset, kb, linker, selector } = startup;
+  const pool = innerLinker(linker);
+
+  /** Read IN, open the KB and the linker; undefined when a signal came meanwhile (what was opened is closed). */
+  async function startUp() {
+    const whole = await readDatasets(inputs, {
+      format: format as DatasetFormat,
+      strict: values.strict,
+      ...(values.texts === undefined ? {} : { textsDir: values.texts }),
+      ...(values.language === undefined ? {} : { language: values.language }),
+    });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (controller.signal.aborted) return undefined;
+    const errors = whole.problems.filter((p) => p.severity === "error");
+    const warnings = whole.problems.filter((p) => p.severity === "warning");
+    for (const p of errors.slice(0, 20)) io.stderr.write(`link-docs: skipped: ${describeProblem(p)}\n`);
+    if (errors.length > 20) io.stderr.write(`link-docs: ... and ${errors.length - 20} more skipped rows\n`);
+    const firstWarning = warnings[0];
+    if (firstWarning !== undefined) io.stderr.write(`link-docs: ${warnings.length} row(s) repaired with a warning, e.g. ${describeProblem(firstWarning)}\n`);
+    const allMentions = whole.documents.reduce((a, d) => a + d.mentions.length, 0);
+    io.stderr.write(`link-docs: ${whole.documents.length} documents, ${allMentions} mentions from ${input}\n`);
+    if (allMentions === 0) {
+      throw new SyncabelError("DATA_BAD_ROW", `${input}: no mention read with --format ${format}${errors.length > 0 ? ` (${errors.length} rows skipped)` : ""}: is the format right? (${DATASET_FORMATS.join(", ")})`, { file: input });
+    }
+
+    // A shard may hold no document at all (tiny dataset, many shards): it still writes its (header-only) output.
+    const dataset = shard === undefined ? whole : selectShard(whole, shard);
+    const mentionCount = dataset.documents.reduce((a, d) => a + d.mentions.length, 0);
+    if (shard !== undefined) io.stderr.write(`link-docs: shard ${shardText(shard)}: ${dataset.documents.length} documents, ${mentionCount} mentions\n`);
+
+    // The `annotation` column: the gold code's KB name closest to the mention (the training-target rule).
+    const kb = openKnowledgeBase(linkerOptions.kb);
+    let linker: Awaited<ReturnType<typeof openLinker>>;
+    try {
+      checkLabelsAreGroups(whole.documents.flatMap((d) => d.mentions.map((m) => m.label)), kb.groups(), input, linkerOptions.kb, io);
+      // Long inputs use every core (up to 4) with the model-free linkers; openLinker ignores it for a model.
+      const workers = linkerOptions.workers ?? (mentionCount >= AUTO_WORKERS_FROM ? defaultLinkerWorkers() : 1);
+      linker = await openLinker({ ...linkerOptions, workers, signal: controller.signal, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
+    } catch (e) {
+      kb.close();
+      throw e;
+    }
+    const selector = TargetNameSelector.fitOnKnowledgeBase(kb);
+    // The index build and the fit run on this thread: let a signal that came meanwhile be handled, then look.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (controller.signal.aborted) {
+      await linker.close();
+      kb.close();
+      return undefined;
+    }
+    return { dataset, kb, linker, selector };
+  }
+
+  const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const started = performance.now();
   try {
     const result = await linkDocuments(dataset, linker, {
@@ -116,7 +167,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       format: outFormat,
       batchSize,
       // Worker threads stay busy while the main thread writes: two batches in flight per worker.
-      concurrency: linker instanceof WorkerPoolLinker ? 2 * linker.workers : 1,
+      concurrency: pool instanceof WorkerPoolLinker ? 2 * pool.workers : 1,
       numBeams,
       constrained: !values.unconstrained,
       ...(values.language === undefined ? {} : { language: values.language }),
@@ -125,7 +176,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       annotate,
       restart: values.force,
       runOptions: {
-        input: resolve(input),
+        input: inputs.length === 1 ? resolve(input) : inputs.map((p) => resolve(p)),
         kb: resolve(linkerOptions.kb),
         model: linkerOptions.model === undefined ? null : resolve(linkerOptions.model),
         linker: linker.kind,
@@ -135,6 +186,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         language: values.language ?? null,
         verb: values.verb ?? null,
         format: outFormat,
+        // What merge-predictions needs to re-read the dataset (the order of the merged rows) and check the shards.
+        ...(shard === undefined ? {} : { shard: shardText(shard), dataset_format: format, texts: values.texts === undefined ? null : resolve(values.texts) }),
+        ...(linkerOptions.minConfidence === undefined ? {} : { min_confidence: linkerOptions.minConfidence }),
       },
     });
     io.stderr.write(
@@ -156,8 +210,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     }
     return 0;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    offSignals();
     await linker.close();
     kb.close();
   }

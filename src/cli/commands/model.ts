@@ -26,9 +26,10 @@ appears only when complete; Ctrl-C removes the partial output.
   --dtype T               weights in the ONNX model: fp32 (default, exact), fp16, int8, int4
                           (int8/int4: ONNX Runtime MatMulNBits, block-wise, symmetric)
   --block-size N          quantization block size for int8/int4 (default 32)
-  --accuracy-level L      MatMulNBits accuracy_level 0-4 (default 0 for int4: exact float arithmetic on the
-                          dequantized weights; 4 for int8: int8 activations, ~100x faster than 0 on CPU)
-  --force                 replace an existing OUT (the old one is removed once the new one is complete)
+  --accuracy-level L      MatMulNBits accuracy_level 0-4 (default 4: int8 activations, 2-4x (int4) and ~100x
+                          (int8) faster than 0 on CPU; 0: exact float arithmetic on the dequantized weights)
+  --force                 replace an existing OUT (the old one is removed once the new one is complete); only a
+                          model folder 'model convert' wrote is replaced, anything else is refused
   --decoder-start S       mBART/BART: the decoder start stored in generation_config.json: config (default, as
                           saved), lang (the target language code, as the SynCABEL seq2seq training) or a token id
   --language L            mBART: es|fr|en, the target language code for --decoder-start lang when

@@ -6,10 +6,11 @@ import { SyncabelError } from "../../errors.js";
 import { trainLinker, type TrainLinkerReport } from "../../linker/train-linker.js";
 import { parseCommandArgs, positiveInt } from "../args.js";
 import type { CliIO } from "../io.js";
+import { describeMentionsReport, reportSkippedRows } from "./kb-mentions.js";
 
 export const usage = `usage: syncabel train-linker --kb KB.sqlite [--train FILE]... [--format spaccc|pubtator|brat|bigbio]
                              [--texts DIR] [--language es|en|fr] [--seed N] [--folds N]
-                             [--codes-outside-kb] [--json]
+                             [--codes-outside-kb] [--strict] [--json]
 
 Trains the hybrid linker (no model, no GPU) and stores it in the KB index: link, link-docs, serve and
 Linker.open then use it by default (--linker tfidf for the plain TF-IDF linker).
@@ -19,6 +20,12 @@ Linker.open then use it by default (--linker tfidf for the plain TF-IDF linker).
   The reranker is fitted on the whole training memory: features of each mention come from an index that leaves
   its own fold of documents out; hyper-parameters by cross-validation over those folds (--folds, default 5).
   Training files only: never give dev or test files here. The same data and --seed give the same model.
+  The linker's calibrated confidence (P(top code right), docs/review.md) is fitted on the same out-of-fold
+  rankings and stored beside the model: link / link-docs / serve then give every result a "confidence" and
+  accept --min-confidence P.
+  All or nothing: the model is trained first, then the new mentions, the model and its calibration are stored in one
+  transaction (an interrupted run leaves the KB index as it was). Rows the reader rejects and mentions of
+  groups not in the KB are skipped and listed (file:line): exit 1 (--strict: stop at the first).
   --language     stemming language (default: the reader's document language, else es)
   --codes-outside-kb  also answer with training codes the KB lacks (a KB that covers part of the annotation
                  scheme, e.g. BC5CDR's entities.txt: MeSH descriptors only, while the corpus also uses
@@ -26,10 +33,13 @@ Linker.open then use it by default (--linker tfidf for the plain TF-IDF linker).
 `;
 
 function printReport(r: TrainLinkerReport, io: CliIO): void {
-  const lines = r.added.map((a) => `added ${a.stored} training mentions from ${a.source} (${a.documents} documents; ${a.withoutCode} without code, ${a.unknownGroup} of groups not in the KB skipped)`);
+  const lines = r.added.map((a) => describeMentionsReport(a, "added"));
   lines.push(`trained on ${r.mentions} mentions of ${r.documents} documents (language ${r.language}); gold among candidates for ${(100 * r.candidateRecall).toFixed(1)} %`);
   for (const c of r.cv) lines.push(`  cv ${JSON.stringify(c.options)}: Recall@1 ${(100 * c.recallAt1).toFixed(2)}`);
   lines.push(`chosen ${JSON.stringify(r.chosen)}; stored in the KB index (${r.seconds.toFixed(1)} s)`);
+  const c = r.calibration;
+  if (c === undefined) lines.push("no calibration: too few training mentions (results carry no confidence; --min-confidence is refused)");
+  else lines.push(`calibration (${c.source}, ${c.samples} mentions): ${c.method}; ${c.cv.map((x) => `${x.method} Brier ${x.brier.toFixed(4)} ECE ${x.ece.toFixed(4)}`).join(", ")}`);
   io.stdout.write(`${lines.join("\n")}\n`);
 }
 
@@ -47,6 +57,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       folds: { type: "string" },
       json: { type: "boolean", default: false },
       "codes-outside-kb": { type: "boolean", default: false },
+      strict: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   }, usage);
@@ -68,10 +79,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     seed: positiveInt(values.seed, "seed", 1, true),
     folds,
     restrictToKb: !values["codes-outside-kb"],
+    strict: values.strict,
     ...(values.language === undefined ? {} : { language: values.language }),
     ...(values.json ? {} : { log: (m: string) => io.stderr.write(`${m}\n`) }),
   });
   if (values.json) io.stdout.write(`${JSON.stringify(report)}\n`);
   else printReport(report, io);
-  return 0;
+  return reportSkippedRows(report.added, io, "train-linker");
 }

@@ -1,4 +1,4 @@
-/** The gazetteer TSV/JSONL reader (src/kb/gazetteer.ts) as a row source. */
+/** The gazetteer TSV/JSONL reader (src/kb/gazetteer.ts) as a row source; a `parents` column gives is-a edges. */
 import { readGazetteer, type GazetteerFormat } from "../gazetteer.js";
 import type { SourceItem, TermSource } from "./types.js";
 
@@ -19,6 +19,7 @@ export function gazetteerSource(path: string, format: GazetteerFormat): TermSour
           line: item.line,
           row: { code: r.code, name: r.name, group: r.group, preferred: r.preferred, semanticTypes: r.semanticTypes, definitions: r.definitions },
         };
+        for (const parent of r.parents) yield { kind: "relation", file: path, line: item.line, relation: { child: r.code, parent, kind: "is_a" } };
       }
     },
   };

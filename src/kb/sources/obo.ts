@@ -1,6 +1,7 @@
 /**
  * OBO 1.2 / 1.4 flat files (`[Term]` stanzas): the name (preferred), synonyms of the selected scopes,
- * definitions and xrefs; obsolete terms are skipped. Read one stanza at a time.
+ * definitions and xrefs; obsolete terms are skipped. `is_a:` tags give is-a edges and `relationship: part_of`
+ * (or its BFO:0000050 id) part-of edges, kept apart; other relationship types are not read. Read one stanza at a time.
  */
 import { basename } from "node:path";
 import { cleanText } from "../../markup/clean.js";
@@ -52,6 +53,20 @@ const OLD_SYNONYM_TAGS: ReadonlyMap<string, SynonymScope> = new Map([
 
 const unescapeId = (s: string): string => s.replace(/\\(.)/g, "$1");
 
+/** `relationship:` type names read as part-of. */
+const PART_OF = new Set(["part_of", "BFO:0000050"]);
+
+/** The hierarchy edges of a live term: `is_a: PARENT` and `relationship: part_of PARENT`. */
+function* relationItems(file: string, code: string, tags: readonly Tag[]): Generator<SourceItem> {
+  for (const t of tags) {
+    const words = t.value.split(/\s+/);
+    if (t.tag === "is_a" && words[0]) yield { kind: "relation", file, line: t.line, relation: { child: code, parent: unescapeId(words[0]), kind: "is_a" } };
+    else if (t.tag === "relationship" && PART_OF.has(words[0] ?? "") && words[1]) {
+      yield { kind: "relation", file, line: t.line, relation: { child: code, parent: unescapeId(words[1]), kind: "part_of" } };
+    }
+  }
+}
+
 export function oboSource(path: string, options: OboOptions = {}): TermSource {
   requireFile(path);
   return { format: "obo", files: [path], items: (progress) => oboItems(path, options, progress) };
@@ -98,6 +113,8 @@ function* termItems(file: string, stanzaLine: number, tags: readonly Tag[], opti
   if (id === undefined || id === "") return yield* skipAll("term without id");
   const code = unescapeId(id);
   if (get("is_obsolete").some((t) => t.value === "true")) return yield* skipAll("obsolete term", code);
+  // Before the name and group checks: a term outside the KB's groups still links its children to its ancestors.
+  yield* relationItems(file, code, tags);
   if (names.length === 0) return yield* skipAll("term without name", code);
   const g = termGroup(options, get("namespace")[0]?.value ?? defaultNamespace, get("subset").map((t) => t.value));
   if ("reason" in g) return yield* skipAll(g.reason, g.detail);

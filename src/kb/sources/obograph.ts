@@ -1,8 +1,9 @@
 /**
  * OBO Graphs JSON (the JSON release of OBO Foundry ontologies: MONDO, HPO, DOID...): every `graphs[].nodes[]`
  * node of type CLASS gives its label (preferred), synonyms of the selected scopes, definition and xrefs;
- * deprecated nodes are skipped. The file is scanned as a character stream and each node is parsed on its own,
- * so memory stays bounded by the largest node, not the file.
+ * deprecated nodes are skipped. `graphs[].edges[]` give the hierarchy: `is_a` edges, and part-of edges (BFO_0000050)
+ * kept apart. The file is scanned as a character stream and each node or edge is parsed on its own, so memory
+ * stays bounded by the largest node, not the file.
  */
 import { createReadStream, statSync } from "node:fs";
 import { basename } from "node:path";
@@ -14,6 +15,11 @@ import { parseXref, type ProgressSink, type SourceItem, type TermSource, type Xr
 
 /** The JSON text of every element of `graphs[*].nodes`, with the line it starts on. */
 export async function* streamGraphNodes(path: string, progress?: ProgressSink): AsyncGenerator<{ json: string; line: number }> {
+  for await (const e of streamGraphElements(path, progress)) if (e.array === "nodes") yield { json: e.json, line: e.line };
+}
+
+/** The JSON text of every element of `graphs[*].nodes` and `graphs[*].edges`, with its array and start line. */
+export async function* streamGraphElements(path: string, progress?: ProgressSink): AsyncGenerator<{ array: "nodes" | "edges"; json: string; line: number }> {
   requireFile(path);
   progress?.start(basename(path), statSync(path).size);
   const stack: { type: string; key: string | undefined }[] = [];
@@ -26,11 +32,16 @@ export async function* streamGraphNodes(path: string, progress?: ProgressSink): 
   let capture: string[] | undefined;
   let captureDepth = 0;
   let captureLine = 0;
-  const atNodes = (): boolean => stack.length === 4 && stack[1].key === "graphs" && stack[3].key === "nodes" && stack[3].type === "[";
+  let captureArray: "nodes" | "edges" = "nodes";
+  const arrayHere = (): "nodes" | "edges" | undefined => {
+    if (stack.length !== 4 || stack[1].key !== "graphs" || stack[3].type !== "[") return undefined;
+    const key = stack[3].key;
+    return key === "nodes" || key === "edges" ? key : undefined;
+  };
   for await (const chunk of createReadStream(path, { encoding: "utf8", highWaterMark: 1 << 20 }) as AsyncIterable<string>) {
     progress?.advance(Buffer.byteLength(chunk, "utf8"));
     let from = 0;
-    const nodes: { json: string; line: number }[] = [];
+    const nodes: { array: "nodes" | "edges"; json: string; line: number }[] = [];
     for (let i = 0; i < chunk.length; i++) {
       const ch = chunk.charCodeAt(i);
       if (ch === 10) line++;
@@ -53,7 +64,9 @@ export async function* streamGraphNodes(path: string, progress?: ProgressSink): 
         keyBuf = "";
       } else if (ch === 123 || ch === 91) {
         const parent = stack[stack.length - 1];
-        if (ch === 123 && capture === undefined && atNodes()) {
+        const array = ch === 123 && capture === undefined ? arrayHere() : undefined;
+        if (array !== undefined) {
+          captureArray = array;
           capture = [];
           from = i;
           captureDepth = stack.length;
@@ -66,7 +79,7 @@ export async function* streamGraphNodes(path: string, progress?: ProgressSink): 
         expectKey = false;
         if (capture !== undefined && ch === 125 && stack.length === captureDepth) {
           capture.push(chunk.slice(from, i + 1));
-          nodes.push({ json: capture.join(""), line: captureLine });
+          nodes.push({ array: captureArray, json: capture.join(""), line: captureLine });
           capture = undefined;
         }
       } else if (ch === 44) expectKey = stack[stack.length - 1]?.type === "{";
@@ -114,16 +127,39 @@ export function oboGraphSource(path: string, options: OboOptions = {}): TermSour
 }
 
 async function* graphItems(path: string, options: OboOptions, progress?: ProgressSink): AsyncGenerator<SourceItem> {
-  for await (const { json, line } of streamGraphNodes(path, progress)) {
-    let node: GraphNode;
+  for await (const { array, json, line } of streamGraphElements(path, progress)) {
+    let element: GraphNode & GraphEdge;
     try {
-      node = JSON.parse(json) as GraphNode;
+      element = JSON.parse(json) as GraphNode & GraphEdge;
     } catch (e) {
-      yield { kind: "skip", file: path, line, reason: "invalid JSON node", detail: (e as Error).message };
+      yield { kind: "skip", file: path, line, reason: `invalid JSON ${array === "nodes" ? "node" : "edge"}`, detail: (e as Error).message };
       continue;
     }
-    yield* nodeItems(path, line, node, options);
+    if (array === "nodes") yield* nodeItems(path, line, element, options);
+    else yield* edgeItems(path, line, element);
   }
+}
+
+interface GraphEdge {
+  sub?: string;
+  pred?: string;
+  obj?: string;
+}
+
+/** Edge predicates read, as written by OBO Graphs (is_a) and by OWL conversions (full IRIs, CURIEs). */
+const EDGE_KIND: ReadonlyMap<string, "is_a" | "part_of"> = new Map([
+  ["is_a", "is_a"],
+  ["rdfs:subClassOf", "is_a"],
+  ["http://www.w3.org/2000/01/rdf-schema#subClassOf", "is_a"],
+  ["part_of", "part_of"],
+  ["BFO:0000050", "part_of"],
+  ["http://purl.obolibrary.org/obo/BFO_0000050", "part_of"],
+]);
+
+function* edgeItems(file: string, line: number, edge: GraphEdge): Generator<SourceItem> {
+  const kind = typeof edge.pred === "string" ? EDGE_KIND.get(edge.pred) : undefined;
+  if (kind === undefined || typeof edge.sub !== "string" || typeof edge.obj !== "string" || edge.sub === "" || edge.obj === "") return;
+  yield { kind: "relation", file, line, relation: { child: curieOf(edge.sub), parent: curieOf(edge.obj), kind } };
 }
 
 function* nodeItems(file: string, line: number, node: GraphNode, options: OboOptions): Generator<SourceItem> {

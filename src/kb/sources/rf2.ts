@@ -3,6 +3,8 @@
  * `sct2_Concept_*`, `sct2_Description_*` (any language) and `der2_cRefset_Language*` files, recognised by their
  * header. For every component id only the row with the latest effectiveTime counts; inactive rows are dropped.
  * A concept's group comes from the semantic tag of its fully specified name through a tag -> group map.
+ * `sct2_Relationship_*` (inferred relationships) gives the hierarchy: active |Is a| (116680003) rows between active
+ * concepts, whatever their group (ancestors outside the KB's groups still connect its concepts).
  */
 import { readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -21,12 +23,14 @@ export const RF2 = {
   DEFINITION: "900000000000550004",
   PREFERRED: "900000000000548007",
   ACCEPTABLE: "900000000000549004",
+  IS_A: "116680003",
 } as const;
 
 const HEADERS = {
   concept: "id\teffectiveTime\tactive\tmoduleId\tdefinitionStatusId",
   description: "id\teffectiveTime\tactive\tmoduleId\tconceptId\tlanguageCode\ttypeId\tterm\tcaseSignificanceId",
   language: "id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId\tacceptabilityId",
+  relationship: "id\teffectiveTime\tactive\tmoduleId\tsourceId\tdestinationId\trelationshipGroup\ttypeId\tcharacteristicTypeId\tmodifierId",
 } as const;
 type Rf2Kind = keyof typeof HEADERS;
 
@@ -62,7 +66,8 @@ export function semanticTag(fsn: string): string | undefined {
   return SEMANTIC_TAG.exec(fsn)?.[1].trim();
 }
 
-const RF2_NAME = /^(sct2_Concept|sct2_Description|sct2_TextDefinition|der2_cRefset_Language)\w*Snapshot/i;
+// Relationships: the inferred file; its concrete-values sibling (another layout) and the stated file are not read.
+const RF2_NAME = /^(sct2_Concept|sct2_Description|sct2_TextDefinition|der2_cRefset_Language|sct2_Relationship(?!Concrete))\w*Snapshot/i;
 
 /** The RF2 files of the paths: files as given, folders searched (recursively) for Snapshot files. */
 export function findRf2Files(paths: readonly string[]): string[] {
@@ -91,7 +96,7 @@ function kindOf(header: string, path: string): Rf2Kind {
   for (const [kind, h] of Object.entries(HEADERS) as [Rf2Kind, string][]) if (header === h) return kind;
   throw new SyncabelError(
     "KB_FILE_INVALID",
-    `${path}: not an RF2 concept, description or language refset file (header ${JSON.stringify(header.slice(0, 120))}); expected e.g. sct2_Concept_Snapshot_*.txt, sct2_Description_Snapshot-*.txt, der2_cRefset_LanguageSnapshot-*.txt`,
+    `${path}: not an RF2 concept, description, relationship or language refset file (header ${JSON.stringify(header.slice(0, 120))}); expected e.g. sct2_Concept_Snapshot_*.txt, sct2_Description_Snapshot-*.txt, der2_cRefset_LanguageSnapshot-*.txt`,
     { path },
   );
 }
@@ -104,6 +109,8 @@ CREATE TABLE descr (id TEXT NOT NULL, et TEXT NOT NULL, active INTEGER NOT NULL,
 CREATE TABLE lang (descr TEXT NOT NULL, refset TEXT NOT NULL, et TEXT NOT NULL, active INTEGER NOT NULL, accept TEXT NOT NULL,
   PRIMARY KEY (descr, refset)) WITHOUT ROWID;
 CREATE TABLE cgroup (concept TEXT PRIMARY KEY, tag TEXT NOT NULL, grp TEXT) WITHOUT ROWID;
+CREATE TABLE rel (id TEXT PRIMARY KEY, et TEXT NOT NULL, active INTEGER NOT NULL, source TEXT NOT NULL, dest TEXT NOT NULL,
+  type TEXT NOT NULL, file INTEGER NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /** A SNOMED CT RF2 release (files and/or release folders) as a row source. */
@@ -130,6 +137,7 @@ async function* rf2Items(files: readonly string[], options: Rf2Options, progress
     db.exec("CREATE INDEX descr_id ON descr (id, et)");
     assignGroups(db, options.tagGroups ?? DEFAULT_SEMANTIC_TAG_GROUPS);
     yield* descriptionItems(db, options, kinds.has("language"));
+    yield* relationItems(db);
   } finally {
     scratch.dispose();
   }
@@ -147,7 +155,11 @@ async function loadFile(db: import("better-sqlite3").Database, path: string, fil
     "INSERT INTO lang VALUES (?, ?, ?, ?, ?) ON CONFLICT (descr, refset) DO UPDATE SET et = excluded.et, active = excluded.active, accept = excluded.accept WHERE excluded.et > lang.et",
   );
   const lang = batcher<string[]>(db, (c) => insertLang.run(c[5], c[4], c[1], c[2] === "1" ? 1 : 0, c[6]));
-  const widths: Record<Rf2Kind, number> = { concept: 5, description: 9, language: 7 };
+  const insertRel = db.prepare(
+    "INSERT INTO rel VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET et = excluded.et, active = excluded.active, source = excluded.source, dest = excluded.dest, type = excluded.type, file = excluded.file, line = excluded.line WHERE excluded.et > rel.et",
+  );
+  const rel = batcher<[string[], number]>(db, ([c, line]) => insertRel.run(c[0], c[1], c[2] === "1" ? 1 : 0, c[4], c[5], c[7], fileId, line));
+  const widths: Record<Rf2Kind, number> = { concept: 5, description: 9, language: 7, relationship: 10 };
   for await (const { text, line } of readLines(path, progress, basename(path))) {
     if (kind === undefined) {
       kind = kindOf(text, path);
@@ -156,16 +168,20 @@ async function loadFile(db: import("better-sqlite3").Database, path: string, fil
     if (text === "") continue;
     const cells = text.split("\t");
     if (cells.length !== widths[kind] || !/^\d{8}$/.test(cells[1])) {
-      if (kind === "description") malformed.push({ kind: "skip", file: path, line, reason: "malformed RF2 row", detail: `${cells.length} columns, ${widths[kind]} expected` });
+      if (kind === "description" || kind === "relationship") {
+        malformed.push({ kind: "skip", file: path, line, reason: kind === "description" ? "malformed RF2 row" : "malformed RF2 relationship row", detail: `${cells.length} columns, ${widths[kind]} expected` });
+      }
       continue;
     }
     if (kind === "concept") concept.add(cells);
     else if (kind === "description") descr.add([cells, line]);
+    else if (kind === "relationship") rel.add([cells, line]);
     else lang.add(cells);
   }
   concept.flush();
   descr.flush();
   lang.flush();
+  rel.flush();
   if (kind === undefined) throw new SyncabelError("KB_FILE_INVALID", `${path}: empty file (no RF2 header)`, { path });
   return kind;
 }
@@ -250,5 +266,15 @@ function* descriptionItems(db: import("better-sqlite3").Database, options: Rf2Op
         row: { code: r.concept, name, group: r.grp, preferred: r.type !== RF2.FSN && r.accept === RF2.PREFERRED, semanticTypes: [r.tag] },
       };
     }
+  }
+}
+
+/** Is-a edges: the current version of each relationship row, active, typeId |Is a|, between active concepts. */
+function* relationItems(db: import("better-sqlite3").Database): Generator<SourceItem> {
+  const sql = `SELECT r.source, r.dest, f.path, r.line FROM rel r JOIN files f ON f.file = r.file
+    JOIN concept a ON a.id = r.source AND a.active = 1 JOIN concept b ON b.id = r.dest AND b.active = 1
+    WHERE r.active = 1 AND r.type = ? ORDER BY r.file, r.line`;
+  for (const r of db.prepare(sql).iterate(RF2.IS_A) as Iterable<{ source: string; dest: string; path: string; line: number }>) {
+    yield { kind: "relation", file: r.path, line: r.line, relation: { child: r.source, parent: r.dest, kind: "is_a" } };
   }
 }

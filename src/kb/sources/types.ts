@@ -23,8 +23,21 @@ export interface SourceRow {
   readonly xrefs?: readonly Xref[];
 }
 
+/** Relation kinds the KB stores: the hierarchy (is-a) and partonomy (part-of), kept apart. */
+export const RELATION_KINDS = ["is_a", "part_of"] as const;
+export type RelationKind = (typeof RELATION_KINDS)[number];
+
+/** One edge of a terminology's hierarchy: `child` is_a / part_of `parent` (codes as the KB stores them). */
+export interface SourceRelation {
+  readonly child: string;
+  readonly parent: string;
+  readonly kind: RelationKind;
+}
+
 export type SourceItem =
   | { readonly kind: "row"; readonly file: string; readonly line: number; readonly row: SourceRow }
+  /** An edge between two concepts (not a name: not counted in the rows read). */
+  | { readonly kind: "relation"; readonly file: string; readonly line: number; readonly relation: SourceRelation }
   /** A source row that gives no name; `reason` is a short fixed category, `detail` the specifics. */
   | { readonly kind: "skip"; readonly file: string; readonly line: number; readonly reason: string; readonly detail?: string };
 

@@ -3,6 +3,9 @@
  * (`ABBR|Group Name|TUI|Type Name`, semantic type -> semantic group). Pipe-delimited, no quoting, a trailing `|`.
  * MRCONSO is read in its released order (rows of a CUI are contiguous), one CUI at a time, so cross-references
  * and `--code-from` codes are gathered per concept in constant memory.
+ * MRREL.RRF (optional) gives the hierarchy: PAR / CHD rows of the selected sources (the SAB filter), read the
+ * Metathesaurus way, right to left: `CUI1|..|PAR|CUI2` says CUI2 is a parent of CUI1, `CUI1|..|CHD|CUI2` that
+ * CUI2 is a child of CUI1. With `codeFrom`, each CUI stands for its codes in that source.
  */
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
@@ -17,11 +20,15 @@ import type { ProgressSink, SourceItem, TermSource, Xref } from "./types.js";
 /** MRCONSO.RRF columns, in order (18 fields, then the trailing empty one). */
 export const MRCONSO_COLUMNS = ["CUI", "LAT", "TS", "LUI", "STT", "SUI", "ISPREF", "AUI", "SAUI", "SCUI", "SDUI", "SAB", "TTY", "CODE", "STR", "SRL", "SUPPRESS", "CVF"] as const;
 export const MRSTY_COLUMNS = ["CUI", "TUI", "STN", "STY", "ATUI", "CVF"] as const;
+export const MRREL_COLUMNS = ["CUI1", "AUI1", "STYPE1", "REL", "CUI2", "AUI2", "STYPE2", "RELA", "RUI", "SRUI", "SAB", "SL", "RG", "DIR", "SUPPRESS", "CVF"] as const;
+const R = Object.fromEntries(MRREL_COLUMNS.map((c, i) => [c, i])) as Record<(typeof MRREL_COLUMNS)[number], number>;
 const C = Object.fromEntries(MRCONSO_COLUMNS.map((c, i) => [c, i])) as Record<(typeof MRCONSO_COLUMNS)[number], number>;
 
 export interface UmlsOptions {
   readonly mrsty?: string;
   readonly semGroups?: string;
+  /** MRREL.RRF: is-a edges from its PAR / CHD rows (of the `sab` sources, with the `suppress` values kept). */
+  readonly mrrel?: string;
   /** Semantic group abbreviation (DISO), group name, TUI (T047) or semantic type name -> KB group. Without it
    * the group is the semantic group abbreviation (with SemGroups.txt), else the TUI. */
   readonly groupMap?: GroupMap;
@@ -61,9 +68,20 @@ function splitRrf(text: string): string[] {
   return cells;
 }
 
+/** The rows of an RRF file (blank lines skipped); a row without `width` fields becomes a skip item. */
+async function* rrfRows(path: string, name: string, width: number, progress?: ProgressSink): AsyncGenerator<Atom | SourceItem> {
+  for await (const { text, line } of readLines(path, progress, basename(path))) {
+    if (text === "") continue;
+    const cells = splitRrf(text);
+    if (cells.length === width) yield { cells, line };
+    else yield { kind: "skip", file: path, line, reason: `malformed ${name} row`, detail: `${cells.length} fields, ${width} expected` };
+  }
+}
+
 export function umlsSource(mrconso: string, options: UmlsOptions = {}): TermSource {
   requireFile(mrconso);
-  const files = [mrconso, ...(options.mrsty ? [options.mrsty] : []), ...(options.semGroups ? [options.semGroups] : [])];
+  if (options.mrrel !== undefined) requireFile(options.mrrel);
+  const files = [mrconso, ...(options.mrsty ? [options.mrsty] : []), ...(options.semGroups ? [options.semGroups] : []), ...(options.mrrel ? [options.mrrel] : [])];
   return { format: "umls", files, items: (progress) => umlsItems(mrconso, options, progress) };
 }
 
@@ -88,14 +106,15 @@ async function* umlsItems(mrconso: string, options: UmlsOptions, progress?: Prog
       }
       return { groups: [...groups].sort(), tuis: tuis.map((t) => t.tui) };
     };
+    const codes = options.mrrel !== undefined && options.codeFrom !== undefined ? cuiCodes(scratch.db) : undefined;
     let block: Atom[] = [];
-    for await (const { text, line } of readLines(mrconso, progress, basename(mrconso))) {
-      if (text === "") continue;
-      const cells = splitRrf(text);
-      if (cells.length !== MRCONSO_COLUMNS.length) {
-        yield { kind: "skip", file: mrconso, line, reason: "malformed MRCONSO row", detail: `${cells.length} fields, ${MRCONSO_COLUMNS.length} expected` };
+    for await (const row of rrfRows(mrconso, "MRCONSO", MRCONSO_COLUMNS.length, progress)) {
+      if (!("cells" in row)) {
+        yield row;
         continue;
       }
+      const { cells, line } = row;
+      if (codes && cells[C.SAB] === options.codeFrom && cells[C.CODE] !== "" && cells[C.CODE] !== "NOCODE") codes.add(cells[C.CUI], cells[C.CODE]);
       if (block.length > 0 && block[0].cells[C.CUI] !== cells[C.CUI]) {
         yield* conceptItems(block, mrconso, options, groupsOf);
         block = [];
@@ -103,6 +122,7 @@ async function* umlsItems(mrconso: string, options: UmlsOptions, progress?: Prog
       block.push({ cells, line });
     }
     if (block.length > 0) yield* conceptItems(block, mrconso, options, groupsOf);
+    if (options.mrrel !== undefined) yield* mrrelItems(options.mrrel, options, codes?.lookup(), progress);
   } finally {
     scratch.dispose();
   }
@@ -169,5 +189,39 @@ function* conceptItems(block: readonly Atom[], file: string, options: UmlsOption
         }
       }
     }
+  }
+}
+
+/** The CUI -> codes table of the `codeFrom` source, filled while MRCONSO streams by. */
+function cuiCodes(db: import("better-sqlite3").Database) {
+  db.exec("CREATE TABLE cuicode (cui TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (cui, code)) WITHOUT ROWID");
+  const insert = db.prepare("INSERT OR IGNORE INTO cuicode VALUES (?, ?)");
+  const rows = batcher<[string, string]>(db, ([cui, code]) => insert.run(cui, code));
+  return {
+    add: (cui: string, code: string) => rows.add([cui, code]),
+    lookup(): (cui: string) => string[] {
+      rows.flush();
+      const select = db.prepare("SELECT code FROM cuicode WHERE cui = ? ORDER BY code").pluck();
+      return (cui) => select.all(cui) as string[];
+    },
+  };
+}
+
+/** Is-a edges of MRREL's PAR / CHD rows. */
+async function* mrrelItems(path: string, options: UmlsOptions, codesOf: ((cui: string) => string[]) | undefined, progress?: ProgressSink): AsyncGenerator<SourceItem> {
+  const suppress = options.suppress ?? ["N"];
+  for await (const row of rrfRows(path, "MRREL", MRREL_COLUMNS.length, progress)) {
+    if (!("cells" in row)) {
+      yield row;
+      continue;
+    }
+    const { cells, line } = row;
+    const rel = cells[R.REL];
+    if ((rel !== "PAR" && rel !== "CHD") || !inList(options.sab, cells[R.SAB]) || !suppress.includes(cells[R.SUPPRESS])) continue;
+    const [child, parent] = rel === "PAR" ? [cells[R.CUI1], cells[R.CUI2]] : [cells[R.CUI2], cells[R.CUI1]];
+    if (child === parent || child === "" || parent === "") continue;
+    const children = codesOf ? codesOf(child) : [child];
+    const parents = codesOf ? codesOf(parent) : [parent];
+    for (const c of children) for (const p of parents) if (c !== p) yield { kind: "relation", file: path, line, relation: { child: c, parent: p, kind: "is_a" } };
   }
 }

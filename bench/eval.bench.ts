@@ -28,14 +28,15 @@ import type { EvalReport, Prediction } from "../src/eval/types.js";
 import { buildKnowledgeBase, openKnowledgeBase } from "../src/kb/index.js";
 import { readTrainingMentions } from "../src/kb/mentions.js";
 import { Bm25Index } from "../src/lexical/bm25.js";
-import { abbreviationMap, expansionOf } from "../src/lexical/abbreviations.js";
 import { foldText } from "../src/lexical/normalize.js";
 import { HybridLinker } from "../src/linker/hybrid-linker.js";
 import { loadOrBuildLexicalIndex, TfidfLinker } from "../src/linker/tfidf-linker.js";
 import { trainLinker } from "../src/linker/train-linker.js";
 import { defaultLinkerWorkers, WorkerPoolLinker } from "../src/linker/worker-pool-linker.js";
-import type { Beam, SampleResult } from "../src/linker/types.js";
-import { buildMarkedSentence, SegmentationCache } from "../src/markup/sentence-builder.js";
+import type { Beam, LinkResult } from "../src/linker/types.js";
+import { SegmentationCache } from "../src/markup/sentence-builder.js";
+import { documentQueries, type MentionQuery } from "../src/data/mention-queries.js";
+import "../test/support/ts-workers.js";
 
 const DATA = new URL("../../shared/data/", import.meta.url).pathname;
 const K = 5;
@@ -75,10 +76,8 @@ interface DevMention {
   readonly text: string;
   readonly code: string;
   readonly sentence: string;
-  /** The long form when the mention's text is a short form defined in its document. */
-  readonly expansion: string | undefined;
-  /** The texts of every mention of its document (one array per document, as link-docs passes them). */
-  readonly documentMentions: readonly string[];
+  /** The mention as every linker takes it (src/data/mention-queries.ts), as link-docs builds it. */
+  readonly query: MentionQuery;
 }
 
 function round(x: number, digits = 4): number {
@@ -90,30 +89,28 @@ function devMentions(dataset: Dataset): DevMention[] {
   const cache = new SegmentationCache();
   const out: DevMention[] = [];
   for (const d of dataset.documents) {
-    const abbreviations = abbreviationMap(d.text);
-    const documentMentions = d.mentions.map((m) => m.text);
-    for (const m of d.mentions) {
+    for (const { mention: m, sentence, query, error } of documentQueries(d, { cache })) {
       if (m.codes.length === 0) continue;
+      if (query === undefined || sentence === undefined) throw new Error(`${d.id}: ${error?.message}`);
       out.push({
-        expansion: expansionOf(abbreviations, m.text),
-        documentMentions,
+        query,
         doc: d.id,
         label: m.label,
         start: m.fragments[0].start,
         end: m.fragments[m.fragments.length - 1].end,
         text: m.text,
         code: [...m.codes].sort().join("+"),
-        sentence: buildMarkedSentence(d, m, { cache }).sentence,
+        sentence,
       });
     }
   }
   return out;
 }
 
-function score(dataset: Dataset, mentions: readonly DevMention[], results: readonly SampleResult[], seconds: number, cpuSeconds: number, trainCodes: ReadonlySet<string>): { scored: Scored; report: EvalReport } {
+function score(dataset: Dataset, mentions: readonly DevMention[], results: readonly LinkResult[], seconds: number, cpuSeconds: number, trainCodes: ReadonlySet<string>): { scored: Scored; report: EvalReport } {
   const predictions: Prediction[] = results.map((r, i) => {
     const m = mentions[i] as DevMention;
-    if (r.error) throw new Error(`sentence ${JSON.stringify(r.sentence)} failed: ${r.error.message}`);
+    if (r.error) throw new Error(`sentence ${JSON.stringify(m.sentence)} failed: ${r.error.message}`);
     return { doc: m.doc, label: m.label, start: m.start, end: m.end, codes: r.beams.map((b: Beam) => b.pred_concept_code), scores: r.beams.map((b) => b.beam_score) };
   });
   const report = evaluate(goldFromDataset(dataset), predictions, { ks: [1, K], elapsedSeconds: seconds, trainCodes, resamples: 200 });
@@ -148,7 +145,7 @@ async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; seconds: n
  * 32 sentences, two per worker in flight. Reports its speed against the in-process run of the same sentences
  * (measured just before, so a ratio of one run) and that its answers are the same.
  */
-async function pooledHybrid(kbPath: string, mentions: readonly DevMention[], inProcess: readonly SampleResult[], inProcessSeconds: number): Promise<Record<string, unknown>> {
+async function pooledHybrid(kbPath: string, mentions: readonly DevMention[], inProcess: readonly LinkResult[], inProcessSeconds: number): Promise<Record<string, unknown>> {
   const workers = defaultLinkerWorkers();
   const open = await timed(() => WorkerPoolLinker.open({ kb: kbPath, linker: "hybrid", workers }));
   const pool = open.value;
@@ -156,14 +153,14 @@ async function pooledHybrid(kbPath: string, mentions: readonly DevMention[], inP
     const batches: { from: number; to: number }[] = [];
     for (let from = 0; from < mentions.length; from += 32) batches.push({ from, to: Math.min(mentions.length, from + 32) });
     const run = await timed(async () => {
-      const out: SampleResult[][] = new Array(batches.length);
+      const out: LinkResult[][] = new Array(batches.length);
       let next = 0;
       const lane = async (): Promise<void> => {
         while (next < batches.length) {
           const b = next++;
           const { from, to } = batches[b] as { from: number; to: number };
           const part = mentions.slice(from, to);
-          out[b] = await pool.sample(part.map((m) => m.sentence), { num_beams: K, expansions: part.map((m) => m.expansion), documentMentions: part.map((m) => m.documentMentions) });
+          out[b] = await pool.link(part.map((m) => m.query), { numBeams: K });
         }
       };
       await Promise.all(Array.from({ length: 2 * workers }, lane));
@@ -190,7 +187,7 @@ function heapAfterGc(): number {
 }
 
 /** The peers' dictionary: exact lower-cased training mention -> its most frequent code, then TF-IDF. */
-function dictionaryResults(train: Dataset, mentions: readonly DevMention[], tfidf: readonly SampleResult[]): SampleResult[] {
+function dictionaryResults(train: Dataset, mentions: readonly DevMention[], tfidf: readonly LinkResult[]): LinkResult[] {
   const counts = new Map<string, Map<string, number>>();
   for (const d of train.documents) {
     for (const m of d.mentions) {
@@ -203,11 +200,11 @@ function dictionaryResults(train: Dataset, mentions: readonly DevMention[], tfid
     }
   }
   return mentions.map((m, i) => {
-    const t = tfidf[i] as SampleResult;
+    const t = tfidf[i] as LinkResult;
     const fromDict = [...(counts.get(`${m.label}\u0000${m.text.trim().toLowerCase()}`) ?? new Map<string, number>())].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     const beams: Beam[] = fromDict.map(([code, n]) => ({ mention: m.text, semantic_group: m.label, pred_concept_name: m.text, pred_concept_code: code, beam_score: n, pred_concept_codes: code.split("+") }));
     for (const b of t.beams ?? []) if (!beams.some((x) => x.pred_concept_code === b.pred_concept_code)) beams.push(b);
-    return { sentence: t.sentence, beams: beams.slice(0, K) };
+    return { beams: beams.slice(0, K) };
   });
 }
 
@@ -261,7 +258,7 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
   const dev = await readDataset(s.dev, { format: s.format });
   const trainCodes = codesOfDataset(train);
   const mentions = devMentions(dev);
-  const sentences = mentions.map((m) => m.sentence);
+  const queries = mentions.map((m) => m.query);
   const kbCodes = new Set(kb.codes());
   let inKb = 0;
   for (const m of mentions) if (codeSet(m.code).every((c) => kbCodes.has(c))) inKb++;
@@ -270,7 +267,7 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
     // TF-IDF.
     const tfidfBuild = await timed(() => loadOrBuildLexicalIndex(kb));
     const tfidf = TfidfLinker.fromKnowledgeBase(kb);
-    const tfidfRun = await timed(() => tfidf.sample(sentences, { num_beams: K }));
+    const tfidfRun = await timed(() => tfidf.link(queries, { numBeams: K }));
     const tfidfScore = score(dev, mentions, tfidfRun.value, tfidfRun.seconds, tfidfRun.cpuSeconds, trainCodes);
     // Dictionary baseline (its own time: the TF-IDF fallback's time plus the look-ups).
     const dictRun = await timed(() => dictionaryResults(train, mentions, tfidfRun.value));
@@ -281,7 +278,7 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
     const hybridOpen = await timed(() => HybridLinker.fromKnowledgeBase(kb));
     const hybrid = hybridOpen.value;
     const heapAfter = heapAfterGc();
-    const hybridRun = await timed(() => hybrid.sample(sentences, { num_beams: K, expansions: mentions.map((m) => m.expansion), documentMentions: mentions.map((m) => m.documentMentions) }));
+    const hybridRun = await timed(() => hybrid.link(queries, { numBeams: K }));
     const hybridScore = score(dev, mentions, hybridRun.value, hybridRun.seconds, hybridRun.cpuSeconds, trainCodes);
     const pooled = await pooledHybrid(kbPath, mentions, hybridRun.value, hybridOpen.seconds + hybridRun.seconds);
     out.linkers = {
@@ -311,7 +308,7 @@ async function benchOne(s: Setting, work: string): Promise<Record<string, unknow
 }
 
 /** Hybrid top-1 accuracy split by verbatim-seen / not-seen mention text, composite gold, and some misses. */
-function errorAnalysis(train: Dataset, mentions: readonly DevMention[], results: readonly SampleResult[]): Record<string, unknown> {
+function errorAnalysis(train: Dataset, mentions: readonly DevMention[], results: readonly LinkResult[]): Record<string, unknown> {
   const seenText = new Set<string>();
   for (const d of train.documents) for (const m of d.mentions) seenText.add(`${m.label}\u0000${m.text.trim().toLowerCase()}`);
   const buckets: Record<string, [number, number]> = {};
@@ -320,7 +317,7 @@ function errorAnalysis(train: Dataset, mentions: readonly DevMention[], results:
     const top = results[i]?.beams?.[0];
     const hit = top !== undefined && codeSet(top.pred_concept_code).join("+") === codeSet(m.code).join("+");
     const keys = [seenText.has(`${m.label}\u0000${m.text.trim().toLowerCase()}`) ? "text_seen_in_train" : "text_not_in_train", m.code.includes("+") ? "composite_gold" : "single_gold"];
-    if (m.expansion !== undefined) keys.push("short_form_defined_in_document");
+    if (m.query.expansion !== undefined) keys.push("short_form_defined_in_document");
     for (const k of keys) {
       buckets[k] ??= [0, 0];
       buckets[k][0]++;

@@ -1,5 +1,7 @@
 import { SyncabelError } from "../errors.js";
 import type { OpenLinkerOptions } from "../linker/open.js";
+import { LINKER_KINDS, type LinkerKind } from "../linker/types.js";
+import { isPromptLanguage } from "../markup/prompt.js";
 import { DTYPE_SUFFIXES, isModelDtype } from "../lm/model-file.js";
 import { fraction, positiveInt, warnUnused } from "./args.js";
 import { parseDecoderStart, type DecoderStart } from "../linker/seq2seq-prompt.js";
@@ -50,8 +52,14 @@ export interface LinkerArgValues {
 export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): OpenLinkerOptions {
   if (!values.kb) throw new SyncabelError("CLI_USAGE", `--kb is required\n\n${usage}`);
   const kind = values.linker;
-  if (kind !== undefined && kind !== "generative" && kind !== "tfidf" && kind !== "hybrid" && kind !== "retrieve-generate") {
-    throw new SyncabelError("CLI_USAGE", `--linker must be hybrid, tfidf, generative or retrieve-generate, got ${JSON.stringify(kind)}`);
+  if (kind !== undefined && !(LINKER_KINDS as readonly string[]).includes(kind)) {
+    throw new SyncabelError("CLI_USAGE", `--linker must be ${LINKER_KINDS.join(", ")}, got ${JSON.stringify(kind)}`);
+  }
+  if ((kind === "generative" || kind === "retrieve-generate") && !values.model) throw new SyncabelError("CLI_USAGE", `--linker ${kind} needs --model DIR\n\n${usage}`);
+  const language = values.language;
+  // Without a model, --language only sets the segmentation language (link-docs); with one it chooses the prompt verb.
+  if (language !== undefined && values.model && values.verb === undefined && !isPromptLanguage(language)) {
+    throw new SyncabelError("CLI_USAGE", `--language must be es, fr or en with a model (it chooses the prompt verb), got ${JSON.stringify(language)}; or give --verb`);
   }
   const device = values.device;
   if (device !== undefined && device !== "cpu" && device !== "cuda") {
@@ -81,9 +89,9 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
     ...(values["model-file"] === undefined ? {} : { modelFile: values["model-file"] }),
     ...(device === undefined ? {} : { device }),
     ...(values.model === undefined ? {} : { model: values.model }),
-    ...(values.language === undefined ? {} : { language: values.language }),
+    ...(language === undefined || !isPromptLanguage(language) ? {} : { language }),
     ...(values.verb === undefined ? {} : { verb: values.verb }),
-    ...(kind === undefined ? {} : { linker: kind }),
+    ...(kind === undefined ? {} : { linker: kind as LinkerKind }),
     multipleAnswers: values["multiple-answers"] ?? false,
     ...(early === undefined ? {} : { earlyStopping: early === "never" ? "never" : early === "true" }),
     ...(values.threads === undefined ? {} : { threads: positiveInt(values.threads, "threads", 1) }),
@@ -93,12 +101,11 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
 }
 
 /**
- * Warn about linker flags that change nothing for the linker that will run (the TF-IDF linker has no model, no
- * prompt verb, no device): silently accepting them hides a wrong assumption. `language` is left out where the
- * command uses it for something else (link-docs segments documents with it).
+ * Warn about linker flags that change nothing for the linker that runs (`kind`: the opened linker's, as openLinker
+ * chose it; the model-free linkers have no model, no prompt verb, no device): silently accepting them hides a wrong
+ * assumption. `language` is left out where the command uses it for something else (link-docs segments with it).
  */
-export function warnIneffectiveLinkerArgs(values: LinkerArgValues, command: string, stderr: { write(s: string): unknown }, checkLanguage: boolean): void {
-  const kind = values.linker ?? (values.model ? "generative" : "tfidf");
+export function warnIneffectiveLinkerArgs(values: LinkerArgValues, kind: LinkerKind, command: string, stderr: { write(s: string): unknown }, checkLanguage: boolean): void {
   if (kind !== "tfidf" && kind !== "hybrid") {
     if (values.workers !== undefined) warnUnused({ stderr }, command, "--workers", `with the ${kind} linker (worker threads are for the hybrid and TF-IDF linkers; a model uses --threads)`);
     return;
@@ -113,5 +120,6 @@ export function warnIneffectiveLinkerArgs(values: LinkerArgValues, command: stri
   if (values.verb !== undefined) flags.push("--verb");
   if (values["multiple-answers"] === true) flags.push("--multiple-answers");
   if (values["early-stopping"] !== undefined) flags.push("--early-stopping");
-  for (const f of flags) warnUnused({ stderr }, command, f, "with the TF-IDF linker (it uses no model): give --model DIR for the generative linker");
+  const name = kind === "tfidf" ? "TF-IDF" : "hybrid";
+  for (const f of flags) warnUnused({ stderr }, command, f, `with the ${name} linker (it uses no model): give --model DIR for the generative linker`);
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { isSyncabelError } from "../errors.js";
+import { isSyncabelError, type ErrorCode } from "../errors.js";
 import { isParseArgsError } from "./args.js";
 import { processIO, type CliIO, type CommandRun } from "./io.js";
 
@@ -46,6 +46,12 @@ function isSystemError(e: unknown): e is Error & { code: string } {
 }
 
 /**
+ * Library errors that mean an invalid option: from the command line they are usage errors (the options came from
+ * its flags), reported with the usage text and exit 2, under their own code.
+ */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["CLI_USAGE", "DATA_UNKNOWN_FORMAT", "KB_INVALID_OPTIONS", "KB_UNKNOWN_VOCABULARY", "TRAIN_INVALID_OPTIONS", "SYNTH_INVALID_OPTIONS", "SERVER_INVALID_OPTIONS", "RUN_OPTIONS_MISMATCH", "MERGE_INVALID_INPUT", "DATA_INVALID_SHARD", "EVAL_INVALID_OPTIONS", "JUDGE_INVALID_OPTIONS"]);
+
+/**
  * The one place errors become exit codes: 2 for usage errors (with the command's usage text), 1 for every
  * other failure. Each message ends with its error code; anything not a SyncabelError is reported as INTERNAL.
  */
@@ -56,8 +62,8 @@ function reportError(name: string, e: unknown, commandUsage: string | undefined,
     return 2;
   }
   if (isSyncabelError(e)) {
-    if (e.code === "CLI_USAGE") {
-      io.stderr.write(`syncabel ${name}: ${withUsage(clip(e.message))} [CLI_USAGE]\n`);
+    if (USAGE_CODES.has(e.code)) {
+      io.stderr.write(`syncabel ${name}: ${withUsage(clip(e.message))} [${e.code}]\n`);
       return 2;
     }
     io.stderr.write(`syncabel ${name}: ${clip(e.message)} [${e.code}]\n`);

@@ -22,7 +22,7 @@ export async function readDataset(path: string, options: ReadDatasetOptions): Pr
     case "bigbio":
       return readBigbio(path, options);
     default:
-      throw new SyncabelError("CLI_USAGE", `unknown dataset format ${JSON.stringify(options.format)}: use ${DATASET_FORMATS.join(", ")}`, { format: String(options.format) });
+      throw new SyncabelError("DATA_UNKNOWN_FORMAT", `unknown dataset format ${JSON.stringify(options.format)}: use ${DATASET_FORMATS.join(", ")}`, { format: String(options.format) });
   }
 }
 
@@ -32,7 +32,7 @@ export async function readDataset(path: string, options: ReadDatasetOptions): Pr
  * one is skipped as an error problem naming both places (outputs and resumption key rows by document id).
  */
 export async function readDatasets(paths: readonly string[], options: ReadDatasetOptions): Promise<Dataset> {
-  if (paths.length === 0) throw new SyncabelError("CLI_USAGE", "give at least one input dataset");
+  if (paths.length === 0) throw new SyncabelError("DATA_FILE_MISSING", "no input dataset given");
   const documents: Document[] = [];
   const problems: ReadProblem[] = [];
   const firstSeen = new Map<string, string>();

@@ -22,14 +22,14 @@ export function shardText(shard: Shard): string {
   return `${shard.index}/${shard.count}`;
 }
 
-/** Parse `K/N` (0 <= K < N); `what` names the flag or file for the message. */
-export function parseShard(text: string, what = "--shard"): Shard {
+/** Parse `K/N` (0 <= K < N); `what` names the option or file for the message. */
+export function parseShard(text: string, what = "the shard"): Shard {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const index = m === null ? NaN : Number(m[1]);
   const count = m === null ? NaN : Number(m[2]);
   if (m === null || !Number.isSafeInteger(index) || !Number.isSafeInteger(count) || count < 1 || count > MAX_SHARDS || index >= count) {
     throw new SyncabelError(
-      "CLI_USAGE",
+      "DATA_INVALID_SHARD",
       `${what} must be K/N with shards numbered from 0 (0 <= K < N <= ${MAX_SHARDS}; e.g. 0/4 ... 3/4, Kubernetes' JOB_COMPLETION_INDEX or Slurm's --array=0-3), got ${JSON.stringify(text)}`,
     );
   }

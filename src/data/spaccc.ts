@@ -76,7 +76,7 @@ export async function readSpaccc(tsvPath: string, options: ReadOptions = {}): Pr
 
   const textsDir = options.textsDir ?? join(dirname(tsvPath), "texts");
   if (!existsSync(textsDir)) {
-    throw new SyncabelError("DATA_FILE_MISSING", `the texts folder ${textsDir} of ${tsvPath} does not exist (give it with --texts DIR)`, { file: textsDir });
+    throw new SyncabelError("DATA_FILE_MISSING", `the texts folder ${textsDir} of ${tsvPath} does not exist (give the folder of the texts)`, { file: textsDir });
   }
   const documents: Document[] = [];
   for (const [id, pending] of byDoc) {

@@ -122,7 +122,7 @@ export function evaluate(gold: readonly GoldMention[], predictions: readonly Pre
     throw new SyncabelError(
       "EVAL_INVALID_INPUT",
       `no gold mention to score: ${gold.length} gold rows (${goldDuplicates} duplicates, ${goldNoCode} NO_CODE` +
-        `${options.onlyPredicted ? `, ${withoutPrediction} without a prediction under --only-predicted` : ""}` +
+        `${options.onlyPredicted ? `, ${withoutPrediction} without a prediction (only predicted mentions scored)` : ""}` +
         `${options.goldRowsSkipped ? `, ${options.goldRowsSkipped} more skipped as malformed` : ""}): check the gold file, its format and the predictions' document names`,
       { gold_rows: gold.length },
     );

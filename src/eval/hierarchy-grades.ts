@@ -89,7 +89,7 @@ export function parseGrades(text: string, known: readonly string[] = GRADES): st
   const out = text.split(",").map((s) => s.trim().toUpperCase().replace(/-/g, "_")).filter((s) => s !== "");
   const bad = out.filter((g) => !known.includes(g));
   if (out.length === 0 || bad.length > 0) {
-    throw new SyncabelError("CLI_USAGE", `--accept takes a comma-separated list of ${known.join(", ")}${bad.length > 0 ? `; unknown: ${bad.join(", ")}` : ""}`);
+    throw new SyncabelError("EVAL_INVALID_OPTIONS", `the accepted grades must be a comma-separated list of ${known.join(", ")}${bad.length > 0 ? `; unknown: ${bad.join(", ")}` : ""}`);
   }
   return [...new Set(out)];
 }

@@ -65,7 +65,7 @@ export function decideByCodes(item: JudgeItem): Verdict | undefined {
 }
 
 export async function runJudge(o: JudgeRunOptions): Promise<JudgeSummary> {
-  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new SyncabelError("CLI_USAGE", `--concurrency must be a positive integer (got ${o.concurrency})`);
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new SyncabelError("JUDGE_INVALID_OPTIONS", `concurrency must be a positive integer (got ${o.concurrency})`, { concurrency: o.concurrency });
   const started = Date.now();
   const retry = o.retry ?? DEFAULT_RETRY_POLICY;
   const verdicts: (Verdict | undefined)[] = new Array(o.items.length).fill(undefined);

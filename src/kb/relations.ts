@@ -172,12 +172,12 @@ export class Hierarchy {
    */
   static load(kbPath: string, options: HierarchyOptions = {}): Hierarchy {
     const kinds = options.kinds ?? ["is_a"];
-    for (const k of kinds) if (!(RELATION_KINDS as readonly string[]).includes(k)) throw new SyncabelError("CLI_USAGE", `unknown relation kind ${JSON.stringify(k)} (known: ${RELATION_KINDS.join(", ")})`);
+    for (const k of kinds) if (!(RELATION_KINDS as readonly string[]).includes(k)) throw new SyncabelError("KB_INVALID_OPTIONS", `unknown relation kind ${JSON.stringify(k)} (known: ${RELATION_KINDS.join(", ")})`);
     const path = resolve(kbPath);
     const db = openReadOnly(path);
     try {
       const none = (why: string) =>
-        new SyncabelError("KB_NO_RELATIONS", `${path}: ${why}; rebuild it with 'syncabel kb build' from a release that carries its hierarchy (RF2 relationships, OBO is_a, OBO Graphs edges, UMLS MRREL with --mrrel, a gazetteer 'parents' column)`, { path });
+        new SyncabelError("KB_NO_RELATIONS", `${path}: ${why}; rebuild it with 'syncabel kb build' from a release that carries its hierarchy (RF2 relationships, OBO is_a, OBO Graphs edges, UMLS MRREL, a gazetteer 'parents' column)`, { path });
       if (!hasRelationsTable(db)) throw none("the KB index holds no relations (it was built before syncabel stored them)");
       checkRelationCount(db, path);
       let hierarchy: Hierarchy;

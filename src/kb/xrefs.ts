@@ -27,7 +27,7 @@ export class XrefMap {
     const known = (this.db.prepare("SELECT DISTINCT vocab FROM xrefs ORDER BY vocab").all() as { vocab: string }[]).map((r) => r.vocab);
     if (!known.includes(vocab)) {
       this.db.close();
-      throw new SyncabelError("CLI_USAGE", `${kbPath}: no cross-reference to ${JSON.stringify(vocab)} (known vocabularies: ${known.join(", ") || "none"})`, { path: kbPath, vocab });
+      throw new SyncabelError("KB_UNKNOWN_VOCABULARY", `${kbPath}: no cross-reference to ${JSON.stringify(vocab)} (known vocabularies: ${known.join(", ") || "none"})`, { path: kbPath, vocab });
     }
     this.byCode = this.db.prepare("SELECT id FROM xrefs WHERE code = ? AND vocab = ? ORDER BY id");
   }

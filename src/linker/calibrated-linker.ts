@@ -12,8 +12,9 @@ import { SyncabelError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-write.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import { Calibrator } from "./calibration.js";
-import { isContinuousLinker, type ContinuousLinker, type ContinuousOptions, type SentenceFeed } from "./sentence-feed.js";
-import type { Linker, SampleOptions, SampleResult } from "./types.js";
+import { isContinuousLinker, type ContinuousLinker, type ContinuousOptions, type QueryFeed } from "./query-feed.js";
+import { sampleSentences } from "./sample.js";
+import type { Linker, LinkerKind, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult } from "./types.js";
 
 export const calibrationArtifactKey = (kind: string): string => `calibration/${kind}/v1`;
 export const calibrationFileOf = (model: string, kind: string): string => join(model, `syncabel-calibration.${kind}.json`);
@@ -75,7 +76,7 @@ export function checkMinConfidence(value: number | undefined): void {
 }
 
 export class CalibratedLinker implements Linker {
-  readonly kind: string;
+  readonly kind: LinkerKind;
 
   constructor(
     readonly inner: Linker,
@@ -87,7 +88,7 @@ export class CalibratedLinker implements Linker {
   }
 
   /** A result with its confidence, answer and per-beam probabilities, cut to `wanted` beams. */
-  calibrate(result: SampleResult, wanted: number): SampleResult {
+  calibrate(result: LinkResult, wanted: number): LinkResult {
     if (result.error !== undefined) return result;
     const scores = result.beams.map((b) => b.beam_score);
     const confidence = this.calibrator.confidence(scores);
@@ -95,18 +96,22 @@ export class CalibratedLinker implements Linker {
     const beams = result.beams.slice(0, wanted).map((b, i) => ({ ...b, probability: probabilities[i] as number }));
     const top = beams[0]?.pred_concept_code ?? NO_CODE;
     const abstain = this.minConfidence !== undefined && confidence < this.minConfidence && top !== NO_CODE;
-    return { sentence: result.sentence, beams, confidence, code: abstain ? NO_CODE : top, ...(abstain ? { abstained: true as const } : {}) };
+    return { beams, confidence, code: abstain ? NO_CODE : top, ...(abstain ? { abstained: true as const } : {}) };
   }
 
-  private widen(options: SampleOptions | ContinuousOptions): { wanted: number; k: number } {
-    const wanted = options.num_beams ?? 5;
+  protected widen(options: LinkOptions | ContinuousOptions): { wanted: number; k: number } {
+    const wanted = options.numBeams ?? 5;
     return { wanted, k: Math.max(wanted, this.calibrator.beams) };
   }
 
-  async sample(input: Parameters<Linker["sample"]>[0], options: SampleOptions = {}): Promise<SampleResult[]> {
+  async link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
     const { wanted, k } = this.widen(options);
-    const results = await this.inner.sample(input, { ...options, num_beams: k });
+    const results = await this.inner.link(queries, { ...options, numBeams: k });
     return results.map((r) => this.calibrate(r, wanted));
+  }
+
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
 
   close(): Promise<void> {
@@ -114,13 +119,12 @@ export class CalibratedLinker implements Linker {
   }
 }
 
-/** The calibrated wrapper of a linker that also takes sentences between decoding steps (server batching). */
+/** The calibrated wrapper of a linker that also takes mentions between decoding steps (server batching). */
 class CalibratedContinuousLinker extends CalibratedLinker implements ContinuousLinker {
-  sampleContinuously(feed: SentenceFeed, options: ContinuousOptions = {}): Promise<void> {
-    const wanted = options.num_beams ?? 5;
-    const k = Math.max(wanted, this.calibrator.beams);
-    const take = (room: number) => feed.take(room).map((s) => ({ text: s.text, wanted: () => s.wanted(), deliver: (r: SampleResult) => s.deliver(this.calibrate(r, wanted)) }));
-    return (this.inner as ContinuousLinker).sampleContinuously({ take }, { ...options, num_beams: k });
+  linkContinuously(feed: QueryFeed, options: ContinuousOptions = {}): Promise<void> {
+    const { wanted, k } = this.widen(options);
+    const take = (room: number) => feed.take(room).map((s) => ({ query: s.query, wanted: () => s.wanted(), deliver: (r: LinkResult) => s.deliver(this.calibrate(r, wanted)) }));
+    return (this.inner as ContinuousLinker).linkContinuously({ take }, { ...options, numBeams: k });
   }
 }
 

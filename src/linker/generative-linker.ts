@@ -3,14 +3,16 @@ import { beamSearch, streamBeamSearch, type BeamSearchInput, type BeamSearchOpti
 import { trieConstraint, type TokenConstraint } from "../decode/token-constraints.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
-import { buildPrompt, parseMarkedSentence, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
+import { requireKnownGroup } from "../data/mention-queries.js";
+import { buildPrompt, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
 import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
 import { decoderOnlyScheme, type PromptScheme } from "./prompt-scheme.js";
 import { authorsAnswer, authorsCleanup, authorsCode, NO_PREDICTION, type AuthorsCleanup } from "./authors-output.js";
-import { errorResult } from "./sentence-results.js";
-import type { ContinuousLinker, ContinuousOptions, FedSentence, SentenceFeed } from "./sentence-feed.js";
-import { NO_CODE, type Beam, type Linker, type SampleOptions, type SampleResult } from "./types.js";
+import { sampleSentences } from "./sample.js";
+import { errorOf } from "./sentence-results.js";
+import type { ContinuousLinker, ContinuousOptions, FedQuery, QueryFeed } from "./query-feed.js";
+import { NO_CODE, type Beam, type Linker, type LinkOptions, type LinkResult, type MentionQuery, type SampleOptions, type SampleResult } from "./types.js";
 
 export interface GenerativeLinkerParts {
   readonly kb: KnowledgeBase;
@@ -34,9 +36,9 @@ export interface GenerativeLinkerParts {
 /** The published system generated with max_length 1024 (prompt + answer). */
 export const DEFAULT_MAX_PROMPT_TOKENS = 1024;
 
-interface Parsed {
+interface Prepared {
   readonly index: number;
-  readonly sentence: MarkedSentence;
+  readonly query: MentionQuery;
   readonly input: BeamSearchInput;
 }
 
@@ -78,14 +80,18 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
    * Calls are queued: the model backend decodes one batch at a time (its caches are reused between steps), so
    * concurrent callers (e.g. HTTP requests) take turns instead of corrupting each other's state.
    */
-  sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
-    const run = this.queue.then(() => this.sampleNow(sentences, options));
+  link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
+    const run = this.queue.then(() => this.linkNow(queries, options));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  /** Continuous batching (src/linker/sentence-feed.ts): sentences join the running decode between steps. */
-  sampleContinuously(feed: SentenceFeed, options: ContinuousOptions = {}): Promise<void> {
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
+  }
+
+  /** Continuous batching (src/linker/query-feed.ts): mentions join the running decode between steps. */
+  linkContinuously(feed: QueryFeed, options: ContinuousOptions = {}): Promise<void> {
     const run = this.queue.then(() => this.streamNow(feed, options));
     this.queue = run.catch(() => undefined);
     return run;
@@ -93,9 +99,9 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
 
   private decodeSettings(options: ContinuousOptions): { constrained: boolean; numBeams: number; batchSize: number; maxPromptTokens: number } {
     const constrained = options.constrained ?? true;
-    const numBeams = options.num_beams ?? 5;
-    const batchSize = options.batch_size ?? 8;
-    const maxPromptTokens = options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS;
+    const numBeams = options.numBeams ?? 5;
+    const batchSize = options.batchSize ?? 8;
+    const maxPromptTokens = options.maxPromptTokens ?? DEFAULT_MAX_PROMPT_TOKENS;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
     // NaN or a fraction would silently mean "no limit" in the comparison below.
     if (!Number.isInteger(maxPromptTokens) || maxPromptTokens < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `max_prompt_tokens must be a positive integer, got ${maxPromptTokens}`);
@@ -105,7 +111,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
   private searchOptions(options: ContinuousOptions, numBeams: number): BeamSearchOptions {
     return {
       numBeams,
-      maxNewTokens: options.max_new_tokens ?? 128,
+      maxNewTokens: options.maxNewTokens ?? 128,
       eosTokenId: this.parts.tokenizer.eosTokenId,
       ...(this.parts.eosTokenIds === undefined ? {} : { eosTokenIds: this.parts.eosTokenIds }),
       ...(this.parts.earlyStopping === undefined ? {} : { earlyStopping: this.parts.earlyStopping }),
@@ -114,36 +120,36 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     };
   }
 
-  /** A marked sentence's prompt and constraint; throws a typed error for a sentence that cannot be linked. */
-  private prepare(text: string, constrained: boolean, maxPromptTokens: number): { sentence: MarkedSentence; input: BeamSearchInput } {
+  /** A query's model inputs and constraint; throws a typed error for a mention that cannot be linked. */
+  private prepare(query: MentionQuery, constrained: boolean, maxPromptTokens: number): BeamSearchInput {
     const { tokenizer } = this.parts;
-    const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
-    const { prompt, encoderInput } = this.scheme.inputs(sentence, maxPromptTokens);
+    requireKnownGroup(query, this.groups);
+    const { prompt, encoderInput } = this.scheme.inputs(query, maxPromptTokens);
     let constraint: TokenConstraint | undefined;
     if (constrained) {
-      const trie = this.triesByGroup().get(sentence.group);
-      if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${sentence.group} has no names in the knowledge base`, { group: sentence.group });
+      const trie = this.triesByGroup().get(query.group);
+      if (trie === undefined) throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `the group ${query.group} has no names in the knowledge base`, { group: query.group });
       const sepTokenId = this.parts.multipleAnswers ? tokenizer.sepTokenId : null;
       constraint = trieConstraint(trie, { rootTokens: this.verbTokenCount(), sepTokenId, eosTokenId: tokenizer.eosTokenId });
     }
-    return { sentence, input: { prompt, constraint, ...(encoderInput ? { encoderInput } : {}) } };
+    return { prompt, constraint, ...(encoderInput ? { encoderInput } : {}) };
   }
 
-  private resultOf(text: string, sentence: MarkedSentence, input: BeamSearchInput, out: BeamSearchOutput): SampleResult {
-    return out.error ? errorResult(text, out.error) : { sentence: text, beams: out.hypotheses.map((h) => this.toBeam(sentence, input, h)) };
+  private resultOf(query: MentionQuery, input: BeamSearchInput, out: BeamSearchOutput): LinkResult {
+    return out.error ? errorOf(out.error) : { beams: out.hypotheses.map((h) => this.toBeam(query, input, h)) };
   }
 
-  private async sampleNow(sentences: readonly string[], options: SampleOptions): Promise<SampleResult[]> {
+  private async linkNow(queries: readonly MentionQuery[], options: LinkOptions): Promise<LinkResult[]> {
     const { constrained, numBeams, batchSize, maxPromptTokens } = this.decodeSettings(options);
     if (constrained) this.triesByGroup();
-    const results: SampleResult[] = new Array(sentences.length);
-    const parsed: Parsed[] = [];
-    sentences.forEach((text, index) => {
+    const results: LinkResult[] = new Array(queries.length);
+    const parsed: Prepared[] = [];
+    queries.forEach((query, index) => {
       try {
-        parsed.push({ index, ...this.prepare(text, constrained, maxPromptTokens) });
+        parsed.push({ index, query, input: this.prepare(query, constrained, maxPromptTokens) });
       } catch (e) {
-        results[index] = errorResult(text, e);
-        options.onSentenceDone?.();
+        results[index] = errorOf(e);
+        options.onMentionDone?.();
       }
     });
 
@@ -153,20 +159,20 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     for (let start = 0; start < byLength.length; start += batchSize) {
       const batch = byLength.slice(start, start + batchSize);
       const outputs = await this.searchEach(batch, options, numBeams);
-      batch.forEach((p, i) => (results[p.index] = this.resultOf(sentences[p.index], p.sentence, p.input, outputs[i])));
+      batch.forEach((p, i) => (results[p.index] = this.resultOf(p.query, p.input, outputs[i])));
     }
     return results;
   }
 
   /**
-   * Beam search over a batch. The model failing on one sentence (MODEL_RUNTIME: non-finite logits) fails its
-   * whole batch: its sentences are then searched one by one, so the error is that sentence's alone.
+   * Beam search over a batch. The model failing on one mention (MODEL_RUNTIME: non-finite logits) fails its whole
+   * batch: its mentions are then searched one by one, so the error is that mention's alone.
    */
-  private async searchEach(batch: readonly Parsed[], options: SampleOptions, numBeams: number): Promise<BeamSearchOutput[]> {
+  private async searchEach(batch: readonly Prepared[], options: LinkOptions, numBeams: number): Promise<BeamSearchOutput[]> {
     try {
       return await beamSearch(this.parts.lm, batch.map((p) => p.input), {
         ...this.searchOptions(options, numBeams),
-        ...(options.onSentenceDone === undefined ? {} : { onPromptDone: options.onSentenceDone }),
+        ...(options.onMentionDone === undefined ? {} : { onPromptDone: options.onMentionDone }),
       });
     } catch (e) {
       if (!isSyncabelError(e) || e.code !== "MODEL_RUNTIME") throw e;
@@ -177,21 +183,21 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     }
   }
 
-  private async streamNow(feed: SentenceFeed, options: ContinuousOptions): Promise<void> {
+  private async streamNow(feed: QueryFeed, options: ContinuousOptions): Promise<void> {
     const { constrained, numBeams, batchSize, maxPromptTokens } = this.decodeSettings(options);
     if (constrained) this.triesByGroup();
-    const running = new Map<BeamSearchInput, { fed: FedSentence; sentence: MarkedSentence }>();
+    const running = new Map<BeamSearchInput, FedQuery>();
     const take = (room: number): BeamSearchInput[] => {
       const inputs: BeamSearchInput[] = [];
-      // Sentences that cannot be linked are answered at once and do not take a row.
+      // Mentions that cannot be linked are answered at once and do not take a row.
       for (let batch = feed.take(room); batch.length > 0; batch = inputs.length < room ? feed.take(room - inputs.length) : []) {
         for (const fed of batch) {
           try {
-            const { sentence, input } = this.prepare(fed.text, constrained, maxPromptTokens);
-            running.set(input, { fed, sentence });
+            const input = this.prepare(fed.query, constrained, maxPromptTokens);
+            running.set(input, fed);
             inputs.push(input);
           } catch (e) {
-            fed.deliver(errorResult(fed.text, e));
+            fed.deliver(errorOf(e));
           }
         }
       }
@@ -202,13 +208,13 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
       {
         take,
         done: (input, out) => {
-          const item = running.get(input)!;
+          const fed = running.get(input)!;
           running.delete(input);
-          item.fed.deliver(this.resultOf(item.fed.text, item.sentence, input, out));
+          fed.deliver(this.resultOf(fed.query, input, out));
         },
-        wanted: (input) => running.get(input)?.fed.wanted() ?? false,
+        wanted: (input) => running.get(input)?.wanted() ?? false,
       },
-      { ...this.searchOptions(options, numBeams), maxPrompts: batchSize, ...(options.min_join === undefined ? {} : { minJoin: options.min_join }) },
+      { ...this.searchOptions(options, numBeams), maxPrompts: batchSize, ...(options.minJoin === undefined ? {} : { minJoin: options.minJoin }) },
     );
   }
 

@@ -5,6 +5,7 @@
 import { coordinationReadings } from "../lexical/coordination.js";
 import { topRows } from "../lexical/score-accumulator.js";
 import { sparseDot, type SparseVector } from "../lexical/sparse.js";
+import { mentionContext, type MentionQuery } from "../data/mention-queries.js";
 import { documentEntries, documentEvidence } from "./hybrid-document.js";
 import { acronymFits, headOf, looksLikeAcronym, numbersOf, type GroupIndex, type HybridEntry, type HybridIndex, type QueryText } from "./hybrid-index.js";
 
@@ -33,19 +34,12 @@ export interface Candidate {
   readonly features: Float64Array;
 }
 
-export interface MentionQuery {
-  readonly mention: string;
-  readonly group: string;
-  /** The marked sentence, for the context feature ("" when unknown). */
-  readonly sentence?: string;
-  /** The long form when the mention is a short form defined in its document (src/lexical/abbreviations.ts). */
-  readonly expansion?: string;
-  /**
-   * The texts of every mention of the mention's document (one array shared by them all: its look-ups are done
-   * once per document), for the document-level features (src/linker/hybrid-document.ts).
-   */
-  readonly documentMentions?: readonly string[];
-}
+/**
+ * What the hybrid linker reads of a mention query (src/data/mention-queries.ts): the mention and its group, the
+ * sentence around it (context feature; absent for a bare mention), the document's long form of a short form and
+ * the document's mention texts (document-level features, src/linker/hybrid-document.ts).
+ */
+export type HybridQuery = Pick<MentionQuery, "mention" | "group" | "expansion" | "documentMentions"> & Partial<Pick<MentionQuery, "plain" | "fragments">>;
 
 /** How many codes each retriever contributes before the union. */
 export interface CandidateOptions {
@@ -214,7 +208,7 @@ function topCodes(s: CodeScratch, values: Float64Array, k: number): number[] {
 }
 
 /** Every candidate code of a mention with its features, in no particular order. */
-export function candidatesOf(index: HybridIndex, q: MentionQuery, options: CandidateOptions = {}): Candidate[] {
+export function candidatesOf(index: HybridIndex, q: HybridQuery, options: CandidateOptions = {}): Candidate[] {
   const g = index.group(q.group);
   if (g === undefined) return [];
   const k = options.perRetriever ?? 64;
@@ -270,7 +264,7 @@ export function exactPiece(index: HybridIndex, g: GroupIndex, piece: string): { 
 const pieceCache = new WeakMap<GroupIndex, Map<string, { c: Candidate; score: number } | undefined>>();
 const PIECE_CACHE_SIZE = 50_000;
 
-function addCoordinated(index: HybridIndex, g: GroupIndex, q: MentionQuery, base: QueryText, out: Candidate[]): void {
+function addCoordinated(index: HybridIndex, g: GroupIndex, q: HybridQuery, base: QueryText, out: Candidate[]): void {
   const mention = base.content;
   const readings = coordinationReadings(q.mention, index.normalizer.language);
   if (readings.length === 0) return;
@@ -325,7 +319,7 @@ function addCoordinated(index: HybridIndex, g: GroupIndex, q: MentionQuery, base
   }
 }
 
-function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: MentionQuery, variants: readonly QueryText[], base: QueryText, k: number): Candidate[] {
+function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: HybridQuery, variants: readonly QueryText[], base: QueryText, k: number): Candidate[] {
   // 1. Fold row scores of every variant into per-code maxima (rows far below the best ones cannot matter).
   const headFirst = index.normalizer.language !== "en";
   const queryHeadStem = headOf(base.content, headFirst);
@@ -394,7 +388,7 @@ function scoreCandidates(index: HybridIndex, g: GroupIndex, s: CodeScratch, q: M
   const keyCodes = new Set<number>((g.byKey.get(base.n.key) ?? []).map((r) => g.codeOf[r] as number));
   const exactTotal = sum(exact);
   const keyTotal = sum(keyed);
-  const context = q.sentence ? index.contextVector(q.sentence) : undefined;
+  const context = q.plain !== undefined && q.fragments !== undefined ? index.contextVector(mentionContext({ plain: q.plain, fragments: q.fragments })) : undefined;
   const queryNumbers = numbersOf(base.n.tokens.join(" "));
   const queryContent = new Set(base.content);
 

@@ -10,6 +10,7 @@ import { foldText, Normalizer, stripSemanticTag, trailingAcronym, type Normalize
 import type { SparseVector } from "../lexical/sparse.js";
 import { DotAccumulator } from "../lexical/score-accumulator.js";
 import { TfidfCharVectorizer } from "../lexical/tfidf-vectorizer.js";
+import { mentionContext } from "../data/mention-queries.js";
 import { parseMarkedSentence } from "../markup/marked-sentence.js";
 
 /** A KB name as the index takes it. */
@@ -191,7 +192,7 @@ export class HybridIndex {
       bump(mem.memKey, e.key, m.code);
       mem.codeCount.set(m.code, (mem.codeCount.get(m.code) ?? 0) + 1);
       mem.mentions++;
-      const stems = contextStems(normalizer, m.sentence);
+      const stems = contextStems(normalizer, contextOfMarked(m.sentence));
       contextBags.push({ group: m.group, code: m.code, stems });
       for (const s of stems) contextDf.set(s, (contextDf.get(s) ?? 0) + 1);
     }
@@ -298,28 +299,28 @@ export class HybridIndex {
     return changed ? out.join("") : undefined;
   }
 
-  /** Idf-weighted, L2-normalised bag of the context stems of a marked sentence (the words around the mention). */
-  contextVector(sentence: string): SparseVector {
+  /** Idf-weighted, L2-normalised bag of the context stems of a mention's context (src/data/mention-queries.ts). */
+  contextVector(context: string): SparseVector {
     const bag = new Map<string, number>();
-    for (const s of contextStems(this.normalizer, sentence)) if (this.contextIdf.has(s)) bag.set(s, this.contextIdf.get(s) as number);
+    for (const s of contextStems(this.normalizer, context)) if (this.contextIdf.has(s)) bag.set(s, this.contextIdf.get(s) as number);
     return toSparse(l2(bag), this.contextIds);
   }
 }
 
-/** Content stems of the sentence around the mention (stop words, digits and one-letter tokens left out). */
-export function contextStems(normalizer: Normalizer, sentence: string): string[] {
-  if (sentence === "") return [];
-  let plain: string;
+/** The context of a stored training mention's marked sentence ("" when it has none or it does not parse). */
+function contextOfMarked(sentence: string): string {
+  if (sentence === "") return "";
   try {
-    const parsed = parseMarkedSentence(sentence);
-    const first = parsed.fragments[0];
-    const last = parsed.fragments[parsed.fragments.length - 1];
-    plain = first === undefined || last === undefined ? parsed.plain : `${parsed.plain.slice(0, first.start)} ${parsed.plain.slice(last.end)}`;
+    return mentionContext(parseMarkedSentence(sentence));
   } catch {
-    return [];
+    return "";
   }
+}
+
+/** Content stems of the words around a mention (stop words, digits and one-letter tokens left out). */
+export function contextStems(normalizer: Normalizer, context: string): string[] {
   const out = new Set<string>();
-  for (const t of normalizer.tokens(plain)) {
+  for (const t of normalizer.tokens(context)) {
     if (t.length < 3 || /^\p{N}+$/u.test(t) || normalizer.isStopword(t)) continue;
     out.add(normalizer.stem(t));
   }

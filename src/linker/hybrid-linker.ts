@@ -3,14 +3,16 @@
  * (src/linker/hybrid-features.ts), ranked by the learned reranker stored in the KB index (`syncabel train-linker`).
  * No model, no GPU: the default of `syncabel link` when the KB index holds a trained reranker.
  */
-import { asSyncabelError, SyncabelError } from "../errors.js";
+import { SyncabelError } from "../errors.js";
+import { queryOfSentence, requireKnownGroup } from "../data/mention-queries.js";
 import { readTrainingMentions } from "../kb/mentions.js";
 import type { KnowledgeBase } from "../kb/types.js";
-import { parseMarkedSentence } from "../markup/marked-sentence.js";
-import { candidatesOf, FEATURE_NAMES, type Candidate, type MentionQuery } from "./hybrid-features.js";
+import { candidatesOf, FEATURE_NAMES, type Candidate, type HybridQuery } from "./hybrid-features.js";
 import { HybridIndex, type KbName } from "./hybrid-index.js";
 import { Reranker, type RerankerJson, type RerankerOptions } from "./reranker.js";
-import type { Beam, Linker, SampleOptions, SampleResult } from "./types.js";
+import { sampleSentences } from "./sample.js";
+import { errorOf } from "./sentence-results.js";
+import type { Beam, Linker, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult } from "./types.js";
 
 /** Artefact key of the trained hybrid model inside the KB index file. */
 export const HYBRID_ARTIFACT_KEY = "linker/hybrid/v1";
@@ -74,7 +76,7 @@ export function readHybridModel(kb: KnowledgeBase): HybridModelJson | undefined 
 /** The stored hybrid model, or the error that says to run train-linker. */
 export function requireHybridModel(kb: KnowledgeBase & { readonly path: string }): HybridModelJson {
   const model = readHybridModel(kb);
-  if (model === undefined) throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kb.path} holds no trained hybrid linker: run 'syncabel train-linker --kb ${kb.path} --train FILE...' first, or use --linker tfidf`);
+  if (model === undefined) throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kb.path} holds no trained hybrid linker: train one first (trainLinker, the train-linker command) or use the tfidf linker`, { path: kb.path });
   return model;
 }
 
@@ -99,9 +101,9 @@ export class HybridLinker implements Linker {
 
   /**
    * The k best candidate concepts of a mention, best first. `query` is a marked sentence (`... [mention]{GROUP}
-   * ...`, which also gives the context feature) or a mention with its group.
+   * ...`), a mention query (src/data/mention-queries.ts), or a bare mention with its group.
    */
-  candidates(query: string | MentionQuery, k = DEFAULT_TOP_K): HybridCandidate[] {
+  candidates(query: string | HybridQuery, k = DEFAULT_TOP_K): HybridCandidate[] {
     return this.ranked(query, k).map(({ c, score, probability }) => ({
       code: c.code,
       name: c.name,
@@ -113,8 +115,8 @@ export class HybridLinker implements Linker {
   }
 
   /** `candidates` without the per-candidate feature records (building them was a fifth of linking time). */
-  private ranked(query: string | MentionQuery, k: number): { c: Candidate; score: number; probability: number }[] {
-    const q: MentionQuery = typeof query === "string" ? this.parse(query) : query;
+  private ranked(query: string | HybridQuery, k: number): { c: Candidate; score: number; probability: number }[] {
+    const q = typeof query === "string" ? this.parse(query) : query;
     if (!this.index.group(q.group)) {
       throw new SyncabelError("MARKUP_UNKNOWN_GROUP", `unknown group ${JSON.stringify(q.group)} (known: ${this.groupList.join(", ")})`, { group: q.group });
     }
@@ -128,13 +130,14 @@ export class HybridLinker implements Linker {
   }
 
   private parse(sentence: string): MentionQuery {
-    const parsed = parseMarkedSentence(sentence, { knownGroups: this.groupList });
-    return { mention: parsed.mention, group: parsed.group, sentence };
+    const q = queryOfSentence(sentence);
+    requireKnownGroup(q, this.groupList);
+    return q;
   }
 
   /** Beams of a mention: the k best candidates, beam_score = softmax probability among the returned ones. */
-  linkMention(query: string | MentionQuery, k = 5): Beam[] {
-    const q: MentionQuery = typeof query === "string" ? this.parse(query) : query;
+  linkMention(query: string | HybridQuery, k = 5): Beam[] {
+    const q = typeof query === "string" ? this.parse(query) : query;
     return this.ranked(q, k).map(({ c, probability }) => ({
       mention: q.mention,
       semantic_group: q.group,
@@ -145,21 +148,22 @@ export class HybridLinker implements Linker {
     }));
   }
 
-  async sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
-    const k = options.num_beams ?? 5;
+  /** Each query ranked with its sentence context and document context (expansion, other mentions). */
+  async link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
+    const k = options.numBeams ?? 5;
     if (!Number.isInteger(k) || k < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `num_beams must be a positive integer, got ${k}`, { num_beams: k });
-    return sentences.map((sentence, i): SampleResult => {
+    return queries.map((q): LinkResult => {
       try {
-        const expansion = options.expansions?.[i];
-        const documentMentions = options.documentMentions?.[i];
-        if (expansion === undefined && documentMentions === undefined) return { sentence, beams: this.linkMention(sentence, k) };
-        const query: MentionQuery = { ...this.parse(sentence), ...(expansion === undefined ? {} : { expansion }), ...(documentMentions === undefined ? {} : { documentMentions }) };
-        return { sentence, beams: this.linkMention(query, k) };
+        requireKnownGroup(q, this.groupList);
+        return { beams: this.linkMention(q, k) };
       } catch (e) {
-        const err = asSyncabelError(e, "REQUEST_INVALID");
-        return { sentence, error: { code: err.code, message: err.message, details: err.details } };
+        return errorOf(e, "REQUEST_INVALID");
       }
     });
+  }
+
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,8 @@
  */
 import type { TrainingMention } from "../kb/mentions.js";
 import { hashString } from "../util/random.js";
-import { candidatesOf, FEATURE_NAMES, firstStageScore, type Candidate } from "./hybrid-features.js";
+import { parseMarkedSentence } from "../markup/marked-sentence.js";
+import { candidatesOf, FEATURE_NAMES, firstStageScore, type Candidate, type HybridQuery } from "./hybrid-features.js";
 import { HybridIndex, type KbName } from "./hybrid-index.js";
 import { Reranker, type RankList, type RerankerOptions } from "./reranker.js";
 
@@ -67,6 +68,17 @@ export const DEFAULT_GRID: readonly RerankerOptions[] = [
   { hidden: 8, l2: 1e-4 },
 ];
 
+/** The sentence of a stored training mention (its context feature), when it has one that parses. */
+function sentenceOf(m: TrainingMention): Pick<HybridQuery, "plain" | "fragments"> {
+  if (m.sentence === "") return {};
+  try {
+    const { plain, fragments } = parseMarkedSentence(m.sentence);
+    return { plain, fragments };
+  } catch {
+    return {};
+  }
+}
+
 /** Fold of a document: a seeded hash, so folds never split a document and do not depend on file order. */
 export function foldOf(document: string, folds: number, seed: number): number {
   return hashString(`${seed}\u0000${document}`) % folds;
@@ -122,7 +134,7 @@ export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly Tr
       if (foldOfMention[i] !== f) return;
       const expansion = options.expansionOf?.(m);
       const documentMentions = documentTexts.get(`${m.source}\u0000${m.document}`) as string[];
-      const query = { mention: m.text, group: m.group, sentence: m.sentence, documentMentions, ...(expansion === undefined ? {} : { expansion }) };
+      const query: HybridQuery = { ...sentenceOf(m), mention: m.text, group: m.group, documentMentions, ...(expansion === undefined ? {} : { expansion }) };
       const cands = candidatesOf(index, query, { perRetriever: options.perRetriever ?? 64 });
       const all = fullListOf(cands, m.group, m.code);
       lists.push(rankListOf(cands, m.group, m.code, TRAIN_CANDIDATES, (k) => all.rows[k] as Float64Array)); // rows shared, not copied twice

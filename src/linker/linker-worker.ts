@@ -1,6 +1,6 @@
 /**
  * Entry of one worker thread of WorkerPoolLinker (src/linker/worker-pool-linker.ts): opens a model-free linker
- * over a KB index file and answers `sample` requests. Imports only the lexical linkers: a worker never loads
+ * over a KB index file and answers `link` requests. Imports only the lexical linkers: a worker never loads
  * the model runtime.
  */
 import { parentPort, workerData } from "node:worker_threads";
@@ -32,7 +32,7 @@ try {
 }
 port.on("message", (request: WorkerRequest) => {
   if (linker === undefined) return;
-  linker.sample(request.sentences, request.options).then(
+  linker.link(request.queries, request.options).then(
     (results) => post({ type: "results", id: request.id, results }),
     (e: unknown) => post({ type: "error", id: request.id, error: asSyncabelError(e, "INTERNAL").toJSON() }),
   );

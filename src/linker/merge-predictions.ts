@@ -98,7 +98,7 @@ function startsWith(line: Buffer, prefix: Buffer): boolean {
 function readRecord(outPath: string): RunRecord {
   const path = runOptionsPathFor(outPath);
   if (!existsSync(path)) {
-    throw new SyncabelError("DATA_FILE_MISSING", `${outPath} has no run record ${path}: only outputs of syncabel link-docs --shard K/N can be merged`, { file: path });
+    throw new SyncabelError("DATA_FILE_MISSING", `${outPath} has no run record ${path}: only outputs of a sharded link-docs run can be merged`, { file: path });
   }
   try {
     const value = JSON.parse(readFileSync(path, "utf8")) as unknown;
@@ -119,7 +119,7 @@ function openShardOutput(path: string): ShardOutput {
   if (!existsSync(path)) throw new SyncabelError("DATA_FILE_MISSING", `shard output ${path} does not exist`, { file: path });
   const record = readRecord(path);
   if (typeof record.shard !== "string") {
-    throw new SyncabelError("CLI_USAGE", `${path} was not written by link-docs --shard K/N (its run record ${runOptionsPathFor(path)} names no shard)`, { file: path });
+    throw new SyncabelError("MERGE_INVALID_INPUT", `${path} was not written by a sharded link-docs run (its run record ${runOptionsPathFor(path)} names no shard)`, { file: path });
   }
   return { path, shard: parseShard(record.shard, `the shard of ${path}`), record };
 }
@@ -131,18 +131,18 @@ function checkShardSet(outputs: readonly ShardOutput[]): number {
   const listing = outputs.map((o) => `${shardText(o.shard)} ${o.path}`).join(", ");
   const other = outputs.find((o) => o.shard.count !== count);
   if (other !== undefined) {
-    throw new SyncabelError("CLI_USAGE", `the shard outputs split the dataset in different numbers of shards: ${first.path} is shard ${shardText(first.shard)}, ${other.path} is ${shardText(other.shard)}`);
+    throw new SyncabelError("MERGE_INVALID_INPUT", `the shard outputs split the dataset in different numbers of shards: ${first.path} is shard ${shardText(first.shard)}, ${other.path} is ${shardText(other.shard)}`);
   }
   const byIndex = new Map<number, ShardOutput>();
   for (const o of outputs) {
     const seen = byIndex.get(o.shard.index);
-    if (seen !== undefined) throw new SyncabelError("CLI_USAGE", `shard ${shardText(o.shard)} is given twice: ${seen.path} and ${o.path}`);
+    if (seen !== undefined) throw new SyncabelError("MERGE_INVALID_INPUT", `shard ${shardText(o.shard)} is given twice: ${seen.path} and ${o.path}`);
     byIndex.set(o.shard.index, o);
   }
   const missing = Array.from({ length: count }, (_, k) => k).filter((k) => !byIndex.has(k));
   if (missing.length > 0) {
     const names = missing.slice(0, 20).map((k) => `${k}/${count}`).join(", ") + (missing.length > 20 ? `, ... (${missing.length} in all)` : "");
-    throw new SyncabelError("CLI_USAGE", `shard${missing.length > 1 ? "s" : ""} ${names} ${missing.length > 1 ? "are" : "is"} missing: a merge needs all ${count} shards (given: ${listing})`);
+    throw new SyncabelError("MERGE_INVALID_INPUT", `shard${missing.length > 1 ? "s" : ""} ${names} ${missing.length > 1 ? "are" : "is"} missing: a merge needs all ${count} shards (given: ${listing})`);
   }
   const keys = (r: RunRecord): string[] => Object.keys(r).filter((k) => k !== "shard");
   for (const o of outputs) {
@@ -150,7 +150,7 @@ function checkShardSet(outputs: readonly ShardOutput[]): number {
     const differ = all.filter((k) => JSON.stringify(first.record[k] ?? null) !== JSON.stringify(o.record[k] ?? null));
     if (differ.length > 0) {
       const show = (r: RunRecord): string => differ.map((k) => `${k}=${JSON.stringify(r[k] ?? null)}`).join(", ");
-      throw new SyncabelError("CLI_USAGE", `${first.path} and ${o.path} were linked with different options (${show(first.record)} / ${show(o.record)}): their rows cannot make one output`);
+      throw new SyncabelError("MERGE_INVALID_INPUT", `${first.path} and ${o.path} were linked with different options (${show(first.record)} / ${show(o.record)}): their rows cannot make one output`);
     }
   }
   return count;
@@ -167,16 +167,16 @@ function recordString(record: RunRecord, key: string, path: string): string {
  * its run record `<outPath>.run.json`).
  */
 export async function mergePredictions(shardPaths: readonly string[], outPath: string): Promise<MergeResult> {
-  if (shardPaths.length === 0) throw new SyncabelError("CLI_USAGE", "give the shard outputs to merge");
+  if (shardPaths.length === 0) throw new SyncabelError("MERGE_INVALID_INPUT", "no shard output given to merge");
   const outputs = shardPaths.map(openShardOutput);
   const count = checkShardSet(outputs);
   const first = outputs[0] as ShardOutput;
   const format = recordString(first.record, "format", first.path);
   if (format !== "tsv" && format !== "jsonl") throw new SyncabelError("DATA_BAD_ROW", `the run record of ${first.path} names an unknown output format ${JSON.stringify(format)}`);
   const wanted: PredictionFormat = outPath.toLowerCase().endsWith(".tsv") ? "tsv" : "jsonl";
-  if (wanted !== format) throw new SyncabelError("CLI_USAGE", `-o ${outPath} would be ${wanted.toUpperCase()} but the shards are ${format.toUpperCase()}: name the output like the shards (.tsv for TSV, anything else for JSONL)`);
+  if (wanted !== format) throw new SyncabelError("MERGE_INVALID_INPUT", `the output ${outPath} would be ${wanted.toUpperCase()} but the shards are ${format.toUpperCase()}: name the output like the shards (.tsv for TSV, anything else for JSONL)`);
   if (existsSync(partialPathFor(outPath))) {
-    throw new SyncabelError("CLI_USAGE", `${partialPathFor(outPath)} exists (an unfinished link-docs run writes there): remove it or choose another -o`, { path: outPath });
+    throw new SyncabelError("MERGE_INVALID_INPUT", `${partialPathFor(outPath)} exists (an unfinished link-docs run writes there): remove it or choose another output`, { path: outPath });
   }
 
   const datasetFormat = recordString(first.record, "dataset_format", first.path) as DatasetFormat;
@@ -185,7 +185,7 @@ export async function mergePredictions(shardPaths: readonly string[], outPath: s
   const inputs = typeof input === "string" ? [input] : Array.isArray(input) && input.every((p) => typeof p === "string") ? (input as string[]) : undefined;
   if (inputs === undefined || inputs.length === 0) throw new SyncabelError("DATA_BAD_ROW", `the run record of ${first.path} names no input`);
   const input0 = inputs.find((p) => isSameFile(outPath, p));
-  if (input0 !== undefined) throw new SyncabelError("CLI_USAGE", `-o ${outPath} is the shards' input ${input0}: writing it would destroy the input; choose another output path`, { path: outPath });
+  if (input0 !== undefined) throw new SyncabelError("MERGE_INVALID_INPUT", `the output ${outPath} is the shards' input ${input0}: writing it would destroy the input; choose another output path`, { path: outPath });
   const texts = first.record.texts;
   const language = first.record.language;
   const dataset = await readDatasets(inputs, {

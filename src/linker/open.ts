@@ -8,12 +8,13 @@ import { loadOnnxSeq2SeqLM } from "../lm/onnx-seq2seq-lm.js";
 import type { PromptScheme } from "./prompt-scheme.js";
 import { loadSeq2SeqScheme, type DecoderStart } from "./seq2seq-prompt.js";
 import { loadTokenizer } from "../lm/tokenizer.js";
-import { verbFor } from "../markup/index.js";
+import type { ModelDtype } from "../lm/model-file.js";
+import { verbFor, type PromptLanguage } from "../markup/prompt.js";
 import { GenerativeLinker } from "./generative-linker.js";
 import { HYBRID_ARTIFACT_KEY, HybridLinker, requireHybridModel } from "./hybrid-linker.js";
 import { hybridRetriever, lexicalRetriever, RetrieveGenerateLinker, type RetrieveGenerateMode } from "./retrieve-generate.js";
 import { TfidfLinker } from "./tfidf-linker.js";
-import type { Linker as LinkerInterface } from "./types.js";
+import type { Linker as LinkerInterface, LinkerKind } from "./types.js";
 import { WorkerPoolLinker } from "./worker-pool-linker.js";
 import { checkMinConfidence, readCalibration, storesInKb, withCalibration } from "./calibrated-linker.js";
 import type { Calibrator } from "./calibration.js";
@@ -24,11 +25,11 @@ export interface OpenLinkerOptions {
   /** Model folder (config.json, tokenizer files, onnx/model.onnx). Without it the lexical linker is used. */
   readonly model?: string;
   /** es | fr | en: chooses the prompt verb (default es). */
-  readonly language?: string;
+  readonly language?: PromptLanguage;
   /** Override the prompt verb. */
   readonly verb?: string;
-  /** Default: generative with a model; without, hybrid when the KB index holds a trained hybrid model, else tfidf. */
-  readonly linker?: "generative" | "tfidf" | "hybrid" | "retrieve-generate";
+  /** Default: see `defaultLinkerKind`. */
+  readonly linker?: LinkerKind;
   /** retrieve-generate: concepts retrieved per mention (default 64) and how the model ranks them (default "score"). */
   readonly candidates?: number;
   readonly rgMode?: RetrieveGenerateMode;
@@ -47,7 +48,7 @@ export interface OpenLinkerOptions {
   /** ONNX file of the model folder to load (relative to it, or absolute); default: see src/lm/model-file.ts. */
   readonly modelFile?: string;
   /** transformers.js dtype choosing `onnx/model{suffix}.onnx`: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, quantized. */
-  readonly dtype?: string;
+  readonly dtype?: ModelDtype;
   /** Told what the user should know about the model on this machine (e.g. int8 kernels that saturate here). */
   readonly onWarning?: (message: string) => void;
   /**
@@ -67,8 +68,16 @@ export interface OpenLinkerOptions {
 }
 
 /**
- * Open a linker from paths: the generative linker with a model; without, the hybrid linker when trained, else
- * TF-IDF. With its stored calibration, when it has one, its results carry `confidence`.
+ * The linker `openLinker` opens when none is asked for (the one place this is decided): the generative linker with
+ * a model; without, the hybrid linker when the KB index holds a trained one, else TF-IDF.
+ */
+export function defaultLinkerKind(options: Pick<OpenLinkerOptions, "linker" | "model">, kbHasHybridModel: boolean): LinkerKind {
+  return options.linker ?? (options.model ? "generative" : kbHasHybridModel ? "hybrid" : "tfidf");
+}
+
+/**
+ * Open a linker from paths (the kind: `defaultLinkerKind`). With its stored calibration, when it has one, its
+ * results carry `confidence`.
  */
 export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
   checkMinConfidence(options.minConfidence);
@@ -89,15 +98,15 @@ export async function openLinker(options: OpenLinkerOptions): Promise<LinkerInte
   if (calibrator === undefined) {
     if (options.minConfidence === undefined) return linker;
     await linker.close();
-    const how = storesInKb(linker.kind) && linker.kind === "hybrid" ? "syncabel train-linker" : `syncabel calibrate --linker ${linker.kind}`;
-    throw new SyncabelError("LINKER_INVALID_OPTIONS", `a minimum confidence needs a calibrated ${linker.kind} linker: none is stored for it${options.model === undefined ? ` in ${options.kb}` : ""}; run '${how}' on training files first`);
+    const how = storesInKb(linker.kind) && linker.kind === "hybrid" ? "trainLinker (the train-linker command)" : `calibrateLinker for the ${linker.kind} linker (the calibrate command)`;
+    throw new SyncabelError("LINKER_INVALID_OPTIONS", `a minimum confidence needs a calibrated ${linker.kind} linker: none is stored for it${options.model === undefined ? ` in ${options.kb}` : ""}; run ${how} on training files first`, { linker: linker.kind });
   }
   return withCalibration(linker, calibrator, options.minConfidence);
 }
 
 async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<LinkerInterface> {
   const kb = openKnowledgeBase(options.kb);
-  const kind = options.linker ?? (options.model ? "generative" : kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined ? "hybrid" : "tfidf");
+  const kind = defaultLinkerKind(options, kb.getArtifact(HYBRID_ARTIFACT_KEY) !== undefined);
   try {
     if ((kind === "hybrid" || kind === "tfidf") && (options.workers ?? 1) > 1) {
       if (kind === "hybrid") requireHybridModel(kb); // a missing or stale model fails here, not in each worker
@@ -116,7 +125,7 @@ async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<Linke
       kb.close();
       return linker;
     }
-    if (!options.model) throw new SyncabelError("LINKER_INVALID_OPTIONS", `the ${kind} linker needs a model folder (--model DIR)`);
+    if (!options.model) throw new SyncabelError("LINKER_INVALID_OPTIONS", `the ${kind} linker needs a model folder (option model)`, { linker: kind });
     if (kind === "retrieve-generate" && options.multipleAnswers) {
       throw new SyncabelError("LINKER_INVALID_OPTIONS", "the retrieve-generate linker ranks single KB names: multiple answers (<SEP>-joined) are not supported");
     }

@@ -15,13 +15,14 @@ import { scoreCandidates, scoreTopCandidates } from "../decode/candidate-scoring
 import type { KnowledgeBase } from "../kb/types.js";
 import type { LexicalIndex } from "../lexical/lexical-index.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
-import { parseMarkedSentence, type MarkedSentence } from "../markup/index.js";
+import { requireKnownGroup } from "../data/mention-queries.js";
 import { TokenTrie } from "../trie/token-trie.js";
 import { DEFAULT_MAX_PROMPT_TOKENS } from "./generative-linker.js";
 import type { HybridLinker } from "./hybrid-linker.js";
+import { queriesOfSentences, sampleSentences } from "./sample.js";
+import { errorOf } from "./sentence-results.js";
+import type { Beam, Linker, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult, SentenceError } from "./types.js";
 import { decoderOnlyScheme, type PromptScheme } from "./prompt-scheme.js";
-import { errorResult } from "./sentence-results.js";
-import type { Beam, Linker, SampleOptions, SampleResult, SentenceError } from "./types.js";
 
 /** One concept proposed by a retriever, with the name the model is asked to score. */
 export interface RetrievedCandidate {
@@ -35,12 +36,12 @@ export interface RetrievedCandidate {
 
 /** Any model-free candidate generator: the top-k concepts of a mention's group, best first. */
 export interface CandidateRetriever {
-  retrieve(sentence: MarkedSentence, k: number): readonly RetrievedCandidate[];
+  retrieve(query: MentionQuery, k: number): readonly RetrievedCandidate[];
 }
 
 /** The TF-IDF lexical index as a retriever (the mention text against the names of its group). */
 export function lexicalRetriever(index: LexicalIndex): CandidateRetriever {
-  return { retrieve: (sentence, k) => index.search(sentence.mention, sentence.group, k) };
+  return { retrieve: (query, k) => index.search(query.mention, query.group, k) };
 }
 
 /**
@@ -51,11 +52,12 @@ export function lexicalRetriever(index: LexicalIndex): CandidateRetriever {
  */
 export function hybridRetriever(hybrid: Pick<HybridLinker, "candidates">, kb: Pick<KnowledgeBase, "lookup">): CandidateRetriever {
   return {
-    retrieve(sentence, k) {
+    retrieve(query, k) {
       const out: RetrievedCandidate[] = [];
-      for (const c of hybrid.candidates({ mention: sentence.mention, group: sentence.group, sentence: sentence.marked }, k)) {
+      // The whole query: the hybrid linker also reads the sentence context and the document context.
+      for (const c of hybrid.candidates(query, k)) {
         if (c.code.includes("+")) continue;
-        const entry = [c.matched, c.name].map((n) => kb.lookup(n, sentence.group)).find((e) => e?.codes.includes(c.code));
+        const entry = [c.matched, c.name].map((n) => kb.lookup(n, query.group)).find((e) => e?.codes.includes(c.code));
         if (entry) out.push({ name: entry.name, code: c.code, codes: entry.codes, score: c.score });
       }
       return out;
@@ -93,10 +95,10 @@ export interface ScorableCandidate extends RetrievedCandidate {
   readonly continuation: readonly number[];
 }
 
-/** One parsed mention with its prompt and candidates, ready for the model. */
+/** One mention with its prompt and candidates, ready for the model. */
 export interface PreparedMention {
   readonly index: number;
-  readonly sentence: MarkedSentence;
+  readonly query: MentionQuery;
   readonly prompt: readonly number[];
   /** Encoder-decoder models: the source tokens. */
   readonly encoderInput?: readonly number[];
@@ -148,8 +150,12 @@ export class RetrieveGenerateLinker implements Linker {
   }
 
   /** Calls are queued: the model decodes one batch at a time. */
-  sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
-    return this.enqueue(() => this.sampleNow(sentences, options));
+  link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
+    return this.enqueue(() => this.linkNow(queries, options));
+  }
+
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
 
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
@@ -158,25 +164,25 @@ export class RetrieveGenerateLinker implements Linker {
     return run;
   }
 
-  private async sampleNow(sentences: readonly string[], options: SampleOptions): Promise<SampleResult[]> {
-    const numBeams = options.num_beams ?? 5;
-    const batchSize = options.batch_size ?? 8;
+  private async linkNow(queries: readonly MentionQuery[], options: LinkOptions): Promise<LinkResult[]> {
+    const numBeams = options.numBeams ?? 5;
+    const batchSize = options.batchSize ?? 8;
     if (options.constrained === false) throw new SyncabelError("LINKER_INVALID_OPTIONS", "the retrieve-generate linker only ranks retrieved KB names: constrained must stay true");
     if (!Number.isInteger(numBeams) || numBeams < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `num_beams must be a positive integer, got ${numBeams}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `batch_size must be a positive integer, got ${batchSize}`);
-    const maxPrompt = options.max_prompt_tokens ?? DEFAULT_MAX_PROMPT_TOKENS;
+    const maxPrompt = options.maxPromptTokens ?? DEFAULT_MAX_PROMPT_TOKENS;
     if (!Number.isInteger(maxPrompt) || maxPrompt < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `max_prompt_tokens must be a positive integer, got ${maxPrompt}`);
-    const results: SampleResult[] = new Array(sentences.length);
-    const maxNew = options.max_new_tokens ?? 128;
+    const results: LinkResult[] = new Array(queries.length);
+    const maxNew = options.maxNewTokens ?? 128;
     if (!Number.isInteger(maxNew) || maxNew < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `max_new_tokens must be a positive integer, got ${maxNew}`);
     // A name longer than max_new_tokens could not be generated whole: it is not a candidate.
-    const prepared = this.prepareAll(sentences, maxPrompt, (i, r) => (results[i] = r)).map((m) => ({
+    const prepared = this.prepareAll(queries, maxPrompt, (i, r) => (results[i] = r)).map((m) => ({
       ...m,
       candidates: m.candidates.filter((c) => c.continuation.length <= maxNew),
     }));
     const scored = await this.scoreMentions(prepared, numBeams, batchSize, maxNew);
     prepared.forEach((m, i) => {
-      results[m.index] = { sentence: sentences[m.index], beams: this.rank(scored[i]).slice(0, numBeams).map((c) => this.toBeam(m.sentence, c)) };
+      results[m.index] = { beams: this.rank(scored[i]).slice(0, numBeams).map((c) => this.toBeam(m.query, c)) };
     });
     return results;
   }
@@ -188,9 +194,10 @@ export class RetrieveGenerateLinker implements Linker {
   candidateScores(sentences: readonly string[]): Promise<(readonly ScoredCandidate[] | SentenceError)[]> {
     return this.enqueue(async () => {
       const out: (readonly ScoredCandidate[] | SentenceError)[] = new Array(sentences.length);
-      const prepared = this.prepareAll(sentences, DEFAULT_MAX_PROMPT_TOKENS, (i, r) => (out[i] = r.error!));
+      const { queries, at } = queriesOfSentences(sentences, (i, error) => (out[i] = error));
+      const prepared = this.prepareAll(queries, DEFAULT_MAX_PROMPT_TOKENS, (i, r) => (out[at[i] as number] = r.error!));
       const scored = await this.scoreAll(prepared);
-      prepared.forEach((m, i) => (out[m.index] = scored[i]));
+      prepared.forEach((m, i) => (out[at[m.index] as number] = scored[i]));
       return out;
     });
   }
@@ -214,30 +221,30 @@ export class RetrieveGenerateLinker implements Linker {
     return this.parts.maxRows === undefined ? {} : { maxRows: this.parts.maxRows };
   }
 
-  /** `prepare` every sentence; a sentence that fails goes to `failed` with its error result. */
-  private prepareAll(sentences: readonly string[], maxPromptTokens: number, failed: (index: number, result: SampleResult) => void): PreparedMention[] {
+  /** `prepare` every query; a query that fails goes to `failed` with its error result. */
+  private prepareAll(queries: readonly MentionQuery[], maxPromptTokens: number, failed: (index: number, result: LinkResult) => void): PreparedMention[] {
     const prepared: PreparedMention[] = [];
-    sentences.forEach((text, index) => {
+    queries.forEach((query, index) => {
       try {
-        prepared.push(this.prepare(text, index, maxPromptTokens));
+        prepared.push(this.prepare(query, index, maxPromptTokens));
       } catch (e) {
-        failed(index, errorResult(text, e));
+        failed(index, errorOf(e));
       }
     });
     return prepared;
   }
 
-  /** Parse, build the prompt, retrieve candidates and tokenise their names (errors are the sentence's own). */
-  prepare(text: string, index: number, maxPromptTokens = DEFAULT_MAX_PROMPT_TOKENS): PreparedMention {
+  /** Build the model inputs, retrieve candidates and tokenise their names (errors are the mention's own). */
+  prepare(query: MentionQuery, index: number, maxPromptTokens = DEFAULT_MAX_PROMPT_TOKENS): PreparedMention {
     const { verb } = this.parts;
-    const sentence = parseMarkedSentence(text, { knownGroups: this.groups });
-    const { prompt, encoderInput } = this.scheme.inputs(sentence, maxPromptTokens);
+    requireKnownGroup(query, this.groups);
+    const { prompt, encoderInput } = this.scheme.inputs(query, maxPromptTokens);
     if (!sameTail(prompt, this.verbTokens)) {
       throw new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt does not end with the tokens of " ${verb}" (${this.verbTokens.join(",")}): names cannot be scored after it`, { verb });
     }
     const seen = new Set<string>();
     const candidates: ScorableCandidate[] = [];
-    for (const c of this.parts.retriever.retrieve(sentence, this.parts.candidates ?? DEFAULT_RG_CANDIDATES)) {
+    for (const c of this.parts.retriever.retrieve(query, this.parts.candidates ?? DEFAULT_RG_CANDIDATES)) {
       // One LM score per name: a name shared by several codes keeps the retriever's first (best) code.
       if (seen.has(c.name)) continue;
       seen.add(c.name);
@@ -246,7 +253,7 @@ export class RetrieveGenerateLinker implements Linker {
       if (seq === null || seq.length <= this.verbTokens.length || !this.verbTokens.every((t, i) => seq[i] === t)) continue;
       candidates.push({ ...c, continuation: seq.slice(this.verbTokens.length) });
     }
-    return { index, sentence, prompt, ...(encoderInput ? { encoderInput } : {}), candidates };
+    return { index, query, prompt, ...(encoderInput ? { encoderInput } : {}), candidates };
   }
 
   /** The LM score of every candidate (mode "score") or of those beam search over their trie finds (mode "beam"). */
@@ -290,10 +297,10 @@ export class RetrieveGenerateLinker implements Linker {
       .map((x) => x.c);
   }
 
-  private toBeam(sentence: MarkedSentence, c: ScoredCandidate): Beam {
+  private toBeam(query: MentionQuery, c: ScoredCandidate): Beam {
     return {
-      mention: sentence.mention,
-      semantic_group: sentence.group,
+      mention: query.mention,
+      semantic_group: query.group,
       pred_concept_name: c.name,
       pred_concept_code: c.code,
       beam_score: Math.exp(c.lmScore),

@@ -1,8 +1,7 @@
-import { asSyncabelError } from "../errors.js";
-import type { SampleResult } from "./types.js";
+import { asSyncabelError, type ErrorCode } from "../errors.js";
+import type { LinkResult } from "./types.js";
 
-/** The per-sentence error result (one bad sentence never sinks a batch). */
-export function errorResult(sentence: string, e: unknown): SampleResult {
-  const err = asSyncabelError(e, "MARKUP_NO_BRACKETS");
-  return { sentence, error: err.toJSON() };
+/** The per-mention error result (one bad mention never sinks a batch). */
+export function errorOf(e: unknown, fallback: ErrorCode = "MARKUP_NO_BRACKETS"): LinkResult {
+  return { error: asSyncabelError(e, fallback).toJSON() };
 }

@@ -4,11 +4,13 @@
  * it is the default of `syncabel link` without `--model`. The index is built once and stored in the KB index file.
  */
 import { asSyncabelError, SyncabelError } from "../errors.js";
+import { requireKnownGroup } from "../data/mention-queries.js";
 import { getLargeArtifact, putLargeArtifact } from "../kb/artifact-chunks.js";
 import type { KnowledgeBase } from "../kb/types.js";
 import { LexicalIndex, type LexicalEntry } from "../lexical/lexical-index.js";
-import { parseMarkedSentence } from "../markup/marked-sentence.js";
-import type { Beam, Linker, SampleOptions, SampleResult } from "./types.js";
+import { sampleSentences } from "./sample.js";
+import { errorOf } from "./sentence-results.js";
+import type { Beam, Linker, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult } from "./types.js";
 
 /** Artefact key of the lexical index inside the KB index file (bump the suffix when the format changes). */
 export const TFIDF_ARTIFACT_KEY = "lexical/tfidf-char-wb-3/v1";
@@ -92,20 +94,24 @@ export class TfidfLinker implements Linker {
     }));
   }
 
-  async sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
-    const k = options.num_beams ?? DEFAULT_NUM_CANDIDATES;
+  /** The k best codes of each query's mention text in its group (document context is not used). */
+  async link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
+    const k = options.numBeams ?? DEFAULT_NUM_CANDIDATES;
     if (!Number.isInteger(k) || k < 1) {
       throw new SyncabelError("LINKER_INVALID_OPTIONS", `num_beams must be a positive integer, got ${k}`, { num_beams: k });
     }
-    return sentences.map((sentence): SampleResult => {
+    return queries.map((q): LinkResult => {
       try {
-        const parsed = parseMarkedSentence(sentence, { knownGroups: this.groups });
-        return { sentence, beams: this.linkMention(parsed.mention, parsed.group, k) };
+        requireKnownGroup(q, this.groups);
+        return { beams: this.linkMention(q.mention, q.group, k) };
       } catch (e) {
-        const err = asSyncabelError(e, "REQUEST_INVALID");
-        return { sentence, error: { code: err.code, message: err.message, details: err.details } };
+        return errorOf(e, "REQUEST_INVALID");
       }
     });
+  }
+
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,7 @@
-import type { ErrorCode, ErrorDetails } from "../errors.js";
+import type { MentionQuery } from "../data/mention-queries.js";
+import type { ErrorJson } from "../errors.js";
 
+export type { MentionQuery };
 export { NO_CODE } from "../constants.js";
 
 /** One ranked answer for a mention: the wire format of `sample()` (conventions, section 6). */
@@ -27,16 +29,12 @@ export interface Beam {
   readonly probability?: number;
 }
 
-export interface SentenceError {
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly details: ErrorDetails;
-}
+/** Per-mention error of a batch result. */
+export type SentenceError = ErrorJson;
 
-/** Result for one input sentence: its beams, best first, or the error that stopped it alone. */
-export type SampleResult =
-  | ({ readonly sentence: string; readonly beams: readonly Beam[]; readonly error?: undefined } & Calibrated)
-  | ({ readonly sentence: string; readonly beams?: undefined; readonly error: SentenceError } & { readonly [K in keyof Calibrated]?: undefined });
+/** The linkers `openLinker` opens (`Linker.kind`). */
+export type LinkerKind = "generative" | "tfidf" | "hybrid" | "retrieve-generate";
+export const LINKER_KINDS: readonly LinkerKind[] = ["hybrid", "tfidf", "generative", "retrieve-generate"];
 
 /** What a calibrated linker adds to a result (src/linker/calibrated-linker.ts); absent without a calibration. */
 export interface Calibrated {
@@ -48,35 +46,66 @@ export interface Calibrated {
   readonly abstained?: true;
 }
 
-export interface SampleOptions {
+/** Result for one mention query: its beams, best first (with a calibrated linker's confidence), or the error that stopped it alone. */
+export type LinkResult =
+  | ({ readonly beams: readonly Beam[]; readonly error?: undefined } & Calibrated)
+  | ({ readonly beams?: undefined; readonly error: ErrorJson } & { readonly [K in keyof Calibrated]?: undefined });
+
+/** Result for one input sentence of `sample()`: a LinkResult with the sentence as given. */
+export type SampleResult = LinkResult & { readonly sentence: string };
+
+/** Options of `Linker.link`. */
+export interface LinkOptions {
   /** Restrict outputs to KB names of the mention's group (default true). */
   readonly constrained?: boolean;
-  /** Beams for generative linkers, candidates for the lexical one (default 5). */
-  readonly num_beams?: number;
-  /** Sentences per model batch (default 8). */
-  readonly batch_size?: number;
-  readonly max_new_tokens?: number;
-  /** Longest prompt, in tokens, a generative linker accepts; a longer sentence gets SENTENCE_TOO_LONG (default 1024). */
-  readonly max_prompt_tokens?: number;
+  /** Beams for generative linkers, candidates for the model-free ones (default 5). */
+  readonly numBeams?: number;
+  /** Mentions per model batch (default 8). */
+  readonly batchSize?: number;
+  /** Longest answer in tokens (default 128). */
+  readonly maxNewTokens?: number;
+  /** Longest prompt, in tokens, a generative linker accepts; a longer one gets SENTENCE_TOO_LONG (default 1024). */
+  readonly maxPromptTokens?: number;
   /** Stop early: the call rejects with an INTERRUPTED error (linkers that work in steps check it between steps). */
   readonly signal?: AbortSignal;
-  /** Called once per sentence as soon as its result is known (progress per mention inside a long batch). */
-  readonly onSentenceDone?: () => void;
-  /**
-   * Per sentence (same order): the long form of its mention when the mention is a short form defined in its
-   * document (src/lexical/abbreviations.ts). The hybrid linker also queries with it; other linkers ignore it.
-   */
-  readonly expansions?: readonly (string | undefined)[];
-  /**
-   * Per sentence (same order): the texts of every mention of its document, one array shared by the sentences of
-   * a document. The hybrid linker's document-level features use it; other linkers ignore it.
-   */
-  readonly documentMentions?: readonly (readonly string[] | undefined)[];
+  /** Called once per query as soon as its result is known (progress inside a long batch). */
+  readonly onMentionDone?: () => void;
 }
 
-/** Anything that links marked sentences: generative (model), lexical (TF-IDF), hybrid. */
+/** Options of `sample()`, the authors' API (their option names). */
+export interface SampleOptions {
+  readonly constrained?: boolean;
+  readonly num_beams?: number;
+  readonly batch_size?: number;
+  readonly max_new_tokens?: number;
+  readonly max_prompt_tokens?: number;
+  readonly signal?: AbortSignal;
+  /** Called once per sentence as soon as its result is known. */
+  readonly onSentenceDone?: () => void;
+}
+
+/** The LinkOptions of `sample()` options. */
+export function linkOptionsOf(o: SampleOptions): LinkOptions {
+  return {
+    ...(o.constrained === undefined ? {} : { constrained: o.constrained }),
+    ...(o.num_beams === undefined ? {} : { numBeams: o.num_beams }),
+    ...(o.batch_size === undefined ? {} : { batchSize: o.batch_size }),
+    ...(o.max_new_tokens === undefined ? {} : { maxNewTokens: o.max_new_tokens }),
+    ...(o.max_prompt_tokens === undefined ? {} : { maxPromptTokens: o.max_prompt_tokens }),
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+    ...(o.onSentenceDone === undefined ? {} : { onMentionDone: o.onSentenceDone }),
+  };
+}
+
+/**
+ * Anything that links mentions: generative (model), retrieve-generate (model ranking retrieved names), lexical
+ * (TF-IDF), hybrid. `link` is the core; `sample` is the authors' API over marked-sentence strings, which it parses
+ * into queries for `link` (src/linker/sample.ts does it for every linker).
+ */
 export interface Linker {
-  readonly kind: string;
+  readonly kind: LinkerKind;
+  /** One result per query, in order; a query that cannot be linked gets its own error. */
+  link(queries: readonly MentionQuery[], options?: LinkOptions): Promise<LinkResult[]>;
   sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]>;
   close(): Promise<void>;
 }

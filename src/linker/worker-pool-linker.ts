@@ -1,16 +1,17 @@
 /**
  * A model-free linker (hybrid or TF-IDF) run on several worker threads: each worker builds its own in-memory
- * index from the KB index file and a `sample()` call is split into contiguous chunks, one per idle worker. The
+ * index from the KB index file and a `link()` call is split into contiguous chunks, one per idle worker. The
  * lexical linkers are single-threaded CPU work, so on a machine with N cores this links up to N times as many
- * mentions per second; the answers are the ones the same linker gives in-process (each sentence is linked on
- * its own). A worker that dies turns its unfinished sentences into per-sentence errors; the others go on.
+ * mentions per second; the answers are the ones the same linker gives in-process (each mention is linked on
+ * its own, with its document context). A worker that dies turns its unfinished mentions into per-mention errors;
+ * the others go on.
  */
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { SyncabelError } from "../errors.js";
-import type { SampleOptions, SampleResult, Linker } from "./types.js";
-import type { PooledLinkerKind, WireError, WorkerInit, WorkerReply, WorkerSampleOptions } from "./worker-protocol.js";
+import { sampleSentences } from "./sample.js";
+import type { LinkOptions, LinkResult, Linker, MentionQuery, SampleOptions, SampleResult } from "./types.js";
+import type { PooledLinkerKind, WireError, WorkerInit, WorkerLinkOptions, WorkerReply } from "./worker-protocol.js";
 
 export type { PooledLinkerKind } from "./worker-protocol.js";
 
@@ -26,7 +27,7 @@ export interface WorkerPoolOptions {
 }
 
 interface Pending {
-  readonly resolve: (results: SampleResult[]) => void;
+  readonly resolve: (results: LinkResult[]) => void;
   readonly reject: (error: SyncabelError) => void;
 }
 
@@ -34,21 +35,27 @@ interface Pending {
 interface Slot {
   readonly worker: Worker;
   readonly pending: Map<number, Pending>;
-  /** Sentences sent and not answered: the least loaded live slot takes the next chunk. */
+  /** Mentions sent and not answered: the least loaded live slot takes the next chunk. */
   load: number;
   /** Why the worker is gone, once it is. */
   dead?: SyncabelError;
 }
 
+/** What `new Worker` runs to start a worker whose entry module is `entry`. */
+export type WorkerBootstrap = (entry: URL) => { readonly script: string | URL; readonly eval: boolean };
+
+/** The worker entry module (src/linker/linker-worker.ts, compiled beside this file). */
+const WORKER_ENTRY = new URL("./linker-worker.js", import.meta.url);
+
+let workerBootstrap: WorkerBootstrap = (entry) => ({ script: entry, eval: false });
+
 /**
- * How to start a worker: the compiled JS next to this file; from the TypeScript sources (tests, benches) a
- * bootstrap that registers tsx in the worker first (Node 20 does not pass `--import` hooks on to workers).
+ * Replace how workers start: the default runs the compiled entry as it is. Code run from the TypeScript sources
+ * (tests, benches) installs a bootstrap that registers its loader in the worker first (Node 20 does not pass
+ * `--import` hooks on to workers): see test/support/ts-workers.ts.
  */
-function workerScript(): { script: string | URL; eval: boolean } {
-  if (!fileURLToPath(import.meta.url).endsWith(".ts")) return { script: new URL("./linker-worker.js", import.meta.url), eval: false };
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./linker-worker.ts", import.meta.url).href;
-  return { script: `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
+export function setWorkerBootstrap(bootstrap: WorkerBootstrap): void {
+  workerBootstrap = bootstrap;
 }
 
 /** Workers a lexical linker gets by default: the machine's cores, at most 4 (index memory grows per worker). */
@@ -72,7 +79,7 @@ export class WorkerPoolLinker implements Linker {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
       throw new SyncabelError("LINKER_INVALID_OPTIONS", `workers must be a positive integer, got ${options.workers}`, { workers: options.workers });
     }
-    const entry = workerScript();
+    const entry = workerBootstrap(WORKER_ENTRY);
     const init: WorkerInit = { kb: options.kb, linker: options.linker };
     const slots: Slot[] = [];
     const ready: Promise<void>[] = [];
@@ -136,19 +143,19 @@ export class WorkerPoolLinker implements Linker {
     return this.slots.filter((s) => s.dead === undefined).length;
   }
 
-  async sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
+  async link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
     if (this.closed) throw new SyncabelError("LINKER_INVALID_OPTIONS", "the linker is closed");
     if (options.signal?.aborted) throw new SyncabelError("INTERRUPTED", "linking was interrupted before it started");
     const live = this.slots.filter((s) => s.dead === undefined);
     if (live.length === 0) throw this.slots[0]?.dead ?? new SyncabelError("LINKER_WORKER_FAILED", "no linker worker is running");
-    if (sentences.length === 0) return [];
-    const chunks = Math.max(1, Math.min(live.length, Math.floor(sentences.length / this.minChunk)));
-    const size = Math.ceil(sentences.length / chunks);
-    const parts: Promise<SampleResult[]>[] = [];
-    for (let from = 0; from < sentences.length; from += size) {
-      const to = Math.min(sentences.length, from + size);
-      parts.push(this.sampleChunk(sentences.slice(from, to), chunkOptions(options, from, to)).then((results) => {
-        for (let i = 0; i < results.length; i++) options.onSentenceDone?.();
+    if (queries.length === 0) return [];
+    const chunks = Math.max(1, Math.min(live.length, Math.floor(queries.length / this.minChunk)));
+    const size = Math.ceil(queries.length / chunks);
+    const workerOptions: WorkerLinkOptions = options.numBeams === undefined ? {} : { numBeams: options.numBeams };
+    const parts: Promise<LinkResult[]>[] = [];
+    for (let from = 0; from < queries.length; from += size) {
+      parts.push(this.linkChunk(queries.slice(from, from + size), workerOptions).then((results) => {
+        for (let i = 0; i < results.length; i++) options.onMentionDone?.();
         return results;
       }));
     }
@@ -156,22 +163,27 @@ export class WorkerPoolLinker implements Linker {
     return options.signal === undefined ? all : raceAbort(all, options.signal);
   }
 
-  /** One chunk on the least loaded live worker; a worker failure becomes each sentence's error. */
-  private async sampleChunk(sentences: string[], options: WorkerSampleOptions): Promise<SampleResult[]> {
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
+  }
+
+  /** One chunk on the least loaded live worker; a worker failure becomes each mention's error. */
+  private async linkChunk(queries: MentionQuery[], options: WorkerLinkOptions): Promise<LinkResult[]> {
     const slot = this.slots.filter((s) => s.dead === undefined).reduce<Slot | undefined>((a, s) => (a === undefined || s.load < a.load ? s : a), undefined);
-    if (slot === undefined) return failAll(sentences, this.slots[0]?.dead ?? new SyncabelError("LINKER_WORKER_FAILED", "no linker worker is running"));
+    if (slot === undefined) return failAll(queries, this.slots[0]?.dead ?? new SyncabelError("LINKER_WORKER_FAILED", "no linker worker is running"));
     const id = this.nextId++;
-    slot.load += sentences.length;
+    slot.load += queries.length;
     try {
-      return await new Promise<SampleResult[]>((resolve, reject) => {
+      return await new Promise<LinkResult[]>((resolve, reject) => {
         slot.pending.set(id, { resolve, reject });
         slot.worker.ref(); // a request in flight keeps the process alive until it is answered
-        slot.worker.postMessage({ id, sentences, options });
+        // Structured cloning keeps one copy of a document's shared mention list per chunk.
+        slot.worker.postMessage({ id, queries, options });
       });
     } catch (e) {
-      return failAll(sentences, e instanceof SyncabelError ? e : new SyncabelError("LINKER_WORKER_FAILED", String(e)));
+      return failAll(queries, e instanceof SyncabelError ? e : new SyncabelError("LINKER_WORKER_FAILED", String(e)));
     } finally {
-      slot.load -= sentences.length;
+      slot.load -= queries.length;
     }
   }
 
@@ -181,17 +193,8 @@ export class WorkerPoolLinker implements Linker {
   }
 }
 
-/** The per-sentence options of sentences [from, to). */
-function chunkOptions(options: SampleOptions, from: number, to: number): WorkerSampleOptions {
-  return {
-    ...(options.num_beams === undefined ? {} : { num_beams: options.num_beams }),
-    ...(options.expansions === undefined ? {} : { expansions: options.expansions.slice(from, to) }),
-    ...(options.documentMentions === undefined ? {} : { documentMentions: options.documentMentions.slice(from, to) }),
-  };
-}
-
-function failAll(sentences: readonly string[], error: SyncabelError): SampleResult[] {
-  return sentences.map((sentence) => ({ sentence, error: error.toJSON() }));
+function failAll(queries: readonly MentionQuery[], error: SyncabelError): LinkResult[] {
+  return queries.map(() => ({ error: error.toJSON() }));
 }
 
 /** Reject with INTERRUPTED as soon as the signal aborts (the workers' answers to this call are then dropped). */

@@ -1,6 +1,6 @@
 /** Messages between WorkerPoolLinker and its worker threads (src/linker/linker-worker.ts). */
 import type { ErrorCode, ErrorDetails } from "../errors.js";
-import type { SampleResult } from "./types.js";
+import type { LinkResult, MentionQuery } from "./types.js";
 
 /** The model-free linkers a worker can run. */
 export type PooledLinkerKind = "hybrid" | "tfidf";
@@ -10,17 +10,15 @@ export interface WorkerInit {
   readonly linker: PooledLinkerKind;
 }
 
-/** The SampleOptions a worker uses (functions and signals stay in the calling thread). */
-export interface WorkerSampleOptions {
-  readonly num_beams?: number;
-  readonly expansions?: readonly (string | undefined)[];
-  readonly documentMentions?: readonly (readonly string[] | undefined)[];
+/** The LinkOptions a worker uses (functions and signals stay in the calling thread). */
+export interface WorkerLinkOptions {
+  readonly numBeams?: number;
 }
 
 export interface WorkerRequest {
   readonly id: number;
-  readonly sentences: readonly string[];
-  readonly options: WorkerSampleOptions;
+  readonly queries: readonly MentionQuery[];
+  readonly options: WorkerLinkOptions;
 }
 
 export interface WireError {
@@ -32,5 +30,5 @@ export interface WireError {
 export type WorkerReply =
   | { readonly type: "ready" }
   | { readonly type: "failed"; readonly error: WireError }
-  | { readonly type: "results"; readonly id: number; readonly results: SampleResult[] }
+  | { readonly type: "results"; readonly id: number; readonly results: LinkResult[] }
   | { readonly type: "error"; readonly id: number; readonly error: WireError };

@@ -9,7 +9,7 @@ import { isAbsolute, join } from "node:path";
 import { SyncabelError } from "../errors.js";
 
 /** transformers.js's DEFAULT_DTYPE_SUFFIX_MAPPING (utils/dtypes.js), plus its `quantized` file name as a dtype. */
-export const DTYPE_SUFFIXES: Readonly<Record<string, string>> = {
+export const DTYPE_SUFFIXES = {
   fp32: "",
   fp16: "_fp16",
   int8: "_int8",
@@ -23,7 +23,7 @@ export const DTYPE_SUFFIXES: Readonly<Record<string, string>> = {
   q2f16: "_q2f16",
   q1: "_q1",
   q1f16: "_q1f16",
-};
+} as const satisfies Readonly<Record<string, string>>;
 
 export type ModelDtype = keyof typeof DTYPE_SUFFIXES;
 
@@ -90,7 +90,7 @@ export function resolveModelFile(dir: string, choice: ModelFileChoice = {}): str
   }
   throw new SyncabelError(
     "MODEL_FILE_MISSING",
-    `${dir} has several ONNX variants and no model.onnx: ${files.join(", ")}; choose one with --dtype (${Object.keys(DTYPE_SUFFIXES).join("|")}) or --model-file PATH`,
+    `${dir} has several ONNX variants and no model.onnx: ${files.join(", ")}; choose one by dtype (${Object.keys(DTYPE_SUFFIXES).join("|")}) or by model file`,
     { path: dir },
   );
 }

@@ -6,7 +6,7 @@ import { LogNormalizer } from "./log-normalizer.js";
 import { newSlotName } from "./logit-readout.js";
 import { LogitResults, readoutChunk, readoutIo, type ReadoutChunk } from "./logit-results.js";
 import { hasVnni, int8SaturationWarning } from "./cpu-features.js";
-import { resolveModelFile } from "./model-file.js";
+import { resolveModelFile, type ModelDtype } from "./model-file.js";
 import { openDecoderSession } from "./onnx-session.js";
 import type { CausalLM, DecodeState, LogitRequest, StepResult } from "./types.js";
 
@@ -18,7 +18,7 @@ export interface OnnxModelOptions {
   /** Model file inside the folder (or absolute); default: see src/lm/model-file.ts. */
   readonly modelFile?: string;
   /** transformers.js dtype choosing `onnx/model{suffix}.onnx` (fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4, quantized). */
-  readonly dtype?: string;
+  readonly dtype?: ModelDtype;
   /**
    * Read the logits out inside the graph (default true): only logZ and the requested entries leave the runtime.
    * false hands over whole rows of logits, as a plain export does (kept for benchmarks and diagnosis).

@@ -118,3 +118,34 @@ export function markSentence(plain: string, fragments: readonly Span[], group: s
   });
   return out + plain.slice(pos);
 }
+
+const MARKUP_CHARS = /[[\]{}]/;
+
+/**
+ * The MarkedSentence that `parseMarkedSentence(markSentence(plain, fragments, group))` gives, built without the
+ * string round trip: a document's mentions (src/data/mention-queries.ts) become linker input directly. The parser
+ * normalises the marked string to NFC; markup characters are starters, so the text between them normalises on its
+ * own and the pieces are normalised one by one here. Text with markup characters (never a cleaned document text)
+ * takes the parser's way, so its errors stay the parser's.
+ */
+export function markedSentenceOf(plain: string, fragments: readonly Span[], group: string): MarkedSentence {
+  const marked = markSentence(plain, fragments, group);
+  if (fragments.length === 0) fail("MARKUP_NO_BRACKETS", marked, "no [mention] is marked");
+  if (MARKUP_CHARS.test(plain) || MARKUP_CHARS.test(group)) return parseMarkedSentence(marked);
+  const norm = (s: string): string => toNfc(s).replace(/\u00a0/g, " ");
+  const g = norm(group).trim();
+  if (g === "") fail("MARKUP_NO_GROUP", norm(marked), "the {group} is empty");
+  let out = "";
+  let pos = 0;
+  const spans: Span[] = [];
+  for (const f of fragments) {
+    out += norm(plain.slice(pos, f.start));
+    const start = out.length;
+    out += norm(plain.slice(f.start, f.end));
+    if (out.slice(start).trim() === "") fail("MARKUP_EMPTY_MENTION", norm(marked), "a bracketed fragment is empty");
+    spans.push({ start, end: out.length });
+    pos = f.end;
+  }
+  out += norm(plain.slice(pos));
+  return { marked: norm(marked), plain: out, mention: spans.map((f) => out.slice(f.start, f.end)).join(" "), fragments: spans, group: g };
+}

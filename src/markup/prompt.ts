@@ -4,12 +4,19 @@ import type { MarkedSentence } from "./marked-sentence.js";
 import { SEP_TOKEN } from "../constants.js";
 export { SEP_TOKEN };
 
+/** The languages of the published checkpoints: each has its prompt verb. */
+export type PromptLanguage = "es" | "fr" | "en";
+
 /** The copula that ends the prompt and roots every trie (conventions, section 2). */
-export const VERB_BY_LANGUAGE: Readonly<Record<string, string>> = { es: "es", fr: "est", en: "is" };
+export const VERB_BY_LANGUAGE: Readonly<Record<PromptLanguage, string>> = { es: "es", fr: "est", en: "is" };
+
+export function isPromptLanguage(value: string): value is PromptLanguage {
+  return Object.hasOwn(VERB_BY_LANGUAGE, value);
+}
 
 export function verbFor(language: string, override?: string): string {
   if (override !== undefined && override !== "") return override;
-  const verb = VERB_BY_LANGUAGE[language];
+  const verb = isPromptLanguage(language) ? VERB_BY_LANGUAGE[language] : undefined;
   if (verb === undefined) {
     throw new SyncabelError("LINKER_INVALID_OPTIONS", `no verb known for language ${JSON.stringify(language)}: use es, fr or en, or give the verb`, { language });
   }

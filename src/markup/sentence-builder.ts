@@ -26,8 +26,11 @@ export interface BuiltSentence {
   /** The sentence's [start, end) in the document text. */
   readonly start: number;
   readonly end: number;
-  /** The cleaned mention text (fragments joined by one space), as the prompt's `[{mention}]`. */
+  /** The cleaned mention text (fragments joined by one space). */
   readonly mention: string;
+  /** The sentence without markup (cleaned document text) and the mention's fragments in it. */
+  readonly plain: string;
+  readonly fragments: readonly Span[];
 }
 
 export interface BuildOptions {
@@ -116,5 +119,7 @@ export function buildMarkedSentence(doc: SentenceSource, mention: MentionOffsets
     start,
     end,
     mention: frags.map((f) => cleaned.slice(f.start, f.end)).join(" "),
+    plain,
+    fragments: local,
   };
 }

@@ -1,13 +1,13 @@
 /**
- * Dynamic batching for a server over one linker. Requests submit their sentences; one worker sends model batches of
- * up to `batchSize` sentences to `linker.sample`, one batch at a time, and routes each result back to its request
- * in input order.
+ * Dynamic batching for a server over one linker. Requests submit their mention queries (called sentences below: one
+ * marked sentence each); one worker sends model batches of up to `batchSize` of them to `linker.link`, one batch at a
+ * time, and routes each result back to its request in input order.
  *
  * - merge on: a batch takes sentences round-robin from every queued request with the same decoding options, so
  *   concurrent one-sentence clients share a batch, and a big request cannot keep the model from the others for
  *   more than one batch. When fewer than `batchSize` sentences wait, the worker waits at most `maxWaitMs` for more.
  * - merge off (turn-taking): requests take turns, each in batches of its own sentences (the baseline).
- * - continuous (merge on, and a linker that decodes in batches: src/linker/sentence-feed.ts): one decode runs while
+ * - continuous (merge on, and a linker that decodes in batches: src/linker/query-feed.ts): one decode runs while
  *   sentences wait; between decoding steps the sentences of finished searches are answered at once and queued ones
  *   take their rows, so a batch never waits for its longest search and no client waits for a batch to form.
  * A cancelled request (client gone) leaves the queue at once; a batch already on the model still finishes for the
@@ -15,9 +15,10 @@
  * request in it is left (continuous: each of its searches is dropped between steps).
  */
 import { SyncabelError } from "../errors.js";
-import { isContinuousLinker, type ContinuousLinker, type FedSentence } from "../linker/sentence-feed.js";
-import type { Linker, SampleOptions, SampleResult } from "../linker/types.js";
+import { isContinuousLinker, type ContinuousLinker, type FedQuery } from "../linker/query-feed.js";
+import { linkOptionsOf, type Linker, type LinkResult, type MentionQuery, type SampleOptions } from "../linker/types.js";
 
+/** The decoding options a request may set (wire names). */
 export type DecodeOptions = Pick<SampleOptions, "num_beams" | "constrained" | "max_new_tokens">;
 
 export interface BatcherOptions {
@@ -37,14 +38,14 @@ export interface BatcherOptions {
 interface Job {
   readonly key: string;
   readonly options: DecodeOptions;
-  readonly sentences: readonly string[];
-  readonly results: SampleResult[];
+  readonly sentences: readonly MentionQuery[];
+  readonly results: LinkResult[];
   /** Next sentence not yet sent to the model. */
   next: number;
   /** Sentences sent or waiting whose result has not come back. */
   pending: number;
   done: boolean;
-  readonly resolve: (results: SampleResult[]) => void;
+  readonly resolve: (results: LinkResult[]) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -89,10 +90,10 @@ export class SentenceBatcher {
   }
 
   /** Results in input order; rejects with `cancelledError()` when `signal` aborts first. */
-  submit(sentences: readonly string[], options: DecodeOptions, signal?: AbortSignal): Promise<SampleResult[]> {
+  submit(sentences: readonly MentionQuery[], options: DecodeOptions, signal?: AbortSignal): Promise<LinkResult[]> {
     if (sentences.length === 0) return Promise.resolve([]);
     if (signal?.aborted) return Promise.reject(cancelledError());
-    return new Promise<SampleResult[]>((resolve, reject) => {
+    return new Promise<LinkResult[]>((resolve, reject) => {
       const job: Job = {
         key: JSON.stringify([options.num_beams ?? null, options.constrained ?? null, options.max_new_tokens ?? null]),
         options,
@@ -204,15 +205,15 @@ export class SentenceBatcher {
     if (head === undefined) return;
     const inFlight = new Set<Slot>();
     let taken = 0;
-    const feed = (slot: Slot): FedSentence => ({
-      text: slot.job.sentences[slot.index],
+    const feed = (slot: Slot): FedQuery => ({
+      query: slot.job.sentences[slot.index] as MentionQuery,
       wanted: () => !slot.job.done,
       deliver: (result) => {
         inFlight.delete(slot);
         this.settle(slot, result);
       },
     });
-    const take = (room: number): FedSentence[] => {
+    const take = (room: number): FedQuery[] => {
       if (this.queue[0]?.key !== head.key) return [];
       const slots = this.take(room).filter((s) => !s.job.done);
       for (const slot of slots) inFlight.add(slot);
@@ -221,7 +222,7 @@ export class SentenceBatcher {
       return slots.map(feed);
     };
     try {
-      await linker.sampleContinuously({ take }, { ...head.options, batch_size: this.options.batchSize });
+      await linker.linkContinuously({ take }, { ...linkOptionsOf(head.options), batchSize: this.options.batchSize });
     } catch (e) {
       // A decode that failed before taking anything fails its head request: the queue must move on.
       const failed = taken === 0 ? [head] : [...inFlight].map((s) => s.job);
@@ -234,7 +235,7 @@ export class SentenceBatcher {
   }
 
   /** A sentence's result back to its request; the request resolves with its last one. */
-  private settle({ job, index }: Slot, result: SampleResult): void {
+  private settle({ job, index }: Slot, result: LinkResult): void {
     if (job.done) return;
     job.results[index] = result;
     if (--job.pending === 0) {
@@ -249,11 +250,11 @@ export class SentenceBatcher {
     this.options.onBatch?.(live.length);
     const stop = new AbortController();
     this.onModel = { slots: live, stop };
-    let results: SampleResult[];
+    let results: LinkResult[];
     try {
-      results = await this.linker.sample(
-        live.map((s) => s.job.sentences[s.index]),
-        { ...live[0].job.options, batch_size: this.options.batchSize, signal: stop.signal },
+      results = await this.linker.link(
+        live.map((s) => s.job.sentences[s.index] as MentionQuery),
+        { ...linkOptionsOf(live[0]!.job.options), batchSize: this.options.batchSize, signal: stop.signal },
       );
     } catch (e) {
       for (const { job } of live) {
@@ -265,6 +266,6 @@ export class SentenceBatcher {
     } finally {
       this.onModel = undefined;
     }
-    live.forEach((slot, k) => this.settle(slot, results[k]));
+    live.forEach((slot, k) => this.settle(slot, results[k] as LinkResult));
   }
 }

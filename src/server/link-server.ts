@@ -3,7 +3,9 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { SyncabelError } from "../errors.js";
 import type { KnowledgeBase } from "../kb/types.js";
-import type { Linker, SampleResult } from "../linker/types.js";
+import type { MentionQuery } from "../data/mention-queries.js";
+import { queriesOfSentences } from "../linker/sample.js";
+import type { Linker, LinkResult, SampleResult } from "../linker/types.js";
 import { corsHeaders, hostName, isAllowedHost, isAuthorized, requestIdOf, tokenCookie, tokensEqual } from "./access.js";
 import { compositeConceptInfo, exportDocument } from "./annotation-export.js";
 import { SentenceBatcher, type DecodeOptions } from "./batcher.js";
@@ -14,7 +16,7 @@ import { ServerMetrics } from "./metrics.js";
 import { checkDeclaredLength, checkJsonDepth, readBody } from "./read-body.js";
 import { loadStaticFiles, PAGE_CSP } from "./static-files.js";
 import { prepareSegmentation } from "../markup/sentence-builder.js";
-import { conceptInfo, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
+import { conceptInfo, documentOf, LazyMatcher, linkDocumentMentions, readUploadedDocuments } from "./web-api.js";
 import { parseDocumentsRequest, parseExportRequest, parseJsonObject, parseLinkDocumentRequest } from "./web-requests.js";
 import type { Replica } from "./replica.js";
 
@@ -83,6 +85,12 @@ type Settings = Required<Omit<ServerOptions, "log" | "token" | "corsOrigin" | "k
 
 const MIB = 1024 * 1024;
 
+/**
+ * `POST /v1/link-document` carries the whole document's mentions (their texts are the document context of the ones
+ * it links) and links at most maxSentences of them: a document may hold this many times more.
+ */
+const DOCUMENT_MENTIONS_PER_LINKED = 16;
+
 function settingsOf(options: ServerOptions): Settings {
   const s: Settings = {
     host: options.host ?? "127.0.0.1",
@@ -125,10 +133,10 @@ function settingsOf(options: ServerOptions): Settings {
   ] as const;
   for (const key of positive) {
     const v = s[key];
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `server option ${key} must be a positive integer, got ${String(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new SyncabelError("SERVER_INVALID_OPTIONS", `server option ${key} must be a positive integer, got ${String(v)}`, { option: key });
   }
-  if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw new SyncabelError("LINKER_INVALID_OPTIONS", `server option port must be in [0, 65535], got ${s.port}`);
-  if (s.token !== undefined && s.token.length < 8) throw new SyncabelError("LINKER_INVALID_OPTIONS", "server option token must have at least 8 characters");
+  if (!Number.isInteger(s.port) || s.port < 0 || s.port > 65535) throw new SyncabelError("SERVER_INVALID_OPTIONS", `server option port must be in [0, 65535], got ${s.port}`, { option: "port" });
+  if (s.token !== undefined && s.token.length < 8) throw new SyncabelError("SERVER_INVALID_OPTIONS", "server option token must have at least 8 characters", { option: "token" });
   return s;
 }
 
@@ -213,27 +221,43 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
     s.log(s.logFormat === "json" ? JSON.stringify({ time: new Date().toISOString(), request_id: requestId, ...fields }) : `${requestId} ${text}`);
   };
 
-  /** Over-long sentences get their own error; the rest go through the batcher; input order is kept. */
-  const linkSentences = async (sentences: readonly string[], decode: DecodeOptions, signal: AbortSignal): Promise<SampleResult[]> => {
-    const results: SampleResult[] = new Array(sentences.length);
+  const tooLong = (chars: number): LinkResult => ({
+    error: new SyncabelError("REQUEST_TOO_LARGE", `the sentence has ${chars} characters, the server allows at most ${s.maxSentenceChars}`, { max: s.maxSentenceChars }).toJSON(),
+  });
+
+  /** Queries with an over-long sentence get their own error; the rest go through the batcher; input order is kept. */
+  const linkQueries = async (queries: readonly MentionQuery[], decode: DecodeOptions, signal: AbortSignal): Promise<LinkResult[]> => {
+    const results: LinkResult[] = new Array(queries.length);
     const kept: number[] = [];
-    sentences.forEach((sentence, i) => {
-      if (sentence.length <= s.maxSentenceChars) kept.push(i);
-      else {
-        const error = new SyncabelError("REQUEST_TOO_LARGE", `the sentence has ${sentence.length} characters, the server allows at most ${s.maxSentenceChars}`, { max: s.maxSentenceChars });
-        results[i] = { sentence, error: error.toJSON() };
-      }
+    queries.forEach((q, i) => {
+      if (q.marked.length <= s.maxSentenceChars) kept.push(i);
+      else results[i] = tooLong(q.marked.length);
     });
     const linked = await batcher.submit(
-      kept.map((i) => sentences[i]),
+      kept.map((i) => queries[i] as MentionQuery),
       decode,
       signal,
     );
-    kept.forEach((i, j) => (results[i] = linked[j]));
+    kept.forEach((i, j) => (results[i] = linked[j] as LinkResult));
     for (const r of results) {
       if (r.error) metrics.errors.inc({ code: r.error.code });
       else metrics.sentences.inc();
     }
+    return results;
+  };
+
+  /** `POST /v1/link`: marked sentences enter here; each result carries its sentence as given. */
+  const linkSentences = async (sentences: readonly string[], decode: DecodeOptions, signal: AbortSignal): Promise<SampleResult[]> => {
+    const results: SampleResult[] = new Array(sentences.length);
+    const fail = (i: number, failed: LinkResult): void => {
+      results[i] = { sentence: sentences[i] as string, ...failed };
+      metrics.errors.inc({ code: failed.error!.code });
+    };
+    // Over-long sentences are refused before they are parsed.
+    const kept = sentences.flatMap((sentence, i) => (sentence.length > s.maxSentenceChars ? (fail(i, tooLong(sentence.length)), []) : [i]));
+    const { queries, at } = queriesOfSentences(kept.map((i) => sentences[i] as string), (k, error) => fail(kept[k] as number, { error }));
+    const linked = await linkQueries(queries, decode, signal);
+    at.forEach((k, j) => (results[kept[k] as number] = { sentence: sentences[kept[k] as number] as string, ...(linked[j] as LinkResult) }));
     return results;
   };
 
@@ -303,12 +327,13 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
     "/v1/link-document": {
       maxBytes: s.maxDocumentBytes,
       handle: async (raw, res, signal, note) => {
-        const request = parseLinkDocumentRequest(parseJsonObject(raw), s.maxSentences);
-        note(request.mentions.length);
+        const request = parseLinkDocumentRequest(parseJsonObject(raw), s.maxSentences, s.maxSentences * DOCUMENT_MENTIONS_PER_LINKED);
+        note(request.link.length);
         checkDecodeLimits(request.options, limits);
-        const results = await withLinkSlot(request.mentions.length, request.options, async () => {
-          await prepareSegmentation(request.document); // a long document is segmented without holding /health
-          return linkDocumentMentions(request, (sentences, decode) => linkSentences(sentences, decode, signal));
+        const results = await withLinkSlot(request.link.length, request.options, async () => {
+          const doc = documentOf(request);
+          await prepareSegmentation(doc); // a long document is segmented without holding /health
+          return linkDocumentMentions(request, (queries, decode) => linkQueries(queries, decode, signal), doc);
         });
         reply(res, { results });
       },
@@ -325,7 +350,7 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
       handle: async (raw, res) => {
         const body = parseJsonObject(raw);
         if (typeof body.text !== "string") throw new SyncabelError("REQUEST_INVALID", "body.text must be a string", { field: "text" });
-        if (matcher === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: "dictionary matching needs the server to be started with its KB" });
+        if (matcher === undefined) throw new HttpError(404, { code: "NOT_FOUND", message: "dictionary matching needs the server to be started with its KB" });
         reply(res, { matches: matcher.match(body.text) });
       },
     },
@@ -368,12 +393,12 @@ export function createLinkServer(linker: Linker, options: ServerOptions = {}): S
         throw new SyncabelError("REQUEST_INVALID", "the concept code is not valid percent-encoding");
       }
       const info = s.kb === undefined ? undefined : (conceptInfo(s.kb, code) ?? compositeConceptInfo(s.kb, code));
-      if (info === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: `no concept ${JSON.stringify(code.slice(0, 100))} in the knowledge base` });
+      if (info === undefined) throw new HttpError(404, { code: "NOT_FOUND", message: `no concept ${JSON.stringify(code.slice(0, 100))} in the knowledge base` });
       reply(res, info);
       return;
     }
     const file = staticFiles.get(path);
-    if (file === undefined) throw new HttpError(404, { code: "REQUEST_INVALID", message: `no such endpoint: ${path.slice(0, 200)} (endpoints: POST /v1/link, GET /health, GET /metrics, the web page at /)` });
+    if (file === undefined) throw new HttpError(404, { code: "NOT_FOUND", message: `no such endpoint: ${path.slice(0, 200)} (endpoints: POST /v1/link, POST /v1/link-document, GET /health, GET /metrics, the web page at /)` });
     res.writeHead(200, { "content-type": file.type, "content-length": file.body.length, "content-security-policy": PAGE_CSP, "x-content-type-options": "nosniff", "cache-control": "no-cache", "referrer-policy": "no-referrer" });
     res.end(req.method === "HEAD" ? undefined : file.body);
   };

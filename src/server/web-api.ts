@@ -1,17 +1,17 @@
 /**
- * The endpoints behind the web page: read uploaded dataset files with the project's readers, link every mention of
- * a document (marked sentences built as link-docs builds them), suggest mentions from the KB's names, show a
+ * The endpoints behind the web page: read uploaded dataset files with the project's readers, link the mentions of
+ * a document (queries built as link-docs builds them), suggest mentions from the KB's names, show a
  * concept's names, and export the reviewed document.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readDataset } from "../data/read-dataset.js";
-import type { Document, ReadProblem } from "../data/types.js";
+import { documentQueries, type DocumentMentionQuery, type MentionQuery } from "../data/mention-queries.js";
+import { fragmentsText, type Document, type Mention, type ReadProblem } from "../data/types.js";
 import { asSyncabelError, SyncabelError } from "../errors.js";
 import type { KnowledgeBase } from "../kb/types.js";
-import type { Beam, SampleResult, SentenceError } from "../linker/types.js";
-import { buildMarkedSentence, SegmentationCache } from "../markup/sentence-builder.js";
+import type { Beam, LinkResult, SentenceError } from "../linker/types.js";
 import type { DecodeOptions } from "./batcher.js";
 import { DictionaryMatcher, type DictionaryMatch } from "./dictionary-matcher.js";
 import type { DocumentFormat, LinkDocumentRequest, UploadedFile } from "./web-requests.js";
@@ -56,44 +56,36 @@ export interface MentionResult {
   readonly abstained?: true;
 }
 
-/** Marked sentences of a document's mentions; a mention whose offsets do not fit gets its own error. */
-export function markedSentencesOf(request: LinkDocumentRequest): { sentences: (string | undefined)[]; errors: (SentenceError | undefined)[] } {
-  const cache = new SegmentationCache(1);
-  const sentences: (string | undefined)[] = [];
-  const errors: (SentenceError | undefined)[] = [];
-  for (const m of request.mentions) {
-    try {
-      sentences.push(buildMarkedSentence(request.document, m, { cache }).sentence);
-      errors.push(undefined);
-    } catch (e) {
-      sentences.push(undefined);
-      errors.push(asSyncabelError(e, "MARKUP_BAD_OFFSETS").toJSON());
-    }
-  }
-  return { sentences, errors };
+/** The request's document in the data model, every mention with its text (the document context of the others). */
+export function documentOf(request: LinkDocumentRequest): Document {
+  const { id, text, language } = request.document;
+  const mentions = request.mentions.map((m): Mention => ({ id: m.id, label: m.label, fragments: m.fragments, text: fragmentsText(text, m.fragments), codes: [] }));
+  return { id, text, mentions, ...(language === undefined ? {} : { language }) };
 }
 
-/** Links every mention of a document with `link` (the server's batcher), results in mention order. */
+/**
+ * Links the mentions a request names with `link` (the server's batcher), in the request's order. Their queries
+ * come from the whole document (src/data/mention-queries.ts), as in `link-docs`, so the answers are the same.
+ */
 export async function linkDocumentMentions(
   request: LinkDocumentRequest,
-  link: (sentences: string[], options: DecodeOptions) => Promise<SampleResult[]>,
+  link: (queries: MentionQuery[], options: DecodeOptions) => Promise<LinkResult[]>,
+  doc: Document = documentOf(request),
 ): Promise<MentionResult[]> {
-  const { sentences, errors } = markedSentencesOf(request);
-  const built = sentences.flatMap((s, i) => (s === undefined ? [] : [i]));
-  const linked = await link(
-    built.map((i) => sentences[i] as string),
-    request.options,
-  );
-  const results: MentionResult[] = request.mentions.map((m, i) => ({ mention_id: m.id, error: errors[i] }));
-  built.forEach((i, k) => {
-    const r = linked[k];
-    results[i] = { mention_id: request.mentions[i].id, sentence: r.sentence, ...(r.error === undefined ? { beams: r.beams, ...calibratedFields(r) } : { error: r.error }) };
+  const all = documentQueries(doc);
+  const chosen = request.link.map((i) => all[i] as DocumentMentionQuery);
+  const queries = chosen.flatMap((q) => (q.query === undefined ? [] : [q.query]));
+  const linked = await link(queries, request.options);
+  let k = 0;
+  return chosen.map(({ mention, sentence, query, error }): MentionResult => {
+    if (query === undefined) return { mention_id: mention.id, ...(sentence === undefined ? {} : { sentence }), ...(error === undefined ? {} : { error }) };
+    const r = linked[k++] as LinkResult;
+    return { mention_id: mention.id, ...(sentence === undefined ? {} : { sentence }), ...(r.error === undefined ? { beams: r.beams, ...calibratedFields(r) } : { error: r.error }) };
   });
-  return results;
 }
 
 /** The calibration fields of a result, when its linker is calibrated. */
-function calibratedFields(r: SampleResult): Pick<MentionResult, "confidence" | "code" | "abstained"> {
+function calibratedFields(r: LinkResult): Pick<MentionResult, "confidence" | "code" | "abstained"> {
   if (r.error !== undefined) return {};
   return { ...(r.confidence === undefined ? {} : { confidence: r.confidence }), ...(r.code === undefined ? {} : { code: r.code }), ...(r.abstained ? { abstained: true as const } : {}) };
 }

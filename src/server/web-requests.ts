@@ -89,7 +89,10 @@ export function parseDocumentsRequest(body: Obj): { format: DocumentFormat; file
 
 export interface LinkDocumentRequest {
   readonly document: { readonly id: string; readonly text: string; readonly language?: string };
+  /** Every mention of the document: the document context of the ones linked. */
   readonly mentions: readonly { readonly id: string; readonly label: string; readonly fragments: readonly { start: number; end: number }[] }[];
+  /** Indices into `mentions` of the mentions to link, in answer order. */
+  readonly link: readonly number[];
   readonly options: DecodeOptions;
 }
 
@@ -108,8 +111,12 @@ function decodeOptions(body: Obj): DecodeOptions {
   return out;
 }
 
-/** POST /v1/link-document: `{document: {id, text, language?}, mentions: [{id, label, fragments}], num_beams?, ...}`. */
-export function parseLinkDocumentRequest(body: Obj, maxMentions: number): LinkDocumentRequest {
+/**
+ * POST /v1/link-document: `{document: {id, text, language?}, mentions: [{id, label, fragments}], link?: [id],
+ * num_beams?, ...}`. `mentions` are all the document's mentions (at most `maxMentions`); `link` names those to link
+ * (at most `maxLinked`; default all of them), so a client may link a long document in parts with the same context.
+ */
+export function parseLinkDocumentRequest(body: Obj, maxLinked: number, maxMentions = maxLinked): LinkDocumentRequest {
   const d = obj(body.document, "document");
   const language = str(d, "language", "document", true);
   const document = { id: str(d, "id", "document") as string, text: str(d, "text", "document") as string, ...(language === undefined ? {} : { language }) };
@@ -117,7 +124,27 @@ export function parseLinkDocumentRequest(body: Obj, maxMentions: number): LinkDo
     const o = obj(m, `mentions[${i}]`);
     return { id: str(o, "id", `mentions[${i}]`) as string, label: str(o, "label", `mentions[${i}]`) as string, fragments: fragments(o.fragments, `mentions[${i}]`) };
   });
-  return { document, mentions, options: decodeOptions(body) };
+  return { document, mentions, link: linkedIndices(body, mentions, maxLinked), options: decodeOptions(body) };
+}
+
+/** The indices of the mentions `body.link` names (every mention when it is absent). */
+function linkedIndices(body: Obj, mentions: readonly { readonly id: string }[], maxLinked: number): number[] {
+  if (body.link === undefined) {
+    if (mentions.length > maxLinked) {
+      throw new SyncabelError("REQUEST_TOO_LARGE", `body.mentions has ${mentions.length} items, the server links at most ${maxLinked} per request: name the ones to link in body.link`, { field: "mentions", max: maxLinked });
+    }
+    return mentions.map((_, i) => i);
+  }
+  const byId = new Map<string, number>();
+  const duplicated = new Set<string>();
+  mentions.forEach((m, i) => (byId.has(m.id) ? duplicated.add(m.id) : byId.set(m.id, i)));
+  return arr(body, "link", "body", maxLinked).map((id, i) => {
+    if (typeof id !== "string") throw invalid(`link[${i}] must be a mention id (a string)`, "link");
+    const at = byId.get(id);
+    if (at === undefined) throw invalid(`link[${i}] ${JSON.stringify(id).slice(0, 60)} is not the id of a mention of body.mentions`, "link");
+    if (duplicated.has(id)) throw invalid(`link[${i}] ${JSON.stringify(id).slice(0, 60)} names several mentions: mention ids must be unique`, "link");
+    return at;
+  });
 }
 
 function beams(v: unknown): Beam[] | undefined {

@@ -16,7 +16,7 @@ export function chatCompletionsUrl(endpoint: string): string {
   try {
     url = new URL(endpoint);
   } catch {
-    throw new SyncabelError("CLI_USAGE", `--endpoint ${JSON.stringify(endpoint)} is not a URL`, { endpoint });
+    throw new SyncabelError("SYNTH_INVALID_OPTIONS", `the endpoint ${JSON.stringify(endpoint)} is not a URL`, { endpoint });
   }
   if (!/\/chat\/completions\/?$/.test(url.pathname)) url.pathname = `${url.pathname.replace(/\/+$/, "")}/chat/completions`;
   return url.toString();
@@ -103,7 +103,7 @@ export class HttpChatGenerator implements Generator {
     const cause = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
     const code = e instanceof Error && e.cause instanceof Error ? (e.cause as { code?: unknown }).code : undefined;
     const unreachable = typeof code === "string" && UNREACHABLE.has(code);
-    return new SyncabelError("SYNTH_ENDPOINT", `request to ${this.url} failed: ${cause}${unreachable ? " (is the server running? check --endpoint)" : ""}`, {
+    return new SyncabelError("SYNTH_ENDPOINT", `request to ${this.url} failed: ${cause}${unreachable ? " (is the server running? check the endpoint URL)" : ""}`, {
       retryable: true,
       unreachable,
       everAnswered: this.answered,

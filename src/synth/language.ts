@@ -11,5 +11,5 @@ export const LINE_PREFIX: Readonly<Record<SynthLanguage, string>> = {
 
 export function asSynthLanguage(value: string): SynthLanguage {
   if (value === "es" || value === "en" || value === "fr") return value;
-  throw new SyncabelError("CLI_USAGE", `unsupported language ${JSON.stringify(value)}: use es, en or fr`, { language: value });
+  throw new SyncabelError("SYNTH_INVALID_OPTIONS", `unsupported language ${JSON.stringify(value)}: use es, en or fr`, { language: value });
 }

@@ -129,8 +129,8 @@ function reasonKey(marker: ConceptRecord): string {
  * requests in flight. Each finished concept is appended to the file at once (see jsonl-store.ts).
  */
 export async function runSynth(o: SynthRunOptions): Promise<SynthSummary> {
-  if (!Number.isInteger(o.perConcept) || o.perConcept < 1) throw new SyncabelError("CLI_USAGE", `--per-concept must be a positive integer (got ${o.perConcept})`);
-  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new SyncabelError("CLI_USAGE", `--concurrency must be a positive integer (got ${o.concurrency})`);
+  if (!Number.isInteger(o.perConcept) || o.perConcept < 1) throw new SyncabelError("SYNTH_INVALID_OPTIONS", `perConcept must be a positive integer (got ${o.perConcept})`, { perConcept: o.perConcept });
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new SyncabelError("SYNTH_INVALID_OPTIONS", `concurrency must be a positive integer (got ${o.concurrency})`, { concurrency: o.concurrency });
   const started = Date.now();
   const retry = o.retry ?? DEFAULT_RETRY_POLICY;
   const seed = o.seed ?? 0;

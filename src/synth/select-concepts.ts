@@ -12,7 +12,7 @@ export interface ConceptSelection {
 
 /** Codes of a file: one per line, first tab-separated field; blank lines and `#` comments skipped. */
 export function readCodesFile(path: string): string[] {
-  if (!existsSync(path)) throw new SyncabelError("IO_ERROR", `--codes file ${path} does not exist`, { file: path });
+  if (!existsSync(path)) throw new SyncabelError("IO_ERROR", `the codes file ${path} does not exist`, { file: path });
   return readFileSync(path, "utf8")
     .split(/\r?\n/)
     .map((l) => l.split("\t")[0].trim())
@@ -27,7 +27,7 @@ export function selectConcepts(kb: KnowledgeBase, selection: ConceptSelection): 
   const wanted = selection.groups && selection.groups.length > 0 ? selection.groups : undefined;
   if (wanted) {
     const unknown = wanted.filter((g) => !kb.hasGroup(g));
-    if (unknown.length > 0) throw new SyncabelError("CLI_USAGE", `--groups: ${unknown.join(", ")} not in the KB (groups: ${kb.groups().join(", ")})`);
+    if (unknown.length > 0) throw new SyncabelError("SYNTH_INVALID_OPTIONS", `groups ${unknown.join(", ")} not in the KB (groups: ${kb.groups().join(", ")})`, { groups: unknown.join(",") });
   }
   const jobs: ConceptJob[] = [];
   const unknownCodes: string[] = [];

@@ -4,7 +4,7 @@ export type MixMode = "human-only" | "synthetic-only" | "interleave";
 
 export function asMixMode(value: string): MixMode {
   if (value === "human-only" || value === "synthetic-only" || value === "interleave") return value;
-  throw new SyncabelError("CLI_USAGE", `--mix must be human-only, synthetic-only or interleave (got ${JSON.stringify(value)})`);
+  throw new SyncabelError("TRAIN_INVALID_OPTIONS", `the mix mode must be human-only, synthetic-only or interleave (got ${JSON.stringify(value)})`, { mix: value });
 }
 
 /**

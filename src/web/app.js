@@ -249,12 +249,14 @@ async function link() {
   const beams = Number(/** @type {HTMLInputElement} */ ($("beams")).value) || 5;
   let failed = 0;
   try {
-    // Requests of at most CHUNK mentions: within the server's per-request limits, and progress shows.
+    // Every request carries all the document's mentions (the context the linker reads: abbreviations, other
+    // mentions) and links CHUNK of them: within the server's per-request limits, and progress shows.
+    const mentionsOfDoc = list.map((m) => ({ id: m.id, label: m.label, fragments: m.fragments }));
     for (let start = 0; start < list.length; start += CHUNK) {
       status(`Linking mentions ${start + 1}-${Math.min(start + CHUNK, list.length)} of ${list.length}...`);
       const part = list.slice(start, start + CHUNK);
       const { results } = await (
-        await api("/v1/link-document", { document: doc(), mentions: part.map((m) => ({ id: m.id, label: m.label, fragments: m.fragments })), num_beams: beams })
+        await api("/v1/link-document", { document: doc(), mentions: mentionsOfDoc, link: part.map((m) => m.id), num_beams: beams })
       ).json();
       results.forEach((r, i) => {
         const m = part[i];

@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { quotedTsvFields } from "../../src/data/tsv.js";
 import type { Dataset, Document } from "../../src/data/types.js";
 import { linkDocuments, partialPathFor, type PredictionFormat } from "../../src/linker/link-documents.js";
-import { parseMarkedSentence } from "../../src/markup/marked-sentence.js";
-import type { Beam, Linker, SampleOptions, SampleResult } from "../../src/linker/types.js";
+import { sampleSentences } from "../../src/linker/sample.js";
+import type { Beam, Linker, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult } from "../../src/linker/types.js";
 import { run } from "../../src/cli/commands/link-docs.js";
 import { buildKnowledgeBase } from "../../src/kb/index.js";
 import { mulberry32 } from "../../src/util/random.js";
@@ -22,22 +22,24 @@ afterEach(() => {
 
 /** A deterministic linker answering from a Map keyed by mention text; it records every call. */
 class MapLinker implements Linker {
-  readonly kind = "map";
+  readonly kind = "tfidf";
   readonly calls: number[] = [];
   constructor(private readonly answers: ReadonlyMap<string, string>) {}
-  async sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
-    this.calls.push(sentences.length);
-    const n = options?.num_beams ?? 5;
-    return sentences.map((sentence) => {
-      const p = parseMarkedSentence(sentence);
-      const code = this.answers.get(p.mention);
-      if (code === undefined) return { sentence, error: { code: "MARKUP_UNKNOWN_GROUP", message: `no answer for ${p.mention}`, details: {} } };
+  async link(queries: readonly MentionQuery[], options?: LinkOptions): Promise<LinkResult[]> {
+    this.calls.push(queries.length);
+    const n = options?.numBeams ?? 5;
+    return queries.map((q) => {
+      const code = this.answers.get(q.mention);
+      if (code === undefined) return { error: { code: "MARKUP_UNKNOWN_GROUP", message: `no answer for ${q.mention}`, details: {} } };
       const beams: Beam[] = [];
       for (let k = 0; k < Math.min(n, 2); k++) {
-        beams.push({ mention: p.mention, semantic_group: p.group, pred_concept_name: `${p.mention} ${k}`, pred_concept_code: k === 0 ? code : `${code}-alt`, beam_score: 1 / (k + 2), pred_concept_codes: [code] });
+        beams.push({ mention: q.mention, semantic_group: q.group, pred_concept_name: `${q.mention} ${k}`, pred_concept_code: k === 0 ? code : `${code}-alt`, beam_score: 1 / (k + 2), pred_concept_codes: [code] });
       }
-      return { sentence, beams };
+      return { beams };
     });
+  }
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
   async close(): Promise<void> {}
 }
@@ -123,12 +125,12 @@ class SlowMapLinker extends MapLinker {
   private readonly random = mulberry32(9);
   inFlight = 0;
   maxInFlight = 0;
-  override async sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+  override async link(queries: readonly MentionQuery[], options?: LinkOptions): Promise<LinkResult[]> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise((r) => setTimeout(r, Math.floor(this.random() * 15)));
     this.inFlight--;
-    return super.sample(sentences, options);
+    return super.link(queries, options);
   }
 }
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { main } from "../../src/cli/main.js";
 import { openKnowledgeBase } from "../../src/kb/index.js";
 import { TfidfLinker } from "../../src/linker/tfidf-linker.js";
@@ -53,9 +54,21 @@ describe("syncabel link", () => {
     const model = await makeTinyModel({ seed: 4 });
     try {
       const d = captureIO();
-      const code = await main(["link", "--kb", kb, "--model", model.dir, "--device", "cuda", SENTENCES[0]], d.io).catch(() => 1);
-      // Where a CUDA runtime exists this links; here (no GPU, no CUDA libraries) it must say why it cannot.
-      if (code !== 0) expect(d.err()).toMatch(/MODEL_RUNTIME.*cuda|cuda.*MODEL_RUNTIME/is);
+      const code = await main(["link", "--kb", kb, "--model", model.dir, "--device", "cuda", SENTENCES[0]], d.io);
+      // CUDA runs only with onnxruntime-node's CUDA provider library (its install downloads it) and an NVIDIA device.
+      const providers = join(dirname(createRequire(import.meta.url).resolve("onnxruntime-node")), "..", "bin", "napi-v6", process.platform, process.arch);
+      const cuda = existsSync(join(providers, "libonnxruntime_providers_cuda.so")) && existsSync("/dev/nvidia0");
+      if (cuda) {
+        expect(code, d.err()).toBe(0);
+        const cpu = captureIO();
+        expect(await main(["link", "--kb", kb, "--model", model.dir, SENTENCES[0]], cpu.io)).toBe(0);
+        expect(parse(d.out()).map((r) => r.beams?.map((b) => b.pred_concept_code))).toEqual(parse(cpu.out()).map((r) => r.beams?.map((b) => b.pred_concept_code)));
+      } else {
+        // No GPU runtime here: the command fails (exit 1) and says why, naming the device.
+        expect(code).toBe(1);
+        expect(d.err()).toMatch(/cuda.*\[MODEL_RUNTIME\]/is);
+        expect(d.out()).toBe("");
+      }
     } finally {
       model.cleanup();
     }

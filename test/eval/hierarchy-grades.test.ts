@@ -175,6 +175,6 @@ describe.skipIf(!existsSync(DOID_JSON))("eval --hierarchy on the Disease Ontolog
     const base = ["--gold", join(dir, "gold.tsv"), "--predictions", join(dir, "pred.tsv")];
     await expect(run([...base, "--hierarchy"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
     await expect(run([...base, "--accept", "strict"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE" });
-    await expect(run([...base, "--hierarchy", "--kb", "x.sqlite", "--accept", "strict,close"], captureIO().io)).rejects.toMatchObject({ code: "CLI_USAGE", message: expect.stringContaining("CLOSE") });
+    await expect(run([...base, "--hierarchy", "--kb", "x.sqlite", "--accept", "strict,close"], captureIO().io)).rejects.toMatchObject({ code: "EVAL_INVALID_OPTIONS", message: expect.stringContaining("CLOSE") });
   });
 });

@@ -50,7 +50,14 @@ describe("link-docs output, TSV or JSONL, evaluates the same", () => {
     const bad = join(dir, "bad.jsonl");
     writeFileSync(bad, `{"document":"d1","label":"SINTOMA","start":10,"end":16,"codes":["386661006"],"beams":[]}\nnot json\n`);
     const scored = captureIO();
-    await evalRun(["--gold", join(dir, "gold.tsv"), "--predictions", bad, "--resamples", "10"], scored.io);
-    expect(scored.err()).toMatch(/bad\.jsonl.*2|line 2/);
+    // The good row is scored; the bad one is a failed item: exit 1, with the line on stderr.
+    const json = join(dir, "report-bad.json");
+    // The report is made from the readable rows (exit 0, as for skipped gold rows); the bad line is named on stderr.
+    expect(await evalRun(["--gold", join(dir, "gold.tsv"), "--predictions", bad, "--resamples", "10", "--json", json], scored.io)).toBe(0);
+    expect(scored.err()).toContain(`${bad}:2: not JSON`);
+    // The four gold mentions are still scored; the good row has no beam, so nothing is found at rank 1.
+    const report = JSON.parse(readFileSync(json, "utf8")) as { overall: { recall: Record<string, number> }; counts: { scored: number } };
+    expect(report.counts.scored).toBe(4);
+    expect(report.overall.recall["1"]).toBe(0);
   });
 });

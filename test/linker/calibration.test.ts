@@ -187,7 +187,7 @@ describe("a calibrated TF-IDF linker", () => {
       mkdirSync(join(dir, "other"));
       return buildKbFromRows(join(dir, "other"), CLINICAL_KB_ROWS);
     });
-    await expect(openLinker({ kb: other, minConfidence: 0.9 })).rejects.toThrow(/needs a calibrated tfidf linker.*syncabel calibrate --linker tfidf/);
+    await expect(openLinker({ kb: other, minConfidence: 0.9 })).rejects.toThrow(/needs a calibrated tfidf linker.*calibrateLinker for the tfidf linker \(the calibrate command\)/);
     await expect(openLinker({ kb: kbPath, minConfidence: 1.5 })).rejects.toThrow(/probability in \[0, 1\]/);
   });
 });

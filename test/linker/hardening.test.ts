@@ -14,10 +14,10 @@ import { openKnowledgeBase } from "../../src/kb/index.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";
 import { GenerativeLinker } from "../../src/linker/generative-linker.js";
 import { linkDocuments } from "../../src/linker/link-documents.js";
-import { NO_CODE, type Linker, type SampleOptions, type SampleResult } from "../../src/linker/types.js";
+import { sampleSentences } from "../../src/linker/sample.js";
+import { NO_CODE, type Linker, type LinkOptions, type LinkResult, type MentionQuery, type SampleOptions, type SampleResult } from "../../src/linker/types.js";
 import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadTokenizer, type HfTokenizer } from "../../src/lm/tokenizer.js";
-import { parseMarkedSentence } from "../../src/markup/marked-sentence.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { makeTinyModel, openTinyModelKb, type TinyModelKb } from "../support/tiny-model.js";
 
@@ -93,18 +93,20 @@ describe("generative linker: cut beams, options, progress and interruption", () 
 
 /** A linker that works synchronously, like the TF-IDF one: it never awaits, so timers and signals wait. */
 class BusyLinker implements Linker {
-  readonly kind = "busy";
-  readonly seen: SampleOptions[] = [];
-  async sample(sentences: readonly string[], options: SampleOptions = {}): Promise<SampleResult[]> {
+  readonly kind = "tfidf";
+  readonly seen: LinkOptions[] = [];
+  onFirstCall: (() => void) | undefined;
+  async link(queries: readonly MentionQuery[], options: LinkOptions = {}): Promise<LinkResult[]> {
+    if (this.seen.length === 0) this.onFirstCall?.();
     this.seen.push(options);
     const until = Date.now() + 4;
     while (Date.now() < until) {
       // busy
     }
-    return sentences.map((sentence) => {
-      const p = parseMarkedSentence(sentence);
-      return { sentence, beams: [{ mention: p.mention, semantic_group: p.group, pred_concept_name: p.mention, pred_concept_code: "1", beam_score: 1, pred_concept_codes: ["1"] }] };
-    });
+    return queries.map((q) => ({ beams: [{ mention: q.mention, semantic_group: q.group, pred_concept_name: q.mention, pred_concept_code: "1", beam_score: 1, pred_concept_codes: ["1"] }] }));
+  }
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
   async close(): Promise<void> {}
 }
@@ -123,14 +125,15 @@ describe("link-docs with a linker that never yields", () => {
     const dir = mkdtempSync(join(tmpdir(), "syncabel-busy-"));
     try {
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
       const linker = new BusyLinker();
+      // The timer starts with the first call (a loaded machine may take longer than 50 ms to get there).
+      linker.onFirstCall = () => setTimeout(() => controller.abort(), 50);
       const r = await linkDocuments(manyDocuments(400), linker, { outPath: join(dir, "out.jsonl"), format: "jsonl", batchSize: 1, signal: controller.signal });
       expect(r.aborted).toBe(true);
       expect(r.linkedDocuments).toBeLessThan(400);
-      // The linker is given the signal and a per-sentence progress callback.
+      // The linker is given the signal and a per-mention progress callback.
       expect(linker.seen[0].signal).toBe(controller.signal);
-      expect(typeof linker.seen[0].onSentenceDone).toBe("function");
+      expect(typeof linker.seen[0].onMentionDone).toBe("function");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,47 +9,10 @@ import { HybridIndex } from "../../src/linker/hybrid-index.js";
 import { HybridLinker, kbNamesOf } from "../../src/linker/hybrid-linker.js";
 import { linkDocuments } from "../../src/linker/link-documents.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
-import type { SampleOptions } from "../../src/linker/types.js";
+import type { Linker } from "../../src/linker/types.js";
+import { queryOfSentence } from "../../src/data/mention-queries.js";
 import { buildKbFromRows } from "../support/kb.js";
-
-const KB_ROWS: [string, string, string][] = [
-  ["D001", "butylated hydroxyanisole", "Chemical"],
-  ["D002", "bisphenol A", "Chemical"],
-  ["D003", "retinyl acetate", "Chemical"],
-  ["D004", "valproic acid", "Chemical"],
-  ["D005", "hypertension", "Disease"],
-  ["D006", "myocardial infarction", "Disease"],
-  ["D007", "heart failure", "Disease"],
-];
-
-/** PubTator documents: [id, text, [mention, type, code] in order of appearance]. */
-type Doc = [string, string, [string, string, string][]];
-
-function writePubtator(path: string, docs: readonly Doc[]): void {
-  const out: string[] = [];
-  for (const [id, text, mentions] of docs) {
-    out.push(`${id}|t|${text}`, `${id}|a|`);
-    let from = 0;
-    for (const [span, type, code] of mentions) {
-      const start = text.indexOf(span, from);
-      if (start < 0) throw new Error(`fixture: ${span} not in ${id}`);
-      out.push([id, start, start + span.length, span, type, code].join("\t"));
-      from = start + span.length;
-    }
-    out.push("");
-  }
-  writeFileSync(path, `${out.join("\n")}\n`);
-}
-
-// Training abstracts: short forms defined in the text, linked to the long form's code.
-const TRAIN: Doc[] = [
-  ["1", "Effect of retinyl acetate (RA) on rats. RA was given daily.", [["retinyl acetate", "Chemical", "D003"], ["RA", "Chemical", "D003"], ["RA", "Chemical", "D003"]]],
-  ["2", "Valproic acid (VPA) in epilepsy. VPA levels were high.", [["Valproic acid", "Chemical", "D004"], ["VPA", "Chemical", "D004"], ["VPA", "Chemical", "D004"]]],
-  ["3", "Patients with myocardial infarction (MI) and hypertension. MI was fatal.", [["myocardial infarction", "Disease", "D006"], ["MI", "Disease", "D006"], ["hypertension", "Disease", "D005"], ["MI", "Disease", "D006"]]],
-  ["4", "Bisphenol A (BPA) exposure. BPA was measured.", [["Bisphenol A", "Chemical", "D002"], ["BPA", "Chemical", "D002"], ["BPA", "Chemical", "D002"]]],
-  ["5", "Congestive heart failure (CHF) after hypertension. CHF worsened.", [["heart failure", "Disease", "D007"], ["CHF", "Disease", "D007"], ["hypertension", "Disease", "D005"], ["CHF", "Disease", "D007"]]],
-  ["6", "Hypertension (HT) and heart failure. HT was treated.", [["Hypertension", "Disease", "D005"], ["HT", "Disease", "D005"], ["heart failure", "Disease", "D007"], ["HT", "Disease", "D005"]]],
-];
+import { BHA_DOCUMENT, KB_ROWS, TRAIN, writePubtator } from "../support/abbreviation-fixture.js";
 
 describe("hybrid linker: document abbreviations", () => {
   let dir: string;
@@ -88,10 +51,10 @@ describe("hybrid linker: document abbreviations", () => {
       const linker = HybridLinker.fromKnowledgeBase(kb);
       // "BHA" never occurs in training; its document defines it.
       const dev = join(dir, "dev.txt");
-      writePubtator(dev, [["9", "Butylated hydroxyanisole (BHA) and rat tumours. BHA was added to the diet.", [["Butylated hydroxyanisole", "Chemical", "D001"], ["BHA", "Chemical", "D001"], ["BHA", "Chemical", "D001"]]]]);
-      const seen: (readonly (string | undefined)[] | undefined)[] = [];
+      writePubtator(dev, [BHA_DOCUMENT]);
+      const seen: (string | undefined)[][] = [];
       // The real linker, watched: link-documents must hand it the document's expansions.
-      const watched = { kind: linker.kind, close: () => linker.close(), sample: (s: readonly string[], o?: SampleOptions) => (seen.push(o?.expansions), linker.sample(s, o)) };
+      const watched: Linker = { kind: linker.kind, close: () => linker.close(), sample: (s, o) => linker.sample(s, o), link: (q, o) => (seen.push(q.map((x) => x.expansion)), linker.link(q, o)) };
       const out = join(dir, "out.jsonl");
       await linkDocuments(await readDataset(dev, { format: "pubtator" }), watched, { outPath: out, format: "jsonl" });
       expect(seen).toEqual([[undefined, "Butylated hydroxyanisole", "Butylated hydroxyanisole"]]);
@@ -100,7 +63,7 @@ describe("hybrid linker: document abbreviations", () => {
       // Without the expansion the same sentence does not reach the long form's code first.
       const sentence = "[BHA]{Chemical} was added to the diet.";
       const [without] = await linker.sample([sentence]);
-      const [withIt] = await linker.sample([sentence], { expansions: ["Butylated hydroxyanisole"] });
+      const [withIt] = await linker.link([{ ...queryOfSentence(sentence), expansion: "Butylated hydroxyanisole" }]);
       expect(withIt?.beams?.[0]?.pred_concept_code).toBe("D001");
       expect(without?.error).toBeUndefined();
       expect(without?.beams?.[0]?.pred_concept_code).not.toBe("D001");

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,8 @@ import { HybridIndex } from "../../src/linker/hybrid-index.js";
 import { HybridLinker, kbNamesOf } from "../../src/linker/hybrid-linker.js";
 import { linkDocuments } from "../../src/linker/link-documents.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
-import type { SampleOptions } from "../../src/linker/types.js";
+import type { Linker } from "../../src/linker/types.js";
+import { writePubtator } from "../support/abbreviation-fixture.js";
 import { buildKbFromRows } from "../support/kb.js";
 
 const DATA = new URL("../../../shared/data/bc5cdr/", import.meta.url).pathname;
@@ -87,34 +88,23 @@ describe("hybrid linker: document-level evidence and coordinated mentions", () =
     expect(candidatesOf(index, { mention: "pleural effusion", group: "Disease" }).some((x) => x.code.includes("+"))).toBe(false);
   });
 
-  it("link-documents hands the hybrid linker one array of the document's mention texts per sentence", async () => {
+  it("link-documents hands the hybrid linker one array of the document's mention texts per query", async () => {
     const train = join(dir, "train.txt");
     const docs: [string, string, [string, string, string][]][] = [
       ["1", "Pleural effusion and acute liver failure. Liver failure recovered.", [["Pleural effusion", "Disease", "D001"], ["acute liver failure", "Disease", "D004"], ["Liver failure", "Disease", "D005"]]],
       ["2", "Breast tumor in a woman; the tumor grew. Prostaglandin was given.", [["Breast tumor", "Disease", "D007"], ["tumor", "Disease", "D007"], ["Prostaglandin", "Chemical", "D009"]]],
       ["3", "Pericardial effusion after propranolol. Effusion resolved.", [["Pericardial effusion", "Disease", "D002"], ["propranolol", "Chemical", "D010"], ["Effusion", "Disease", "D002"]]],
     ];
-    const lines: string[] = [];
-    for (const [id, text, ms] of docs) {
-      lines.push(`${id}|t|${text}`, `${id}|a|`);
-      let from = 0;
-      for (const [span, type, code] of ms) {
-        const start = text.indexOf(span, from);
-        lines.push([id, start, start + span.length, span, type, code].join("\t"));
-        from = start + span.length;
-      }
-      lines.push("");
-    }
-    writeFileSync(train, `${lines.join("\n")}\n`);
+    writePubtator(train, docs);
     await trainLinker(kbPath, { train: [{ path: train, format: "pubtator" }], seed: 1, folds: 3 });
     const kb = openKnowledgeBase(kbPath);
     try {
       const linker = HybridLinker.fromKnowledgeBase(kb);
-      const seen: (SampleOptions["documentMentions"] | undefined)[] = [];
-      const watched = { kind: linker.kind, close: () => linker.close(), sample: (s: readonly string[], o?: SampleOptions) => (seen.push(o?.documentMentions), linker.sample(s, o)) };
+      const passed: (readonly string[] | undefined)[] = [];
+      // The real linker, watched: link-documents must hand it each document's mention texts.
+      const watched: Linker = { kind: linker.kind, close: () => linker.close(), sample: (s, o) => linker.sample(s, o), link: (q, o) => (passed.push(...q.map((x) => x.documentMentions)), linker.link(q, o)) };
       const dataset = await readDataset(train, { format: "pubtator" });
       await linkDocuments(dataset, watched, { outPath: join(dir, "out.jsonl"), format: "jsonl" });
-      const passed = seen.flatMap((x) => x ?? []);
       expect(passed.map((x) => [...(x ?? [])])).toEqual(dataset.documents.flatMap((d) => d.mentions.map(() => d.mentions.map((m) => m.text))));
       // One shared array per document.
       expect(passed[0]).toBe(passed[1]);

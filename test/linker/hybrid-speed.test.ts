@@ -1,7 +1,7 @@
 /**
  * The hybrid linker's hot-path shortcuts change no result: edit similarity against a textbook dynamic programme,
  * features of a query independent of the queries before it (per-query memo, shared feature buffer), training rows
- * standalone copies, and beams equal to the full candidate records.
+ * standalone copies, and beams that rank the candidates as the reranker scores them (recomputed here).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openKnowledgeBase } from "../../src/kb/index.js";
 import type { TrainingMention } from "../../src/kb/mentions.js";
-import { candidatesOf, editSimilarity, FEATURE_COUNT } from "../../src/linker/hybrid-features.js";
+import { queryOfSentence } from "../../src/data/mention-queries.js";
+import { candidatesOf, editSimilarity, FEATURE_COUNT, FEATURE_NAMES } from "../../src/linker/hybrid-features.js";
 import { HybridIndex } from "../../src/linker/hybrid-index.js";
 import { HybridLinker, kbNamesOf } from "../../src/linker/hybrid-linker.js";
 import { rankListOf } from "../../src/linker/hybrid-train.js";
@@ -70,7 +71,7 @@ describe("hybrid hot path", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const QUERIES = ["fallo renal crónico", "hipertension arterial", "HTA", "diabetes mellitus tipo II", "insuficiencia"];
-  const featuresOf = (mention: string) => new Map(candidatesOf(index, { mention, group: GROUP, sentence: `Varón con [${mention}]{${GROUP}}.` }).map((c) => [c.code, [...c.features]]));
+  const featuresOf = (mention: string) => new Map(candidatesOf(index, queryOfSentence(`Varón con [${mention}]{${GROUP}}.`)).map((c) => [c.code, [...c.features]]));
 
   it("gives a query the same features whatever was asked before it", () => {
     const alone = QUERIES.map((q) => featuresOf(q));
@@ -90,16 +91,30 @@ describe("hybrid hot path", () => {
     for (const row of list.rows) expect(row.buffer.byteLength).toBe(FEATURE_COUNT * Float64Array.BYTES_PER_ELEMENT);
   });
 
-  it("links with the same codes, order and probabilities as the full candidate records", () => {
+  it("links with the reranker's ranking of the candidates, recomputed from the public parts", async () => {
     const lists = TRAIN.map(([text, code]) => rankListOf(candidatesOf(index, { mention: text, group: GROUP }), GROUP, code));
-    const linker = new HybridLinker(index, Reranker.train(lists, { hidden: 2, seed: 3, epochs: 4 }));
-    for (const q of QUERIES) {
-      const sentence = `Varón con [${q}]{${GROUP}}.`;
-      const full = linker.candidates(sentence, 4);
-      const beams = linker.linkMention(sentence, 4);
-      expect(full.length).toBeGreaterThan(0);
-      expect(beams.map((b) => [b.pred_concept_code, b.pred_concept_name, b.beam_score])).toEqual(full.map((c) => [c.code, c.name, c.probability]));
-      expect(Object.keys(full[0]?.features ?? {})).toHaveLength(FEATURE_COUNT);
+    const reranker = Reranker.train(lists, { hidden: 2, seed: 3, epochs: 4 });
+    const linker = new HybridLinker(index, reranker);
+    // k = 1: queries with more candidates than k (the softmax is over the k returned, not over all of them).
+    expect(QUERIES.filter((q) => candidatesOf(index, queryOfSentence(`Varón con [${q}]{${GROUP}}.`)).length > 1).length).toBeGreaterThan(2);
+    for (const [k, q] of [1, 4].flatMap((n) => QUERIES.map((x) => [n, x] as const))) {
+      const query = queryOfSentence(`Varón con [${q}]{${GROUP}}.`);
+      // Reference: every candidate scored by the reranker, best first (ties: code order), softmax over the k kept.
+      const scored = candidatesOf(index, query)
+        .map((c) => ({ code: c.code, score: reranker.score(c.features, GROUP), features: [...c.features] }))
+        .sort((a, b) => b.score - a.score || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
+        .slice(0, k);
+      const total = scored.reduce((a, c) => a + Math.exp(c.score - (scored[0]?.score ?? 0)), 0);
+      const expected = scored.map((c) => [c.code, Math.exp(c.score - (scored[0]?.score ?? 0)) / total] as const);
+      expect(expected.length).toBeGreaterThan(0);
+      const [linked] = await linker.link([query], { numBeams: k });
+      const beams = linked?.beams ?? [];
+      expect(beams.map((b) => b.pred_concept_code)).toEqual(expected.map(([c]) => c));
+      beams.forEach((b, i) => expect(b.beam_score).toBeCloseTo(expected[i]?.[1] as number, 12));
+      expect(beams.map((b) => b.pred_concept_name)).toEqual(expected.map(([c]) => index.group(GROUP)?.display.get(c)));
+      // The candidate records carry the features the reranker scored.
+      const records = linker.candidates(query, k);
+      expect(records.map((c) => FEATURE_NAMES.map((n) => c.features[n]))).toEqual(scored.map((c) => c.features));
     }
   });
 });

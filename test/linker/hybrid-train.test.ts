@@ -15,6 +15,7 @@ import { HybridIndex, type KbName } from "../../src/linker/hybrid-index.js";
 import { kbNamesOf } from "../../src/linker/hybrid-linker.js";
 import { foldOf, outOfFoldLists, reweightSeen, trainHybrid, TRAIN_CANDIDATES } from "../../src/linker/hybrid-train.js";
 import { Reranker, type RankList } from "../../src/linker/reranker.js";
+import { parseMarkedSentence } from "../../src/markup/marked-sentence.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { writeSpaccc } from "../support/hybrid-fixture.js";
 import { buildKbFromRows } from "../support/kb.js";
@@ -68,7 +69,8 @@ describe("train-linker cross-validation", () => {
       const index = HybridIndex.build(names, mentions.filter((m) => foldOf(m.document, folds, 2) !== f), { language: "es" });
       for (const m of inFold) {
         const documentMentions = mentions.filter((x) => x.document === m.document).map((x) => x.text);
-        const cands = candidatesOf(index, { mention: m.text, group: m.group, sentence: m.sentence, documentMentions });
+        const { plain, fragments } = parseMarkedSentence(m.sentence);
+        const cands = candidatesOf(index, { mention: m.text, group: m.group, plain, fragments, documentMentions });
         const full = oof.full[k] as RankList;
         const pruned = oof.lists[k] as RankList;
         expect(oof.fold[k]).toBe(f);

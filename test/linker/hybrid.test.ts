@@ -14,7 +14,7 @@ import { openLinker } from "../../src/linker/open.js";
 import { Reranker, type RankList } from "../../src/linker/reranker.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
 import { foldOf, recallAt1, reweightSeen } from "../../src/linker/hybrid-train.js";
-import { mulberry32 } from "../../src/util/random.js";
+import { hashString, mulberry32 } from "../../src/util/random.js";
 import { captureIO } from "../support/cli-io.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { KB_ROWS, writeSpaccc } from "../support/hybrid-fixture.js";
@@ -185,6 +185,15 @@ describe("hybrid linker", () => {
     const l = captureIO();
     expect(await main(["link", "--kb", kb2, "--linker", "hybrid", "Se realiza [TC]{PROCEDIMIENTO}."], l.io), l.err()).toBe(0);
     expect(l.out()).toContain('"pred_concept_code":"400"');
+    // The default linker of a KB with a trained model is the hybrid one, and the warnings say so.
+    const w = captureIO();
+    expect(await main(["link", "--kb", kb2, "--verb", "es", "Se realiza [TC]{PROCEDIMIENTO}."], w.io), w.err()).toBe(0);
+    expect(w.err()).toContain("--verb has no effect with the hybrid linker");
+    expect(w.err()).not.toContain("TF-IDF");
+    const docs = captureIO();
+    // (exit 1: the fixture's "OTRO" mention is of no KB group)
+    expect(await main(["link-docs", "--kb", kb2, "--format", "spaccc", "--threads", "2", trainTsv, "-o", join(dir, "cli-docs.jsonl")], docs.io), docs.err()).toBe(1);
+    expect(docs.err()).toContain("--threads has no effect with the hybrid linker");
   });
 });
 
@@ -226,10 +235,19 @@ describe("Reranker", () => {
 });
 
 describe("training folds and weights", () => {
-  it("keeps documents whole in folds and is stable for a seed", () => {
-    expect(foldOf("doc-1", 5, 1)).toBe(foldOf("doc-1", 5, 1));
-    const folds = new Set(Array.from({ length: 200 }, (_, i) => foldOf(`doc-${i}`, 5, 1)));
-    expect([...folds].sort()).toEqual([0, 1, 2, 3, 4]);
+  it("puts a document in the fold of a published hash of its id and the seed, whatever the file order", () => {
+    // FNV-1a 32-bit test vectors (Fowler, Noll, Vo), then the fold from a reference FNV-1a in BigInt arithmetic.
+    expect([hashString(""), hashString("a"), hashString("foobar")]).toEqual([0x811c9dc5, 0xe40c292c, 0xbf9cf968]);
+    const fnv1a = (s: string): number => {
+      let h = 0x811c9dc5n;
+      for (const ch of s) h = ((h ^ BigInt(ch.charCodeAt(0))) * 0x01000193n) & 0xffffffffn;
+      return Number(h);
+    };
+    const ids = Array.from({ length: 200 }, (_, i) => `doc-${i}`);
+    for (const id of ids) expect(foldOf(id, 5, 1)).toBe(fnv1a(`1\u0000${id}`) % 5);
+    const sizes = [0, 1, 2, 3, 4].map((f) => ids.filter((id) => foldOf(id, 5, 1) === f).length);
+    for (const n of sizes) expect(n).toBeGreaterThan(20); // 40 expected per fold
+    expect(ids.filter((id) => foldOf(id, 5, 2) !== foldOf(id, 5, 1)).length).toBeGreaterThan(100); // the seed reshuffles
   });
 
   it("reweights seen / unseen mentions to their shares among all training mentions", () => {

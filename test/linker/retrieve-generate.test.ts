@@ -250,6 +250,13 @@ describe("retrieve-then-generate linker on a random-weight Llama", () => {
         expect(retrieved.map((c) => c.code)).toEqual(expectedCodes.filter((c) => retrieved.some((r) => r.code === c)));
         expect(retrieved.length).toBeGreaterThan(0);
         for (const c of retrieved) expect(kb2.lookup(c.name, "ENFERMEDAD")?.codes).toContain(c.code);
+        // The whole query reaches the hybrid linker: its document context (a long form here) counts.
+        const withContext = { ...parsed, expansion: "insuficiencia renal", documentMentions: ["HTA", "insuficiencia renal"] };
+        const scoreWith = new Map(hybrid.candidates(withContext, 8).map((c) => [c.code, c.score]));
+        const scoreWithout = new Map(hybrid.candidates(parsed, 8).map((c) => [c.code, c.score]));
+        const fromContext = hybridRetriever(hybrid, kb2).retrieve(withContext, 8);
+        for (const c of fromContext) expect(c.score, c.code).toBe(scoreWith.get(c.code));
+        expect(fromContext.some((c) => c.score !== scoreWithout.get(c.code))).toBe(true);
         const opened = await openLinker({ kb: kbPath, model: model.dir, linker: "retrieve-generate", candidates: 8, threads: 1 });
         try {
           const [viaOpen] = await opened.sample([sentence], { num_beams: 8 });

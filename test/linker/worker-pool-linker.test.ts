@@ -14,7 +14,8 @@ import { HybridLinker } from "../../src/linker/hybrid-linker.js";
 import { openLinker } from "../../src/linker/open.js";
 import { TfidfLinker } from "../../src/linker/tfidf-linker.js";
 import { trainLinker } from "../../src/linker/train-linker.js";
-import type { Linker } from "../../src/linker/types.js";
+import type { Linker, MentionQuery } from "../../src/linker/types.js";
+import { queryOfSentence } from "../../src/data/mention-queries.js";
 import { WorkerPoolLinker } from "../../src/linker/worker-pool-linker.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { buildKbFromRows } from "../support/kb.js";
@@ -52,19 +53,29 @@ describe("WorkerPoolLinker", () => {
     const inProcess = { hybrid: HybridLinker.fromKnowledgeBase(kb), tfidf: TfidfLinker.fromKnowledgeBase(kb) };
     kb.close();
     const input = sentences(150, 11);
-    // Document-level options, one array shared per "document" of 10 sentences, as link-docs passes them.
-    const docs = Array.from({ length: 15 }, (_, d) => input.slice(d * 10, d * 10 + 10).map((s) => /\[([^\]]+)\]/.exec(s)?.[1] ?? ""));
-    const options = { num_beams: 4, documentMentions: input.map((_, i) => docs[Math.floor(i / 10)]), expansions: input.map((_, i) => (i % 9 === 0 ? "hipertension arterial" : undefined)) };
+    // Queries with document context, one mention array shared per "document" of 10 sentences, as link-docs builds them.
+    const parsed = input.flatMap((s) => {
+      try {
+        return [queryOfSentence(s)];
+      } catch {
+        return [];
+      }
+    });
+    const docs = Array.from({ length: 15 }, (_, d) => parsed.slice(d * 10, d * 10 + 10).map((q) => q.mention));
+    const queries: MentionQuery[] = parsed.map((q, i) => ({ ...q, documentMentions: docs[Math.floor(i / 10)], ...(i % 9 === 0 ? { expansion: "hipertension arterial" } : {}) }));
     for (const kind of ["hybrid", "tfidf"] as const) {
-      const expected = await inProcess[kind].sample(input, options);
-      expect(expected.filter((r) => r.error !== undefined).length).toBeGreaterThan(3); // the malformed ones
+      const expected = await inProcess[kind].link(queries, { numBeams: 4 });
+      expect(expected.filter((r) => r.error !== undefined).length).toBeGreaterThan(3); // the unknown groups
+      const expectedSample = await inProcess[kind].sample(input, { num_beams: 4 });
+      expect(expectedSample.filter((r) => r.error !== undefined).length).toBeGreaterThan(10); // and the malformed
       for (const [workers, minChunk] of [[2, 1], [3, 7]] as const) {
         const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: kind, workers, minChunk });
         pools.push(pool);
         expect(pool.kind).toBe(kind);
         let done = 0;
-        expect(await pool.sample(input, { ...options, onSentenceDone: () => done++ })).toEqual(expected);
-        expect(done).toBe(input.length);
+        expect(await pool.link(queries, { numBeams: 4, onMentionDone: () => done++ })).toEqual(expected);
+        expect(done).toBe(queries.length);
+        expect(await pool.sample(input, { num_beams: 4 })).toEqual(expectedSample);
         // Concurrent calls (as a server makes) are answered each with its own sentences.
         const [a, b] = await Promise.all([pool.sample(input.slice(0, 40), { num_beams: 4 }), pool.sample(input.slice(40, 45), { num_beams: 4 })]);
         expect([...a, ...b]).toEqual(await inProcess[kind].sample(input.slice(0, 45), { num_beams: 4 }));
@@ -92,23 +103,24 @@ describe("WorkerPoolLinker", () => {
     await expect(WorkerPoolLinker.open({ kb: kbPath, linker: "tfidf", workers: 0 })).rejects.toMatchObject({ code: "LINKER_INVALID_OPTIONS" });
   }, 60_000);
 
-  it("turns a dead worker's sentences into errors, goes on with the others, refuses an aborted call", async () => {
+  it("turns a dead worker's mentions into LINKER_WORKER_FAILED errors, goes on with the others, refuses an aborted call", async () => {
     const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: "tfidf", workers: 2, minChunk: 1 });
     pools.push(pool);
     const input = sentences(20, 5).filter((s) => s.includes("]{") && !s.includes("{OTRO}"));
-    const expected = await pool.sample(input);
-    // Kill one worker from outside (as an out-of-memory abort would).
-    const slots = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
-    const call = pool.sample(input);
-    await slots[0]!.worker.terminate();
-    const during = await call;
-    expect(during).toHaveLength(input.length);
-    for (const [i, r] of during.entries()) {
-      if (r.error !== undefined) expect(r.error.code).toBe("LINKER_WORKER_FAILED");
-      else expect(r).toEqual(expected[i]);
-    }
+    const kb = openKnowledgeBase(kbPath);
+    const reference = await TfidfLinker.fromKnowledgeBase(kb).sample(input);
+    kb.close();
+    expect(reference.every((r) => r.error === undefined)).toBe(true);
+    // Crash worker 1 as an uncaught error would: a message it cannot read, queued before the call. The call's first
+    // chunk goes to it (both idle: the first worker is taken) and is never answered; the second to worker 2.
+    const slots = (pool as unknown as { slots: { worker: { postMessage(m: unknown): void } }[] }).slots;
+    slots[0]!.worker.postMessage(null);
+    const during = await pool.sample(input);
+    const half = Math.ceil(input.length / 2);
+    expect(during.slice(0, half).map((r) => r.error?.code)).toEqual(Array(half).fill("LINKER_WORKER_FAILED"));
+    expect(during.slice(half)).toEqual(reference.slice(half));
     expect(pool.workers).toBe(1);
-    expect(await pool.sample(input)).toEqual(expected); // all on the live worker now
+    expect(await pool.sample(input)).toEqual(reference); // all on the live worker now
     const controller = new AbortController();
     controller.abort();
     await expect(pool.sample(input, { signal: controller.signal })).rejects.toMatchObject({ code: "INTERRUPTED" });

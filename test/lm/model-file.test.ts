@@ -39,7 +39,7 @@ describe("model file choice", () => {
 
   it("without model.onnx and with several variants, names the files present and the options", () => {
     expect(listOnnxFiles(variants)).toEqual(["onnx/model_fp16.onnx", "onnx/model_q4.onnx"]);
-    expect(() => resolveModelFile(variants)).toThrow(expect.objectContaining({ code: "MODEL_FILE_MISSING", message: expect.stringMatching(/model_fp16\.onnx, onnx\/model_q4\.onnx.*--dtype.*--model-file/) }));
+    expect(() => resolveModelFile(variants)).toThrow(expect.objectContaining({ code: "MODEL_FILE_MISSING", message: expect.stringMatching(/model_fp16\.onnx, onnx\/model_q4\.onnx.*by dtype.*by model file/) }));
   });
 
   it("--dtype picks onnx/model{suffix}.onnx; an unknown or absent dtype is a clear error", () => {
@@ -91,9 +91,9 @@ describe("model file choice", () => {
     await writeRandomModel(dir, shape, { modelFile: "onnx/model_fp16.onnx", weightDtype: "fp16" });
     const kb = await buildKbFromRows(root, [["1", "fiebre", "SINTOMA"], ["2", "tos", "SINTOMA"], ["3", "cefalea", "SINTOMA"]]);
     const sentence = "Refiere [fiebre alta]{SINTOMA} desde ayer.";
-    await expect(Linker.open({ kb, model: dir })).rejects.toMatchObject({ code: "MODEL_FILE_MISSING", message: expect.stringContaining("--dtype") });
+    await expect(Linker.open({ kb, model: dir })).rejects.toMatchObject({ code: "MODEL_FILE_MISSING", message: expect.stringContaining("by dtype (") });
     const scores: number[][] = [];
-    for (const choice of [{ dtype: "q4" }, { modelFile: "onnx/model_fp16.onnx" }]) {
+    for (const choice of [{ dtype: "q4" as const }, { modelFile: "onnx/model_fp16.onnx" }]) {
       const linker = await Linker.open({ kb, model: dir, threads: 1, ...choice });
       const [r] = await linker.sample([sentence], { num_beams: 3 });
       await linker.close();

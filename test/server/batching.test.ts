@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLinker } from "../../src/linker/open.js";
-import type { Linker, SampleOptions, SampleResult } from "../../src/linker/types.js";
+import { sampleSentences } from "../../src/linker/sample.js";
+import type { Linker, LinkerKind, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult } from "../../src/linker/types.js";
 import { startLinkServer, type LinkServer } from "../../src/server/index.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { makeTinyModel } from "../support/tiny-model.js";
@@ -32,7 +33,7 @@ function sentence(i: number): string {
 
 /** Passes every call to the real linker and records which sentences reached it, per call. */
 class RecordingLinker implements Linker {
-  readonly kind: string;
+  readonly kind: LinkerKind;
   readonly calls: string[][] = [];
   /** How each call ended: "ok" or the error code it rejected with. */
   readonly outcomes: string[] = [];
@@ -54,15 +55,18 @@ class RecordingLinker implements Linker {
   get sentences(): number {
     return this.calls.reduce((n, c) => n + c.length, 0);
   }
-  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
-    this.calls.push([...sentences]);
+  link(queries: readonly MentionQuery[], options?: LinkOptions): Promise<LinkResult[]> {
+    this.calls.push(queries.map((q) => q.marked));
     this.waiters = this.waiters.filter((w) => !w());
-    const run = this.inner.sample(sentences, options);
+    const run = this.inner.link(queries, options);
     run.then(
       () => this.outcomes.push("ok"),
       (e: { code?: string }) => this.outcomes.push(e.code ?? "error"),
     );
     return run;
+  }
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -15,8 +15,9 @@ import { loadOnnxCausalLM, type OnnxCausalLM } from "../../src/lm/onnx-lm.js";
 import { loadTokenizer } from "../../src/lm/tokenizer.js";
 import type { CausalLM } from "../../src/lm/types.js";
 import { SentenceBatcher, startLinkServer } from "../../src/server/index.js";
+import { queryOfSentence } from "../../src/data/mention-queries.js";
 import { SyncabelError } from "../../src/errors.js";
-import type { ContinuousLinker } from "../../src/linker/sentence-feed.js";
+import type { ContinuousLinker } from "../../src/linker/query-feed.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { makeTinyModel } from "../support/tiny-model.js";
 
@@ -147,15 +148,16 @@ describe("continuous batcher failures", () => {
     let runs = 0;
     const broken: ContinuousLinker = {
       kind: "generative",
+      link: () => Promise.reject(new Error("not used")),
       sample: () => Promise.reject(new Error("not used")),
-      sampleContinuously: async () => {
+      linkContinuously: async () => {
         runs++;
         throw new SyncabelError("MODEL_RUNTIME", "the model cannot run");
       },
       close: async () => undefined,
     };
     const batcher = new SentenceBatcher(broken, { batchSize: 4, continuous: true, maxWaitMs: 0 });
-    const outcomes = await Promise.allSettled([batcher.submit(["a [x]{G}"], {}), batcher.submit(["b [y]{G}"], {})]);
+    const outcomes = await Promise.allSettled([batcher.submit([queryOfSentence("a [x]{G}")], {}), batcher.submit([queryOfSentence("b [y]{G}")], {})]);
     expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected"]);
     for (const o of outcomes) expect((o as PromiseRejectedResult).reason.code).toBe("MODEL_RUNTIME");
     expect(runs).toBe(2);

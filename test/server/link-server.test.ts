@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLinker } from "../../src/linker/open.js";
-import type { Linker, SampleOptions, SampleResult } from "../../src/linker/types.js";
+import { sampleSentences } from "../../src/linker/sample.js";
+import type { Linker, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult } from "../../src/linker/types.js";
 import { isLoopbackHost, startLinkServer, type LinkServer, type ServerOptions } from "../../src/server/index.js";
 import { makeTinyModel } from "../support/tiny-model.js";
 import { buildKbFromRows } from "../support/kb.js";
@@ -161,8 +162,8 @@ describe("link server over the TF-IDF linker", () => {
     await expectError(latin, 415, "REQUEST_INVALID");
     const ok = await fetch(`${server.url}/v1/link?x=1`, { method: "POST", headers: { "content-type": "Application/JSON; charset=UTF-8" }, body: JSON.stringify({ sentences: [SENTENCES[1]] }) });
     expect(ok.status).toBe(200);
-    await expectError(await fetch(`${server.url}/v2/link`), 404, "REQUEST_INVALID");
-    await expectError(await fetch(`${server.url}/index.htm`), 404, "REQUEST_INVALID");
+    await expectError(await fetch(`${server.url}/v2/link`), 404, "NOT_FOUND");
+    await expectError(await fetch(`${server.url}/index.htm`), 404, "NOT_FOUND");
     const get = await fetch(`${server.url}/v1/link`);
     await expectError(get, 405, "REQUEST_INVALID");
     expect(get.headers.get("allow")).toBe("POST");
@@ -185,7 +186,7 @@ describe("link server over the TF-IDF linker", () => {
 
 /** A linker whose `sample` waits until the test releases it; it answers with one fixed beam per sentence. */
 class GateLinker implements Linker {
-  readonly kind = "gate";
+  readonly kind = "generative";
   calls = 0;
   private release: (() => void) | undefined;
   private entered: (() => void) | undefined;
@@ -201,14 +202,16 @@ class GateLinker implements Linker {
   open(): void {
     this.release?.();
   }
-  async sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+  async link(queries: readonly MentionQuery[], options?: LinkOptions): Promise<LinkResult[]> {
     this.calls++;
     this.entered?.();
     await this.gate;
-    return sentences.map((sentence) => ({
-      sentence,
-      beams: [{ mention: "m", semantic_group: "G", pred_concept_name: "n", pred_concept_code: String(options?.num_beams ?? 5), beam_score: 1, pred_concept_codes: [] }],
+    return queries.map(() => ({
+      beams: [{ mention: "m", semantic_group: "G", pred_concept_name: "n", pred_concept_code: String(options?.numBeams ?? 5), beam_score: 1, pred_concept_codes: [] }],
     }));
+  }
+  sample(sentences: readonly string[], options?: SampleOptions): Promise<SampleResult[]> {
+    return sampleSentences(this, sentences, options);
   }
   async close(): Promise<void> {
     this.closed = true;

@@ -1,6 +1,7 @@
 /**
  * The web page's endpoints over real HTTP: uploads read by the dataset readers, document linking with marked
- * sentences, dictionary suggestions (checked against a brute-force search), concept names, exports read back.
+ * sentences (TF-IDF, and the hybrid linker, which reads the document: the same answers as link-docs), dictionary
+ * suggestions (checked against a brute-force search), concept names, exports read back.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,9 +11,13 @@ import { readPubtator } from "../../src/data/pubtator.js";
 import { openKnowledgeBase } from "../../src/kb/index.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";
 import { openLinker } from "../../src/linker/open.js";
-import type { Linker } from "../../src/linker/types.js";
+import type { Linker, MentionQuery } from "../../src/linker/types.js";
 import { DictionaryMatcher } from "../../src/server/dictionary-matcher.js";
 import { startLinkServer, type LinkServer } from "../../src/server/index.js";
+import { run as linkDocs } from "../../src/cli/commands/link-docs.js";
+import { trainLinker } from "../../src/linker/train-linker.js";
+import { BHA_DOCUMENT, KB_ROWS as ABBREVIATION_KB, TRAIN as ABBREVIATION_TRAIN, writePubtator } from "../support/abbreviation-fixture.js";
+import { captureIO } from "../support/cli-io.js";
 import { buildKbFromRows } from "../support/kb.js";
 
 const ROWS: [string, string, string][] = [
@@ -125,6 +130,85 @@ describe("POST /v1/link-document", () => {
   });
 });
 
+describe("POST /v1/link-document with the hybrid linker (reads the document: abbreviations, other mentions)", () => {
+  let dir: string;
+  let kbPath: string;
+  let hybrid: Linker;
+  let hybridServer: LinkServer;
+  const [docId, text, gold] = BHA_DOCUMENT;
+  const mentions = (() => {
+    let from = 0;
+    return gold.map(([span, label], i) => {
+      const start = text.indexOf(span, from);
+      from = start + span.length;
+      return { id: `L${i}`, label, fragments: [[start, start + span.length]] };
+    });
+  })();
+  const post = (body: unknown) => fetch(`${hybridServer.url}/v1/link-document`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  type Result = { mention_id: string; sentence?: string; beams?: { pred_concept_code: string }[]; error?: { code: string } };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "syncabel-webapi-hybrid-"));
+    kbPath = await buildKbFromRows(dir, ABBREVIATION_KB);
+    writePubtator(join(dir, "train.txt"), ABBREVIATION_TRAIN);
+    await trainLinker(kbPath, { train: [{ path: join(dir, "train.txt"), format: "pubtator" }], seed: 1, folds: 3 });
+    hybrid = await openLinker({ kb: kbPath });
+    hybridServer = await startLinkServer(hybrid, { port: 0 });
+  }, 120_000);
+  afterAll(async () => {
+    await hybridServer?.close();
+    await hybrid?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('links "Butylated hydroxyanisole (BHA) ... BHA ..." as link-docs does: D001 three times', async () => {
+    expect(hybrid.kind).toBe("hybrid");
+    const res = await post({ document: { id: docId, text, language: "en" }, mentions, num_beams: 3 });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Result[] };
+    expect(results.map((r) => r.beams?.[0]?.pred_concept_code)).toEqual(gold.map(([, , code]) => code));
+    // link-docs, the command, on the same document.
+    writePubtator(join(dir, "dev.txt"), [BHA_DOCUMENT]);
+    const c = captureIO();
+    expect(await linkDocs(["--kb", kbPath, "--format", "pubtator", "--beams", "3", join(dir, "dev.txt"), "-o", join(dir, "dev.jsonl")], c.io), c.err()).toBe(0);
+    const rows = readFileSync(join(dir, "dev.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { sentence: string; beams: unknown[] });
+    expect(results.map((r) => [r.sentence, r.beams])).toEqual(rows.map((r) => [r.sentence, r.beams]));
+  });
+
+  it("links only the mentions `link` names, each with the whole document as context", async () => {
+    const all = (await (await post({ document: { id: docId, text, language: "en" }, mentions, num_beams: 3 })).json()) as { results: Result[] };
+    const res = await post({ document: { id: docId, text, language: "en" }, mentions, link: ["L2", "L1"], num_beams: 3 });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: Result[] };
+    expect(results).toEqual([all.results[2], all.results[1]]);
+    // The linker is handed the whole document's mention texts and the short form's long form with each query.
+    const seen: MentionQuery[] = [];
+    const watched: Linker = { kind: "hybrid", link: (q, o) => (seen.push(...q), hybrid.link(q, o)), sample: (x, o) => hybrid.sample(x, o), close: async () => undefined };
+    const watchedServer = await startLinkServer(watched, { port: 0 });
+    try {
+      const body = { document: { id: docId, text, language: "en" }, mentions, link: ["L2"], num_beams: 3 };
+      await fetch(`${watchedServer.url}/v1/link-document`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    } finally {
+      await watchedServer.close();
+    }
+    expect(seen.map((q) => [q.mention, q.expansion, q.documentMentions])).toEqual([["BHA", "Butylated hydroxyanisole", gold.map(([span]) => span)]]);
+  });
+
+  it("refuses a `link` naming no mention, or more mentions than a request may link", async () => {
+    const bad = await post({ document: { id: docId, text }, mentions, link: ["nope"] });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/link\[0\]/);
+    const small = await startLinkServer(hybrid, { port: 0, maxSentences: 2 });
+    try {
+      const many = await fetch(`${small.url}/v1/link-document`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ document: { id: docId, text }, mentions }) });
+      expect(many.status).toBe(413);
+      const parts = await fetch(`${small.url}/v1/link-document`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ document: { id: docId, text }, mentions, link: ["L0", "L1"] }) });
+      expect(parts.status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 /** Brute force: every occurrence of every name at word boundaries, then leftmost-longest without overlaps. */
 function bruteForce(text: string, names: readonly string[]): [number, number][] {
   const lower = text.toLowerCase();
@@ -169,7 +253,9 @@ describe("GET /v1/concept/:code and /v1/info", () => {
     const res = (await (await fetch(`${server.url}/v1/concept/100`)).json()) as { code: string; names: { name: string; group: string }[] };
     expect(res.code).toBe("100");
     expect(res.names.map((n) => n.name).sort()).toEqual(ROWS.filter((r) => r[0] === "100").map((r) => r[1]).sort());
-    expect((await fetch(`${server.url}/v1/concept/nope`)).status).toBe(404);
+    const missing = await fetch(`${server.url}/v1/concept/nope`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
     expect((await fetch(`${server.url}/v1/concept/%E0%A4%A`)).status).toBe(400);
     expect(await (await fetch(`${server.url}/v1/info`)).json()).toEqual({
       linker: "tfidf",

@@ -2,7 +2,7 @@ import { describeProblem } from "../../data/problems.js";
 import { readDatasets } from "../../data/read-dataset.js";
 import { parseShard, selectShard, shardText } from "../../data/shard.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../data/types.js";
-import { SyncabelError } from "../../errors.js";
+import { isSyncabelError, SyncabelError } from "../../errors.js";
 import { linkDocuments } from "../../linker/link-documents.js";
 import { defaultLinkerWorkers, WorkerPoolLinker } from "../../linker/worker-pool-linker.js";
 import { openLinker } from "../../linker/open.js";
@@ -73,7 +73,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   // For messages: the input, or the first of several.
   const input = inputs.length === 1 ? (inputs[0] as string) : `${inputs[0] as string} and ${inputs.length - 1} more input(s)`;
   if (inputs.length === 0) throw new SyncabelError("CLI_USAGE", `give the input dataset (one or more files or BRAT folders)\n${usage}`);
-  const shard = values.shard === undefined ? undefined : parseShard(values.shard);
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard, "--shard");
   if (!values.out) throw new SyncabelError("CLI_USAGE", `give the output file with -o OUT (.tsv or .jsonl)\n${usage}`);
   const linkerOptions = linkerOptionsFromArgs(values, usage);
   const format = values.format as DatasetFormat | undefined;
@@ -84,7 +84,6 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const batchSize = positiveInt(values["batch-size"], "batch-size", 32);
   const outFormat = values.out.toLowerCase().endsWith(".tsv") ? "tsv" : "jsonl";
   checkOutputPath(values.out, "-o", [...inputs, linkerOptions.kb]);
-  warnIneffectiveLinkerArgs(values, "link-docs", io.stderr, false);
 
   // Signals count from here: interrupted while reading IN or opening the linker (its index build), nothing was
   // written, and it still ends at once with 130 and the message (worker threads' start-up is cut short).
@@ -144,6 +143,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       // Long inputs use every core (up to 4) with the model-free linkers; openLinker ignores it for a model.
       const workers = linkerOptions.workers ?? (mentionCount >= AUTO_WORKERS_FROM ? defaultLinkerWorkers() : 1);
       linker = await openLinker({ ...linkerOptions, workers, signal: controller.signal, onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
+      warnIneffectiveLinkerArgs(values, linker.kind, "link-docs", io.stderr, false);
     } catch (e) {
       kb.close();
       throw e;
@@ -162,7 +162,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const annotate = (code: string, label: string, mention: string): string | undefined => selector.select(mention, candidateNames(kb, code, label))?.name;
   const started = performance.now();
   try {
-    const result = await linkDocuments(dataset, linker, {
+    const result = await resumeAsUsage(linkDocuments(dataset, linker, {
       outPath: values.out,
       format: outFormat,
       batchSize,
@@ -190,7 +190,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         ...(shard === undefined ? {} : { shard: shardText(shard), dataset_format: format, texts: values.texts === undefined ? null : resolve(values.texts) }),
         ...(linkerOptions.minConfidence === undefined ? {} : { min_confidence: linkerOptions.minConfidence }),
       },
-    });
+    }));
     io.stderr.write(
       `link-docs: ${result.linkedDocuments} documents linked, ${result.skippedDocuments} already done, ${result.mentions} mentions written` +
         `${result.mentionErrors > 0 ? ` (${result.mentionErrors} with an error)` : ""} -> ${result.outPath}\n`,
@@ -213,6 +213,18 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     offSignals();
     await linker.close();
     kb.close();
+  }
+}
+
+/** An output written with other options is the command line's to fix: a usage error naming the flags that do. */
+async function resumeAsUsage<T>(run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (e) {
+    if (isSyncabelError(e) && e.code === "RUN_OPTIONS_MISMATCH") {
+      throw new SyncabelError("CLI_USAGE", `${e.message}: re-run with the same options, choose another -o, or add --force to discard it and start over`, e.details, { cause: e });
+    }
+    throw e;
   }
 }
 

@@ -98,7 +98,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (values.ancestors && typeof values.kb !== "string") throw new SyncabelError("CLI_USAGE", `--ancestors needs --kb\n${usage}`);
   const ancestors: AncestorAnnotator | undefined = values.ancestors ? openAncestorAnnotator(values.kb as string) : undefined;
   const linker = await openLinker({ ...linkerOptionsFromArgs(values, usage), onWarning: (m) => void io.stderr.write(`warning: ${m}\n`) });
-  warnIneffectiveLinkerArgs(values, "link", io.stderr, true);
+  warnIneffectiveLinkerArgs(values, linker.kind, "link", io.stderr, true);
   io.stderr.write(`link: ${linkerInWords(linker.kind, values.kb as string, values.model as string | undefined)}\n`);
   let total = 0;
   let failed = 0;

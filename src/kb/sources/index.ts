@@ -28,7 +28,7 @@ export interface SourceOptions {
  * MRCONSO.RRF paths (MRSTY and SemGroups in the options); the others take one source per file.
  */
 export function openSources(format: SourceFormat | undefined, paths: readonly string[], options: SourceOptions = {}): TermSource[] {
-  if (paths.length === 0) throw new SyncabelError("CLI_USAGE", "no terminology file given");
+  if (paths.length === 0) throw new SyncabelError("KB_INVALID_OPTIONS", "no terminology file given");
   const main: TermSource[] = (() => {
     switch (format) {
       case undefined:

@@ -11,6 +11,12 @@
  *   npm run bench:capacity                         (1B and 8B; ~30 min on 2 idle cores, 21 GB of disk)
  *   npm run bench:capacity -- --only 1b --keep     (--dir D: scratch folder, default .cache/capacity)
  *   --sentences-1b N (default 8: 1x5 and 8x5 runs)  --sentences-8b N (default 2 at 1x5; 8x5 always 8)
+ *
+ *   npm run bench:capacity -- --arch mbart         (#19) mbart-large-50 (d_model 1024, 12+12 layers, 16 heads, FFN
+ *                                                  4096, vocab 250,054; bf16 checkpoint in the HF layout) and the
+ *                                                  Llama-3.2-1B shape, each converted to fp32, int8 and int4, linked
+ *                                                  side by side (--sentences N, default 8); adds the encoder's ms per
+ *                                                  sentence and the mbart / 1B mentions-per-second ratio per dtype.
  *   --batches 1,2,4,8 (sentences per batch, 5 beams each; default 1,8)  --dtypes int4 (default fp32,int4 for 1B)
  *   --checkpoint DIR (an existing random checkpoint of the preset, e.g. bench:peer's, instead of writing one)
  * Each run reports the largest RSS sampled while it linked (runs go by increasing batch, so a run's figure is
@@ -33,8 +39,14 @@ import { loadOnnxCausalLM } from "../src/lm/onnx-lm.js";
 import { loadTokenizer } from "../src/lm/tokenizer.js";
 import type { CausalLM, DecodeState } from "../src/lm/types.js";
 import { buildPrompt, parseMarkedSentence } from "../src/markup/index.js";
+import { writeRandomCheckpoint, type CheckpointPreset } from "../src/testing/random-checkpoint.js";
+import { loadSeq2SeqConfig, type Seq2SeqConfig } from "../src/convert/mbart-config.js";
+import { loadSeq2SeqScheme } from "../src/linker/seq2seq-prompt.js";
+import { loadOnnxSeq2SeqLM } from "../src/lm/onnx-seq2seq-lm.js";
+import { writeRandomSeq2SeqCheckpoint } from "../src/testing/random-seq2seq.js";
+import { writeTestTokenizer } from "../src/testing/test-tokenizer.js";
 import { llamaTensorSpecs } from "../src/convert/checkpoint.js";
-import { writeRandomCheckpoint, type CheckpointPreset, type RandomCheckpointInfo } from "../src/testing/random-checkpoint.js";
+import type { RandomCheckpointInfo } from "../src/testing/random-checkpoint.js";
 
 const SHARED = fileURLToPath(new URL("../../shared/data/spaccc/", import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -81,6 +93,50 @@ function instrument(lm: CausalLM, config: LlamaConfig): CallStats {
     stats.stepMs.push(performance.now() - t0);
     stats.flops += forwardFlops(config, parents.length, 1, p);
     past.set(r.state, p + 1);
+    return r;
+  };
+  return stats;
+}
+
+// ---------------------------------------------------------------- encoder-decoder (#19)
+
+/** Multiply-adds x 2 of a seq2seq decoder call: `rows` x `seq` new tokens over `past` cached ones, cross-attention over `enc` tokens (K/V cached), logits at the last position. */
+function decoderFlops(c: Seq2SeqConfig, rows: number, seq: number, past: number, enc: number): number {
+  const d = c.dModel;
+  const perToken = (4 * d * d + 2 * d * d + 2 * d * c.decoderFfnDim) * c.decoderLayers; // self q,k,v,o; cross q,o; FFN
+  const attention = 4 * d * ((past + seq) + enc) * c.decoderLayers;
+  return 2 * rows * seq * perToken + rows * seq * attention + 2 * rows * c.vocabSize * d;
+}
+
+/** The encoder over `tokens` source tokens (one sentence), plus the decoder's cross-attention K/V of them. */
+function encoderFlops(c: Seq2SeqConfig, tokens: number): number {
+  const d = c.dModel;
+  return 2 * tokens * ((4 * d * d + 2 * d * c.encoderFfnDim) * c.encoderLayers + 2 * d * d * c.decoderLayers) + 4 * d * tokens * tokens * c.encoderLayers;
+}
+
+/** Wrap prefill/step of a seq2seq LM: time every call and count its FLOPs (encoder included in prefill). */
+function instrumentSeq2Seq(lm: CausalLM, config: Seq2SeqConfig): CallStats {
+  const stats: CallStats = { prefillMs: 0, stepMs: [], flops: 0 };
+  const lengths = new WeakMap<DecodeState, { past: number; enc: number }>();
+  const prefill = lm.prefill.bind(lm);
+  const step = lm.step.bind(lm);
+  lm.prefill = async (prompts, request, sources) => {
+    const t0 = performance.now();
+    const r = await prefill(prompts, request, sources);
+    stats.prefillMs += performance.now() - t0;
+    const len = Math.max(...prompts.map((p) => p.length));
+    const enc = Math.max(...(sources ?? []).map((s) => s.length));
+    stats.flops += (sources ?? []).reduce((n, s) => n + encoderFlops(config, s.length), 0) + decoderFlops(config, prompts.length, len, 0, enc);
+    lengths.set(r.state, { past: len, enc });
+    return r;
+  };
+  lm.step = async (state, parents, tokens, request) => {
+    const l = lengths.get(state) ?? { past: 0, enc: 0 };
+    const t0 = performance.now();
+    const r = await step(state, parents, tokens, request);
+    stats.stepMs.push(performance.now() - t0);
+    stats.flops += decoderFlops(config, parents.length, 1, l.past, l.enc);
+    lengths.set(r.state, { past: l.past + 1, enc: l.enc });
     return r;
   };
   return stats;
@@ -145,23 +201,26 @@ interface LinkRun {
 
 async function childLink(modelDir: string, kbPath: string, sentencesFile: string, threads: number, logitsFile: string): Promise<Record<string, unknown>> {
   const { runs, logitPrompts } = JSON.parse(readFileSync(sentencesFile, "utf8")) as { runs: LinkRun[]; logitPrompts: string[] };
-  const config = loadLlamaConfig(modelDir);
+  const seq2seq = existsSync(join(modelDir, "onnx", "encoder_model.onnx")); // #19: an mBART model folder
   // The matrix-product rate under the same conditions as the linking (the machine is shared): before and after.
   const rateBefore = await matmulRate(threads);
   const t0 = performance.now();
   const tokenizer = await loadTokenizer(modelDir);
-  const lm = await loadOnnxCausalLM(modelDir, { threads });
+  const lm = seq2seq ? await loadOnnxSeq2SeqLM(modelDir, { threads }) : await loadOnnxCausalLM(modelDir, { threads });
   const loadSeconds = (performance.now() - t0) / 1000;
   const rssAfterLoad = currentRssMB();
   const kb = openKnowledgeBase(kbPath);
-  const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es" });
+  const scheme = seq2seq ? loadSeq2SeqScheme(modelDir, tokenizer, { verb: "es", language: "es" }) : undefined;
+  const linker = new GenerativeLinker({ kb, lm, tokenizer, verb: "es", ...(scheme ? { scheme } : {}) });
   let rssMax = 0;
   let rssMaxAll = 0;
   const sampler = setInterval(() => {
     rssMax = Math.max(rssMax, currentRssMB());
     rssMaxAll = Math.max(rssMaxAll, rssMax);
   }, 100);
-  const stats = instrument(lm, config);
+  const config = seq2seq ? null : loadLlamaConfig(modelDir);
+  const stats = seq2seq ? instrumentSeq2Seq(lm, loadSeq2SeqConfig(modelDir)) : instrument(lm, config!);
+  const encoderStart = () => ("encoderStats" in lm ? { ...lm.encoderStats } : { ms: 0, sentences: 0 });
   // Warm-up (ORT kernel set-up, first trie): one sentence for two tokens, not timed (a whole sentence costs minutes at 8B).
   await linker.sample(runs[0].sentences.slice(0, 1), { num_beams: BEAMS, batch_size: 1, max_new_tokens: 2 });
   const results: Record<string, unknown>[] = [];
@@ -173,6 +232,7 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
     stats.stepMs = [];
     stats.flops = 0;
     const f0 = lm.forwardMs;
+    const e0 = encoderStart();
     const c0 = process.cpuUsage();
     const w0 = performance.now();
     const out = await linker.sample(run.sentences, { num_beams: BEAMS, batch_size: run.batch });
@@ -187,12 +247,15 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
       seconds: +(wall / 1000).toFixed(2),
       cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
       mentions_per_second: +(run.sentences.length / (wall / 1000)).toFixed(3),
+      // On a shared machine the wall clock counts other jobs' time too: CPU seconds per mention are steadier.
+      cpu_seconds_per_mention: +((cpu.user + cpu.system) / 1e6 / run.sentences.length).toFixed(3),
       ms_per_decode_step: +(stepTotal / Math.max(1, stats.stepMs.length)).toFixed(1),
       decode_steps: stats.stepMs.length,
       prefill_share: +(stats.prefillMs / wall).toFixed(3),
       share_outside_forward: +(1 - forward / wall).toFixed(3),
       gflop: +(stats.flops / 1e9).toFixed(1),
       gflops_per_second: +(stats.flops / 1e9 / (wall / 1000)).toFixed(2),
+      ...(seq2seq ? { encoder_ms_per_sentence: +((encoderStart().ms - e0.ms) / Math.max(1, encoderStart().sentences - e0.sentences)).toFixed(1) } : {}),
       rss_before_mb: rssBefore,
       rss_max_mb: Math.max(rssMax, currentRssMB()),
     });
@@ -200,7 +263,7 @@ async function childLink(modelDir: string, kbPath: string, sentencesFile: string
   clearInterval(sampler);
   const rateAfter = await matmulRate(threads);
   // Last-position log-probs of a few prompts, for the quantization error (written as float32 rows).
-  if (logitPrompts.length > 0) {
+  if (logitPrompts.length > 0 && config !== null) {
     const ids = logitPrompts.map((s) => tokenizer.encode(buildPrompt(parseMarkedSentence(s), "es")));
     const rows: Float32Array[] = [];
     for (const p of ids) {
@@ -261,8 +324,39 @@ function argmaxAgreement(ref: Float32Array, other: Float32Array, vocab: number):
   return same / rows;
 }
 
+/**
+ * The Llama-3 tokenizer's pieces of the bench corpus (the sentences and the KB's names), as SentencePiece pieces
+ * (a leading space -> ▁): given to the random mBART's Unigram tokenizer, they make it cut the corpus about as finely
+ * as Llama-3 does, so the two models decode names of about the same number of tokens (the published mBART-50
+ * vocabulary is not on this machine; tokens per name are reported for both).
+ */
+async function llamaPieces(sentences: readonly string[], dir: string): Promise<string[]> {
+  const tokDir = join(dir, "llama3-tokenizer");
+  mkdirSync(tokDir, { recursive: true });
+  writeTestTokenizer(tokDir);
+  const tok = await loadTokenizer(tokDir);
+  const names = readFileSync(join(SHARED, "kb-proxy-dev.tsv"), "utf8").split("\n").slice(1).map((l) => l.split("\t")[1]).filter((n): n is string => Boolean(n));
+  const pieces = new Set<string>();
+  for (const text of [...sentences, ...names.map((n) => `[x] es ${n}`)]) {
+    for (const id of tok.encode(text, { addSpecialTokens: false })) {
+      const s = tok.decode([id]);
+      if (s.includes("\uFFFD") || s.trim() === "") continue;
+      const piece = s.startsWith(" ") ? `\u2581${s.slice(1)}` : s;
+      if (!piece.slice(1).includes(" ")) pieces.add(piece);
+    }
+  }
+  return [...pieces].sort();
+}
+
+/** Mean tokens of `" es {name}"` over the KB's names, with the model folder's tokenizer. */
+async function tokensPerName(modelDir: string): Promise<number> {
+  const tok = await loadTokenizer(modelDir);
+  const names = readFileSync(join(SHARED, "kb-proxy-dev.tsv"), "utf8").split("\n").slice(1).map((l) => l.split("\t")[1]).filter((n): n is string => Boolean(n)).slice(0, 5000);
+  return +(names.reduce((n, name) => n + tok.encode(` es ${name}`, { addSpecialTokens: false }).length, 0) / names.length).toFixed(2);
+}
+
 interface ModelPlan {
-  readonly preset: CheckpointPreset;
+  readonly preset: CheckpointPreset | "mbart-large-50";
   readonly dtypes: readonly ConvertDtype[];
   readonly sentences1x5: number;
   readonly sentences8x5: number;
@@ -279,12 +373,18 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   const free0 = Math.round(freemem() / 1e9);
   const t0 = performance.now();
   if (plan.checkpoint === null) rmSync(ckpt, { recursive: true, force: true });
-  const info = plan.checkpoint === null ? await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 }) : existingCheckpoint(ckpt);
+  const info =
+    plan.checkpoint !== null
+      ? existingCheckpoint(ckpt)
+      : plan.preset === "mbart-large-50"
+        ? await writeRandomSeq2SeqCheckpoint(ckpt, { preset: plan.preset, seed: 1, dtype: "BF16", extraPieces: await llamaPieces(allSentences, dir) })
+        : await writeRandomCheckpoint(ckpt, { preset: plan.preset, seed: 1 });
   const writeSeconds = (performance.now() - t0) / 1000;
   const out: Record<string, unknown> = {
     preset: plan.preset,
     parameters: info.parameterCount,
     checkpoint: { files: info.weightFiles.length, gb: +(folderBytes(ckpt) / 1e9).toFixed(2), write_seconds: +writeSeconds.toFixed(1) },
+    tokens_per_name: await tokensPerName(ckpt),
     free_memory_gb_at_start: free0,
     load_average_at_start: +loadavg()[0].toFixed(1), // a shared machine: other jobs slow every figure down
   };
@@ -294,7 +394,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
     sentencesFile,
     JSON.stringify({
       runs: [...plan.batches].sort((a, b) => a - b).map((batch) => ({ batch, sentences: allSentences.slice(0, Math.max(batch, batch === 1 ? plan.sentences1x5 : plan.sentences8x5)) })),
-      logitPrompts: plan.dtypes.length > 1 ? logitPrompts : [],
+      logitPrompts: plan.dtypes.length > 1 && plan.preset !== "mbart-large-50" ? logitPrompts : [],
     }),
   );
   const perDtype: Record<string, unknown> = {};
@@ -315,7 +415,7 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
     perDtype[dtype] = { load_average_after: +loadavg()[0].toFixed(1), conversion, model_gb_on_disk: +(folderBytes(modelDir) / 1e9).toFixed(2), ...link, runs };
     if (!KEEP) rmSync(modelDir, { recursive: true, force: true });
   }
-  if (plan.dtypes.includes("fp32") && plan.dtypes.includes("int4")) {
+  if (plan.dtypes.includes("fp32") && plan.dtypes.includes("int4") && plan.preset !== "mbart-large-50") {
     const vocab = loadLlamaConfig(ckpt).vocabSize;
     const read = (d: string): Float32Array => {
       const b = readFileSync(join(dir, `${plan.preset}-${d}.logprobs`));
@@ -341,6 +441,21 @@ async function benchModel(plan: ModelPlan, dir: string, kbPath: string, allSente
   return out;
 }
 
+/** `field` of `a` over `b` per dtype and run (1x5, 8x5), from benchModel results (inverted for costs). */
+function speedRatios(a: unknown, b: unknown, dtypes: readonly string[], field: "mentions_per_second" | "cpu_seconds_per_mention" = "mentions_per_second"): Record<string, Record<string, number>> {
+  const runsOf = (m: unknown, dtype: string): Record<string, number> => {
+    const runs = (m as { dtypes: Record<string, { runs: Record<string, number | string>[] }> }).dtypes[dtype]?.runs ?? [];
+    return Object.fromEntries(runs.map((r) => [r.config as string, field === "mentions_per_second" ? (r[field] as number) : 1 / (r[field] as number)]));
+  };
+  const out: Record<string, Record<string, number>> = {};
+  for (const dtype of dtypes) {
+    const x = runsOf(a, dtype);
+    const y = runsOf(b, dtype);
+    out[dtype] = Object.fromEntries(Object.keys(x).filter((k) => y[k] > 0).map((k) => [k, +(x[k] / y[k]).toFixed(2)]));
+  }
+  return out;
+}
+
 async function parent(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -350,6 +465,8 @@ async function parent(): Promise<void> {
       threads: { type: "string", default: "2" },
       "sentences-1b": { type: "string", default: "8" },
       "sentences-8b": { type: "string", default: "2" },
+      arch: { type: "string", default: "llama" },
+      sentences: { type: "string", default: "8" },
       batches: { type: "string", default: "1,8" },
       dtypes: { type: "string" },
       checkpoint: { type: "string" },
@@ -374,6 +491,19 @@ async function parent(): Promise<void> {
       machine: { threads, matmul_gflops_fp32: +(rate / 1e9).toFixed(1), matmul: "ORT float32 MatMul 512x4096 @ 4096x4096, best of 5" },
       beams: BEAMS,
     };
+    if (values.arch === "mbart") {
+      // #19: mbart-large-50 and the Llama-3.2-1B shape at the same dtypes, one model at a time.
+      const n = Number(values.sentences);
+      const dtypes: ConvertDtype[] = ["fp32", "int8", "int4"];
+      result.load_average_at_start = loadavg().map((x) => +x.toFixed(1));
+      result["mbart-large-50"] = await benchModel({ preset: "mbart-large-50", dtypes, sentences1x5: n, sentences8x5: n, batches: [1, 8], checkpoint: null }, dir, kbPath, sentences, threads, rate);
+      result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes, sentences1x5: n, sentences8x5: n, batches: [1, 8], checkpoint: null }, dir, kbPath, sentences, threads, rate);
+      result.load_average_at_end = loadavg().map((x) => +x.toFixed(1));
+      result.mbart_over_llama_1b_mentions_per_second = speedRatios(result["mbart-large-50"], result["llama-3.2-1b"], dtypes);
+      result.mbart_over_llama_1b_mentions_per_cpu_second = speedRatios(result["mbart-large-50"], result["llama-3.2-1b"], dtypes, "cpu_seconds_per_mention");
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
     const n1 = Number(values["sentences-1b"]);
     const n8 = Number(values["sentences-8b"]);
     const batches = values.batches.split(",").map(Number);

@@ -124,7 +124,10 @@ export * from "./judge/index.js";
 // ---- Models: conversion of Hugging Face checkpoints, the ONNX runtime, decoding --------------------------------
 export { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype, type ConvertOptions, type ConvertProgress, type ConvertResult } from "./convert/convert.js";
 export { openLlamaCheckpoint, type LlamaCheckpoint } from "./convert/checkpoint.js";
+export { openSeq2SeqCheckpoint, type Seq2SeqCheckpoint } from "./convert/mbart-checkpoint.js";
 export { loadOnnxCausalLM, OnnxCausalLM, type OnnxModelOptions } from "./lm/onnx-lm.js";
+// Encoder-decoder checkpoints (mBART, BART; docs/seq2seq.md).
+export { loadOnnxSeq2SeqLM, OnnxSeq2SeqLM } from "./lm/onnx-seq2seq-lm.js";
 export { isModelDtype, type ModelDtype } from "./lm/model-file.js";
 export { loadTokenizer, HfTokenizer, type ChatMessage } from "./lm/tokenizer.js";
 export type { CausalLM, DecodeState, NextTokenLogProbs, StepResult, TextTokenizer } from "./lm/types.js";

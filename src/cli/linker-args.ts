@@ -4,6 +4,7 @@ import { LINKER_KINDS, type LinkerKind } from "../linker/types.js";
 import { isPromptLanguage } from "../markup/prompt.js";
 import { DTYPE_SUFFIXES, isModelDtype } from "../lm/model-file.js";
 import { fraction, positiveInt, warnUnused } from "./args.js";
+import { parseDecoderStart, type DecoderStart } from "../linker/seq2seq-prompt.js";
 
 /** The parseArgs options every command that opens a linker shares (link, link-docs, serve). */
 export const LINKER_ARGS = {
@@ -19,6 +20,7 @@ export const LINKER_ARGS = {
   dtype: { type: "string" },
   candidates: { type: "string" },
   workers: { type: "string" },
+  "decoder-start": { type: "string" },
   "min-confidence": { type: "string" },
   "early-stopping": { type: "string" },
 } as const;
@@ -38,6 +40,8 @@ export interface LinkerArgValues {
   readonly candidates?: string;
   /** hybrid / tfidf: worker threads. */
   readonly workers?: string;
+  /** encoder-decoder models: config | lang | token id. */
+  readonly "decoder-start"?: string;
   /** Abstain below this calibrated confidence. */
   readonly "min-confidence"?: string;
   /** generative: true | false | never (default: the model's generation_config.json). */
@@ -70,7 +74,15 @@ export function linkerOptionsFromArgs(values: LinkerArgValues, usage: string): O
   if (early !== undefined && early !== "true" && early !== "false" && early !== "never") {
     throw new SyncabelError("CLI_USAGE", `--early-stopping must be true, false or never, got ${JSON.stringify(early)}\n\n${usage}`);
   }
+  const start = values["decoder-start"];
+  let decoderStart: DecoderStart | undefined;
+  try {
+    decoderStart = start === undefined ? undefined : parseDecoderStart(start);
+  } catch (e) {
+    throw new SyncabelError("CLI_USAGE", `--decoder-start: ${(e as Error).message}\n\n${usage}`);
+  }
   return {
+    ...(decoderStart === undefined ? {} : { decoderStart }),
     kb: values.kb,
     ...(values.candidates === undefined ? {} : { candidates: positiveInt(values.candidates, "candidates", 64) }),
     ...(dtype === undefined ? {} : { dtype }),

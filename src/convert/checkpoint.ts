@@ -13,11 +13,18 @@ import { openSafetensors, type Float32Tensor, type SafetensorsEntry, type Safete
 export const SINGLE_WEIGHTS_FILE = "model.safetensors";
 export const WEIGHTS_INDEX_FILE = "model.safetensors.index.json";
 
-/** A tensor the Llama architecture reads, with the shape config.json implies. */
-export interface LlamaTensorSpec {
+/** A tensor an architecture reads, with the shape config.json implies. */
+export interface TensorSpec {
   readonly name: string;
   readonly shape: readonly number[];
+  /** Other names the same tensor may be saved under (a tied weight saved under one of its aliases). */
+  readonly alternatives?: readonly string[];
+  /** May be absent (a buffer transformers fills with zeros when missing, e.g. final_logits_bias). */
+  readonly optional?: boolean;
 }
+
+/** A tensor the Llama architecture reads, with the shape config.json implies. */
+export type LlamaTensorSpec = TensorSpec;
 
 /** Where one tensor lives. */
 export interface CheckpointTensor {
@@ -25,12 +32,13 @@ export interface CheckpointTensor {
   readonly entry: SafetensorsEntry;
 }
 
-export interface LlamaCheckpoint {
+/** A Hugging Face checkpoint folder opened for reading, its config parsed as `C`. */
+export interface HfCheckpoint<C> {
   readonly dir: string;
-  readonly config: LlamaConfig;
+  readonly config: C;
   /** Weight files, in the order of the index (or the single file). */
   readonly files: readonly string[];
-  /** The tensors the model uses (lm_head left out when tied), in Hugging Face order. */
+  /** The tensors the model uses by their canonical names (tied copies left out), in Hugging Face order. */
   readonly tensors: ReadonlyMap<string, CheckpointTensor>;
   /** Stored bytes of `tensors`. */
   readonly weightBytes: number;
@@ -38,6 +46,8 @@ export interface LlamaCheckpoint {
   weight(name: string): Float32Tensor;
   close(): void;
 }
+
+export type LlamaCheckpoint = HfCheckpoint<LlamaConfig>;
 
 /** Every tensor of LlamaForCausalLM in state_dict order (how Hugging Face fills its shards); lm_head only when not tied. */
 export function llamaTensorSpecs(config: LlamaConfig): LlamaTensorSpec[] {
@@ -130,10 +140,18 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** The tensors `config` needs, located and shape-checked; all missing names are reported at once. */
-function resolveTensors(dir: string, config: LlamaConfig, located: Map<string, CheckpointTensor>): Map<string, CheckpointTensor> {
-  const specs = llamaTensorSpecs(config);
-  const missing = specs.filter((s) => !located.has(s.name)).map((s) => s.name);
+/** Where a spec's tensor is saved: its own name, else the first alternative present. */
+function locate(spec: TensorSpec, located: Map<string, CheckpointTensor>): CheckpointTensor | undefined {
+  for (const name of [spec.name, ...(spec.alternatives ?? [])]) {
+    const t = located.get(name);
+    if (t !== undefined) return t;
+  }
+  return undefined;
+}
+
+/** The tensors of `specs`, located and shape-checked; all missing names are reported at once. */
+function resolveTensors(dir: string, specs: readonly TensorSpec[], located: Map<string, CheckpointTensor>): Map<string, CheckpointTensor> {
+  const missing = specs.filter((s) => !s.optional && locate(s, located) === undefined).map((s) => s.name);
   if (missing.length > 0) {
     const shown = missing.slice(0, 6).join(", ") + (missing.length > 6 ? `, ... (${missing.length} in all)` : "");
     throw new SyncabelError("MODEL_FILE_MISSING", `${dir}: the weights lack tensors config.json requires: ${shown}`, {
@@ -143,7 +161,8 @@ function resolveTensors(dir: string, config: LlamaConfig, located: Map<string, C
   }
   const out = new Map<string, CheckpointTensor>();
   for (const spec of specs) {
-    const t = located.get(spec.name) as CheckpointTensor;
+    const t = locate(spec, located);
+    if (t === undefined) continue; // optional and absent
     if (!sameShape(t.entry.shape, spec.shape)) {
       throw invalid(t.file.path, `tensor ${spec.name} has shape ${JSON.stringify(t.entry.shape)}, config.json implies ${JSON.stringify(spec.shape)}`, {
         tensor: spec.name,
@@ -160,12 +179,17 @@ function resolveTensors(dir: string, config: LlamaConfig, located: Map<string, C
  * contradicts the config) or MODEL_FILE_MISSING (config, index, shard or tensor missing).
  */
 export function openLlamaCheckpoint(dir: string): LlamaCheckpoint {
+  return openHfCheckpoint(dir, loadLlamaConfig, llamaTensorSpecs);
+}
+
+/** Open a checkpoint folder of any architecture: its config read by `loadConfig`, its tensors listed by `specsOf`. */
+export function openHfCheckpoint<C>(dir: string, loadConfig: (dir: string) => C, specsOf: (config: C) => readonly TensorSpec[]): HfCheckpoint<C> {
   if (!existsSync(dir)) throw new SyncabelError("MODEL_FILE_MISSING", `${dir}: checkpoint folder not found`, { file: dir });
-  const config = loadLlamaConfig(dir);
+  const config = loadConfig(dir);
   const opened: SafetensorsFile[] = [];
   try {
     const { files, located } = openWeights(dir, opened);
-    const tensors = resolveTensors(dir, config, located);
+    const tensors = resolveTensors(dir, specsOf(config), located);
     let weightBytes = 0;
     for (const t of tensors.values()) weightBytes += t.entry.end - t.entry.begin;
     return {
@@ -177,7 +201,7 @@ export function openLlamaCheckpoint(dir: string): LlamaCheckpoint {
       weight(name: string): Float32Tensor {
         const t = tensors.get(name);
         if (t === undefined) throw new SyncabelError("MODEL_FILE_MISSING", `${dir}: the model has no tensor ${name}`, { file: dir, tensor: name });
-        return t.file.read(name);
+        return t.file.read(t.entry.name);
       },
       close(): void {
         for (const f of opened) f.close();

@@ -11,7 +11,9 @@ import { copyFileSync, existsSync, fsyncSync, closeSync, openSync, readdirSync, 
 import { basename, dirname, join, relative, resolve, isAbsolute } from "node:path";
 import { SyncabelError } from "../errors.js";
 import { processAlive } from "../io/atomic-write.js";
-import { openLlamaCheckpoint, type LlamaCheckpoint } from "./checkpoint.js";
+import { openLlamaCheckpoint, type HfCheckpoint } from "./checkpoint.js";
+import { isSeq2SeqModelDir, type DecoderStart } from "./mbart-config.js";
+import { convertSeq2SeqCheckpoint } from "./convert-seq2seq.js";
 import { writeLlamaOnnx, type WriteOnnxOptions } from "./onnx-llama-graph.js";
 import type { Float32Tensor } from "./safetensors.js";
 
@@ -19,7 +21,7 @@ export type ConvertDtype = "fp32" | "fp16" | "int8" | "int4";
 export const CONVERT_DTYPES: readonly ConvertDtype[] = ["fp32", "fp16", "int8", "int4"];
 
 /** Files copied from the checkpoint when present (tokenizer.json is required). */
-const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "chat_template.jinja"];
+export const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "chat_template.jinja"];
 
 /** Marks a model folder `model convert` wrote: the only kind `--force` replaces (with the same layout unmarked). */
 export const CONVERTED_MARKER = ".syncabel-model.json";
@@ -68,6 +70,10 @@ export interface ConvertOptions {
   readonly signal?: AbortSignal;
   /** Milliseconds to sleep before reading each tensor: a test hook to make a tiny conversion slow. */
   readonly throttleMs?: number;
+  /** Encoder-decoder checkpoints: the decoder start stored in generation_config.json (default "config": unchanged). */
+  readonly decoderStart?: DecoderStart;
+  /** Encoder-decoder checkpoints: es | fr | en, the target language when tokenizer_config.json names none ("lang" start). */
+  readonly language?: string;
 }
 
 export interface ConvertResult {
@@ -99,7 +105,7 @@ function inside(child: string, parent: string): boolean {
 }
 
 /** OUT must not be the input, inside it or around it, nor exist unless `force`. */
-function checkOutput(inputDir: string, outputDir: string, force: boolean): void {
+export function checkOutput(inputDir: string, outputDir: string, force: boolean): void {
   const input = realish(inputDir);
   const output = realish(outputDir);
   if (inside(output, input)) throw outputError(`output ${outputDir} is the checkpoint folder or inside it: choose another folder`, outputDir);
@@ -115,7 +121,7 @@ function checkOutput(inputDir: string, outputDir: string, force: boolean): void 
 }
 
 /** tokenizer.json must exist and its added tokens (e.g. <SEP>) must have rows in the embedding. */
-function checkTokenizer(checkpoint: LlamaCheckpoint): void {
+export function checkTokenizer(checkpoint: HfCheckpoint<{ readonly vocabSize: number }>): void {
   const path = join(checkpoint.dir, "tokenizer.json");
   if (!existsSync(path)) throw new SyncabelError("MODEL_FILE_MISSING", `${path}: tokenizer.json not found`, { file: path });
   let added: unknown;
@@ -137,10 +143,10 @@ function checkTokenizer(checkpoint: LlamaCheckpoint): void {
   }
 }
 
-const PARTIAL_PREFIX = (outputDir: string): string => `.${basename(outputDir)}.partial-`;
+export const PARTIAL_PREFIX = (outputDir: string): string => `.${basename(outputDir)}.partial-`;
 
 /** Remove partial folders left by conversions that were killed (their process is gone). */
-function removeStalePartials(outputDir: string): void {
+export function removeStalePartials(outputDir: string): void {
   const parent = dirname(outputDir);
   if (!existsSync(parent)) return;
   const prefix = PARTIAL_PREFIX(outputDir);
@@ -153,7 +159,7 @@ function removeStalePartials(outputDir: string): void {
 }
 
 
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, "r");
     fsyncSync(fd);
@@ -163,11 +169,11 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function interrupted(): SyncabelError {
+export function interrupted(): SyncabelError {
   return new SyncabelError("CONVERT_INTERRUPTED", "conversion interrupted; the partial output was removed");
 }
 
@@ -194,6 +200,7 @@ function writerOptions(options: ConvertOptions): WriteOnnxOptions {
  * output folder that exists (without `force`) or overlaps the input.
  */
 export async function convertCheckpoint(inputDir: string, outputDir: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+  if (isSeq2SeqModelDir(resolve(inputDir))) return convertSeq2SeqCheckpoint(inputDir, outputDir, options); // mBART / BART (#19)
   const started = performance.now();
   const dtype = options.dtype ?? "fp32";
   if (!CONVERT_DTYPES.includes(dtype)) throw new SyncabelError("MODEL_CONFIG_INVALID", `dtype ${JSON.stringify(dtype)} is not one of ${CONVERT_DTYPES.join(", ")}`);
@@ -249,7 +256,7 @@ export async function convertCheckpoint(inputDir: string, outputDir: string, opt
 }
 
 /** Rename the finished folder into place; an existing OUT (only with force) is moved aside first, then removed. */
-function publish(partial: string, out: string): void {
+export function publish(partial: string, out: string): void {
   if (existsSync(out)) {
     const old = join(dirname(out), `.${basename(out)}.old-${process.pid}`);
     renameSync(out, old);

@@ -2,9 +2,8 @@
  * The Llama architecture hyper-parameters, read from a Hugging Face `config.json` (model_type "llama").
  * Field names are the camelCase forms of the HF keys (hidden_size -> hiddenSize, ...).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
+import { loadConfigJson } from "./config-json.js";
 import { CONFIG_LIMITS, sizeProblem, type LimitedKey } from "../lm/config-limits.js";
 import { llama3Scaling } from "./rope.js";
 
@@ -162,15 +161,7 @@ function ropeBase(theta: number, source: string): number {
 
 /** Read and validate `<dir>/config.json`. */
 export function loadLlamaConfig(dir: string): LlamaConfig {
-  const path = join(dir, "config.json");
-  if (!existsSync(path)) throw new SyncabelError("MODEL_FILE_MISSING", `${path}: config.json not found`, { file: path });
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw fail(path, `not valid JSON (${(e as Error).message})`);
-  }
-  return parseLlamaConfig(json, path);
+  return loadConfigJson(dir, parseLlamaConfig);
 }
 
 /** Whether `rope_scaling` leaves plain RoPE (what the reference and the generated graph implement). */

@@ -19,16 +19,12 @@
  * (4 KiB aligned, Optimum-style external data) and dropped. Below `externalDataThreshold` bytes they are put back
  * inline (one file). Both files are written to temp files and renamed into place.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import onnxProto from "onnx-proto";
 import { SyncabelError } from "../errors.js";
-import { tempPathFor, writeAll } from "../io/atomic-write.js";
 import type { LlamaConfig } from "./llama-config.js";
 import { buildLlamaDecoder, llamaGraphIo, LLAMA_ONNX_IO, type IoDtype, type LlamaGraphVariant, type LogitsMode } from "./llama-graph.js";
 import { LlamaWeights, type FloatStorage, type LinearStorage, type WeightSource } from "./llama-weights.js";
-import { GraphBuilder, MS_DOMAIN } from "./onnx-graph-builder.js";
-import { StreamingWeightWriter } from "./onnx-weight-writer.js";
+import { GraphBuilder } from "./onnx-graph-builder.js";
+import { writeOnnxModelFile, type WriteOnnxResult } from "./onnx-file-writer.js";
 import { validateBlockSize } from "./quantize.js";
 import { llama3Scaling } from "./rope.js";
 
@@ -36,12 +32,8 @@ export { LLAMA_ONNX_IO, MASK_NEGATIVE, type IoDtype, type LogitsMode } from "./l
 export type { WeightSource } from "./llama-weights.js";
 export { plainInverseFrequencies } from "./rope.js";
 
-const { onnx } = onnxProto;
-
-export const ONNX_OPSET = 17;
-export const ONNX_IR_VERSION = 8;
-/** Above this many bytes of weights the initializers stay in `model.onnx_data` (a protobuf cannot exceed 2 GB). */
-export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 1.5e9;
+export { DEFAULT_EXTERNAL_DATA_THRESHOLD, ONNX_IR_VERSION, ONNX_OPSET, type WriteOnnxResult } from "./onnx-file-writer.js";
+import { DEFAULT_EXTERNAL_DATA_THRESHOLD } from "./onnx-file-writer.js";
 
 export type WeightDtype = "fp32" | "fp16" | "int8" | "int4" | "int8-dynamic";
 
@@ -120,13 +112,6 @@ export interface WriteOnnxProgress {
   readonly bytesWritten: number;
 }
 
-export interface WriteOnnxResult {
-  readonly modelPath: string;
-  /** Path of the external data file, or null when the weights are inside the .onnx file. */
-  readonly externalDataPath: string | null;
-  readonly weightBytes: number;
-}
-
 function invalidOption(message: string): SyncabelError {
   return new SyncabelError("MODEL_CONFIG_INVALID", `ONNX writer: ${message}`);
 }
@@ -202,46 +187,17 @@ export async function writeLlamaOnnx(
     // ONNX Runtime's CPU kernel would only fail at the first run.
     throw invalidOption(`GroupQueryAttention with rotary embeddings needs head_dim to be a multiple of 16, got ${config.headDim}`);
   }
-  mkdirSync(dirname(modelPath), { recursive: true });
-  const dataPath = join(dirname(modelPath), `${basename(modelPath)}_data`);
-  const sink = new StreamingWeightWriter(dataPath);
   const source: WeightSource = (name) => {
     options.signal?.throwIfAborted();
     return weight(name);
   };
-  const weights: LlamaWeights = new LlamaWeights(config, source, sink, (p) =>
-    options.onProgress?.({ tensor: p.tensor, tensorsDone: p.tensorsDone, tensorsTotal: weights.tensorsTotal, bytesWritten: sink.weightBytes }),
-  );
-  const tmp = tempPathFor(modelPath);
-  try {
-    const g = await buildGraph(config, weights, v);
-    const external = sink.weightBytes > (options.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD);
-    sink.finish(external);
+  return writeOnnxModelFile(modelPath, options.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD, async (sink) => {
+    const weights: LlamaWeights = new LlamaWeights(config, source, sink, (p) =>
+      options.onProgress?.({ tensor: p.tensor, tensorsDone: p.tensorsDone, tensorsTotal: weights.tensorsTotal, bytesWritten: sink.weightBytes }),
+    );
+    const graph = await buildGraph(config, weights, v);
     const { inputs, outputs } = llamaGraphIo(config, v);
     const usesMs = v.attention === "gqa" || [v.linear, v.lmHead, v.embeddings].some((storage) => storage.kind === "nbits");
-    const model = onnx.ModelProto.create({
-      irVersion: ONNX_IR_VERSION,
-      opsetImport: [{ domain: "", version: ONNX_OPSET }, ...(usesMs ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
-      producerName: "syncabel",
-      producerVersion: "1",
-      graph: { name: "llama", node: g.nodes, initializer: [...g.smallInitializers, ...sink.initializers], input: inputs, output: outputs },
-    });
-    const bytes = onnx.ModelProto.encode(model).finish();
-    // Data first, then the .onnx: the new .onnx never refers to a missing or old data file.
-    const fd = openSync(tmp, "w");
-    try {
-      writeAll(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (external) sink.commit();
-    else rmSync(dataPath, { force: true });
-    renameSync(tmp, modelPath);
-    return { modelPath, externalDataPath: external ? dataPath : null, weightBytes: sink.weightBytes };
-  } catch (e) {
-    sink.abort();
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+    return { name: "llama", graph, inputs, outputs, usesMs };
+  });
 }

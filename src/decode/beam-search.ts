@@ -36,6 +36,8 @@ export interface BeamSearchOptions {
 export interface BeamSearchInput {
   readonly prompt: readonly number[];
   readonly constraint?: TokenConstraint;
+  /** Encoder-decoder models: the source tokens (then `prompt` is the decoder prompt). */
+  readonly encoderInput?: readonly number[];
 }
 
 export interface Hypothesis {
@@ -275,7 +277,9 @@ export async function streamBeamSearch(lm: CausalLM, feed: BeamSearchFeed, optio
         const asked = logitRequest(starting.map((s) => ({ c: s.input.constraint, state: s.start })), candidatesPerStep);
         const prompts = starting.map((s) => s.input.prompt);
         const first = state === null ? 0 : state.rows;
-        const joined: StepResult = state === null ? await lm.prefill(prompts, asked.request) : await lm.extend!(state, prompts, asked.request);
+        // seq2seq (#19): the prompts' encoder inputs, when they have them.
+        const sources = starting.some((s) => s.input.encoderInput) ? starting.map((s) => s.input.encoderInput ?? []) : undefined;
+        const joined: StepResult = state === null ? await lm.prefill(prompts, asked.request, sources) : await lm.extend!(state, prompts, asked.request, sources);
         logProbs = logProbs === null ? joined.logProbs : concatLogProbs(logProbs, joined.logProbs);
         allowed = [...allowed, ...asked.allowed];
         state = joined.state;

@@ -18,6 +18,8 @@ import { TokenTrie } from "../trie/token-trie.js";
 
 export interface CandidateScoringInput {
   readonly prompt: readonly number[];
+  /** Encoder-decoder models: the source tokens (then `prompt` is the decoder prompt). */
+  readonly encoderInput?: readonly number[];
   /** Tokens each candidate adds after the prompt (EOS included); each at least one token. */
   readonly continuations: readonly (readonly number[])[];
   /** Added to each candidate's score for ranking in `scoreTopCandidates` (e.g. a weighted retriever score). */
@@ -54,6 +56,7 @@ export const DEFAULT_SCORING_MAX_ROWS = 256;
 interface Unit {
   readonly input: number;
   readonly prompt: readonly number[];
+  readonly encoderInput?: readonly number[];
   readonly trie: TokenTrie;
   /** Trie node -> indices (into the prompt's continuations) of the candidates ending there. */
   readonly ends: ReadonlyMap<number, readonly number[]>;
@@ -107,7 +110,7 @@ function unitsOf(input: number, item: CandidateScoringInput, maxRows: number, wi
       }
       pushTo(ends, node, i);
     }
-    units.push({ input, prompt: item.prompt, trie, ends, under, width: trie.sequenceCount });
+    units.push({ input, prompt: item.prompt, ...(item.encoderInput ? { encoderInput: item.encoderInput } : {}), trie, ends, under, width: trie.sequenceCount });
   }
   return units;
 }
@@ -138,7 +141,8 @@ function childLogit(p: NextTokenLogProbs, row: number, i: number, token: number)
 /** Walk a batch of units level by level, reporting every finished candidate with its sum of log-probabilities. */
 async function walkBatch(lm: CausalLM, units: readonly Unit[], hooks: WalkHooks): Promise<void> {
   let open: Open[] = units.map((unit, row) => ({ unit, node: unit.trie.root, row, sum: 0 }));
-  const prefilled = await lm.prefill(units.map((u) => u.prompt), childRequest(open));
+  const sources = units.some((u) => u.encoderInput) ? units.map((u) => u.encoderInput ?? []) : undefined;
+  const prefilled = await lm.prefill(units.map((u) => u.prompt), childRequest(open), sources);
   let state = prefilled.state;
   let logProbs = prefilled.logProbs;
   try {

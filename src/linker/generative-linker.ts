@@ -7,8 +7,8 @@ import { requireKnownGroup } from "../data/mention-queries.js";
 import { buildPrompt, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
 import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
+import { decoderOnlyScheme, type PromptScheme } from "./prompt-scheme.js";
 import { authorsAnswer, authorsCleanup, authorsCode, NO_PREDICTION, type AuthorsCleanup } from "./authors-output.js";
-import { promptTokens } from "./prompt-tokens.js";
 import { sampleSentences } from "./sample.js";
 import { errorOf } from "./sentence-results.js";
 import type { ContinuousLinker, ContinuousOptions, FedQuery, QueryFeed } from "./query-feed.js";
@@ -29,6 +29,8 @@ export interface GenerativeLinkerParts {
   readonly lengthPenalty?: number;
   /** Close the KB and the model with the linker (default true). */
   readonly owns?: boolean;
+  /** How sentences become model inputs and names trie tokens (default: the decoder-only prompt; seq2seq: #19). */
+  readonly scheme?: PromptScheme;
 }
 
 /** The published system generated with max_length 1024 (prompt + answer). */
@@ -47,7 +49,7 @@ interface Prepared {
 export class GenerativeLinker implements Linker, ContinuousLinker {
   readonly kind = "generative";
   private tries: Map<string, TokenTrie> | undefined;
-  private verbTokens: number | undefined;
+  private readonly scheme: PromptScheme;
   private cleanup: AuthorsCleanup | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly groups: ReadonlySet<string>;
@@ -57,18 +59,21 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     if (parts.multipleAnswers && parts.tokenizer.sepTokenId === null) {
       throw new SyncabelError("LINKER_INVALID_OPTIONS", `multiple-answers mode needs a ${SEP_TOKEN} token in the tokenizer`);
     }
+    this.scheme = parts.scheme ?? decoderOnlyScheme(parts.tokenizer, parts.verb);
+    if (this.scheme.encoderDecoder !== (parts.lm.encoderDecoder ?? false)) {
+      throw new SyncabelError("LINKER_INVALID_OPTIONS", `the prompt scheme is for ${this.scheme.encoderDecoder ? "an encoder-decoder" : "a decoder-only"} model, the model is not`);
+    }
   }
 
   /** Per-group tries, built once per (KB, tokenizer, verb) and cached in the KB index file. */
   private triesByGroup(): Map<string, TokenTrie> {
-    this.tries ??= loadOrBuildKbTries(this.parts.kb, this.parts.tokenizer, this.parts.verb);
+    this.tries ??= loadOrBuildKbTries(this.parts.kb, this.parts.tokenizer, this.parts.verb, { tokenization: this.scheme.names });
     return this.tries;
   }
 
-  /** Tokens of `" {verb}"`: the prompt ends with them and every trie sequence starts with them (2 for " corresponde"). */
+  /** Tokens of the verb: the prompt ends with them and every trie sequence starts with them (2 for " corresponde"). */
   private verbTokenCount(): number {
-    this.verbTokens ??= this.parts.tokenizer.encode(` ${this.parts.verb}`, { addSpecialTokens: false }).length;
-    return this.verbTokens;
+    return this.scheme.names.root.length;
   }
 
   /**
@@ -115,11 +120,11 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     };
   }
 
-  /** A query's prompt and constraint; throws a typed error for a mention that cannot be linked. */
+  /** A query's model inputs and constraint; throws a typed error for a mention that cannot be linked. */
   private prepare(query: MentionQuery, constrained: boolean, maxPromptTokens: number): BeamSearchInput {
-    const { tokenizer, verb } = this.parts;
+    const { tokenizer } = this.parts;
     requireKnownGroup(query, this.groups);
-    const prompt = promptTokens(tokenizer, query, verb, maxPromptTokens);
+    const { prompt, encoderInput } = this.scheme.inputs(query, maxPromptTokens);
     let constraint: TokenConstraint | undefined;
     if (constrained) {
       const trie = this.triesByGroup().get(query.group);
@@ -127,11 +132,11 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
       const sepTokenId = this.parts.multipleAnswers ? tokenizer.sepTokenId : null;
       constraint = trieConstraint(trie, { rootTokens: this.verbTokenCount(), sepTokenId, eosTokenId: tokenizer.eosTokenId });
     }
-    return { prompt, constraint };
+    return { prompt, constraint, ...(encoderInput ? { encoderInput } : {}) };
   }
 
-  private resultOf(query: MentionQuery, out: BeamSearchOutput): LinkResult {
-    return out.error ? errorOf(out.error) : { beams: out.hypotheses.map((h) => this.toBeam(query, h)) };
+  private resultOf(query: MentionQuery, input: BeamSearchInput, out: BeamSearchOutput): LinkResult {
+    return out.error ? errorOf(out.error) : { beams: out.hypotheses.map((h) => this.toBeam(query, input, h)) };
   }
 
   private async linkNow(queries: readonly MentionQuery[], options: LinkOptions): Promise<LinkResult[]> {
@@ -154,7 +159,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     for (let start = 0; start < byLength.length; start += batchSize) {
       const batch = byLength.slice(start, start + batchSize);
       const outputs = await this.searchEach(batch, options, numBeams);
-      batch.forEach((p, i) => (results[p.index] = this.resultOf(p.query, outputs[i])));
+      batch.forEach((p, i) => (results[p.index] = this.resultOf(p.query, p.input, outputs[i])));
     }
     return results;
   }
@@ -205,7 +210,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
         done: (input, out) => {
           const fed = running.get(input)!;
           running.delete(input);
-          fed.deliver(this.resultOf(fed.query, out));
+          fed.deliver(this.resultOf(fed.query, input, out));
         },
         wanted: (input) => running.get(input)?.wanted() ?? false,
       },
@@ -230,11 +235,14 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
    * NO_CODE parts kept). `pred_concept_codes`: every code of the generated names as tokens (exact decode, split on
    * <SEP>), deduplicated; [] when no name is a KB name of the group.
    */
-  private toBeam(sentence: MarkedSentence, h: Hypothesis): Beam {
+  private toBeam(sentence: MarkedSentence, input: BeamSearchInput, h: Hypothesis): Beam {
     const { tokenizer, kb, verb } = this.parts;
     const multiple = this.parts.multipleAnswers ?? false;
     const generated = h.endToken === undefined ? h.tokens : [...h.tokens, h.endToken];
-    const answer = authorsAnswer(buildPrompt(sentence, verb) + tokenizer.decode(generated), verb, this.authorsCleanup());
+    // Decoder-only: the prompt as text (the authors decode prompt + answer). Encoder-decoder: the decoder sequence,
+    // whose prompt ends "[mention] {verb}" too.
+    const decoded = this.scheme.encoderDecoder ? tokenizer.decode([...input.prompt, ...generated]) : buildPrompt(sentence, verb) + tokenizer.decode(generated);
+    const answer = authorsAnswer(decoded, verb, this.authorsCleanup());
     const code = authorsCode(answer, (name) => kb.lookup(name, sentence.group)?.code, multiple);
     const parts: number[][] = [[]];
     for (const t of h.tokens) {

@@ -3,6 +3,10 @@ import { openKnowledgeBase } from "../kb/index.js";
 import type { EarlyStopping } from "../decode/beam-search.js";
 import { readEosTokenIds, readGenerationSettings } from "../lm/generation-config.js";
 import { loadOnnxCausalLM } from "../lm/onnx-lm.js";
+import { isSeq2SeqModelDir } from "../convert/mbart-config.js";
+import { loadOnnxSeq2SeqLM } from "../lm/onnx-seq2seq-lm.js";
+import type { PromptScheme } from "./prompt-scheme.js";
+import { loadSeq2SeqScheme, type DecoderStart } from "./seq2seq-prompt.js";
 import { loadTokenizer } from "../lm/tokenizer.js";
 import type { ModelDtype } from "../lm/model-file.js";
 import { verbFor, type PromptLanguage } from "../markup/prompt.js";
@@ -47,6 +51,11 @@ export interface OpenLinkerOptions {
   readonly dtype?: ModelDtype;
   /** Told what the user should know about the model on this machine (e.g. int8 kernels that saturate here). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Encoder-decoder models (mBART, BART): the decoder's first token. "config" (default): generation_config.json's
+   * decoder_start_token_id, as Hugging Face generate; "lang": the target language code; or a token id.
+   */
+  readonly decoderStart?: DecoderStart;
   /**
    * Below this calibrated confidence a result abstains (code NO_CODE, `abstained: true`, beams kept); needs a
    * stored calibration (src/linker/calibrated-linker.ts).
@@ -122,12 +131,17 @@ async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<Linke
     }
     const verb = verbFor(options.language ?? "es", options.verb);
     const tokenizer = await loadTokenizer(options.model);
-    const lm = await loadOnnxCausalLM(options.model, {
+    const lmOptions = {
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       executionProviders: options.device === "cuda" ? ["cuda", "cpu"] : ["cpu"],
       ...(options.modelFile === undefined ? {} : { modelFile: options.modelFile }),
       ...(options.dtype === undefined ? {} : { dtype: options.dtype }),
-    });
+    };
+    // An encoder-decoder checkpoint (config.json model_type mbart / bart) gets the seq2seq runtime and prompt (#19).
+    const seq2seq = isSeq2SeqModelDir(options.model);
+    if (!seq2seq && options.decoderStart !== undefined) throw new SyncabelError("LINKER_INVALID_OPTIONS", "--decoder-start is for encoder-decoder models (mBART, BART)");
+    const scheme: PromptScheme | undefined = seq2seq ? loadSeq2SeqScheme(options.model, tokenizer, { verb, language: options.language ?? "es", ...(options.decoderStart === undefined ? {} : { decoderStart: options.decoderStart }) }) : undefined;
+    const lm = seq2seq ? await loadOnnxSeq2SeqLM(options.model, lmOptions) : await loadOnnxCausalLM(options.model, lmOptions);
     for (const warning of lm.warnings) options.onWarning?.(warning);
     const eosTokenIds = readEosTokenIds(options.model);
     if (kind === "retrieve-generate") {
@@ -138,6 +152,7 @@ async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<Linke
         ...(options.candidates === undefined ? {} : { candidates: options.candidates }),
         ...(options.rgMode === undefined ? {} : { mode: options.rgMode }),
         ...(eosTokenIds ? { eosTokenIds } : {}),
+        ...(scheme ? { scheme } : {}),
       });
     }
     const generation = readGenerationSettings(options.model);
@@ -147,6 +162,7 @@ async function openUncalibratedLinker(options: OpenLinkerOptions): Promise<Linke
       ...(eosTokenIds ? { eosTokenIds } : {}),
       ...(earlyStopping === undefined ? {} : { earlyStopping }),
       ...(generation.lengthPenalty === undefined ? {} : { lengthPenalty: generation.lengthPenalty }),
+      ...(scheme ? { scheme } : {}),
     });
   } catch (e) {
     kb.close();

@@ -8,7 +8,7 @@
  * Ranking: the LM score, plus `retrieverWeight` x the retriever's score when a weight was fitted on training data
  * (src/linker/retrieve-generate-fit.ts); default weight 0, pure LM score. `beam_score` = exp(LM score).
  */
-import { SyncabelError } from "../errors.js";
+import { isSyncabelError, SyncabelError } from "../errors.js";
 import { beamSearch } from "../decode/beam-search.js";
 import { trieConstraint } from "../decode/token-constraints.js";
 import { scoreCandidates, scoreTopCandidates } from "../decode/candidate-scoring.js";
@@ -16,14 +16,13 @@ import type { KnowledgeBase } from "../kb/types.js";
 import type { LexicalIndex } from "../lexical/lexical-index.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
 import { requireKnownGroup } from "../data/mention-queries.js";
-import { nameTokenSequence } from "../trie/kb-tries.js";
 import { TokenTrie } from "../trie/token-trie.js";
 import { DEFAULT_MAX_PROMPT_TOKENS } from "./generative-linker.js";
 import type { HybridLinker } from "./hybrid-linker.js";
-import { promptTokens } from "./prompt-tokens.js";
 import { queriesOfSentences, sampleSentences } from "./sample.js";
 import { errorOf } from "./sentence-results.js";
 import type { Beam, Linker, LinkOptions, LinkResult, MentionQuery, SampleOptions, SampleResult, SentenceError } from "./types.js";
+import { decoderOnlyScheme, type PromptScheme } from "./prompt-scheme.js";
 
 /** One concept proposed by a retriever, with the name the model is asked to score. */
 export interface RetrievedCandidate {
@@ -87,6 +86,8 @@ export interface RetrieveGenerateParts {
   readonly maxRows?: number;
   /** Close the KB and the model with the linker (default true). */
   readonly owns?: boolean;
+  /** How sentences become model inputs and names tokens (default: the decoder-only prompt; seq2seq: #19). */
+  readonly scheme?: PromptScheme;
 }
 
 /** A retrieved name the model can score: its tokens after the verb (EOS included). */
@@ -99,12 +100,29 @@ export interface PreparedMention {
   readonly index: number;
   readonly query: MentionQuery;
   readonly prompt: readonly number[];
+  /** Encoder-decoder models: the source tokens. */
+  readonly encoderInput?: readonly number[];
   readonly candidates: readonly ScorableCandidate[];
 }
 
 /** A candidate with the model's score of its name. */
 export interface ScoredCandidate extends ScorableCandidate {
   readonly lmScore: number;
+}
+
+/** The trie tokens of a name, or null when they do not continue the prompt (no trie could hold the name). */
+function nameSequence(scheme: PromptScheme, name: string): number[] | null {
+  try {
+    return scheme.names.sequence(name);
+  } catch (e) {
+    if (isSyncabelError(e) && e.code === "TRIE_BUILD_FAILED") return null;
+    throw e;
+  }
+}
+
+/** The encoder input of a mention, when the model has an encoder. */
+function encoderOf(m: PreparedMention): { encoderInput?: readonly number[] } {
+  return m.encoderInput ? { encoderInput: m.encoderInput } : {};
 }
 
 function sameTail(seq: readonly number[], tail: readonly number[]): boolean {
@@ -119,10 +137,12 @@ export class RetrieveGenerateLinker implements Linker {
   private readonly groups: ReadonlySet<string>;
   /** Tokens of `" {verb}"`: the prompt's last tokens and every trie name's first ones. */
   private readonly verbTokens: readonly number[];
+  private readonly scheme: PromptScheme;
 
   constructor(private readonly parts: RetrieveGenerateParts) {
     this.groups = new Set(parts.kb.groups());
-    this.verbTokens = parts.tokenizer.encode(` ${parts.verb}`, { addSpecialTokens: false });
+    this.scheme = parts.scheme ?? decoderOnlyScheme(parts.tokenizer, parts.verb);
+    this.verbTokens = this.scheme.names.root;
     const k = parts.candidates ?? DEFAULT_RG_CANDIDATES;
     if (!Number.isInteger(k) || k < 1) throw new SyncabelError("LINKER_INVALID_OPTIONS", `candidates must be a positive integer, got ${k}`, { candidates: k });
     if (this.verbTokens.length === 0) throw new SyncabelError("LINKER_INVALID_OPTIONS", `the verb ${JSON.stringify(parts.verb)} encodes to no token`, { verb: parts.verb });
@@ -184,7 +204,7 @@ export class RetrieveGenerateLinker implements Linker {
 
   /** The exact LM score of every candidate of every mention. */
   private async scoreAll(mentions: readonly PreparedMention[]): Promise<ScoredCandidate[][]> {
-    const inputs = mentions.map((m) => ({ prompt: m.prompt, continuations: m.candidates.map((c) => c.continuation) }));
+    const inputs = mentions.map((m) => ({ prompt: m.prompt, ...encoderOf(m), continuations: m.candidates.map((c) => c.continuation) }));
     const scores = await scoreCandidates(this.parts.lm, inputs, this.scoringOptions());
     return mentions.map((m, i) => m.candidates.map((c, j) => ({ ...c, lmScore: scores[i][j].score })));
   }
@@ -192,7 +212,7 @@ export class RetrieveGenerateLinker implements Linker {
   /** The exact `top` best candidates of every mention by the ranking key; prefixes that cannot reach them are skipped. */
   private async scoreTop(mentions: readonly PreparedMention[], top: number): Promise<ScoredCandidate[][]> {
     const w = this.parts.retrieverWeight ?? 0;
-    const inputs = mentions.map((m) => ({ prompt: m.prompt, continuations: m.candidates.map((c) => c.continuation), bonuses: m.candidates.map((c) => w * c.score) }));
+    const inputs = mentions.map((m) => ({ prompt: m.prompt, ...encoderOf(m), continuations: m.candidates.map((c) => c.continuation), bonuses: m.candidates.map((c) => w * c.score) }));
     const ranked = await scoreTopCandidates(this.parts.lm, inputs, top, this.scoringOptions());
     return mentions.map((m, i) => ranked[i].map((r) => ({ ...m.candidates[r.index], lmScore: r.score })));
   }
@@ -214,11 +234,11 @@ export class RetrieveGenerateLinker implements Linker {
     return prepared;
   }
 
-  /** Build the prompt, retrieve candidates and tokenise their names (errors are the mention's own). */
+  /** Build the model inputs, retrieve candidates and tokenise their names (errors are the mention's own). */
   prepare(query: MentionQuery, index: number, maxPromptTokens = DEFAULT_MAX_PROMPT_TOKENS): PreparedMention {
-    const { tokenizer, verb } = this.parts;
+    const { verb } = this.parts;
     requireKnownGroup(query, this.groups);
-    const prompt = promptTokens(tokenizer, query, verb, maxPromptTokens);
+    const { prompt, encoderInput } = this.scheme.inputs(query, maxPromptTokens);
     if (!sameTail(prompt, this.verbTokens)) {
       throw new SyncabelError("DECODE_INVALID_OPTIONS", `the prompt does not end with the tokens of " ${verb}" (${this.verbTokens.join(",")}): names cannot be scored after it`, { verb });
     }
@@ -228,12 +248,12 @@ export class RetrieveGenerateLinker implements Linker {
       // One LM score per name: a name shared by several codes keeps the retriever's first (best) code.
       if (seen.has(c.name)) continue;
       seen.add(c.name);
-      const seq = nameTokenSequence(tokenizer, verb, c.name);
+      const seq = nameSequence(this.scheme, c.name);
       // A name whose tokens merge with the verb's is not in the group trie either: it cannot be generated.
-      if (seq.length <= this.verbTokens.length || !this.verbTokens.every((t, i) => seq[i] === t)) continue;
+      if (seq === null || seq.length <= this.verbTokens.length || !this.verbTokens.every((t, i) => seq[i] === t)) continue;
       candidates.push({ ...c, continuation: seq.slice(this.verbTokens.length) });
     }
-    return { index, query, prompt, candidates };
+    return { index, query, prompt, ...(encoderInput ? { encoderInput } : {}), candidates };
   }
 
   /** The LM score of every candidate (mode "score") or of those beam search over their trie finds (mode "beam"). */
@@ -244,7 +264,7 @@ export class RetrieveGenerateLinker implements Linker {
     const todo = mentions.map((m, i) => ({ m, i })).filter(({ m }) => m.candidates.length > 0);
     for (let start = 0; start < todo.length; start += batchSize) {
       const batch = todo.slice(start, start + batchSize);
-      const outputs = await beamSearch(this.parts.lm, batch.map(({ m }) => ({ prompt: m.prompt, constraint: trieConstraint(this.candidateTrie(m), { rootTokens: this.verbTokens.length }) })), {
+      const outputs = await beamSearch(this.parts.lm, batch.map(({ m }) => ({ prompt: m.prompt, ...encoderOf(m), constraint: trieConstraint(this.candidateTrie(m), { rootTokens: this.verbTokens.length }) })), {
         numBeams,
         maxNewTokens: maxNewTokens ?? 128,
         eosTokenId: this.parts.tokenizer.eosTokenId,

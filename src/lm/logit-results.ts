@@ -2,6 +2,8 @@
  * Assembles a NextTokenLogProbs for a batch from the read-out outputs of one or several runs (prefill runs in
  * chunks and, for GroupQueryAttention models, per prompt length): each run covers some rows of the batch.
  */
+import * as ort from "onnxruntime-node";
+import { READOUT } from "./logit-readout.js";
 import { SyncabelError } from "../errors.js";
 import type { LogitRequest, NextTokenLogProbs } from "./types.js";
 
@@ -25,6 +27,36 @@ export function pickIds(request: LogitRequest | undefined, rows: readonly number
     }
   });
   return { data, width };
+}
+
+/**
+ * The read-out's feeds and fetches for one call over `batchRows` (rows of the batch `request` is for): the pick ids,
+ * k and the whole-row switch (ORT runs every node whatever is fetched: k = 0 and rows = 0 make TopK and the whole-row
+ * copy free when unused).
+ */
+export function readoutIo(request: LogitRequest | undefined, batchRows: readonly number[], wantsFull: boolean): { feeds: Record<string, ort.Tensor>; fetches: string[]; pickWidth: number } {
+  const pick = pickIds(request, batchRows);
+  const feeds: Record<string, ort.Tensor> = {
+    [READOUT.pick]: new ort.Tensor("int64", pick.data, [batchRows.length, pick.width]),
+    [READOUT.topK]: new ort.Tensor("int64", new BigInt64Array([BigInt(request?.topK ?? 0)]), [1]),
+    [READOUT.rows]: new ort.Tensor("int64", new BigInt64Array([wantsFull || request?.topK !== undefined ? 1n : 0n]), [1]),
+  };
+  const fetches: string[] = [READOUT.logZ];
+  if (wantsFull) fetches.push(READOUT.lastLogits);
+  if (request?.tokens) fetches.push(READOUT.picked);
+  if (request?.topK !== undefined) fetches.push(READOUT.topLogits, READOUT.topIds);
+  return { feeds, fetches, pickWidth: pick.width };
+}
+
+/** The read-out outputs of one call as a chunk for LogitResults.add. */
+export function readoutChunk(out: ort.InferenceSession.ReturnType, pickWidth: number): ReadoutChunk {
+  const data = (name: string) => out[name]?.data;
+  return {
+    logZ: data(READOUT.logZ) as Float32Array,
+    ...(out[READOUT.picked] ? { picked: data(READOUT.picked) as Float32Array, pickWidth } : {}),
+    ...(out[READOUT.topIds] ? { topIds: data(READOUT.topIds) as BigInt64Array, topLogits: data(READOUT.topLogits) as Float32Array } : {}),
+    ...(out[READOUT.lastLogits] ? { full: data(READOUT.lastLogits) as Float32Array } : {}),
+  };
 }
 
 export interface ReadoutChunk {

@@ -3,8 +3,8 @@ import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
 import { describeIo, readConfig, type DecoderIo, type FloatType, type KvArray } from "./decoder-io.js";
 import { LogNormalizer } from "./log-normalizer.js";
-import { newSlotName, READOUT } from "./logit-readout.js";
-import { LogitResults, pickIds, type ReadoutChunk } from "./logit-results.js";
+import { newSlotName } from "./logit-readout.js";
+import { LogitResults, readoutChunk, readoutIo, type ReadoutChunk } from "./logit-results.js";
 import { hasVnni, int8SaturationWarning } from "./cpu-features.js";
 import { resolveModelFile, type ModelDtype } from "./model-file.js";
 import { openDecoderSession } from "./onnx-session.js";
@@ -451,17 +451,12 @@ export class OnnxCausalLM implements CausalLM {
     const kvNames = slots ? io.presentNames.map(newSlotName) : io.presentNames;
     const fetches: Record<string, null> = {};
     for (const name of kvNames) fetches[name] = null;
-    let pick: { data: BigInt64Array; width: number } = { data: new BigInt64Array(0), width: 0 };
+    let pickWidth = 0;
     if (io.readout) {
-      fetches[READOUT.logZ] = null;
-      if (results.wantsFull) fetches[READOUT.lastLogits] = null;
-      pick = pickIds(request, batchRows);
-      feeds[READOUT.pick] = new ort.Tensor("int64", pick.data, [rows, pick.width]);
-      if (request?.tokens) fetches[READOUT.picked] = null;
-      // ORT runs every node whatever is fetched: k = 0 and rows = 0 make TopK and the whole-row copy free when unused.
-      feeds[READOUT.topK] = new ort.Tensor("int64", new BigInt64Array([BigInt(request?.topK ?? 0)]), [1]);
-      feeds[READOUT.rows] = new ort.Tensor("int64", new BigInt64Array([results.wantsFull || request?.topK !== undefined ? 1n : 0n]), [1]);
-      if (request?.topK !== undefined) Object.assign(fetches, { [READOUT.topLogits]: null, [READOUT.topIds]: null });
+      const readout = readoutIo(request, batchRows, results.wantsFull);
+      Object.assign(feeds, readout.feeds);
+      for (const name of readout.fetches) fetches[name] = null;
+      pickWidth = readout.pickWidth;
     } else {
       fetches.logits = null;
     }
@@ -478,7 +473,7 @@ export class OnnxCausalLM implements CausalLM {
       if (t === undefined) throw new SyncabelError("MODEL_RUNTIME", `the model did not return ${name}`);
       return t.data as KvArray;
     });
-    results.add(batchRows, io.readout ? readoutChunk(out, pick.width) : await this.normalizeFull(out.logits, rows));
+    results.add(batchRows, io.readout ? readoutChunk(out, pickWidth) : await this.normalizeFull(out.logits, rows));
     return kv;
   }
 
@@ -498,15 +493,6 @@ export class OnnxCausalLM implements CausalLM {
   }
 }
 
-function readoutChunk(out: ort.InferenceSession.ReturnType, pickWidth: number): ReadoutChunk {
-  const data = (name: string) => out[name]?.data;
-  return {
-    logZ: data(READOUT.logZ) as Float32Array,
-    ...(out[READOUT.picked] ? { picked: data(READOUT.picked) as Float32Array, pickWidth } : {}),
-    ...(out[READOUT.topIds] ? { topIds: data(READOUT.topIds) as BigInt64Array, topLogits: data(READOUT.topLogits) as Float32Array } : {}),
-    ...(out[READOUT.lastLogits] ? { full: data(READOUT.lastLogits) as Float32Array } : {}),
-  };
-}
 
 function checkRequest(request: LogitRequest | undefined, rows: number): void {
   if (request?.tokens && request.tokens.length !== rows) {

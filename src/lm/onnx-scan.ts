@@ -14,6 +14,8 @@ export interface OnnxScan {
   readonly externalData: ReadonlySet<string>;
   /** ONNX element type (TensorProto.DataType: 1 float, 10 float16...) of every graph output, by name. */
   readonly outputs: ReadonlyMap<string, number>;
+  /** ModelProto metadata_props (key -> value). */
+  readonly metadata: ReadonlyMap<string, string>;
 }
 
 /** Messages larger than this are skipped unread (weights inline in the file). */
@@ -128,6 +130,18 @@ interface Found {
   readonly ops: Set<string>;
   readonly externalData: Set<string>;
   readonly outputs: Map<string, number>;
+  readonly metadata?: Map<string, string>;
+}
+
+/** StringStringEntryProto: key (1), value (2). */
+function scanMetadataEntry(r: Reader, metadata: Map<string, string>): void {
+  let key = "";
+  let value = "";
+  for (const [field, , range] of fields(r)) {
+    if (range && field === 1) key = r.string(range);
+    if (range && field === 2) value = r.string(range);
+  }
+  metadata.set(key, value);
 }
 
 /** A graph's nodes (1), initializers (5) and, for the main graph only, outputs (12). */
@@ -148,7 +162,7 @@ function scanGraph(r: Reader, ops: Set<string>, externalData: Set<string>, outpu
  * otherwise node by node and initializer by initializer, skipping the big ones (inline weights hold no location).
  */
 export function scanOnnxModel(path: string): OnnxScan {
-  const found: Found = { ops: new Set(), externalData: new Set(), outputs: new Map() };
+  const found: Required<Found> = { ops: new Set(), externalData: new Set(), outputs: new Map(), metadata: new Map() };
   const fd = openSync(path, "r");
   try {
     const size = fstatSync(fd).size;
@@ -187,6 +201,7 @@ export function scanOnnxModel(path: string): OnnxScan {
     };
     walk(0, size, (field, bytes) => {
       if (field === 7 && bytes !== null) scanGraph(new Reader(bytes), found.ops, found.externalData, found.outputs);
+      if (field === 14 && bytes !== null) scanMetadataEntry(new Reader(bytes), found.metadata);
     });
   } catch (e) {
     if (e instanceof SyncabelError) throw e;

@@ -63,14 +63,19 @@ export interface StepResult {
   readonly logProbs: NextTokenLogProbs;
 }
 
-/** A causal language model that decodes with a KV cache. */
+/** A causal language model that decodes with a KV cache (or the decoder of an encoder-decoder model). */
 export interface CausalLM {
   readonly vocabSize: number;
+  /**
+   * Encoder-decoder models (mBART, BART): every prefill and extend takes `encoderInputs`, the source token ids of
+   * each prompt, and the prompts are decoder prompts. Decoder-only models leave this unset and take no sources.
+   */
+  readonly encoderDecoder?: boolean;
   /**
    * Run ragged prompts (padded as the model needs) and return, for each prompt, the log-softmax over the full
    * vocabulary at its last position (or the entries `request` asks for), plus the state for further steps.
    */
-  prefill(prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult>;
+  prefill(prompts: readonly (readonly number[])[], request?: LogitRequest, encoderInputs?: readonly (readonly number[])[]): Promise<StepResult>;
   /**
    * One decoding step. The logits of a result may live in a buffer the backend reuses: read them before the next
    * call. Row i of the new state continues row `parents[i]` of `state` with token `tokens[i]`
@@ -81,7 +86,7 @@ export interface CausalLM {
    * Continuous batching (optional): prefill `prompts` and append them as rows after those of the live `state`
    * (consumed). The result's logits cover the new rows only; its state, every row.
    */
-  extend?(state: DecodeState, prompts: readonly (readonly number[])[], request?: LogitRequest): Promise<StepResult>;
+  extend?(state: DecodeState, prompts: readonly (readonly number[])[], request?: LogitRequest, encoderInputs?: readonly (readonly number[])[]): Promise<StepResult>;
   /** Cumulative milliseconds spent inside the model runtime (for the overhead figure of benchmarks). */
   readonly forwardMs: number;
   dispose(): Promise<void>;

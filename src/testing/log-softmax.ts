@@ -7,3 +7,13 @@ export function logProbsOfRow(p: NextTokenLogProbs, row: number): Float32Array {
   for (let i = 0; i < out.length; i++) out[i] -= z;
   return out;
 }
+
+/** log-softmax of a float64 logit row, as float32 (the reference forwards). */
+export function logSoftmax64(logits: Float64Array): Float32Array {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const logZ = max + Math.log(sum);
+  return Float32Array.from(logits, (v) => v - logZ);
+}

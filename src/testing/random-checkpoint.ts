@@ -89,13 +89,8 @@ export interface RandomCheckpointOptions {
   readonly onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
 
-export interface RandomCheckpointInfo {
+export interface RandomCheckpointInfo extends ShardsWritten {
   readonly config: LlamaConfig;
-  readonly parameterCount: number;
-  /** Bytes of tensor data (the index's metadata.total_size). */
-  readonly totalBytes: number;
-  /** Weight files written, relative to the folder. */
-  readonly weightFiles: readonly string[];
 }
 
 /** Split tensors into shards the way transformers does: a new shard when the next tensor would overflow this one. */
@@ -134,6 +129,11 @@ const PIECE = 1 << 20;
 /** Stream a tensor's uniform values in pieces, from a mulberry32 stream seeded by (seed, tensor name). */
 function fillUniform(spec: LlamaTensorSpec, seed: number, sink: TensorSink): void {
   const { mean, std } = initScale(spec);
+  fillUniformValues(spec, mean, std, seed, sink);
+}
+
+/** Uniform values of mean `mean` and standard deviation `std` for a tensor, streamed in pieces (same seed, same bytes). */
+export function fillUniformValues(spec: { readonly name: string; readonly shape: readonly number[] }, mean: number, std: number, seed: number, sink: TensorSink): void {
   const half = Math.sqrt(3) * std; // uniform(-a, a) has std a / sqrt(3)
   const total = spec.shape.reduce((a, b) => a * b, 1);
   let state = (hashString(spec.name) ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
@@ -178,19 +178,46 @@ export async function writeRandomCheckpoint(dir: string, options: RandomCheckpoi
   const generation = { bos_token_id: LLAMA3_BOS_ID, do_sample: true, eos_token_id: LLAMA3_EOS_ID, temperature: 0.6, top_p: 0.9 };
   writeFileAtomic(join(dir, "generation_config.json"), JSON.stringify(generation, null, 2) + "\n");
 
-  const tensors = llamaTensorSpecs(config).map((s) => ({ ...s, dtype, bytes: storedBytes({ dtype, shape: s.shape }) }));
+  const written = await writeRandomShards(dir, llamaTensorSpecs(config), dtype, options.maxShardBytes ?? 5e9, (spec, sink) => fillUniform(spec, seed, sink), options.onProgress);
+  return { config, ...written };
+}
+
+/** What writeRandomShards wrote. */
+export interface ShardsWritten {
+  readonly parameterCount: number;
+  /** Bytes of tensor data (the index's metadata.total_size). */
+  readonly totalBytes: number;
+  /** Weight files written, relative to the folder. */
+  readonly weightFiles: readonly string[];
+}
+
+/**
+ * Write `specs` (each under its `name`) as safetensors shards split like save_pretrained (`model.safetensors`, or
+ * `model-0000i-of-0000N.safetensors` + `model.safetensors.index.json`), each tensor's values streamed by `fill`.
+ */
+export async function writeRandomShards<S extends { readonly name: string; readonly shape: readonly number[] }>(
+  dir: string,
+  specs: readonly S[],
+  dtype: SafetensorsDtype,
+  maxShardBytes: number,
+  fill: (spec: S, sink: TensorSink) => void,
+  onProgress?: (bytesDone: number, bytesTotal: number) => void,
+): Promise<ShardsWritten> {
+  const tensors = specs.map((s) => ({ spec: s, name: s.name, shape: s.shape, dtype, bytes: storedBytes({ dtype, shape: s.shape }) }));
   const totalBytes = tensors.reduce((n, t) => n + t.bytes, 0);
-  const shards = planShards(tensors, options.maxShardBytes ?? 5e9);
+  const shards = planShards(tensors, maxShardBytes);
   const weightMap: Record<string, string> = {};
   let done = 0;
   for (const [i, shard] of shards.entries()) {
     const file = shardFileName(i, shards.length);
+    const byName = new Map(shard.map((t) => [t.name, t]));
     // Inside a file the safetensors library orders tensors by name.
-    const specs: SafetensorsTensorSpec[] = [...shard].sort((a, b) => (a.name < b.name ? -1 : 1));
-    writeSafetensorsStreaming(join(dir, file), specs, { format: "pt" }, (spec, sink) => {
-      fillUniform(spec, seed, sink);
-      done += storedBytes(spec);
-      options.onProgress?.(done, totalBytes);
+    const ordered: SafetensorsTensorSpec[] = [...shard].sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => ({ name: t.name, dtype, shape: t.shape }));
+    writeSafetensorsStreaming(join(dir, file), ordered, { format: "pt" }, (spec, sink) => {
+      const t = byName.get(spec.name)!;
+      fill(t.spec, sink);
+      done += t.bytes;
+      onProgress?.(done, totalBytes);
     });
     for (const t of shard) weightMap[t.name] = file;
     await new Promise<void>((resolve) => setImmediate(resolve)); // let timers and signals run between shards
@@ -199,7 +226,6 @@ export async function writeRandomCheckpoint(dir: string, options: RandomCheckpoi
     const sortedMap = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));
     writeFileAtomic(join(dir, WEIGHTS_INDEX_FILE), JSON.stringify({ metadata: { total_size: totalBytes }, weight_map: sortedMap }, null, 2) + "\n");
   }
-  const weightFiles = shards.map((_, i) => shardFileName(i, shards.length));
   const parameterCount = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { config, parameterCount, totalBytes, weightFiles };
+  return { parameterCount, totalBytes, weightFiles: shards.map((_, i) => shardFileName(i, shards.length)) };
 }

@@ -7,6 +7,7 @@ import { SyncabelError } from "../errors.js";
 import { openLlamaCheckpoint } from "../convert/checkpoint.js";
 import type { LlamaConfig } from "../convert/llama-config.js";
 import { ropeInverseFrequencies } from "../convert/rope.js";
+import { logSoftmax64 } from "./log-softmax.js";
 
 export interface ReferenceLlama {
   readonly config: LlamaConfig;
@@ -161,17 +162,7 @@ export function loadReferenceLlama(dir: string): ReferenceLlama {
         for (let i = 0; i < H; i++) hidden[t][i] += down[i];
       }
     }
-    return hidden.slice(options.from ?? 0).map((h) => {
-      const logits = matVec(lmHead, rmsNorm(h, finalNorm, config.rmsNormEps), V);
-      let max = -Infinity;
-      for (const v of logits) max = Math.max(max, v);
-      let sum = 0;
-      for (const v of logits) sum += Math.exp(v - max);
-      const logZ = max + Math.log(sum);
-      const out = new Float32Array(V);
-      for (let i = 0; i < V; i++) out[i] = logits[i] - logZ;
-      return out;
-    });
+    return hidden.slice(options.from ?? 0).map((h) => logSoftmax64(matVec(lmHead, rmsNorm(h, finalNorm, config.rmsNormEps), V)));
   };
   return { config, logProbs };
 }

@@ -3,7 +3,8 @@ import type { KnowledgeBase } from "../kb/types.js";
 import { markHumanMentions } from "../synth/human-dataset.js";
 import { hashString, mulberry32, shuffled } from "../util/random.js";
 import { type MixMode, mix } from "./mix.js";
-import { type SftPair, type TrainingMention, buildSftPair } from "./sft-pairs.js";
+import { type Outcome, type SftPair, type TrainingMention, buildSftPair } from "./sft-pairs.js";
+import { buildSeq2SeqPair, type Seq2SeqPair } from "./seq2seq-pairs.js";
 import type { TargetNameSelector } from "./target-name.js";
 
 export interface SftDataOptions {
@@ -34,20 +35,29 @@ export interface SftDataStats {
   readonly skipped: Readonly<Record<string, number>>;
 }
 
-export interface SftData {
-  readonly train: SftPair[];
-  readonly dev: SftPair[];
+export interface SftData<P = SftPair> {
+  readonly train: P[];
+  readonly dev: P[];
   readonly devDocumentIds: string[];
   readonly stats: SftDataStats;
 }
 
-type Tagged = SftPair & { readonly source: "human" | "synthetic" };
+type Tagged<P> = { readonly pair: P; readonly origin: "human" | "synthetic" };
 
 /**
  * Human mentions (dev split by document) and synthetic sentences -> prompt/completion pairs, mixed.
  * Deterministic for a seed: documents and both training lists are shuffled with seeded PRNGs.
  */
 export function buildSftData(o: SftDataOptions): SftData {
+  return buildTrainingData(o, (m) => buildSftPair(m, o.kb, o.selector, o.verb, o.eos));
+}
+
+/** The same mentions, split and mix as source/target pairs for an encoder-decoder model (src/train/seq2seq-pairs.ts). */
+export function buildSeq2SeqData(o: SftDataOptions): SftData<Seq2SeqPair> {
+  return buildTrainingData(o, (m) => buildSeq2SeqPair(m, o.kb, o.selector, o.verb));
+}
+
+function buildTrainingData<P>(o: SftDataOptions, pairOf: (m: TrainingMention) => Outcome<P>): SftData<P> {
   const seed = o.seed ?? 0;
   const skipped: Record<string, number> = {};
   const skip = (why: string): void => void (skipped[why] = (skipped[why] ?? 0) + 1);
@@ -57,34 +67,34 @@ export function buildSftData(o: SftDataOptions): SftData {
   const devIds = shuffled(docIds, mulberry32(hashString(`${seed}:dev`))).slice(0, devCount);
   const devSet = new Set(devIds);
 
-  const humanTrain: Tagged[] = [];
-  const dev: SftPair[] = [];
+  const humanTrain: Tagged<P>[] = [];
+  const dev: P[] = [];
   if (o.human) {
     const marked = markHumanMentions(o.human, o.language);
     for (let i = 0; i < marked.problems.length; i++) skip("human sentence not built");
     for (const item of marked.items) {
-      const outcome = buildSftPair({ marked: item.marked, mention: item.mentionText, group: item.mention.label, codes: item.mention.codes }, o.kb, o.selector, o.verb, o.eos);
+      const outcome = pairOf({ marked: item.marked, mention: item.mentionText, group: item.mention.label, codes: item.mention.codes });
       if ("skipped" in outcome) {
         skip(`human ${outcome.skipped}`);
         continue;
       }
       if (devSet.has(item.documentId)) dev.push(outcome.pair);
-      else humanTrain.push({ ...outcome.pair, source: "human" });
+      else humanTrain.push({ pair: outcome.pair, origin: "human" });
     }
   }
-  const synthetic: Tagged[] = [];
+  const synthetic: Tagged<P>[] = [];
   for (const m of o.synthetic ?? []) {
-    const outcome = buildSftPair(m, o.kb, o.selector, o.verb, o.eos);
+    const outcome = pairOf(m);
     if ("skipped" in outcome) skip(`synthetic ${outcome.skipped}`);
-    else synthetic.push({ ...outcome.pair, source: "synthetic" });
+    else synthetic.push({ pair: outcome.pair, origin: "synthetic" });
   }
   const mixed = mix(
     o.mode,
     shuffled(humanTrain, mulberry32(hashString(`${seed}:human`))),
     shuffled(synthetic, mulberry32(hashString(`${seed}:synthetic`))),
   );
-  const train = mixed.map(({ prompt, completion }) => ({ prompt, completion }));
-  const fromHuman = mixed.filter((p) => p.source === "human").length;
+  const train = mixed.map((t) => t.pair);
+  const fromHuman = mixed.filter((p) => p.origin === "human").length;
   return {
     train,
     dev,

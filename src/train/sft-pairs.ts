@@ -16,13 +16,12 @@ export interface TrainingMention {
   readonly codes: readonly string[];
 }
 
-export type PairOutcome = { readonly pair: SftPair } | { readonly skipped: "no_code" | "code_not_in_kb" };
+export type SkipReason = "no_code" | "code_not_in_kb";
+export type Outcome<P> = { readonly pair: P } | { readonly skipped: SkipReason };
+export type PairOutcome = Outcome<SftPair>;
 
-/**
- * `{marked}<SEP>[{mention}] {verb}` -> ` {name}` (composite codes: names joined with `<SEP>`).
- * The tokenizer's EOS is appended by the trainer (TRL appends eos_token to completions), or by `eos`.
- */
-export function buildSftPair(m: TrainingMention, kb: KnowledgeBase, selector: TargetNameSelector, verb: string, eos = ""): PairOutcome {
+/** The target name of each gold code (the KB name closest to the mention), or why the mention is skipped. */
+export function targetNames(m: TrainingMention, kb: KnowledgeBase, selector: TargetNameSelector): { readonly names: string[] } | { readonly skipped: SkipReason } {
   if (m.codes.length === 0) return { skipped: "no_code" };
   const names: string[] = [];
   for (const code of m.codes) {
@@ -30,5 +29,15 @@ export function buildSftPair(m: TrainingMention, kb: KnowledgeBase, selector: Ta
     if (best === undefined) return { skipped: "code_not_in_kb" };
     names.push(best.name);
   }
-  return { pair: { prompt: buildPrompt({ marked: m.marked, mention: m.mention }, verb), completion: buildCompletionText(names) + eos } };
+  return { names };
+}
+
+/**
+ * `{marked}<SEP>[{mention}] {verb}` -> ` {name}` (composite codes: names joined with `<SEP>`).
+ * The tokenizer's EOS is appended by the trainer (TRL appends eos_token to completions), or by `eos`.
+ */
+export function buildSftPair(m: TrainingMention, kb: KnowledgeBase, selector: TargetNameSelector, verb: string, eos = ""): PairOutcome {
+  const t = targetNames(m, kb, selector);
+  if ("skipped" in t) return t;
+  return { pair: { prompt: buildPrompt({ marked: m.marked, mention: m.mention }, verb), completion: buildCompletionText(t.names) + eos } };
 }

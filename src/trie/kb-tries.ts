@@ -8,9 +8,23 @@ import type { KnowledgeBase } from "../kb/types.js";
 import type { TextTokenizer } from "../lm/types.js";
 import { TOKEN_TRIE_FORMAT_VERSION, TokenTrie } from "./token-trie.js";
 
-/** Artifact key of one group's trie: changes with the tokenizer, the verb and the trie format. */
-export function kbTrieKey(tokenizer: Pick<TextTokenizer, "fingerprint">, verb: string, group: string): string {
-  return `trie/v${TOKEN_TRIE_FORMAT_VERSION}/${tokenizer.fingerprint}/${encodeURIComponent(verb)}/${encodeURIComponent(group)}`;
+/**
+ * How a group's names become trie sequences. The default (decoder-only models) is `" {verb} {name}"` + EOS; an
+ * encoder-decoder model tokenizes names as they continue its decoder prompt (src/linker/seq2seq-prompt.ts).
+ */
+export interface NameTokenization {
+  /** Told apart in the KB's cached tries ("" for the default). */
+  readonly key: string;
+  /** The tokens every sequence starts with: the prompt's last tokens (the verb's). */
+  readonly root: readonly number[];
+  /** The sequence stored for one name, starting with `root` and ending with EOS (TRIE_BUILD_FAILED when it cannot). */
+  sequence(name: string): number[];
+}
+
+/** Artifact key of one group's trie: changes with the tokenizer, the verb, the name tokenization and the trie format. */
+export function kbTrieKey(tokenizer: Pick<TextTokenizer, "fingerprint">, verb: string, group: string, tokenizationKey = ""): string {
+  const kind = tokenizationKey === "" ? "" : `${encodeURIComponent(tokenizationKey)}/`;
+  return `trie/v${TOKEN_TRIE_FORMAT_VERSION}/${tokenizer.fingerprint}/${encodeURIComponent(verb)}/${kind}${encodeURIComponent(group)}`;
 }
 
 /** Token ids the trie stores for one name: `encode(" {verb} {name}")` + EOS. */
@@ -21,13 +35,13 @@ export function nameTokenSequence(tokenizer: TextTokenizer, verb: string, name: 
 }
 
 /** The trie of one group; fails (TRIE_BUILD_FAILED) when a name does not start with the verb's tokens. */
-export function buildGroupTrie(kb: KnowledgeBase, tokenizer: TextTokenizer, verb: string, group: string): TokenTrie {
+export function buildGroupTrie(kb: KnowledgeBase, tokenizer: TextTokenizer, verb: string, group: string, tokenization?: NameTokenization): TokenTrie {
   if (!kb.hasGroup(group)) throw new SyncabelError("TRIE_BUILD_FAILED", `the KB has no group ${JSON.stringify(group)}`, { group });
-  const root = tokenizer.encode(` ${verb}`, { addSpecialTokens: false });
+  const root = tokenization?.root ?? tokenizer.encode(` ${verb}`, { addSpecialTokens: false });
   if (root.length === 0) throw new SyncabelError("TRIE_BUILD_FAILED", `the verb ${JSON.stringify(verb)} encodes to no token`, { verb });
   function* sequences(): Generator<number[]> {
     for (const entry of kb.entriesOfGroup(group)) {
-      const seq = nameTokenSequence(tokenizer, verb, entry.name);
+      const seq = tokenization ? tokenization.sequence(entry.name) : nameTokenSequence(tokenizer, verb, entry.name);
       for (let i = 0; i < root.length; i++) {
         if (seq[i] !== root[i]) {
           throw new SyncabelError(
@@ -46,6 +60,8 @@ export function buildGroupTrie(kb: KnowledgeBase, tokenizer: TextTokenizer, verb
 export interface KbTriesOptions {
   /** Groups to load (default: every group of the KB). */
   readonly groups?: readonly string[];
+  /** How names become sequences (default: the decoder-only `" {verb} {name}"` + EOS). */
+  readonly tokenization?: NameTokenization;
 }
 
 /**
@@ -55,7 +71,7 @@ export interface KbTriesOptions {
 export function loadOrBuildKbTries(kb: KnowledgeBase, tokenizer: TextTokenizer, verb: string, options: KbTriesOptions = {}): Map<string, TokenTrie> {
   const tries = new Map<string, TokenTrie>();
   for (const group of options.groups ?? kb.groups()) {
-    const key = kbTrieKey(tokenizer, verb, group);
+    const key = kbTrieKey(tokenizer, verb, group, options.tokenization?.key);
     const cached = kb.getArtifact(key);
     let trie: TokenTrie | undefined;
     if (cached !== undefined) {
@@ -66,7 +82,7 @@ export function loadOrBuildKbTries(kb: KnowledgeBase, tokenizer: TextTokenizer, 
       }
     }
     if (trie === undefined) {
-      trie = buildGroupTrie(kb, tokenizer, verb, group);
+      trie = buildGroupTrie(kb, tokenizer, verb, group, options.tokenization);
       try {
         kb.putArtifact(key, trie.toBytes());
       } catch (e) {

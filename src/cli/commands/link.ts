@@ -33,6 +33,9 @@ probability that the first code is right), "code" and per beam "probability"; --
 "code": "NO_CODE" with "abstained": true below P, keeping the beams.
 --ancestors adds to every beam "ancestors": [{code, name, distance}] of its concept, nearest first, from the
 KB's is-a relations (kb build stores them from RF2 relationships, OBO, OBO Graphs, MRREL, a parents column).
+Encoder-decoder models (mBART, BART; docs/seq2seq.md): --decoder-start config|lang|ID picks the decoder's first
+token (default config: generation_config.json's decoder_start_token_id, as Hugging Face generate); link-docs and
+serve take it too.
 `;
 
 

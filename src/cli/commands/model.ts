@@ -7,6 +7,8 @@ import { resolve } from "node:path";
 import { SyncabelError } from "../../errors.js";
 import { convertCheckpoint, CONVERT_DTYPES, type ConvertDtype } from "../../convert/convert.js";
 import { writeRandomModel, type RandomModelShape } from "../../testing/random-model.js";
+import { writeRandomSeq2SeqModel } from "../../testing/random-seq2seq.js";
+import { parseDecoderStart, type DecoderStart } from "../../convert/mbart-config.js";
 import type { CliIO } from "../io.js";
 import { positiveInt } from "../args.js";
 import { formatSeconds, Progress } from "../../io/progress.js";
@@ -14,7 +16,7 @@ import { formatSeconds, Progress } from "../../io/progress.js";
 export const usage = `usage: syncabel model convert HF_DIR -o OUT [options]
        syncabel model random -o DIR [options]
 
-convert: read a Hugging Face Llama checkpoint (config.json, model.safetensors or sharded safetensors with
+convert: read a Hugging Face Llama, mBART or BART checkpoint (config.json, model.safetensors or sharded safetensors with
 model.safetensors.index.json, in bf16/fp16/fp32; tokenizer files with added tokens such as <SEP>) and write
 the model folder the linker loads: config.json, tokenizer files, generation_config.json, onnx/model.onnx and
 onnx/model.onnx_data. Streams tensor by tensor (memory: a few of the largest tensors, not the model). OUT
@@ -28,6 +30,10 @@ appears only when complete; Ctrl-C removes the partial output.
                           (int8) faster than 0 on CPU; 0: exact float arithmetic on the dequantized weights)
   --force                 replace an existing OUT (the old one is removed once the new one is complete); only a
                           model folder 'model convert' wrote is replaced, anything else is refused
+  --decoder-start S       mBART/BART: the decoder start stored in generation_config.json: config (default, as
+                          saved), lang (the target language code, as the SynCABEL seq2seq training) or a token id
+  --language L            mBART: es|fr|en, the target language code for --decoder-start lang when
+                          tokenizer_config.json has no tgt_lang (default es)
 
 random: write a random-weight Llama model folder for tests and benchmarks: config.json,
 generation_config.json, the Llama-3 tokenizer with <SEP>, model.safetensors and onnx/model.onnx (KV cache,
@@ -42,6 +48,11 @@ Optimum IO names).
   --seed S                PRNG seed (default 0)
   --io-dtype T            float32 (default) or float16: element type of the KV cache and logits at the ONNX
                           model's boundary, as in half-precision exports
+  --arch A                llama (default), mbart or bart: an encoder-decoder checkpoint in the layout
+                          save_pretrained writes (MBart/BartForConditionalGeneration, tied embeddings, a small
+                          Unigram tokenizer with the mBART-50 language codes and <SEP>) plus onnx/encoder_model.onnx
+                          and onnx/decoder_model_merged.onnx; --layers is per stack, --hidden is d_model,
+                          --intermediate the FFN width (--kv-heads does not apply)
 
   -h, --help              show this help
 `;
@@ -68,6 +79,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         "block-size": { type: "string" },
         "accuracy-level": { type: "string" },
         force: { type: "boolean" },
+        arch: { type: "string" },
+        "decoder-start": { type: "string" },
+        language: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -84,6 +98,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     throw new SyncabelError("CLI_USAGE", `expected the subcommand 'convert' or 'random'\n\n${usage}`);
   }
   if (values.output === undefined) throw new SyncabelError("CLI_USAGE", `missing -o DIR\n\n${usage}`);
+  const arch = values.arch ?? "llama";
+  if (arch !== "llama" && arch !== "mbart" && arch !== "bart") throw new SyncabelError("CLI_USAGE", `--arch must be llama, mbart or bart, got ${JSON.stringify(arch)}\n\n${usage}`);
+  if (arch !== "llama") return randomSeq2Seq(arch, values, io);
   const shape: RandomModelShape = {
     layers: positiveInt(values.layers, "layers", DEFAULTS.layers),
     hidden: positiveInt(values.hidden, "hidden", DEFAULTS.hidden),
@@ -118,12 +135,38 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
+/** `model random --arch mbart|bart`: a random encoder-decoder checkpoint plus its ONNX export. */
+async function randomSeq2Seq(arch: "mbart" | "bart", values: { output?: string; layers?: string; hidden?: string; heads?: string; intermediate?: string; seed?: string }, io: CliIO): Promise<number> {
+  const shape = {
+    arch,
+    layers: positiveInt(values.layers, "layers", 2),
+    dModel: positiveInt(values.hidden, "hidden", 64),
+    heads: positiveInt(values.heads, "heads", 4),
+    ffn: positiveInt(values.intermediate, "intermediate", 128),
+  };
+  if (shape.dModel % shape.heads !== 0) throw new SyncabelError("CLI_USAGE", `--hidden (${shape.dModel}) must be a multiple of --heads (${shape.heads})`);
+  const seed = positiveInt(values.seed, "seed", 0, true);
+  const dir = resolve(values.output!);
+  const started = performance.now();
+  const info = await writeRandomSeq2SeqModel(dir, shape, { seed });
+  io.stdout.write(
+    `wrote random ${arch === "mbart" ? "mBART" : "BART"} model to ${dir}\n` +
+      `  shape: layers=${shape.layers}+${shape.layers} d_model=${shape.dModel} heads=${shape.heads} ffn=${shape.ffn} vocab=${info.config.vocabSize} seed=${seed}\n` +
+      `  parameters: ${info.parameterCount.toLocaleString("en-US")}\n` +
+      `  files: ${info.files.join(", ")}\n` +
+      `  time: ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+  );
+  return 0;
+}
+
 interface ConvertFlags {
   readonly output?: string;
   readonly dtype?: string;
   readonly "block-size"?: string;
   readonly "accuracy-level"?: string;
   readonly force?: boolean;
+  readonly "decoder-start"?: string;
+  readonly language?: string;
 }
 
 /** `model convert`: exit 0 when OUT is complete, 1 on a bad checkpoint or I/O failure, 2 on usage errors, 130/143 on signals. */
@@ -140,6 +183,12 @@ async function convert(positionals: string[], values: ConvertFlags, io: CliIO): 
   }
   const level = values["accuracy-level"];
   if (level !== undefined && !/^[0-4]$/.test(level)) throw new SyncabelError("CLI_USAGE", `--accuracy-level must be 0, 1, 2, 3 or 4, got ${JSON.stringify(level)}\n\n${usage}`);
+  let decoderStart: DecoderStart | undefined;
+  try {
+    decoderStart = values["decoder-start"] === undefined ? undefined : parseDecoderStart(values["decoder-start"]);
+  } catch (e) {
+    throw new SyncabelError("CLI_USAGE", `--decoder-start: ${(e as Error).message}\n\n${usage}`);
+  }
   const throttle = io.env.SYNCABEL_CONVERT_THROTTLE_MS; // test hook: slow a tiny conversion down
   const controller = new AbortController();
   let signalCode = 0;
@@ -157,6 +206,8 @@ async function convert(positionals: string[], values: ConvertFlags, io: CliIO): 
       blockSize,
       ...(level === undefined ? {} : { accuracyLevel: Number(level) as 0 | 1 | 2 | 3 | 4 }),
       force: values.force ?? false,
+      ...(decoderStart === undefined ? {} : { decoderStart }),
+      ...(values.language === undefined ? {} : { language: values.language }),
       signal: controller.signal,
       throttleMs: throttle === undefined ? undefined : positiveInt(throttle, "SYNCABEL_CONVERT_THROTTLE_MS", 0, true),
       onProgress: ({ bytesDone, bytesTotal }) => {

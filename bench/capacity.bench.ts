@@ -494,7 +494,7 @@ async function parent(): Promise<void> {
     if (values.arch === "mbart") {
       // #19: mbart-large-50 and the Llama-3.2-1B shape at the same dtypes, one model at a time.
       const n = Number(values.sentences);
-      const dtypes: ConvertDtype[] = ["fp32", "int8", "int4"];
+      const dtypes: ConvertDtype[] = values.dtypes ? (values.dtypes.split(",") as ConvertDtype[]) : ["fp32", "int8", "int4"];
       result.load_average_at_start = loadavg().map((x) => +x.toFixed(1));
       result["mbart-large-50"] = await benchModel({ preset: "mbart-large-50", dtypes, sentences1x5: n, sentences8x5: n, batches: [1, 8], checkpoint: null }, dir, kbPath, sentences, threads, rate);
       result["llama-3.2-1b"] = await benchModel({ preset: "llama-3.2-1b", dtypes, sentences1x5: n, sentences8x5: n, batches: [1, 8], checkpoint: null }, dir, kbPath, sentences, threads, rate);

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
+import { CONFIG_LIMITS, type LimitedKey } from "../lm/config-limits.js";
 import { loadConfigJson } from "./config-json.js";
 
 export type Seq2SeqFamily = "mbart" | "bart";
@@ -72,15 +73,31 @@ function checkArchitecture(c: Record<string, unknown>, family: Seq2SeqFamily, so
 }
 
 /** Validate a parsed `config.json` of an mBART / BART checkpoint. `source` names the file in error messages. */
+/** Each size field of an mBART/BART config and the Llama limit that bounds it. */
+const SEQ2SEQ_LIMITS: Readonly<Record<string, LimitedKey>> = {
+  vocab_size: "vocab_size",
+  d_model: "hidden_size",
+  encoder_layers: "num_hidden_layers",
+  decoder_layers: "num_hidden_layers",
+  encoder_attention_heads: "num_attention_heads",
+  decoder_attention_heads: "num_attention_heads",
+  encoder_ffn_dim: "intermediate_size",
+  decoder_ffn_dim: "intermediate_size",
+  max_position_embeddings: "max_position_embeddings",
+};
+
 export function parseSeq2SeqConfig(json: unknown, source: string): Seq2SeqConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw fail(source, "config is not a JSON object");
   const c = json as Record<string, unknown>;
   if (!isSeq2SeqConfigJson(c)) throw fail(source, `model_type is ${JSON.stringify(c.model_type)}, not "mbart" or "bart"`);
   const family = c.model_type as Seq2SeqFamily;
   checkArchitecture(c, family, source);
+  // Sizes are bounded as the Llama ones are (src/lm/config-limits.ts), before anything is allocated from them.
   const posInt = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) throw fail(source, `${key} must be a positive integer, got ${JSON.stringify(c[key])}`);
+    const limit = SEQ2SEQ_LIMITS[key];
+    if (limit !== undefined && (v as number) > CONFIG_LIMITS[limit]) throw fail(source, `${key} ${v as number} is above ${CONFIG_LIMITS[limit]}, more than any model this runtime can hold`);
     return v as number;
   };
   const flag = (key: string, fallback: boolean): boolean => {

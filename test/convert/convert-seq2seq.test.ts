@@ -40,6 +40,14 @@ describe("mBART / BART config.json", () => {
     expect(() => parse({ decoder_start_token_id: 900 })).toThrow(/decoder_start_token_id/);
     expect(() => parse({ scale_embedding: "yes" })).toThrow(/scale_embedding must be a boolean/);
   });
+
+  it("bounds every size before anything is allocated from it (issue 16's limits)", () => {
+    for (const key of ["encoder_layers", "decoder_layers", "d_model", "encoder_ffn_dim", "decoder_ffn_dim", "vocab_size", "max_position_embeddings"]) {
+      expect(() => parse({ [key]: 1e8 }), key).toThrow(new RegExp(`${key} 100000000 is above`));
+    }
+    expect(() => parse({ decoder_attention_heads: 2048, d_model: 2048 })).toThrow(/decoder_attention_heads 2048 is above 1024/);
+    expect(() => parse({ encoder_layers: -1 })).toThrow(/encoder_layers must be a positive integer/);
+  });
 });
 
 describe("convert an mBART checkpoint", () => {

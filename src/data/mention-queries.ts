@@ -44,7 +44,7 @@ export function documentQueries(doc: Document, options: DocumentQueryOptions = {
   const language = doc.language ?? options.language ?? "es";
   const cache = options.cache ?? new SegmentationCache(1);
   const abbreviations = abbreviationMap(doc.text);
-  const documentMentions = doc.mentions.map((m) => m.text);
+  const documentMentions = documentMentionTexts(doc);
   return doc.mentions.map((mention): DocumentMentionQuery => {
     let sentence: string | undefined;
     try {
@@ -57,6 +57,11 @@ export function documentQueries(doc: Document, options: DocumentQueryOptions = {
       return { mention, ...(sentence === undefined ? {} : { sentence }), error: asSyncabelError(e, "MARKUP_BAD_OFFSETS").toJSON() };
     }
   });
+}
+
+/** A document's `documentMentions`: the text of every mention, in mention order (coded or not). */
+export function documentMentionTexts(doc: Pick<Document, "mentions">): string[] {
+  return doc.mentions.map((m) => m.text);
 }
 
 /** A marked sentence (`... [mention]{GROUP} ...`) as a query without document context; throws MARKUP_* errors. */

@@ -2,6 +2,9 @@
  * The training memory of a KB index: annotated mentions of training files (any dataset reader) stored in the
  * `mentions` table with their group, normalised text, gold code (composite `a+b`) and provenance. The hybrid
  * linker turns them into extra names of their concepts and into code counts (src/linker/hybrid-index.ts).
+ * Each row also keeps its query as `documentQueries` builds it at link time (src/data/mention-queries.ts): the
+ * marked sentence, the long form of a short form and the document's mention texts, so that training from the
+ * stored memory reads every mention exactly as linking will.
  *
  * Adding files is read -> plan -> store: every file is read and checked first (nothing is written for a file
  * that cannot be read), then one transaction replaces each file's earlier rows by its new ones
@@ -10,16 +13,17 @@
 import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { describeProblem } from "../data/problems.js";
+import { documentMentionTexts, documentQueries } from "../data/mention-queries.js";
 import { readDataset } from "../data/read-dataset.js";
 import type { Dataset, DatasetFormat, ReadProblem } from "../data/types.js";
 import { SyncabelError } from "../errors.js";
 import { foldText } from "../lexical/normalize.js";
-import { buildMarkedSentence, SegmentationCache } from "../markup/sentence-builder.js";
+import { SegmentationCache } from "../markup/sentence-builder.js";
 import { cleanText } from "../markup/clean.js";
 import { compareCodePoints } from "../util/code-point-order.js";
 import { kbInvalid } from "./integrity.js";
 import { recoverInterruptedWrite, withKbTransaction } from "./kb-write.js";
-import { MENTIONS_TABLE_SQL } from "./schema.js";
+import { MENTIONS_MIGRATIONS, MENTIONS_TABLE_SQL } from "./schema.js";
 import { openKnowledgeBase } from "./sqlite-kb.js";
 
 /** One gold training mention. */
@@ -34,8 +38,15 @@ export interface TrainingMention {
   readonly text: string;
   /** Gold code; composite mentions join their sorted codes with `+`. */
   readonly code: string;
-  /** The marked sentence of the mention (conventions, section 1); "" when it could not be built. */
+  /** The marked sentence of the mention (conventions, section 1), as `documentQueries` builds it; "" when it could not be built. */
   readonly sentence: string;
+  /** The long form `documentQueries` gives the mention (a short form its document defines); absent: none. */
+  readonly expansion?: string;
+  /**
+   * Its document's `documentMentions` as `documentQueries` gives them (every mention's text, with or without a
+   * code; one array shared by the document's rows). Absent for rows stored before the memory kept it.
+   */
+  readonly documentMentions?: readonly string[];
   /** "file:line" of the annotation. */
   readonly origin: string;
 }
@@ -87,24 +98,25 @@ export interface TrainingRead {
   readonly rejected: readonly ReadProblem[];
 }
 
-/** Mentions of a dataset with a gold code, as memory rows (duplicates kept; see `trainingReadOf`). */
+/**
+ * Mentions of a dataset with a gold code, as memory rows (duplicates kept; see `trainingReadOf`). Sentence,
+ * expansion and document mentions are those of `documentQueries`, the link-time reading of the document.
+ */
 export function trainingMentionsOf(dataset: Dataset, source: string): { mentions: TrainingMention[]; withoutCode: number } {
   const cache = new SegmentationCache();
   const mentions: TrainingMention[] = [];
   let withoutCode = 0;
   const file = resolve(source);
   for (const doc of dataset.documents) {
-    for (const m of doc.mentions) {
+    const queries = documentQueries(doc, { cache });
+    // Every query of a document shares one array; a document whose every query failed still has its texts.
+    const documentMentions = queries.find((q) => q.query !== undefined)?.query?.documentMentions ?? documentMentionTexts(doc);
+    for (const { mention: m, query, sentence } of queries) {
       if (m.codes.length === 0 || m.fragments.length === 0) {
         withoutCode++;
         continue;
       }
-      let sentence = "";
-      try {
-        sentence = buildMarkedSentence(doc, m, { cache }).sentence;
-      } catch {
-        // Offsets that do not fit: the mention is still a name; only its context is lost.
-      }
+      const expansion = query?.expansion;
       mentions.push({
         source: file,
         document: doc.id,
@@ -113,13 +125,18 @@ export function trainingMentionsOf(dataset: Dataset, source: string): { mentions
         end: m.fragments[m.fragments.length - 1].end,
         text: cleanText(m.text).trim(),
         code: [...new Set(m.codes)].sort().join("+"),
-        sentence,
+        sentence: sentence ?? "", // offsets that do not fit: the mention is still a name; only its context is lost
+        ...(expansion === undefined ? {} : { expansion }),
+        documentMentions,
         origin: m.source ?? `${file}:${doc.id}`,
       });
     }
   }
   return { mentions, withoutCode };
 }
+
+/** Key of a document of the memory: its source file and id. */
+const documentKey = (source: string, document: string): string => `${source}\u0000${document}`;
 
 const keyOf = (m: TrainingMention): string => `${m.document}\u0000${m.group}\u0000${m.start}\u0000${m.end}`;
 
@@ -193,13 +210,37 @@ export function planTraining(groups: Iterable<string>, reads: readonly TrainingR
   return { sources: [...last.keys()], rows, reports };
 }
 
+/** Column names of a table. */
+function columnsOf(db: Database.Database, table: string): Set<string> {
+  return new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+}
+
+/** Create the memory's tables, or bring an older memory's up to date (inside the caller's transaction). */
+function ensureMemoryTables(db: Database.Database): void {
+  db.exec(MENTIONS_TABLE_SQL);
+  const have = columnsOf(db, "mentions");
+  for (const [name, clause] of Object.entries(MENTIONS_MIGRATIONS)) if (!have.has(name)) db.exec(`ALTER TABLE mentions ADD COLUMN ${clause}`);
+}
+
 /** Store a plan inside the caller's transaction; returns the reports with the rows each file replaced. */
 export function storeTrainingPlan(db: Database.Database, plan: TrainingPlan): MentionsReport[] {
-  db.exec(MENTIONS_TABLE_SQL);
+  ensureMemoryTables(db);
   const remove = db.prepare("DELETE FROM mentions WHERE source = ?");
+  const removeDocuments = db.prepare("DELETE FROM training_documents WHERE source = ?");
   const replaced = new Map(plan.sources.map((s) => [s, remove.run(s).changes]));
-  const insert = db.prepare("INSERT INTO mentions VALUES (@source, @document, @group, @start, @end, @text, @norm, @code, @sentence, @origin)");
-  for (const m of plan.rows) insert.run({ ...m, norm: foldText(m.text) });
+  for (const s of plan.sources) removeDocuments.run(s);
+  const insert = db.prepare(
+    "INSERT INTO mentions (source, document, grp, start, end, text, norm, code, sentence, origin, expansion) VALUES (@source, @document, @group, @start, @end, @text, @norm, @code, @sentence, @origin, @expansion)",
+  );
+  const insertDocument = db.prepare("INSERT OR REPLACE INTO training_documents (source, document, mentions) VALUES (?, ?, ?)");
+  const documents = new Set<string>();
+  for (const m of plan.rows) {
+    insert.run({ source: m.source, document: m.document, group: m.group, start: m.start, end: m.end, text: m.text, norm: foldText(m.text), code: m.code, sentence: m.sentence, origin: m.origin, expansion: m.expansion ?? null });
+    const key = documentKey(m.source, m.document);
+    if (m.documentMentions === undefined || documents.has(key)) continue;
+    documents.add(key);
+    insertDocument.run(m.source, m.document, JSON.stringify(m.documentMentions));
+  }
   return plan.reports.map((r) => ({ ...r, replaced: replaced.get(r.source) ?? 0 }));
 }
 
@@ -259,13 +300,42 @@ function openMemory<T>(kbPath: string, read: (db: Database.Database) => T, none:
   }
 }
 
+/** The stored document mention texts, one shared array per (source, document); none in an older memory. */
+function storedDocumentMentions(db: Database.Database, path: string): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'training_documents'").get();
+  if (has === undefined) return out;
+  for (const r of db.prepare("SELECT source, document, mentions FROM training_documents").iterate() as Iterable<{ source: string; document: string; mentions: string }>) {
+    let texts: unknown;
+    try {
+      texts = JSON.parse(r.mentions);
+    } catch {
+      texts = undefined;
+    }
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === "string")) {
+      throw kbInvalid(path, `the training memory's mention texts of document ${JSON.stringify(r.document)} are not a JSON array of strings: the file is damaged`);
+    }
+    out.set(documentKey(r.source, r.document), texts as string[]);
+  }
+  return out;
+}
+
 /** Every stored training mention (none when the KB has no training memory), in a stable order. */
 export function readTrainingMentions(kbPath: string): TrainingMention[] {
   return openMemory(kbPath, (db) => {
-    const rows = db.prepare("SELECT source, document, grp, start, end, text, code, sentence, origin FROM mentions ORDER BY source, document, start, end, grp").all() as {
-      source: string; document: string; grp: string; start: number; end: number; text: string; code: string; sentence: string; origin: string;
+    const expansion = columnsOf(db, "mentions").has("expansion") ? "expansion" : "NULL AS expansion"; // an older memory has none
+    const rows = db.prepare(`SELECT source, document, grp, start, end, text, code, sentence, origin, ${expansion} FROM mentions ORDER BY source, document, start, end, grp`).all() as {
+      source: string; document: string; grp: string; start: number; end: number; text: string; code: string; sentence: string; origin: string; expansion: string | null;
     }[];
-    return rows.map((r) => ({ source: r.source, document: r.document, group: r.grp, start: r.start, end: r.end, text: r.text, code: r.code, sentence: r.sentence, origin: r.origin }));
+    const documents = storedDocumentMentions(db, resolve(kbPath));
+    return rows.map((r): TrainingMention => {
+      const documentMentions = documents.get(documentKey(r.source, r.document));
+      return {
+        source: r.source, document: r.document, group: r.grp, start: r.start, end: r.end, text: r.text, code: r.code, sentence: r.sentence, origin: r.origin,
+        ...(r.expansion === null ? {} : { expansion: r.expansion }),
+        ...(documentMentions === undefined ? {} : { documentMentions }),
+      };
+    });
   }, []);
 }
 

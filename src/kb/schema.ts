@@ -8,12 +8,21 @@ export const KB_FORMAT_TAG = "syncabel-kb";
  * Training memory (src/kb/mentions.ts): one row per annotated training mention, with its provenance (source
  * file, document, offsets, "file:line"), the normalised text and the (composite `a+b`) gold code; code counts
  * are aggregates over it. IF NOT EXISTS: `kb add-mentions` adds it to an index built before it existed.
+ * The row's query as link time reads it (src/data/mention-queries.ts): `sentence`, `expansion` (the long form
+ * its document defines; NULL: none) and its document's mention texts in `training_documents` (one row per
+ * document). `expansion` and `training_documents` came later: MENTIONS_MIGRATIONS adds them to an older memory,
+ * whose rows then have no document context stored (src/linker/hybrid-train.ts falls back to the memory's rows).
  */
 export const MENTIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS mentions (source TEXT NOT NULL, document TEXT NOT NULL,
   grp TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, norm TEXT NOT NULL,
-  code TEXT NOT NULL, sentence TEXT NOT NULL, origin TEXT NOT NULL,
+  code TEXT NOT NULL, sentence TEXT NOT NULL, origin TEXT NOT NULL, expansion TEXT,
   PRIMARY KEY (source, document, grp, start, end)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS training_documents (source TEXT NOT NULL, document TEXT NOT NULL, mentions TEXT NOT NULL,
+  PRIMARY KEY (source, document)) WITHOUT ROWID;
 `;
+
+/** Columns added to the mentions table after it first shipped: name -> `ALTER TABLE ... ADD COLUMN` clause. */
+export const MENTIONS_MIGRATIONS: Readonly<Record<string, string>> = { expansion: "expansion TEXT" };
 
 /**
  * Hierarchy edges (src/kb/relations.ts): `child` is_a / part_of `parent`, and the reader format that gave the edge.

@@ -8,7 +8,7 @@
  */
 import type { TrainingMention } from "../kb/mentions.js";
 import { hashString } from "../util/random.js";
-import { parseMarkedSentence } from "../markup/marked-sentence.js";
+import { parseMarkedSentence, type MarkedSentence } from "../markup/marked-sentence.js";
 import { candidatesOf, FEATURE_NAMES, firstStageScore, type Candidate, type HybridQuery } from "./hybrid-features.js";
 import { HybridIndex, type KbName } from "./hybrid-index.js";
 import { Reranker, type RankList, type RerankerOptions } from "./reranker.js";
@@ -25,8 +25,6 @@ export interface HybridTrainOptions {
   readonly restrictToKb?: boolean;
   /** Called with a short progress message. */
   readonly log?: (message: string) => void;
-  /** The long form of a training mention that is a short form defined in its document (as at link time). */
-  readonly expansionOf?: (mention: TrainingMention) => string | undefined;
 }
 
 export interface CvResult {
@@ -68,15 +66,39 @@ export const DEFAULT_GRID: readonly RerankerOptions[] = [
   { hidden: 8, l2: 1e-4 },
 ];
 
-/** The sentence of a stored training mention (its context feature), when it has one that parses. */
-function sentenceOf(m: TrainingMention): Pick<HybridQuery, "plain" | "fragments"> {
-  if (m.sentence === "") return {};
+/** The marked sentence of a stored training mention, when it has one that parses. */
+function sentenceOf(m: TrainingMention): MarkedSentence | undefined {
+  if (m.sentence === "") return undefined;
   try {
-    const { plain, fragments } = parseMarkedSentence(m.sentence);
-    return { plain, fragments };
+    return parseMarkedSentence(m.sentence);
   } catch {
-    return {};
+    return undefined;
   }
+}
+
+/**
+ * The query of each training mention: what `documentQueries` gives it at link time (the memory stores its sentence,
+ * expansion and document mention texts as `documentQueries` built them; src/kb/mentions.ts). A row stored before
+ * the memory kept its document's mention texts takes the texts of its document's memory rows instead, one shared
+ * array per document; a row without a sentence is a bare mention, as a mention without context is.
+ */
+export function trainingQueries(mentions: readonly TrainingMention[]): HybridQuery[] {
+  const storedBefore = new Map<string, string[]>();
+  for (const m of mentions) {
+    if (m.documentMentions !== undefined) continue;
+    const key = `${m.source}\u0000${m.document}`;
+    const texts = storedBefore.get(key);
+    if (texts === undefined) storedBefore.set(key, [m.text]);
+    else texts.push(m.text);
+  }
+  return mentions.map((m): HybridQuery => {
+    const sentence = sentenceOf(m);
+    return {
+      ...(sentence === undefined ? { mention: m.text, group: m.group } : { mention: sentence.mention, group: sentence.group, plain: sentence.plain, fragments: sentence.fragments }),
+      documentMentions: m.documentMentions ?? (storedBefore.get(`${m.source}\u0000${m.document}`) as string[]),
+      ...(m.expansion === undefined ? {} : { expansion: m.expansion }),
+    };
+  });
 }
 
 /** Fold of a document: a seeded hash, so folds never split a document and do not depend on file order. */
@@ -120,22 +142,12 @@ export function outOfFoldLists(kbNames: readonly KbName[], mentions: readonly Tr
   const foldOfMention = mentions.map((m) => foldOf(m.document, folds, seed));
   const foldsOfCode = new Map<string, Set<number>>();
   mentions.forEach((m, i) => (foldsOfCode.get(m.code) ?? foldsOfCode.set(m.code, new Set()).get(m.code)!).add(foldOfMention[i] as number));
-  // One shared array of mention texts per document (the document-level features look them up once per document).
-  const documentTexts = new Map<string, string[]>();
-  for (const m of mentions) {
-    const key = `${m.source}\u0000${m.document}`;
-    const texts = documentTexts.get(key);
-    if (texts === undefined) documentTexts.set(key, [m.text]);
-    else texts.push(m.text);
-  }
+  const queries = trainingQueries(mentions);
   for (let f = 0; f < folds; f++) {
     const index = HybridIndex.build(kbNames, mentions.filter((_, i) => foldOfMention[i] !== f), { language: options.language ?? "es", restrictToKb: options.restrictToKb ?? true });
     mentions.forEach((m, i) => {
       if (foldOfMention[i] !== f) return;
-      const expansion = options.expansionOf?.(m);
-      const documentMentions = documentTexts.get(`${m.source}\u0000${m.document}`) as string[];
-      const query: HybridQuery = { ...sentenceOf(m), mention: m.text, group: m.group, documentMentions, ...(expansion === undefined ? {} : { expansion }) };
-      const cands = candidatesOf(index, query, { perRetriever: options.perRetriever ?? 64 });
+      const cands = candidatesOf(index, queries[i] as HybridQuery, { perRetriever: options.perRetriever ?? 64 });
       const all = fullListOf(cands, m.group, m.code);
       lists.push(rankListOf(cands, m.group, m.code, TRAIN_CANDIDATES, (k) => all.rows[k] as Float64Array)); // rows shared, not copied twice
       full.push(all);

@@ -8,9 +8,8 @@ import { SyncabelError } from "../errors.js";
 import { putArtifactRow, withKbTransaction } from "../kb/kb-write.js";
 import {
   checkSomethingToStore, planTraining, readTrainingFile, storeTrainingPlan, trainingMemoryAfter,
-  type MentionsReport, type TrainingFile, type TrainingMention, type TrainingRead,
+  type MentionsReport, type TrainingFile, type TrainingRead,
 } from "../kb/mentions.js";
-import { abbreviationMap, expansionOf as expansionOfShortForm } from "../lexical/abbreviations.js";
 import { openKnowledgeBase } from "../kb/sqlite-kb.js";
 import { FEATURE_NAMES } from "./hybrid-features.js";
 import { HYBRID_ARTIFACT_KEY, kbNamesOf, type HybridModelJson } from "./hybrid-linker.js";
@@ -43,16 +42,6 @@ export interface TrainLinkerReport {
   readonly seconds: number;
 }
 
-/** Key of a training document in `abbreviations`: its resolved source file and id (as TrainingMention has them). */
-const documentKey = (source: string, document: string): string => `${source}\u0000${document}`;
-
-/** Each document's abbreviations (short form -> long form), which the memory does not store. */
-function abbreviationsOf(reads: readonly TrainingRead[]): Map<string, Map<string, string>> {
-  const abbreviations = new Map<string, Map<string, string>>();
-  for (const r of reads) for (const d of r.dataset.documents) abbreviations.set(documentKey(r.source, d.id), abbreviationMap(d.text));
-  return abbreviations;
-}
-
 /**
  * All or nothing: the training files are read and the model is trained on the memory as it will be, then the new
  * rows and the model are stored in one transaction. A run that fails or is killed changes nothing.
@@ -62,12 +51,6 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
   const reads: TrainingRead[] = [];
   for (const f of options.train ?? []) reads.push(await readTrainingFile(f, { strict: options.strict ?? false }));
   const readLanguage = reads.flatMap((r) => r.dataset.documents).find((d) => d.language !== undefined)?.language;
-  const abbreviations = abbreviationsOf(reads);
-  // Mentions of documents read now get their document's long forms; older memory rows go without.
-  const expansionOf = (m: TrainingMention): string | undefined => {
-    const map = abbreviations.get(documentKey(m.source, m.document));
-    return map === undefined ? undefined : expansionOfShortForm(map, m.text);
-  };
   const kb = openKnowledgeBase(kbPath);
   try {
     const plan = planTraining(kb.groups(), reads);
@@ -79,7 +62,7 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
     const language = options.language ?? readLanguage ?? "es";
     const seed = options.seed ?? 1;
     const kbNames = kbNamesOf(kb);
-    const result = trainHybrid(kbNames, mentions, { expansionOf, ...options, language, seed });
+    const result = trainHybrid(kbNames, mentions, { ...options, language, seed });
     const model: HybridModelJson = {
       format: "syncabel-hybrid",
       version: 1,

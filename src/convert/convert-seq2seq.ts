@@ -59,7 +59,7 @@ function storedDecoderStart(checkpoint: Seq2SeqCheckpoint, options: ConvertOptio
   const added = readJson(join(checkpoint.dir, "tokenizer.json")).added_tokens;
   const hit = (Array.isArray(added) ? added : []).find((t) => (t as { content?: unknown }).content === code) as { id?: unknown } | undefined;
   if (hit === undefined || !Number.isSafeInteger(hit.id)) {
-    throw new SyncabelError("DECODE_INVALID_OPTIONS", `--decoder-start lang: the tokenizer has no language code ${code} (not an mBART-50 tokenizer?)`, { token: code });
+    throw new SyncabelError("DECODE_INVALID_OPTIONS", `decoder start "lang": the tokenizer has no language code ${code} (not an mBART-50 tokenizer?)`, { token: code });
   }
   return hit.id as number;
 }

@@ -57,7 +57,7 @@ export async function trainLinker(kbPath: string, options: TrainLinkerOptions = 
     checkSomethingToStore(plan.reports);
     const mentions = trainingMemoryAfter(kbPath, plan);
     if (mentions.length === 0) {
-      throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kbPath} has no training mentions: give training files (--train FILE --format F) or run 'syncabel kb add-mentions' first`, { path: kbPath });
+      throw new SyncabelError("LINKER_INVALID_OPTIONS", `${kbPath} has no training mentions: give training files, or store training mentions in the KB first (syncabel kb add-mentions)`, { path: kbPath });
     }
     const language = options.language ?? readLanguage ?? "es";
     const seed = options.seed ?? 1;

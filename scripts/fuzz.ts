@@ -5,6 +5,8 @@
  * behind) as JSON on stdout; exits 1 when any of them but `inputs` is non-zero.
  */
 import { parseArgs } from "node:util";
+// In-process commands with --workers start worker threads from the TypeScript sources.
+import "../test/support/ts-workers.js";
 import { CAMPAIGNS, runFuzz, type CampaignName } from "../test/fuzz/run.js";
 import { BAD_KEYS, badTotal } from "../test/fuzz/harness.js";
 

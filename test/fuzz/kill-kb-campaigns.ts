@@ -219,6 +219,10 @@ export async function killLinkDocsWorkersCampaign(ctx: FuzzContext): Promise<voi
     }
     const r = await runCli(args(kb, out));
     if (!checkOutcome(ctx, `link-docs --workers 2 resume ${out}`, r, [0, 1])) continue;
+    if (!existsSync(out)) {
+      ctx.finding("rowsLost", `link-docs --workers 2 resume ended ${r.code} without writing ${out}: ${r.err.slice(-300)}`);
+      continue;
+    }
     const got = readFileSync(out, "utf8").split("\n").filter((l) => l !== "");
     const { lost, duplicated } = compareMultisets(refLines, got);
     if (lost > 0) ctx.finding("rowsLost", `link-docs --workers 2 ${out}: ${lost} rows of the uninterrupted run missing`);

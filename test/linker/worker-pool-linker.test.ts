@@ -71,20 +71,18 @@ describe("WorkerPoolLinker", () => {
       expect(expected.filter((r) => r.error !== undefined).length).toBeGreaterThan(3); // the unknown groups
       const expectedSample = await inProcess[kind].sample(input, { num_beams: 4 });
       expect(expectedSample.filter((r) => r.error !== undefined).length).toBeGreaterThan(10); // and the malformed
-      {
-        const [workers, minChunk] = splits[kind];
-        const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: kind, workers, minChunk });
-        pools.push(pool);
-        expect(pool.kind).toBe(kind);
-        let done = 0;
-        expect(await pool.link(queries, { numBeams: 4, onMentionDone: () => done++ })).toEqual(expected);
-        expect(done).toBe(queries.length);
-        expect(await pool.sample(input, { num_beams: 4 })).toEqual(expectedSample);
-        // Concurrent calls (as a server makes) are answered each with its own sentences.
-        const [a, b] = await Promise.all([pool.sample(input.slice(0, 40), { num_beams: 4 }), pool.sample(input.slice(40, 45), { num_beams: 4 })]);
-        expect([...a, ...b]).toEqual(await inProcess[kind].sample(input.slice(0, 45), { num_beams: 4 }));
-        expect(await pool.sample([])).toEqual([]);
-      }
+      const [workers, minChunk] = splits[kind];
+      const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: kind, workers, minChunk });
+      pools.push(pool);
+      expect(pool.kind).toBe(kind);
+      let done = 0;
+      expect(await pool.link(queries, { numBeams: 4, onMentionDone: () => done++ })).toEqual(expected);
+      expect(done).toBe(queries.length);
+      expect(await pool.sample(input, { num_beams: 4 })).toEqual(expectedSample);
+      // Concurrent calls (as a server makes) are answered each with its own sentences.
+      const [a, b] = await Promise.all([pool.sample(input.slice(0, 40), { num_beams: 4 }), pool.sample(input.slice(40, 45), { num_beams: 4 })]);
+      expect([...a, ...b]).toEqual(await inProcess[kind].sample(input.slice(0, 45), { num_beams: 4 }));
+      expect(await pool.sample([])).toEqual([]);
     }
   }, 60_000);
 

@@ -10,10 +10,14 @@ export function logProbsOfRow(p: NextTokenLogProbs, row: number): Float32Array {
 
 /** log-softmax of a float64 logit row, as float32 (the reference forwards). */
 export function logSoftmax64(logits: Float64Array): Float32Array {
+  // Indexed loops, no iterator or per-element callback: this runs over a 128k vocabulary per reference position.
+  const n = logits.length;
   let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
+  for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
   let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[i] - max);
   const logZ = max + Math.log(sum);
-  return Float32Array.from(logits, (v) => v - logZ);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = logits[i] - logZ;
+  return out;
 }

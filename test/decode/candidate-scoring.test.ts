@@ -10,6 +10,7 @@ import { loadReferenceLlama, type ReferenceLlama } from "../../src/testing/refer
 import { nameTokenSequence } from "../../src/trie/kb-tries.js";
 import { TokenTrie } from "../../src/trie/token-trie.js";
 import { makeTinyModel } from "../support/tiny-model.js";
+import { referenceRows, referenceScore } from "../support/reference-decoding.js";
 
 // Names sharing prefixes ("diabetes", "diabetes mellitus", ...), of different lengths, one repeated.
 const NAMES = ["diabetes", "diabetes mellitus", "diabetes mellitus tipo 2", "diabetes insípida", "hipertensión arterial", "hipertensión pulmonar", "neumonía", "asma", "embolia pulmonar masiva aguda bilateral", "diabetes"];
@@ -40,13 +41,12 @@ describe("teacher-forced candidate scoring on a random-weight Llama", () => {
   /** The trie sequence of a name without its root (verb) token: what decoding generates. */
   const continuation = (name: string): number[] => nameTokenSequence(tok, "es", name).slice(1);
 
-  /** Brute force: each full sequence through the float64 reference forward on its own. */
+  /**
+   * Brute force: each sequence through the float64 reference forward, one position at a time (rows memoised per
+   * token prefix: candidates sharing a prefix share its rows).
+   */
   function reference(prompt: readonly number[], cont: readonly number[]): number {
-    const seq = [...prompt, ...cont];
-    const lps = ref.logProbs(seq.slice(0, -1), { from: prompt.length - 1 });
-    let sum = 0;
-    cont.forEach((t, j) => (sum += lps[j][t]));
-    return sum / cont.length;
+    return referenceScore(referenceRows(ref, prompt), cont);
   }
 
   it("equals brute-force reference scores for every candidate, in one mixed batch and with chunking", async () => {

@@ -13,6 +13,7 @@ import { buildPrompt, parseMarkedSentence } from "../../src/markup/index.js";
 import { makeTinyModel, openTinyModelKb, type TinyModelKb } from "../support/tiny-model.js";
 import { buildKbFromRows } from "../support/kb.js";
 import { beamsOf, CLINICAL_KB_ROWS, DISEASES, SYMPTOMS } from "../support/linker-fixtures.js";
+import { referenceRows, referenceScore } from "../support/reference-decoding.js";
 
 const SENTENCES = [
   "El paciente con [embolia pulmonar masiva]{ENFERMEDAD} presentó signos de dificultad respiratoria.",
@@ -46,18 +47,17 @@ describe("generative linker on a random-weight Llama", () => {
     await setup?.dispose();
   });
 
-  /** Brute force: the reference model's length-normalised log-prob of " es {name}" + EOS after the prompt. */
+  /**
+   * Brute force: the reference model's length-normalised log-prob of " es {name}" + EOS after the prompt, name by
+   * name (the reference rows are memoised per token prefix, so names that share a prefix share its rows).
+   */
   function bruteForce(sentence: string, names: readonly string[], verb = "es"): { name: string; score: number }[] {
-    const prompt = tok.encode(buildPrompt(parseMarkedSentence(sentence), verb));
+    const rows = referenceRows(ref, tok.encode(buildPrompt(parseMarkedSentence(sentence), verb)));
     const verbTokens = tok.encode(` ${verb}`, { addSpecialTokens: false }).length;
     return names
       .map((name) => {
         const target = [...tok.encode(` ${verb} ${name}`, { addSpecialTokens: false }).slice(verbTokens), tok.eosTokenId];
-        const seq = [...prompt, ...target];
-        const lps = ref.logProbs(seq.slice(0, -1), { from: prompt.length - 1 });
-        let sum = 0;
-        target.forEach((t, j) => (sum += lps[j][t]));
-        return { name, score: sum / target.length };
+        return { name, score: referenceScore(rows, target) };
       })
       .sort((a, b) => b.score - a.score);
   }
@@ -163,7 +163,7 @@ describe("generative linker on a random-weight Llama", () => {
     const prompt = tok.encode(buildPrompt(parseMarkedSentence(SENTENCES[3]), "es"));
     const seq = [...prompt];
     for (let t = 0; t < 4; t++) {
-      const lp = ref.logProbs(seq)[seq.length - 1];
+      const lp = ref.logProbs(seq, { from: seq.length - 1 })[0];
       let best = 0;
       for (let i = 1; i < lp.length; i++) if (lp[i] > lp[best]) best = i;
       if (best === tok.eosTokenId) break;

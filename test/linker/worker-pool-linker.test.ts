@@ -63,24 +63,26 @@ describe("WorkerPoolLinker", () => {
     });
     const docs = Array.from({ length: 15 }, (_, d) => parsed.slice(d * 10, d * 10 + 10).map((q) => q.mention));
     const queries: MentionQuery[] = parsed.map((q, i) => ({ ...q, documentMentions: docs[Math.floor(i / 10)], ...(i % 9 === 0 ? { expansion: "hipertension arterial" } : {}) }));
+    // One split per kind (the splitting does not depend on the kind): 3 workers with chunks of at least 7 for the
+    // hybrid linker, 2 workers with chunks of 1 for TF-IDF.
+    const splits = { hybrid: [3, 7], tfidf: [2, 1] } as const;
     for (const kind of ["hybrid", "tfidf"] as const) {
       const expected = await inProcess[kind].link(queries, { numBeams: 4 });
       expect(expected.filter((r) => r.error !== undefined).length).toBeGreaterThan(3); // the unknown groups
       const expectedSample = await inProcess[kind].sample(input, { num_beams: 4 });
       expect(expectedSample.filter((r) => r.error !== undefined).length).toBeGreaterThan(10); // and the malformed
-      for (const [workers, minChunk] of [[2, 1], [3, 7]] as const) {
-        const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: kind, workers, minChunk });
-        pools.push(pool);
-        expect(pool.kind).toBe(kind);
-        let done = 0;
-        expect(await pool.link(queries, { numBeams: 4, onMentionDone: () => done++ })).toEqual(expected);
-        expect(done).toBe(queries.length);
-        expect(await pool.sample(input, { num_beams: 4 })).toEqual(expectedSample);
-        // Concurrent calls (as a server makes) are answered each with its own sentences.
-        const [a, b] = await Promise.all([pool.sample(input.slice(0, 40), { num_beams: 4 }), pool.sample(input.slice(40, 45), { num_beams: 4 })]);
-        expect([...a, ...b]).toEqual(await inProcess[kind].sample(input.slice(0, 45), { num_beams: 4 }));
-        expect(await pool.sample([])).toEqual([]);
-      }
+      const [workers, minChunk] = splits[kind];
+      const pool = await WorkerPoolLinker.open({ kb: kbPath, linker: kind, workers, minChunk });
+      pools.push(pool);
+      expect(pool.kind).toBe(kind);
+      let done = 0;
+      expect(await pool.link(queries, { numBeams: 4, onMentionDone: () => done++ })).toEqual(expected);
+      expect(done).toBe(queries.length);
+      expect(await pool.sample(input, { num_beams: 4 })).toEqual(expectedSample);
+      // Concurrent calls (as a server makes) are answered each with its own sentences.
+      const [a, b] = await Promise.all([pool.sample(input.slice(0, 40), { num_beams: 4 }), pool.sample(input.slice(40, 45), { num_beams: 4 })]);
+      expect([...a, ...b]).toEqual(await inProcess[kind].sample(input.slice(0, 45), { num_beams: 4 }));
+      expect(await pool.sample([])).toEqual([]);
     }
   }, 60_000);
 

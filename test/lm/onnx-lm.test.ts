@@ -43,7 +43,7 @@ describe("ONNX Runtime backend vs the reference forward pass", () => {
     const { state, logProbs } = await lm.prefill(prompts);
     expect(logProbs.rows).toBe(3);
     prompts.forEach((p, r) => {
-      const expected = ref.logProbs(p)[p.length - 1];
+      const expected = ref.logProbs(p, { from: p.length - 1 })[0];
       const got = logProbsOfRow(logProbs, r);
       expect(maxAbsDiff(got, expected)).toBeLessThan(1e-4);
     });
@@ -67,7 +67,7 @@ describe("ONNX Runtime backend vs the reference forward pass", () => {
       ({ state, logProbs } = await lm.step(state, parents, tokens));
       plan.forEach((p, r) => {
         sequences[r].push(p.cont[t]);
-        const expected = ref.logProbs(sequences[r])[sequences[r].length - 1];
+        const expected = ref.logProbs(sequences[r], { from: sequences[r].length - 1 })[0];
         const got = logProbsOfRow(logProbs, r);
         expect(maxAbsDiff(got, expected)).toBeLessThan(1e-4);
       });
@@ -109,7 +109,7 @@ describe("half-precision boundaries (float16 KV cache and logits, as in fp16 exp
   it("prefill and KV-cache steps stay within float16 rounding of the reference", async () => {
     const prompts = ["[Tos]{SINTOMA}<SEP>[Tos] es", "El paciente con [embolia pulmonar]{ENFERMEDAD}.<SEP>[embolia pulmonar] es"].map((s) => tok.encode(s));
     let { state, logProbs } = await lm.prefill(prompts);
-    prompts.forEach((p, r) => expect(maxAbsDiff(logProbsOfRow(logProbs, r), ref.logProbs(p)[p.length - 1])).toBeLessThan(2e-2));
+    prompts.forEach((p, r) => expect(maxAbsDiff(logProbsOfRow(logProbs, r), ref.logProbs(p, { from: p.length - 1 })[0])).toBeLessThan(2e-2));
     const cont = tok.encode(" tos seca", { addSpecialTokens: false });
     const seqs = prompts.map((p) => [...p]);
     for (const t of cont) {
@@ -117,7 +117,7 @@ describe("half-precision boundaries (float16 KV cache and logits, as in fp16 exp
       seqs.reverse();
       seqs.forEach((s, r) => {
         s.push(t);
-        expect(maxAbsDiff(logProbsOfRow(logProbs, r), ref.logProbs(s)[s.length - 1])).toBeLessThan(2e-2);
+        expect(maxAbsDiff(logProbsOfRow(logProbs, r), ref.logProbs(s, { from: s.length - 1 })[0])).toBeLessThan(2e-2);
       });
     }
     state.dispose();

@@ -140,6 +140,15 @@ describe("loadReferenceLlama", () => {
     expect(Math.max(...Array.from(changed[4], (v, i) => Math.abs(v - full[4][i])))).toBeGreaterThan(1e-3);
   });
 
+  it("`from` gives exactly the tail of the rows of every position (tests read only the last ones)", () => {
+    const dir = dirFor("from");
+    writeTiny(dir, { heads: 2, kvHeads: 1, intermediate: 6, layers: 2 });
+    const ref = loadReferenceLlama(dir);
+    const full = ref.logProbs([1, 2, 3, 4, 5]);
+    expect(ref.logProbs([1, 2, 3, 4, 5], { from: 4 })).toEqual(full.slice(4));
+    expect(ref.logProbs([1, 2, 3, 4, 5], { from: 2 })).toEqual(full.slice(2));
+  });
+
   it("two tokens: attention with HF rotary embeddings (q*cos + rotate_half(q)*sin) computed by hand", () => {
     const dir = dirFor("rope-by-hand");
     const heads = 2;

@@ -168,8 +168,9 @@ export class DocumentView {
   /** Numbers of the list items from index `from` on. */
   renumber(from) {
     for (let k = from; k < this.mentions.length; k++) {
-      const n = this.itemOf.get(this.mentions[k])?.firstElementChild;
-      if (n) n.textContent = `${k + 1}.`;
+      // The text node's data, not textContent: no node is replaced, only its characters (layout stays local).
+      const n = this.itemOf.get(this.mentions[k])?.firstElementChild?.firstChild;
+      if (n) n.nodeValue = `${k + 1}.`;
     }
   }
 

@@ -407,7 +407,7 @@ describe.skipIf(!HAVE_CHROMIUM)("web page in headless Chromium", () => {
     expect(await firstMark!.evaluate((e) => e.isConnected)).toBe(true);
 
     // Per-key time (reported, not asserted): keydown to the end of layout, median of 40 presses; linked first so
-    // that x (reject, then the least sure next) does its whole work. Delete and u re-render the whole document.
+    // that x (reject, then the least sure next) does its whole work. Delete and u renumber the list (off-screen items skip layout: content-visibility).
     await p.keyboard.press("l");
     await expect.poll(() => p.locator("#queue-info").textContent(), { timeout: 60_000 }).toBe("1300 to review, 0 reviewed");
     const times = await p.evaluate(async () => {

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SyncabelError } from "../errors.js";
-import { CONFIG_LIMITS, type LimitedKey } from "../lm/config-limits.js";
+import { sizeProblem, type LimitedKey } from "../lm/config-limits.js";
 import { loadConfigJson } from "./config-json.js";
 
 export type Seq2SeqFamily = "mbart" | "bart";
@@ -74,7 +74,7 @@ function checkArchitecture(c: Record<string, unknown>, family: Seq2SeqFamily, so
 
 /** Validate a parsed `config.json` of an mBART / BART checkpoint. `source` names the file in error messages. */
 /** Each size field of an mBART/BART config and the Llama limit that bounds it. */
-const SEQ2SEQ_LIMITS: Readonly<Record<string, LimitedKey>> = {
+const SEQ2SEQ_LIMITS = {
   vocab_size: "vocab_size",
   d_model: "hidden_size",
   encoder_layers: "num_hidden_layers",
@@ -84,7 +84,7 @@ const SEQ2SEQ_LIMITS: Readonly<Record<string, LimitedKey>> = {
   encoder_ffn_dim: "intermediate_size",
   decoder_ffn_dim: "intermediate_size",
   max_position_embeddings: "max_position_embeddings",
-};
+} as const satisfies Readonly<Record<string, LimitedKey>>;
 
 export function parseSeq2SeqConfig(json: unknown, source: string): Seq2SeqConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw fail(source, "config is not a JSON object");
@@ -93,11 +93,10 @@ export function parseSeq2SeqConfig(json: unknown, source: string): Seq2SeqConfig
   const family = c.model_type as Seq2SeqFamily;
   checkArchitecture(c, family, source);
   // Sizes are bounded as the Llama ones are (src/lm/config-limits.ts), before anything is allocated from them.
-  const posInt = (key: string, fallback?: number): number => {
+  const posInt = (key: keyof typeof SEQ2SEQ_LIMITS, fallback?: number): number => {
     const v = c[key] ?? fallback;
-    if (!Number.isSafeInteger(v) || (v as number) <= 0) throw fail(source, `${key} must be a positive integer, got ${JSON.stringify(c[key])}`);
-    const limit = SEQ2SEQ_LIMITS[key];
-    if (limit !== undefined && (v as number) > CONFIG_LIMITS[limit]) throw fail(source, `${key} ${v as number} is above ${CONFIG_LIMITS[limit]}, more than any model this runtime can hold`);
+    const problem = sizeProblem(SEQ2SEQ_LIMITS[key], v, key);
+    if (problem !== undefined) throw fail(source, problem);
     return v as number;
   };
   const flag = (key: string, fallback: boolean): boolean => {
@@ -115,7 +114,7 @@ export function parseSeq2SeqConfig(json: unknown, source: string): Seq2SeqConfig
     return v as number;
   };
   const dModel = posInt("d_model");
-  const heads = (key: string): number => {
+  const heads = (key: "encoder_attention_heads" | "decoder_attention_heads"): number => {
     const n = posInt(key);
     if (dModel % n !== 0) throw fail(source, `d_model (${dModel}) is not a multiple of ${key} (${n})`);
     return n;

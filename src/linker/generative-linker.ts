@@ -4,7 +4,7 @@ import { trieConstraint, type TokenConstraint } from "../decode/token-constraint
 import type { KnowledgeBase } from "../kb/types.js";
 import type { CausalLM, TextTokenizer } from "../lm/types.js";
 import { requireKnownGroup } from "../data/mention-queries.js";
-import { buildPrompt, SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
+import { SEP_TOKEN, type MarkedSentence } from "../markup/index.js";
 import { loadOrBuildKbTries } from "../trie/kb-tries.js";
 import type { TokenTrie } from "../trie/token-trie.js";
 import { decoderOnlyScheme, type PromptScheme } from "./prompt-scheme.js";
@@ -239,10 +239,7 @@ export class GenerativeLinker implements Linker, ContinuousLinker {
     const { tokenizer, kb, verb } = this.parts;
     const multiple = this.parts.multipleAnswers ?? false;
     const generated = h.endToken === undefined ? h.tokens : [...h.tokens, h.endToken];
-    // Decoder-only: the prompt as text (the authors decode prompt + answer). Encoder-decoder: the decoder sequence,
-    // whose prompt ends "[mention] {verb}" too.
-    const decoded = this.scheme.encoderDecoder ? tokenizer.decode([...input.prompt, ...generated]) : buildPrompt(sentence, verb) + tokenizer.decode(generated);
-    const answer = authorsAnswer(decoded, verb, this.authorsCleanup());
+    const answer = authorsAnswer(this.scheme.decodedText(sentence, input.prompt, generated), verb, this.authorsCleanup());
     const code = authorsCode(answer, (name) => kb.lookup(name, sentence.group)?.code, multiple);
     const parts: number[][] = [[]];
     for (const t of h.tokens) {

@@ -4,7 +4,7 @@
  * sections 2-3). Encoder-decoder models: src/linker/seq2seq-prompt.ts.
  */
 import type { TextTokenizer } from "../lm/types.js";
-import type { MarkedSentence } from "../markup/index.js";
+import { buildPrompt, type MarkedSentence } from "../markup/index.js";
 import { nameTokenSequence, type NameTokenization } from "../trie/kb-tries.js";
 import { promptTokens } from "./prompt-tokens.js";
 
@@ -23,6 +23,8 @@ export interface PromptScheme {
   inputs(sentence: MarkedSentence, maxPromptTokens: number): ModelInputs;
   /** How the names of a group become trie sequences (their shared first tokens end every prompt). */
   readonly names: NameTokenization;
+  /** A beam as the authors decode it (special tokens kept): their prompt text, then the generated tokens. */
+  decodedText(sentence: MarkedSentence, prompt: readonly number[], generated: readonly number[]): string;
 }
 
 /** The decoder-only scheme of the SynCABEL Llama checkpoints. */
@@ -31,6 +33,8 @@ export function decoderOnlyScheme(tokenizer: TextTokenizer, verb: string): Promp
   return {
     encoderDecoder: false,
     inputs: (sentence, max) => ({ prompt: promptTokens(tokenizer, sentence, verb, max) }),
+    // The prompt as text, not its tokens: a prompt cut at max_prompt_tokens still reads whole.
+    decodedText: (sentence, _prompt, generated) => buildPrompt(sentence, verb) + tokenizer.decode([...generated]),
     names: {
       key: "",
       get root() {

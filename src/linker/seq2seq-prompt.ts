@@ -163,6 +163,8 @@ export function seq2seqScheme(tokenizer: TextTokenizer, specials: Seq2SeqSpecial
       return { prompt, encoderInput };
     },
     names: continuationTokenization(tokenizer, verb),
+    // The decoder sequence: its prompt ends "[mention] {verb}" as the decoder-only prompt does.
+    decodedText: (_sentence, prompt, generated) => tokenizer.decode([...prompt, ...generated]),
   };
 }
 

@@ -17,9 +17,12 @@ export const CONFIG_LIMITS = {
 
 export type LimitedKey = keyof typeof CONFIG_LIMITS;
 
-/** The problem with a size field (undefined: a positive integer within its limit). */
-export function sizeProblem(key: LimitedKey, value: unknown): string | undefined {
-  if (!Number.isSafeInteger(value) || (value as number) <= 0) return `${key} must be a positive integer, got ${JSON.stringify(value)}`;
-  if ((value as number) > CONFIG_LIMITS[key]) return `${key} ${value as number} is above ${CONFIG_LIMITS[key]}, more than any model this runtime can hold`;
+/**
+ * The problem with a size field (undefined: a positive integer within its limit). `field` names it in the message
+ * when the config calls it otherwise (mBART's encoder_layers is bounded as num_hidden_layers).
+ */
+export function sizeProblem(key: LimitedKey, value: unknown, field: string = key): string | undefined {
+  if (!Number.isSafeInteger(value) || (value as number) <= 0) return `${field} must be a positive integer, got ${JSON.stringify(value)}`;
+  if ((value as number) > CONFIG_LIMITS[key]) return `${field} ${value as number} is above ${CONFIG_LIMITS[key]}, more than any model this runtime can hold`;
   return undefined;
 }

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { serve } from "../../src/cli/commands/serve.js";
 import { openKnowledgeBase } from "../../src/kb/index.js";
+import { cleanText } from "../../src/markup/clean.js";
+import { segmentSentences } from "../../src/markup/segment.js";
 import type { KnowledgeBase } from "../../src/kb/types.js";
 import { openLinker } from "../../src/linker/open.js";
 import type { Linker } from "../../src/linker/types.js";
@@ -191,5 +193,9 @@ describe("a long document job", () => {
     expect(total).toBeGreaterThan(100);
     // Answered between two windows of the segmentation: neither before it started nor after it ended.
     expect(seen.some((n) => n > 0 && n < total)).toBe(true);
+    // Segmented once: as many ICU windows as one segmentation of the text takes (the marked sentence reuses it).
+    spy.mockClear();
+    segmentSentences(cleanText(text), "es");
+    expect(total).toBe(spy.mock.calls.length);
   }, 120_000);
 });

@@ -34,6 +34,11 @@ export interface DecoderIo {
   readonly rightPadded: boolean;
   /** The logit read-out (src/lm/logit-readout.ts) was appended. */
   readonly readout: boolean;
+  /**
+   * Presents demoted (src/lm/present-sources.ts): per present, the output of that layer's new positions, fetched
+   * instead of the presents (all positions at prefill, the new slot at a step). Null: fetch the presents.
+   */
+  readonly newKvNames: readonly string[] | null;
 }
 
 /** The float element type of a model input/output from the session's metadata (float32 when unknown). */
@@ -79,7 +84,16 @@ export function readConfig(dir: string): { vocab: number; kvHeads: number; headD
   return { vocab, kvHeads, headDim, pad: pad as number };
 }
 
-export function describeIo(session: ort.InferenceSession, modelFile: string, kvHeads: number, headDim: number, ops: ReadonlySet<string>, readout: boolean, lastPosition = false): DecoderIo {
+export function describeIo(
+  session: ort.InferenceSession,
+  modelFile: string,
+  kvHeads: number,
+  headDim: number,
+  ops: ReadonlySet<string>,
+  readout: boolean,
+  lastPosition = false,
+  newKv: ReadonlyMap<string, string> | null = null,
+): DecoderIo {
   const pastNames: string[] = [];
   const presentNames: string[] = [];
   for (let i = 0; session.inputNames.includes(`past_key_values.${i}.key`); i++) {
@@ -112,5 +126,6 @@ export function describeIo(session: ort.InferenceSession, modelFile: string, kvH
     lastOnly,
     rightPadded: ops.has("com.microsoft:GroupQueryAttention"),
     readout,
+    newKvNames: newKv && presentNames.every((p) => newKv.has(p)) ? presentNames.map((p) => newKv.get(p)!) : null,
   };
 }

@@ -22,7 +22,7 @@ export interface LmHeadInput {
   readonly sliced: string;
 }
 
-interface NodeInfo {
+export interface NodeInfo {
   readonly op: string;
   readonly inputs: { readonly name: string; readonly range: [number, number] }[];
 }
@@ -46,7 +46,7 @@ function readNode(r: Reader): { node: NodeInfo; outputs: string[] } {
 }
 
 /** The producer of every output of the main graph's nodes (subgraphs are not entered). */
-function producers(bytes: Uint8Array): Map<string, NodeInfo> {
+export function producers(bytes: Uint8Array): Map<string, NodeInfo> {
   const byOutput = new Map<string, NodeInfo>();
   const model = new Reader(bytes);
   for (const [field, , range] of fields(model)) {
@@ -60,14 +60,16 @@ function producers(bytes: Uint8Array): Map<string, NodeInfo> {
   return byOutput;
 }
 
-/** A tensor name of `length` bytes that occurs nowhere in the file (so it cannot clash with any name). */
-function freshName(bytes: Uint8Array, length: number): string | null {
-  const base = "syncabel_last_hidden";
+/**
+ * A tensor name of `length` bytes that occurs nowhere in the file (so it cannot clash with any name) and is not
+ * in `taken` (names handed out before, not yet written).
+ */
+export function freshName(bytes: Uint8Array, length: number, base = "syncabel_last_hidden", taken: ReadonlySet<string> = new Set()): string | null {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < 64; i++) {
     const stem = i === 0 ? base : `${base}${i}`;
     const name = length >= stem.length ? stem + "_".repeat(length - stem.length) : `s${i}_${"x".repeat(Math.max(0, length - 2 - String(i).length))}`;
-    if (name.length === length && name.length >= 4 && buf.indexOf(name) < 0) return name;
+    if (name.length === length && name.length >= 4 && !taken.has(name) && buf.indexOf(name) < 0) return name;
   }
   return null;
 }

@@ -9,6 +9,7 @@
  *   syncabel_top_logits / syncabel_top_ids  [rows, k]  TopK with k fed in syncabel_top_k [1]
  *   syncabel_last_logits  [rows, vocab] float32 whole rows
  *   syncabel_new.present.{i}.key / .value  [batch, kv_heads, 1, head_dim]  the cache's last slot (the new token)
+ *   or, for presents demoted (src/lm/present-sources.ts), their renamed outputs: the new positions of each layer
  *
  * where rows = batch when syncabel_rows [1] is fed 1, and 0 when fed 0: ONNX Runtime runs every node whatever is
  * fetched, so the copy of the last position's rows that TopK and whole rows need is made empty when unused. The
@@ -21,6 +22,7 @@
  * concatenated messages (repeated fields append), so the original graph is untouched and nothing is re-encoded.
  */
 import onnxProto from "onnx-proto";
+import { needsCast, type PresentSource } from "./present-sources.js";
 
 const { onnx } = onnxProto;
 
@@ -51,6 +53,8 @@ export function logitReadoutBytes(
   presents: readonly { name: string; elemType: number }[] = [],
   /** Defines `sliced` as the last position of `hidden` (src/lm/last-position-logits.ts renames the lm_head's input). */
   lastHidden?: { readonly hidden: string; readonly sliced: string },
+  /** Demoted presents (src/lm/present-sources.ts): their renamed outputs defined from the Concat's new input. */
+  demoted: readonly PresentSource[] = [],
 ): Uint8Array {
   const F = onnx.TensorProto.DataType.FLOAT;
   const I64 = onnx.TensorProto.DataType.INT64;
@@ -102,6 +106,7 @@ export function logitReadoutBytes(
         node("Concat", [n("minus_one_1"), n("vocab")], [n("minus_one_vocab")], { axis: 0 }),
         ...presents.map((p) => node("Slice", [p.name, n("minus_one_1"), n("end"), n("two_1")], [newSlotName(p.name)])),
         ...(lastHidden ? [node("Slice", [lastHidden.hidden, n("minus_one_1"), n("end"), n("one_1")], [lastHidden.sliced])] : []),
+        ...demoted.map((d) => (needsCast(d) ? node("Cast", [d.source], [d.output], { to: d.elemType }) : node("Identity", [d.source], [d.output]))),
       ],
       input: [info(READOUT.pick, I64, ["batch_size", "picked"]), info(READOUT.topK, I64, [1]), info(READOUT.rows, I64, [1])],
       output: [

@@ -120,6 +120,8 @@ export class OnnxCausalLM implements CausalLM {
     readonly modelFile: string,
     /** What the caller should tell the user about this model on this machine (e.g. int8 kernels that saturate). */
     readonly warnings: readonly string[] = [],
+    /** The cost of one more prefill call in prompt tokens (PREFILL_CALL_TOKENS of the provider). */
+    private readonly prefillCallTokens: number = PREFILL_CALL_TOKENS.cpu,
   ) {
     this.pools = [new CachePool(io.pastNames.length, io.kvType), new CachePool(io.pastNames.length, io.kvType)];
   }
@@ -136,10 +138,11 @@ export class OnnxCausalLM implements CausalLM {
       ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
       ...(options.logitReadout === undefined ? {} : { readout: options.logitReadout }),
       ...(options.spinThreads === undefined ? {} : { spinThreads: options.spinThreads }),
+      demotePresents: true,
     });
     let io: DecoderIo;
     try {
-      io = describeIo(opened.session, modelFile, kvHeads, headDim, opened.scan.ops, opened.readout, opened.lastPosition);
+      io = describeIo(opened.session, modelFile, kvHeads, headDim, opened.scan.ops, opened.readout, opened.lastPosition, opened.newKv);
     } catch (e) {
       await opened.session.release();
       throw e;
@@ -147,7 +150,8 @@ export class OnnxCausalLM implements CausalLM {
     const normalizer = io.readout ? null : await LogNormalizer.create(threads, io.logitsType);
     const cpu = (options.executionProviders ?? ["cpu"])[0] === "cpu";
     const warning = cpu ? int8SaturationWarning(opened.scan.ops, modelFile, hasVnni()) : null;
-    return new OnnxCausalLM(opened.session, normalizer, vocab, io, pad, modelFile, warning === null ? [] : [warning]);
+    const callTokens = cpu ? PREFILL_CALL_TOKENS.cpu : PREFILL_CALL_TOKENS.accelerator;
+    return new OnnxCausalLM(opened.session, normalizer, vocab, io, pad, modelFile, warning === null ? [] : [warning], callTokens);
   }
 
   get forwardMs(): number {
@@ -162,6 +166,11 @@ export class OnnxCausalLM implements CausalLM {
   /** Whether a prefill computes the logits of the last prompt position only (never the others: nobody reads them). */
   get lastPositionLogits(): boolean {
     return this.io.lastOnly;
+  }
+
+  /** Whether each layer's present is freed after its attention (src/lm/present-sources.ts). */
+  get presentsDemoted(): boolean {
+    return this.io.newKvNames !== null;
   }
 
   /** Whether prompts are right-padded (GroupQueryAttention graphs). */
@@ -272,7 +281,7 @@ export class OnnxCausalLM implements CausalLM {
       mask.fill(1n, r * length + length - prompt.length, (r + 1) * length);
       next[r] = prompt.length;
     });
-    const groups = paddingGroups(prompts, this.prefillChunk.bind(this));
+    const groups = paddingGroups(prompts, this.prefillChunk.bind(this), this.prefillCallTokens);
     if (groups.length === 1 && groups[0].length === rows && groups[0].every((r, i) => r === i)) {
       const kv = await this.prefillGroup(prompts, groups[0], length, request, results);
       return new OnnxDecodeState(rows, length, mask, next, kv, this.generation);
@@ -448,7 +457,8 @@ export class OnnxCausalLM implements CausalLM {
     io.pastNames.forEach((name, i) => {
       feeds[name] = new ort.Tensor(io.kvType, input.pastKv[i], dims);
     });
-    const kvNames = slots ? io.presentNames.map(newSlotName) : io.presentNames;
+    // Demoted presents: the new positions are the whole cache at prefill (slots false, past 0) and the slot at a step.
+    const kvNames = io.newKvNames ?? (slots ? io.presentNames.map(newSlotName) : io.presentNames);
     const fetches: Record<string, null> = {};
     for (const name of kvNames) fetches[name] = null;
     let pickWidth = 0;
@@ -517,30 +527,43 @@ function layRows(dst: readonly KvArray[], dstLength: number, src: readonly KvArr
   });
 }
 
-/** Padded tokens a prefill group may run per real token before the next prompt starts a group of its own. */
-const PADDING_SLACK = 1.25;
+/**
+ * What one more prefill call costs, in prompt tokens: its fixed work (every node's dispatch, the cache outputs)
+ * measured against the time per token. On 2 CPU threads a call costs ~18 ms and a token ~4.9 ms of the Llama-3.2-1B
+ * int4 shape (prefill time is linear in tokens from 16 to 200, batched or not), so ~4 tokens: a padded slot is as
+ * dear as a real one and grouping pays only for prompts of nearly one length. An accelerator runs padded slots
+ * nearly free and calls dearly (not measurable here: no GPU), so it groups far more.
+ */
+export const PREFILL_CALL_TOKENS = { cpu: 4, accelerator: 256 } as const;
+
+/** Longest group the grouping considers (bounds its work on huge batches; larger groups gain nothing). */
+const MAX_GROUP_ROWS = 256;
 
 /**
- * Rows of `prompts` in prefill groups: longest first, a prompt joins the current group while the group's padded
- * size stays within PADDING_SLACK of its real tokens and within the rows one call may take (`chunk(length)`).
+ * Rows of `prompts` in prefill groups of least total cost, each group costing `callTokens` plus its padded tokens
+ * (rows x its longest prompt) and holding at most `chunk(longest)` rows. Longest first, an optimal grouping takes
+ * runs of that order, so dynamic programming over the sorted prompts finds it.
  */
-export function paddingGroups(prompts: readonly (readonly number[])[], chunk: (length: number) => number): number[][] {
+export function paddingGroups(prompts: readonly (readonly number[])[], chunk: (length: number) => number, callTokens: number = PREFILL_CALL_TOKENS.cpu): number[][] {
   const order = prompts.map((_, r) => r).sort((a, b) => prompts[b].length - prompts[a].length || a - b);
-  const groups: number[][] = [];
-  let current: number[] = [];
-  let real = 0;
-  for (const r of order) {
-    const longest = current.length > 0 ? prompts[current[0]].length : prompts[r].length;
-    const fits = current.length > 0 && longest * (current.length + 1) <= PADDING_SLACK * (real + prompts[r].length) && current.length < chunk(longest);
-    if (current.length > 0 && !fits) {
-      groups.push(current);
-      current = [];
-      real = 0;
+  const n = order.length;
+  // cost[i]: least cost of the first i prompts of `order`; from[i]: where the last group of that grouping starts.
+  const cost = new Float64Array(n + 1).fill(Infinity);
+  const from = new Int32Array(n + 1);
+  cost[0] = 0;
+  for (let start = 0; start < n; start++) {
+    const longest = prompts[order[start]].length;
+    const limit = Math.min(n - start, MAX_GROUP_ROWS, Math.max(1, chunk(longest)));
+    for (let size = 1; size <= limit; size++) {
+      const c = cost[start] + callTokens + size * longest;
+      if (c < cost[start + size]) {
+        cost[start + size] = c;
+        from[start + size] = start;
+      }
     }
-    current.push(r);
-    real += prompts[r].length;
   }
-  if (current.length > 0) groups.push(current);
+  const groups: number[][] = [];
+  for (let end = n; end > 0; end = from[end]) groups.unshift(order.slice(from[end], end));
   // One group holding every row keeps the callers' row order (its cache is then used as it comes out).
   return groups.length === 1 ? [groups[0].sort((a, b) => a - b)] : groups;
 }

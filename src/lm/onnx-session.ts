@@ -11,6 +11,7 @@ import { SyncabelError } from "../errors.js";
 import { findLmHeadInput, renameLmHeadInput } from "./last-position-logits.js";
 import { logitReadoutBytes } from "./logit-readout.js";
 import { scanOnnxModel, type OnnxScan } from "./onnx-scan.js";
+import { demotePresents, findPresentSources } from "./present-sources.js";
 
 const FLOAT = 1;
 const FLOAT16 = 10;
@@ -26,6 +27,11 @@ export interface SessionChoice {
    * 2-core machine sleeping threads made linking 1.3-1.9x faster.
    */
   readonly spinThreads?: boolean;
+  /**
+   * Let each layer's `present` output be freed after its attention (src/lm/present-sources.ts): the read-out then
+   * outputs the new positions instead (OpenedSession.newKv). For callers that read presents only through them.
+   */
+  readonly demotePresents?: boolean;
 }
 
 export interface OpenedSession {
@@ -35,6 +41,11 @@ export interface OpenedSession {
   readonly readout: boolean;
   /** The lm_head was made to read the last position only (the graph computed logits for every position). */
   readonly lastPosition: boolean;
+  /**
+   * With `demotePresents` on a graph that allows it: per present (in the scan's order), the output holding that
+   * layer's new positions (the whole cache at prefill, the new slot at a step); the presents are no outputs then.
+   */
+  readonly newKv: ReadonlyMap<string, string> | null;
 }
 
 function sessionOptions(choice: SessionChoice, folder: string): ort.InferenceSession.SessionOptions {
@@ -72,21 +83,26 @@ export async function openDecoderSession(modelFile: string, choice: SessionChoic
     const presents = [...scan.outputs].filter(([name]) => name.startsWith("present.")).map(([name, elemType]) => ({ name, elemType }));
     const type = logitsType === FLOAT ? "float32" : "float16";
     const lmHead = findLmHeadInput(bytes);
-    // Last-position lm_head + read-out, then the read-out alone: a graph the rename does not suit still loads.
-    const attempts = lmHead ? [lmHead, null] : [null];
-    for (const lm of attempts) {
-      const extra = logitReadoutBytes("logits", type, presents, lm ?? undefined);
+    const sources = choice.demotePresents ? findPresentSources(bytes, presents) : null;
+    // Last-position lm_head and demoted presents + read-out, then without either: a graph the renames do not suit
+    // still loads.
+    const attempts = (lmHead ? [lmHead, null] : [null]).flatMap((lm) => (sources ? [sources, null] : [null]).map((demoted) => ({ lm, sources: demoted })));
+    for (const { lm, sources } of attempts) {
+      const extra = logitReadoutBytes("logits", type, sources ? [] : presents, lm ?? undefined, sources ?? []);
       try {
         const merged = concatBytes(bytes, extra);
         if (lm) renameLmHeadInput(merged, lm);
-        return { session: await ort.InferenceSession.create(merged, sessionOptions(choice, folder)), scan, readout: true, lastPosition: lm !== null };
+        if (sources) demotePresents(merged, sources);
+        const session = await ort.InferenceSession.create(merged, sessionOptions(choice, folder));
+        const newKv = sources ? new Map(sources.map((s) => [s.present, s.output])) : null;
+        return { session, scan, readout: true, lastPosition: lm !== null, newKv };
       } catch {
         // Fall through: the next attempt, or the plain file gives the precise error / runs without the read-out.
       }
     }
   }
   try {
-    return { session: await ort.InferenceSession.create(modelFile, sessionOptions(choice, folder)), scan, readout: false, lastPosition: false };
+    return { session: await ort.InferenceSession.create(modelFile, sessionOptions(choice, folder)), scan, readout: false, lastPosition: false, newKv: null };
   } catch (e) {
     throw loadError(modelFile, choice, e);
   }

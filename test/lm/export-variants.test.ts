@@ -68,6 +68,8 @@ describe("export variants: mixed-length batches are exact", () => {
       try {
         // Every layout but the merged decoder (its lm_head sits in the If branches) computes last-position logits only.
         expect(lm.lastPositionLogits).toBe(!variant.options.merged);
+        // Presents that are a Concat of past and new (standard attention outside an If) are freed layer by layer.
+        expect(lm.presentsDemoted).toBe(!variant.options.merged && variant.options.attention !== "gqa");
         const figures = { prefill_vs_reference: 0, prefill_vs_alone: 0, steps_vs_reference: 0, steps_vs_alone: 0 };
         // Prefill: the batch, each row alone, the reference.
         let { state, logProbs } = await lm.prefill(PROMPTS);

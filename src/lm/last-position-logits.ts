@@ -9,7 +9,7 @@
  * is re-encoded; the read-out fragment (src/lm/logit-readout.ts) defines that name as the hidden states' last
  * position. Graphs whose lm_head is elsewhere (inside a merged decoder's If branches) are left as they are.
  */
-import { fields, Reader } from "./onnx-scan.js";
+import { fields, mainGraphEntries, Reader } from "./onnx-scan.js";
 
 /** Where the lm_head's hidden-state input name sits in the file and what to rename it to. */
 export interface LmHeadInput {
@@ -49,13 +49,9 @@ function readNode(r: Reader): { node: NodeInfo; outputs: string[] } {
 export function producers(bytes: Uint8Array): Map<string, NodeInfo> {
   const byOutput = new Map<string, NodeInfo>();
   const model = new Reader(bytes);
-  for (const [field, , range] of fields(model)) {
-    if (field !== 7 || !range) continue;
-    for (const [f, , nodeRange] of fields(model.sub(range))) {
-      if (f !== 1 || !nodeRange) continue;
-      const { node, outputs } = readNode(model.sub(nodeRange));
-      for (const o of outputs) byOutput.set(o, node);
-    }
+  for (const nodeRange of mainGraphEntries(model, 1)) {
+    const { node, outputs } = readNode(model.sub(nodeRange));
+    for (const o of outputs) byOutput.set(o, node);
   }
   return byOutput;
 }

@@ -211,3 +211,11 @@ export function scanOnnxModel(path: string): OnnxScan {
   }
   return found;
 }
+
+/** Each entry of `field` in the main graph of a ModelProto (1: nodes, 12: outputs), as a range of `model`'s bytes. */
+export function* mainGraphEntries(model: Reader, field: number): Generator<[number, number]> {
+  for (const [f, , graph] of fields(model)) {
+    if (f !== 7 || !graph) continue;
+    for (const [g, , entry] of fields(model.sub(graph))) if (g === field && entry) yield entry;
+  }
+}

@@ -13,7 +13,7 @@
  * are left as they are.
  */
 import { freshName, producers, type NodeInfo } from "./last-position-logits.js";
-import { fields, Reader } from "./onnx-scan.js";
+import { fields, mainGraphEntries, Reader } from "./onnx-scan.js";
 
 const FLOAT = 1;
 
@@ -42,12 +42,8 @@ function concatOf(byOutput: ReadonlyMap<string, NodeInfo>, present: string): Nod
 function outputNameOffsets(bytes: Uint8Array): Map<string, number> {
   const at = new Map<string, number>();
   const model = new Reader(bytes);
-  for (const [field, , graph] of fields(model)) {
-    if (field !== 7 || !graph) continue;
-    for (const [f, , info] of fields(model.sub(graph))) {
-      if (f !== 12 || !info) continue;
-      for (const [g, , name] of fields(model.sub(info))) if (g === 1 && name) at.set(model.string(name), name[0]);
-    }
+  for (const info of mainGraphEntries(model, 12)) {
+    for (const [f, , name] of fields(model.sub(info))) if (f === 1 && name) at.set(model.string(name), name[0]);
   }
   return at;
 }

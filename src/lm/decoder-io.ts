@@ -129,3 +129,24 @@ export function describeIo(
     newKvNames: newKv && presentNames.every((p) => newKv.has(p)) ? presentNames.map((p) => newKv.get(p)!) : null,
   };
 }
+
+/**
+ * Rows `group` of `prompts` left-padded to `length`: token ids (pads are `padId`), attention mask, and positions
+ * counted from each prompt's first token (pads get 1, as transformers' cumsum(mask) - 1 with pads set to 1).
+ */
+export function leftPadded(prompts: readonly (readonly number[])[], group: readonly number[], length: number, padId: number): { ids: BigInt64Array; mask: BigInt64Array; positions: BigInt64Array } {
+  const n = group.length;
+  const ids = new BigInt64Array(n * length).fill(BigInt(padId));
+  const mask = new BigInt64Array(n * length);
+  const positions = new BigInt64Array(n * length).fill(1n);
+  group.forEach((r, i) => {
+    const prompt = prompts[r];
+    const pad = length - prompt.length;
+    for (let j = 0; j < prompt.length; j++) {
+      ids[i * length + pad + j] = BigInt(prompt[j]);
+      mask[i * length + pad + j] = 1n;
+      positions[i * length + pad + j] = BigInt(j);
+    }
+  });
+  return { ids, mask, positions };
+}

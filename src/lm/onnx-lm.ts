@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
-import { describeIo, readConfig, type DecoderIo, type FloatType, type KvArray } from "./decoder-io.js";
+import { describeIo, leftPadded, readConfig, type DecoderIo, type FloatType, type KvArray } from "./decoder-io.js";
 import { LogNormalizer } from "./log-normalizer.js";
 import { newSlotName } from "./logit-readout.js";
 import { LogitResults, readoutChunk, readoutIo, type ReadoutChunk } from "./logit-results.js";
@@ -121,7 +121,7 @@ export class OnnxCausalLM implements CausalLM {
     /** What the caller should tell the user about this model on this machine (e.g. int8 kernels that saturate). */
     readonly warnings: readonly string[] = [],
     /** The cost of one more prefill call in prompt tokens (PREFILL_CALL_TOKENS of the provider). */
-    private readonly prefillCallTokens: number = PREFILL_CALL_TOKENS.cpu,
+    private readonly prefillCallTokens: number,
   ) {
     this.pools = [new CachePool(io.pastNames.length, io.kvType), new CachePool(io.pastNames.length, io.kvType)];
   }
@@ -150,8 +150,7 @@ export class OnnxCausalLM implements CausalLM {
     const normalizer = io.readout ? null : await LogNormalizer.create(threads, io.logitsType);
     const cpu = (options.executionProviders ?? ["cpu"])[0] === "cpu";
     const warning = cpu ? int8SaturationWarning(opened.scan.ops, modelFile, hasVnni()) : null;
-    const callTokens = cpu ? PREFILL_CALL_TOKENS.cpu : PREFILL_CALL_TOKENS.accelerator;
-    return new OnnxCausalLM(opened.session, normalizer, vocab, io, pad, modelFile, warning === null ? [] : [warning], callTokens);
+    return new OnnxCausalLM(opened.session, normalizer, vocab, io, pad, modelFile, warning === null ? [] : [warning], prefillCallTokens(options.executionProviders));
   }
 
   get forwardMs(): number {
@@ -298,20 +297,8 @@ export class OnnxCausalLM implements CausalLM {
 
   /** One call over `group` (rows of `prompts`), left-padded to `length`; its KV tensors in group order. */
   private async prefillGroup(prompts: readonly (readonly number[])[], group: readonly number[], length: number, request: LogitRequest | undefined, results: LogitResults): Promise<KvArray[]> {
-    const n = group.length;
-    const ids = new BigInt64Array(n * length).fill(BigInt(this.padId));
-    const mask = new BigInt64Array(n * length);
-    const positions = new BigInt64Array(n * length).fill(1n);
-    group.forEach((r, i) => {
-      const prompt = prompts[r];
-      const pad = length - prompt.length;
-      for (let j = 0; j < prompt.length; j++) {
-        ids[i * length + pad + j] = BigInt(prompt[j]);
-        mask[i * length + pad + j] = 1n;
-        positions[i * length + pad + j] = BigInt(j);
-      }
-    });
-    return this.run({ rows: n, seq: length, ids, positions, mask, past: 0, pastKv: this.emptyCache() }, request, group, results);
+    const { ids, mask, positions } = leftPadded(prompts, group, length, this.padId);
+    return this.run({ rows: group.length, seq: length, ids, positions, mask, past: 0, pastKv: this.emptyCache() }, request, group, results);
   }
 
   /**
@@ -535,6 +522,11 @@ function layRows(dst: readonly KvArray[], dstLength: number, src: readonly KvArr
  * nearly free and calls dearly (not measurable here: no GPU), so it groups far more.
  */
 export const PREFILL_CALL_TOKENS = { cpu: 4, accelerator: 256 } as const;
+
+/** The cost of a prefill call on the first of `executionProviders` (default: the CPU). */
+export function prefillCallTokens(executionProviders: readonly string[] = ["cpu"]): number {
+  return executionProviders[0] === "cpu" ? PREFILL_CALL_TOKENS.cpu : PREFILL_CALL_TOKENS.accelerator;
+}
 
 /** Longest group the grouping considers (bounds its work on huge batches; larger groups gain nothing). */
 const MAX_GROUP_ROWS = 256;

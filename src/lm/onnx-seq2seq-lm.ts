@@ -24,7 +24,7 @@ import * as ort from "onnxruntime-node";
 import { SyncabelError } from "../errors.js";
 import { CROSS_ATTENTION_METADATA, GROUPED_CROSS_ATTENTION, SEQ2SEQ_IO } from "../convert/onnx-seq2seq-graph.js";
 import { hasVnni, int8SaturationWarning } from "./cpu-features.js";
-import type { FloatType, KvArray } from "./decoder-io.js";
+import { leftPadded, type FloatType, type KvArray } from "./decoder-io.js";
 import { newSlotName } from "./logit-readout.js";
 import { LogitResults, readoutChunk, readoutIo, type ReadoutChunk } from "./logit-results.js";
 import type { OnnxModelOptions } from "./onnx-lm.js";
@@ -383,25 +383,18 @@ export class OnnxSeq2SeqLM implements CausalLM {
   ): Promise<Segment> {
     const n = group.length;
     const length = Math.max(...group.map((r) => prompts[r].length));
-    const ids = new BigInt64Array(n * length).fill(BigInt(this.shape.pad));
-    const mask = new BigInt64Array(n * length);
-    const next = new Int32Array(n);
+    const { ids, mask } = leftPadded(prompts, group, length, this.shape.pad);
+    const next = Int32Array.from(group, (r) => prompts[r].length);
     const { dModel, heads, headDim } = this.shape;
     const whole = n * encLength === encMask.length; // every sentence, in order: the encoder's tensors as they are
     const sentHidden = whole ? hidden : allocate(this.io.kvType, n * encLength * dModel);
     const sentMask = whole ? encMask : new BigInt64Array(n * encLength);
-    group.forEach((r, i) => {
-      const p = prompts[r];
-      const pad = length - p.length;
-      for (let j = 0; j < p.length; j++) {
-        ids[i * length + pad + j] = BigInt(p[j]);
-        mask[i * length + pad + j] = 1n;
-      }
-      next[i] = p.length;
-      if (whole) return;
-      sentHidden.set(hidden.subarray(r * encLength * dModel, (r + 1) * encLength * dModel) as never, i * encLength * dModel);
-      sentMask.set(encMask.subarray(r * encLength, (r + 1) * encLength), i * encLength);
-    });
+    if (!whole) {
+      group.forEach((r, i) => {
+        sentHidden.set(hidden.subarray(r * encLength * dModel, (r + 1) * encLength * dModel) as never, i * encLength * dModel);
+        sentMask.set(encMask.subarray(r * encLength, (r + 1) * encLength), i * encLength);
+      });
+    }
     const feeds: Record<string, ort.Tensor> = {
       [SEQ2SEQ_IO.inputIds]: new ort.Tensor("int64", ids, [n, length]),
       [SEQ2SEQ_IO.encoderAttentionMask]: new ort.Tensor("int64", sentMask, [n, encLength]),

@@ -127,6 +127,20 @@ describe("seq2seq model files", () => {
     expect(existsSync(join(onnx, "decoder_model_q4.onnx"))).toBe(true);
   });
 
+  it("steps a decoder sequence up to max_position_embeddings tokens and refuses the one past it", async () => {
+    const small = await makeTinySeq2Seq("mbart", {}, 7, { maxPositions: 8 });
+    const lm = await OnnxSeq2SeqLM.load(small.dir, { threads: 1 });
+    try {
+      // Prompts of 3 and 5 tokens (left-padded together): each step adds one token to both.
+      let { state } = await lm.prefill([[2, 30, 31], [2, 30, 31, 32, 33]], undefined, [[40, 2], [41, 2]]);
+      for (let length = 6; length <= 8; length++) state = (await lm.step(state, Int32Array.from([0, 1]), Int32Array.from([50, 51]))).state;
+      await expect(lm.step(state, Int32Array.from([0, 1]), Int32Array.from([50, 51]))).rejects.toMatchObject({ code: "DECODE_INVALID_OPTIONS", details: { tokens: 9 } });
+    } finally {
+      await lm.dispose();
+      small.cleanup();
+    }
+  });
+
   it("refuses a prefill without one source per prompt", async () => {
     const other = await makeTinySeq2Seq("mbart");
     const lm = await OnnxSeq2SeqLM.load(other.dir, { threads: 1 });

@@ -3,7 +3,7 @@
  * (callTokens per call + padded tokens), checked against every partition of small batches.
  */
 import { describe, expect, it } from "vitest";
-import { paddingGroups, PREFILL_CALL_TOKENS } from "../../src/lm/onnx-lm.js";
+import { paddingGroups, PREFILL_CALL_TOKENS, prefillCallTokens } from "../../src/lm/onnx-lm.js";
 
 function lcg(seed: number): () => number {
   let x = seed;
@@ -64,6 +64,12 @@ describe("paddingGroups", () => {
     const padded = groups.reduce((s, g) => s + g.length * Math.max(...g.map((r) => spaccc[r].length)), 0);
     expect(padded).toBe(708);
     expect(groups).toEqual([[4, 0], [6], [5], [3], [2, 1], [7]]);
+  });
+
+  it("costs a call by the model's first execution provider", () => {
+    expect(prefillCallTokens()).toBe(4);
+    expect(prefillCallTokens(["cpu"])).toBe(4);
+    expect(prefillCallTokens(["cuda", "cpu"])).toBe(256);
   });
 
   it("on an accelerator (dear calls) groups prompts of unlike lengths together", () => {

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readBrat } from "../../src/data/brat.js";
 import { readPubtator } from "../../src/data/pubtator.js";
@@ -19,9 +19,8 @@ import { startLinkServer, type LinkServer } from "../../src/server/index.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { writeSpaccc } from "../support/hybrid-fixture.js";
 import { buildKbFromRows } from "../support/kb.js";
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from "../support/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`test/web: skipped, no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
 
 const ROWS: [string, string, string][] = [
@@ -73,23 +72,7 @@ beforeAll(async () => {
   linker = await openLinker({ kb: kbPath });
   kb = openKnowledgeBase(kbPath);
   server = await startLinkServer(linker, { port: 0, kb });
-  // A fresh profile (--user-data-dir) per run: playwright passes the folder itself.
-  browser = await chromium.launchPersistentContext(join(work, "profile"), {
-    executablePath: CHROMIUM,
-    acceptDownloads: true,
-    viewport: { width: 1280, height: 760 },
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium(work);
 });
 
 afterAll(async () => {

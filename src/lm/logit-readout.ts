@@ -22,7 +22,7 @@
  * concatenated messages (repeated fields append), so the original graph is untouched and nothing is re-encoded.
  */
 import onnxProto from "onnx-proto";
-import { needsCast, type PresentSource } from "./present-sources.js";
+import type { PresentSource } from "./present-sources.js";
 
 const { onnx } = onnxProto;
 
@@ -106,7 +106,7 @@ export function logitReadoutBytes(
         node("Concat", [n("minus_one_1"), n("vocab")], [n("minus_one_vocab")], { axis: 0 }),
         ...presents.map((p) => node("Slice", [p.name, n("minus_one_1"), n("end"), n("two_1")], [newSlotName(p.name)])),
         ...(lastHidden ? [node("Slice", [lastHidden.hidden, n("minus_one_1"), n("end"), n("one_1")], [lastHidden.sliced])] : []),
-        ...demoted.map((d) => (needsCast(d) ? node("Cast", [d.source], [d.output], { to: d.elemType }) : node("Identity", [d.source], [d.output]))),
+        ...demoted.map((d) => (d.elemType !== F ? node("Cast", [d.source], [d.output], { to: d.elemType }) : node("Identity", [d.source], [d.output]))),
       ],
       input: [info(READOUT.pick, I64, ["batch_size", "picked"]), info(READOUT.topK, I64, [1]), info(READOUT.rows, I64, [1])],
       output: [

@@ -15,8 +15,6 @@
 import { freshName, producers, type NodeInfo } from "./last-position-logits.js";
 import { fields, mainGraphEntries, Reader } from "./onnx-scan.js";
 
-const FLOAT = 1;
-
 /** Where one layer's new keys or values come from, and the graph output that will carry them. */
 export interface PresentSource {
   /** The present output (`present.0.key`), an intermediate once demoted. */
@@ -74,9 +72,4 @@ export function findPresentSources(bytes: Uint8Array, presents: readonly { name:
 export function demotePresents(bytes: Uint8Array, sources: readonly PresentSource[]): void {
   const encoder = new TextEncoder();
   for (const s of sources) bytes.set(encoder.encode(s.output), s.at);
-}
-
-/** Whether the source needs a Cast to the present's element type. */
-export function needsCast(s: PresentSource): boolean {
-  return s.elemType !== FLOAT;
 }
